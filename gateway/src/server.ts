@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
+import { Bus, publishRequestMetrics } from '@sift/bus';
+import { type FinishedCall, grpcStatusName, grpcStatusOf, type Logger } from '@sift/kit';
+import { service as healthService } from 'grpc-health-check';
+import type { GatewayConfig } from './config.js';
+import { errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
+import { EmbeddingUpstream, toEmbedRequest, toOpenAiResponse } from './routes/embeddings.js';
+
+/** A running gateway. */
+export interface Gateway {
+  readonly port: number;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+type Route = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  call: { batchSize: number; model?: { name: string; version: string } },
+) => Promise<void>;
+
+/** Starts the HTTP JSON API in front of the services; every request is reported as a request metric. */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+  const embedding = new EmbeddingUpstream(config.embeddingAddress, config.maxMessageBytes);
+  const bus = config.natsUrl ? await Bus.connect(config.natsUrl, 'sift-gateway') : undefined;
+  const report: (call: FinishedCall) => void = bus ? publishRequestMetrics(bus, logger) : () => {};
+
+  const routes: Record<string, Route> = {
+    'POST /v1/embeddings': async (req, res, call) => {
+      const { request, base64 } = toEmbedRequest(await readJsonBody(req, config.maxBodyBytes));
+      call.batchSize = request.inputs.length;
+      const response = await embedding.embed(request, config.upstreamTimeoutMs);
+      if (response.model) call.model = response.model;
+      sendJson(res, 200, toOpenAiResponse(response, base64));
+    },
+    'GET /healthz': async (_req, res) => {
+      const upstream = await checkHealth(config.embeddingAddress, 2000);
+      sendJson(res, upstream === 'SERVING' ? 200 : 503, {
+        status: upstream === 'SERVING' ? 'ok' : 'degraded',
+        services: { embedding: upstream },
+      });
+    },
+  };
+
+  const server: Server = createServer((req, res) => {
+    const started = performance.now();
+    const path = (req.url ?? '/').split('?')[0];
+    const name = `${req.method} ${path}`;
+    const route = routes[name];
+    const call: { batchSize: number; model?: { name: string; version: string } } = { batchSize: 0 };
+    const finish = (status: string) => {
+      if (name === 'GET /healthz') return;
+      report({
+        service: 'gateway',
+        method: name,
+        status,
+        latencyMs: performance.now() - started,
+        batchSize: call.batchSize,
+        ...(call.model ? { model: call.model } : {}),
+      });
+    };
+    if (!route) {
+      sendError(res, 'not_found', `no route ${name}; see the README for the API`);
+      finish('NOT_FOUND');
+      return;
+    }
+    route(req, res, call).then(
+      () => finish('OK'),
+      (err: unknown) => {
+        const { kind, message } = errorKindOf(err);
+        if (kind === 'internal') logger.error('request failed', { route: name, err });
+        sendError(res, kind, message);
+        finish(grpcStatusName(grpcStatusOf(kind)));
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const port = (server.address() as AddressInfo).port;
+  logger.info('gateway listening', { port });
+  return {
+    port,
+    url: `http://${config.host}:${port}`,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      embedding.close();
+      await bus?.close();
+    },
+  };
+}
+
+const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
+
+/** Asks a service's grpc.health.v1 endpoint; "UNREACHABLE" when it does not answer in time. */
+async function checkHealth(address: string, timeoutMs: number): Promise<string> {
+  const client = new HealthClient(address, credentials.createInsecure()) as unknown as {
+    check(
+      req: { service: string },
+      opts: { deadline: Date },
+      cb: (err: unknown, res?: { status: string }) => void,
+    ): void;
+    close(): void;
+  };
+  try {
+    return await new Promise<string>((resolve) =>
+      client.check({ service: '' }, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) =>
+        resolve(err ? 'UNREACHABLE' : String(res?.status ?? 'UNKNOWN')),
+      ),
+    );
+  } finally {
+    client.close();
+  }
+}

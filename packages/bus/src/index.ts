@@ -1,0 +1,3 @@
+export * from './bus.js';
+export * from './request-metrics.js';
+export * from './subjects.js';

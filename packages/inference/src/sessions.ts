@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import { type Logger, SiftError } from '@sift/kit';
+import * as ort from 'onnxruntime-node';
+import { graphFile } from './manifest.js';
+import type { StoredModel } from './model-store.js';
+
+/** Which execution provider to ask ONNX Runtime for. */
+export type ProviderPreference = 'cuda' | 'cpu';
+
+/** A loaded graph and the provider that actually runs it. */
+export interface LoadedGraph {
+  readonly session: ort.InferenceSession;
+  readonly provider: ProviderPreference;
+  readonly model: StoredModel;
+  readonly role: string;
+}
+
+export interface SessionCacheOptions {
+  provider: ProviderPreference;
+  logger: Logger;
+  /** Intra-op threads for the CPU provider; 0 lets ONNX Runtime choose. */
+  intraOpThreads?: number;
+}
+
+/**
+ * Opens each (model version, graph) once and shares the session. CUDA is requested when configured; when
+ * its libraries are absent ONNX Runtime throws, and the graph is opened on CPU instead with a warning that
+ * names the reason, so a GPU-less machine serves rather than crashes.
+ */
+export class SessionCache {
+  private readonly graphs = new Map<string, Promise<LoadedGraph>>();
+
+  constructor(private readonly opts: SessionCacheOptions) {}
+
+  /** The session for `role` of `model`, opened on first use. */
+  get(model: StoredModel, role = 'model'): Promise<LoadedGraph> {
+    const key = `${model.name}/${model.version}/${role}`;
+    let graph = this.graphs.get(key);
+    if (!graph) {
+      graph = this.open(model, role);
+      this.graphs.set(key, graph);
+      graph.catch(() => this.graphs.delete(key));
+    }
+    return graph;
+  }
+
+  /** Releases every session. */
+  async close(): Promise<void> {
+    const all = [...this.graphs.values()];
+    this.graphs.clear();
+    await Promise.all(all.map(async (g) => (await g.catch(() => undefined))?.session.release()));
+  }
+
+  private async open(model: StoredModel, role: string): Promise<LoadedGraph> {
+    const path = join(model.dir, graphFile(model.manifest, role));
+    const base: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      ...(this.opts.intraOpThreads ? { intraOpNumThreads: this.opts.intraOpThreads } : {}),
+    };
+    const log = this.opts.logger.child({ model: `${model.name}/${model.version}`, graph: role });
+    if (this.opts.provider === 'cuda') {
+      try {
+        const session = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cuda'] });
+        log.info('graph loaded', { provider: 'cuda' });
+        return { session, provider: 'cuda', model, role };
+      } catch (err) {
+        log.warn('CUDA execution provider unavailable; falling back to CPU', {
+          reason: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+    try {
+      const session = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cpu'] });
+      log.info('graph loaded', { provider: 'cpu' });
+      return { session, provider: 'cpu', model, role };
+    } catch (err) {
+      throw new SiftError('failed_precondition', `model ${model.name}/${model.version}: cannot load ${path}`, {
+        cause: err,
+      });
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { SiftError } from './errors.js';
+
+/** One configuration key: the environment variable it is read from, its default and its meaning. */
+export interface ConfigKey<T> {
+  /** Environment variable name, e.g. SIFT_EMBEDDING_PORT. */
+  readonly env: string;
+  /** Value used when the variable is unset or empty; chosen to work on a laptop. */
+  readonly default: T;
+  /** One line for `--help` style listings. */
+  readonly doc: string;
+  /** Parses the raw string; throws SiftError('invalid_argument') with a useful message on bad input. */
+  readonly parse: (raw: string, env: string) => T;
+}
+
+type Spec = Record<string, ConfigKey<unknown>>;
+/** The typed, frozen object a spec produces. */
+export type ConfigOf<S extends Spec> = { readonly [K in keyof S]: S[K] extends ConfigKey<infer T> ? T : never };
+
+/** Reads every key of `spec` from `env` once and returns a frozen typed object. */
+export function loadConfig<S extends Spec>(spec: S, env: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(spec)) {
+    const raw = env[key.env];
+    out[name] = raw === undefined || raw === '' ? key.default : key.parse(raw, key.env);
+  }
+  return Object.freeze(out) as ConfigOf<S>;
+}
+
+/** A `NAME=default  doc` listing of a spec, for `--help` and the README. */
+export function describeConfig(spec: Spec): string {
+  return Object.values(spec)
+    .map((k) => `${k.env}=${String(k.default)}\t${k.doc}`)
+    .join('\n');
+}
+
+/** Key builders for the common value types. */
+export const key = {
+  string: (env: string, def: string, doc: string): ConfigKey<string> => ({ env, default: def, doc, parse: (r) => r }),
+  int: (env: string, def: number, doc: string, min = 0): ConfigKey<number> => ({
+    env,
+    default: def,
+    doc,
+    parse: (raw, name) => {
+      const v = Number(raw);
+      if (!Number.isInteger(v) || v < min) {
+        throw new SiftError('invalid_argument', `${name} must be an integer >= ${min}, got "${raw}"`);
+      }
+      return v;
+    },
+  }),
+  number: (env: string, def: number, doc: string): ConfigKey<number> => ({
+    env,
+    default: def,
+    doc,
+    parse: (raw, name) => {
+      const v = Number(raw);
+      if (!Number.isFinite(v)) throw new SiftError('invalid_argument', `${name} must be a number, got "${raw}"`);
+      return v;
+    },
+  }),
+  bool: (env: string, def: boolean, doc: string): ConfigKey<boolean> => ({
+    env,
+    default: def,
+    doc,
+    parse: (raw, name) => {
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new SiftError('invalid_argument', `${name} must be true or false, got "${raw}"`);
+    },
+  }),
+  oneOf: <T extends string>(env: string, def: T, values: readonly T[], doc: string): ConfigKey<T> => ({
+    env,
+    default: def,
+    doc,
+    parse: (raw, name) => {
+      if (!(values as readonly string[]).includes(raw)) {
+        throw new SiftError('invalid_argument', `${name} must be one of ${values.join(', ')}, got "${raw}"`);
+      }
+      return raw as T;
+    },
+  }),
+};

@@ -1,0 +1,5 @@
+export * from './config.js';
+export * from './errors.js';
+export * from './grpc-server.js';
+export * from './logger.js';
+export * from './shutdown.js';

@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { type Child, startDeployable, startNats } from './processes.js';
+
+/** A local platform: NATS, the metrics consumer, the embedding service and the gateway. */
+export interface LocalPlatform {
+  natsUrl: string;
+  embeddingAddress: string;
+  gatewayUrl: string;
+  /** Folder of the embedded ClickHouse the metrics consumer writes. */
+  clickhouseDir: string;
+  children: Child[];
+  /** Stops everything in reverse start order (services drain, the consumer flushes). */
+  stop(): Promise<void>;
+}
+
+/** Starts the platform on free loopback ports, storing metrics under `dataDir`. */
+export async function startPlatform(dataDir: string, extraEnv: Record<string, string> = {}): Promise<LocalPlatform> {
+  const children: Child[] = [];
+  const stop = async () => {
+    for (const c of [...children].reverse()) await c.stop();
+  };
+  try {
+    const nats = await startNats();
+    children.push(nats);
+    const clickhouseDir = join(dataDir, 'clickhouse');
+    const common = { SIFT_NATS_URL: nats.url, ...extraEnv };
+    children.push(
+      await startDeployable('metrics-consumer', 'services/metrics/src/main.ts', {
+        ...common,
+        SIFT_METRICS_DATA_DIR: clickhouseDir,
+      }),
+    );
+    const embedding = await startDeployable('embedding', 'services/embedding/src/main.ts', {
+      ...common,
+      SIFT_EMBEDDING_PORT: '0',
+    });
+    children.push(embedding);
+    const embeddingAddress = `127.0.0.1:${embedding.port}`;
+    const gateway = await startDeployable('gateway', 'gateway/src/main.ts', {
+      ...common,
+      SIFT_GATEWAY_PORT: '0',
+      SIFT_EMBEDDING_ADDRESS: embeddingAddress,
+    });
+    children.push(gateway);
+    return {
+      natsUrl: nats.url,
+      embeddingAddress,
+      gatewayUrl: `http://127.0.0.1:${gateway.port}`,
+      clickhouseDir,
+      children,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

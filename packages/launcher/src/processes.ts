@@ -1,0 +1,115 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (this file is packages/launcher/src/processes.ts). */
+export const repoRoot = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+
+/** A child process of the local platform. */
+export interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  /** Lines it wrote to stderr (logs), kept for failure reports. */
+  readonly logs: string[];
+  /** Sends SIGTERM and waits for exit (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+function track(name: string, proc: ChildProcess): Child {
+  const logs: string[] = [];
+  if (proc.stderr) createInterface({ input: proc.stderr }).on('line', (l) => logs.push(l));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return {
+    name,
+    process: proc,
+    logs,
+    async stop(graceMs = 15_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Waits for a line matching `pattern` on a stream; rejects with the process logs if it exits first. */
+function waitForLine(
+  child: Child,
+  stream: 'stdout' | 'stderr',
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<RegExpMatchArray> {
+  const input = child.process[stream];
+  if (!input) return Promise.reject(new Error(`${child.name}: no ${stream}`));
+  return new Promise((resolvePromise, reject) => {
+    const rl = createInterface({ input });
+    const timer = setTimeout(() => fail(`did not become ready in ${timeoutMs} ms`), timeoutMs);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      rl.close();
+      reject(new Error(`${child.name} ${why}\n${child.logs.slice(-30).join('\n')}`));
+    };
+    rl.on('line', (line) => {
+      const m = line.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        rl.removeAllListeners('line');
+        input.resume();
+        resolvePromise(m);
+      }
+    });
+    child.process.once('exit', (code) => fail(`exited with code ${code}`));
+  });
+}
+
+/** A NATS server with JetStream on a random loopback port and a fresh storage folder. */
+export async function startNats(): Promise<Child & { url: string }> {
+  const storeDir = mkdtempSync(join(tmpdir(), 'sift-nats-'));
+  const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', storeDir, '-m', '0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const child = track('nats-server', proc);
+  proc.once('error', (err) =>
+    child.logs.push(`cannot start nats-server: ${err.message} (install it: apt-get install nats-server)`),
+  );
+  const m = await waitForLine(child, 'stderr', /Listening for client connections on ([\d.]+:\d+)/, 20_000);
+  return Object.assign(child, { url: `nats://${m[1]}` });
+}
+
+/**
+ * Starts a deployable (`services/<name>/src/main.ts` or `gateway/src/main.ts`) with tsx and waits for the
+ * `{"ready": ..., "port": N}` line it prints on stdout once serving.
+ */
+export async function startDeployable(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  opts: { waitForPort?: boolean; timeoutMs?: number } = {},
+): Promise<Child & { port: number }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const child = track(name, proc);
+  if (opts.waitForPort === false) {
+    return Object.assign(child, { port: 0 });
+  }
+  const m = await waitForLine(child, 'stdout', /"port":(\d+)/, opts.timeoutMs ?? 60_000);
+  return Object.assign(child, { port: Number(m[1]) });
+}
+
+/** Waits until `check` resolves true, polling every `everyMs`; throws after `timeoutMs`. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}

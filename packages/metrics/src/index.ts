@@ -1,0 +1,2 @@
+export * from './batched-writer.js';
+export * from './store.js';

@@ -1,0 +1,90 @@
+import { commonV1, type embeddingV1 } from '@sift/contracts';
+import { type CallContext, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import { type EmbedLimits, type EmbedOutcome, embed } from '../domain/embed.js';
+import type { EncoderRegistry } from '../ports.js';
+
+/** Thin gRPC adapter: decode, validate, call the domain, encode. */
+export function embeddingHandlers(
+  registry: EncoderRegistry,
+  limits: EmbedLimits,
+  maxChunksInFlight: number,
+): Record<string, UnaryHandler | StreamHandler> {
+  const run = async (req: embeddingV1.EmbedRequest, ctx: CallContext) => {
+    const outcome = await embed(
+      {
+        modelName: req.model?.name ?? '',
+        modelVersion: req.model?.version ?? '',
+        inputs: req.inputs,
+        normalize: req.normalize,
+        dimensions: req.dimensions,
+        rejectLongInputs: req.rejectLongInputs,
+      },
+      registry,
+      limits,
+      ctx.signal,
+    );
+    ctx.report.batchSize += req.inputs.length;
+    ctx.report.model = outcome.model;
+    return outcome;
+  };
+
+  const embedUnary: UnaryHandler<embeddingV1.EmbedRequest, embeddingV1.EmbedResponse> = async (req, ctx) => {
+    const started = performance.now();
+    return toResponse(await run(req, ctx), performance.now() - started);
+  };
+
+  const embedStream: StreamHandler = async (call, ctx) => {
+    const inFlight = new Set<Promise<void>>();
+    let failure: SiftError | undefined;
+    for await (const chunk of call as AsyncIterable<embeddingV1.EmbedStreamRequest>) {
+      if (failure) break;
+      if (!chunk.request) throw new SiftError('invalid_argument', `chunk "${chunk.chunkId}": request is required`);
+      const started = performance.now();
+      const work = run(chunk.request, ctx).then(
+        (outcome) => {
+          call.write({ chunkId: chunk.chunkId, response: toResponse(outcome, performance.now() - started) });
+        },
+        (err: unknown) => {
+          failure ??=
+            err instanceof SiftError
+              ? new SiftError(err.kind, `chunk "${chunk.chunkId}": ${err.message}`)
+              : (err as SiftError);
+        },
+      );
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+      if (inFlight.size >= maxChunksInFlight) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    if (failure) throw failure;
+  };
+
+  const listModels: UnaryHandler<embeddingV1.ListModelsRequest, embeddingV1.ListModelsResponse> = async () => ({
+    models: (await registry.list()).map((m) => ({
+      model: { name: m.name, version: m.version },
+      task: m.task,
+      dimensions: m.dimensions,
+      maxInputTokens: m.maxInputTokens,
+      matryoshka: m.matryoshka,
+      description: m.description,
+    })),
+    defaultModel: limits.defaultModel,
+  });
+
+  return { embed: embedUnary, embedStream, listModels };
+}
+
+function toResponse(o: EmbedOutcome, totalMs: number): embeddingV1.EmbedResponse {
+  return {
+    embeddings: {
+      dims: [o.tokenCounts.length, o.dims],
+      dtype: commonV1.DataType.DATA_TYPE_FLOAT32,
+      data: Buffer.from(o.vectors.buffer, o.vectors.byteOffset, o.vectors.byteLength),
+    },
+    model: o.model,
+    tokenCounts: o.tokenCounts,
+    truncated: o.truncated,
+    maxInputTokens: o.maxInputTokens,
+    timing: { queueMs: o.queueMs, computeMs: o.computeMs, totalMs },
+  };
+}

@@ -1,0 +1,100 @@
+import { SiftError } from '@sift/kit/errors';
+import type { EncoderRegistry } from '../ports.js';
+import { finishRows } from './vectors.js';
+
+/** An embedding request after protobuf decoding. */
+export interface EmbedCommand {
+  modelName: string;
+  modelVersion: string;
+  inputs: string[];
+  normalize: boolean;
+  /** 0 keeps every dimension. */
+  dimensions: number;
+  rejectLongInputs: boolean;
+}
+
+/** Limits that protect the service; from config. */
+export interface EmbedLimits {
+  /** Most inputs in one call. */
+  maxInputsPerCall: number;
+  /** Longest single input in characters, checked before featurizing. */
+  maxInputChars: number;
+  /** Model used when the request names none. */
+  defaultModel: string;
+}
+
+export interface EmbedOutcome {
+  model: { name: string; version: string };
+  /** [inputs, dims] row-major. */
+  vectors: Float32Array;
+  dims: number;
+  tokenCounts: number[];
+  truncated: boolean[];
+  maxInputTokens: number;
+  queueMs: number;
+  computeMs: number;
+}
+
+/**
+ * Validates a request against the limits and the model, featurizes, runs the encoder and applies
+ * Matryoshka truncation and normalisation. Errors name the field so the caller can fix the request.
+ */
+export async function embed(
+  cmd: EmbedCommand,
+  registry: EncoderRegistry,
+  limits: EmbedLimits,
+  signal: AbortSignal,
+): Promise<EmbedOutcome> {
+  if (cmd.inputs.length === 0) throw new SiftError('invalid_argument', 'inputs: at least one input is required');
+  if (cmd.inputs.length > limits.maxInputsPerCall) {
+    throw new SiftError(
+      'invalid_argument',
+      `inputs: ${cmd.inputs.length} inputs exceed the limit of ${limits.maxInputsPerCall} per call; split the batch or use EmbedStream`,
+    );
+  }
+  cmd.inputs.forEach((text, i) => {
+    if (text.trim() === '') throw new SiftError('invalid_argument', `inputs[${i}] is empty`);
+    if (text.length > limits.maxInputChars) {
+      throw new SiftError(
+        'invalid_argument',
+        `inputs[${i}] has ${text.length} characters; the limit is ${limits.maxInputChars}`,
+      );
+    }
+  });
+  const encoder = await registry.get(cmd.modelName || limits.defaultModel, cmd.modelVersion);
+  const { info } = encoder;
+  const keep = cmd.dimensions === 0 ? info.dimensions : cmd.dimensions;
+  if (keep > info.dimensions) {
+    throw new SiftError(
+      'invalid_argument',
+      `dimensions: ${cmd.dimensions} exceeds the ${info.dimensions} dimensions of ${info.name}/${info.version}`,
+    );
+  }
+  if (keep < info.dimensions && !info.matryoshka) {
+    throw new SiftError(
+      'invalid_argument',
+      `dimensions: ${info.name}/${info.version} was not trained for Matryoshka truncation; omit dimensions or choose a model that lists matryoshka`,
+    );
+  }
+  const encoded = cmd.inputs.map((t) => encoder.encode(t));
+  if (cmd.rejectLongInputs) {
+    const i = encoded.findIndex((e) => e.truncated);
+    if (i >= 0) {
+      throw new SiftError(
+        'invalid_argument',
+        `inputs[${i}] has ${encoded[i]?.tokenCount} tokens; ${info.name} accepts at most ${info.maxInputTokens} (reject_long_inputs is set)`,
+      );
+    }
+  }
+  const result = await encoder.embed(encoded, signal);
+  return {
+    model: { name: info.name, version: info.version },
+    vectors: finishRows(result.vectors, info.dimensions, keep, cmd.normalize),
+    dims: keep,
+    tokenCounts: encoded.map((e) => e.tokenCount),
+    truncated: encoded.map((e) => e.truncated),
+    maxInputTokens: info.maxInputTokens,
+    queueMs: result.queueMs,
+    computeMs: result.computeMs,
+  };
+}

@@ -1,0 +1,10 @@
+import { createLogger, onShutdownSignal } from '@sift/kit';
+import { loadEmbeddingConfig } from './config.js';
+import { startEmbeddingService } from './server.js';
+
+const config = loadEmbeddingConfig();
+const logger = createLogger('embedding', config.logLevel);
+const service = await startEmbeddingService(config, logger);
+// Parent processes (the demo, tests) read the port from this line.
+process.stdout.write(`${JSON.stringify({ ready: 'embedding', port: service.port })}\n`);
+onShutdownSignal(logger, () => service.stop());

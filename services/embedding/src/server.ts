@@ -1,0 +1,69 @@
+import { resolve } from 'node:path';
+import { Bus, publishRequestMetrics } from '@sift/bus';
+import { embeddingV1 } from '@sift/contracts';
+import { ModelStore, SessionCache } from '@sift/inference';
+import { type Logger, startGrpcServer } from '@sift/kit';
+import { embeddingHandlers } from './adapters/grpc.js';
+import { OnnxEncoderRegistry } from './adapters/onnx-encoders.js';
+import type { EmbeddingConfig } from './config.js';
+
+/** A running embedding service. */
+export interface EmbeddingService {
+  readonly port: number;
+  /** Drains in-flight calls (up to `graceMs`), then releases models and NATS. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Wires store, sessions, batcher, gRPC and metrics together and starts serving. */
+export async function startEmbeddingService(config: EmbeddingConfig, logger: Logger): Promise<EmbeddingService> {
+  const store = new ModelStore(resolve(config.modelsDir));
+  const sessions = new SessionCache({ provider: config.provider, logger, intraOpThreads: config.intraOpThreads });
+  const registry = new OnnxEncoderRegistry(
+    store,
+    sessions,
+    {
+      maxBatchSize: config.maxBatchSize,
+      maxBatchTokens: config.maxBatchTokens,
+      maxQueueDelayMs: config.maxQueueDelayMs,
+      maxQueueItems: config.maxQueueItems,
+      mode: config.batching,
+    },
+    logger,
+  );
+  const warm = config.warmModels
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  await registry.warmUp(warm);
+  const bus = config.natsUrl ? await Bus.connect(config.natsUrl, 'sift-embedding') : undefined;
+  const server = await startGrpcServer({
+    name: 'embedding',
+    host: config.host,
+    port: config.port,
+    logger,
+    maxMessageBytes: config.maxMessageBytes,
+    services: [
+      {
+        definition: embeddingV1.EmbeddingServiceService,
+        handlers: embeddingHandlers(
+          registry,
+          {
+            maxInputsPerCall: config.maxInputsPerCall,
+            maxInputChars: config.maxInputChars,
+            defaultModel: config.defaultModel,
+          },
+          config.maxStreamChunksInFlight,
+        ),
+      },
+    ],
+    ...(bus ? { onCallFinished: publishRequestMetrics(bus, logger) } : {}),
+  });
+  return {
+    port: server.port,
+    async stop(graceMs) {
+      await server.shutdown(graceMs);
+      await sessions.close();
+      await bus?.close();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs';
+import { status } from '@grpc/grpc-js';
+import { createLogger } from '@sift/kit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEmbeddingConfig } from '../src/config.js';
+import { cosine } from '../src/domain/vectors.js';
+import { type EmbeddingService, startEmbeddingService } from '../src/server.js';
+import { embeddingClient, grpcError, rowsOf } from './grpc-client.js';
+
+const modelsDir = new URL('../../../models', import.meta.url).pathname;
+const logger = createLogger('embedding-test', 'warn');
+const triples: [string, string, string][] = JSON.parse(
+  readFileSync(new URL('./fixtures/sentence-triples.json', import.meta.url), 'utf8'),
+).triples;
+
+/** A real service on a free port with the repository's model store. */
+async function start(env: Record<string, string> = {}) {
+  const config = loadEmbeddingConfig({
+    SIFT_MODELS_DIR: modelsDir,
+    SIFT_EMBEDDING_PORT: '0',
+    SIFT_EMBEDDING_MAX_INPUTS: '64',
+    SIFT_GRPC_MAX_MESSAGE_BYTES: String(1024 * 1024),
+    ...env,
+  });
+  const service = await startEmbeddingService(config, logger);
+  return { service, client: embeddingClient(`127.0.0.1:${service.port}`) };
+}
+
+describe('embedding service over gRPC', () => {
+  let service: EmbeddingService;
+  let client: ReturnType<typeof embeddingClient>;
+  beforeAll(async () => {
+    ({ service, client } = await start());
+  });
+  afterAll(async () => {
+    client.close();
+    await service.stop();
+  });
+
+  it('lists the default text model and the code model with their dimensions', async () => {
+    const res = await client.listModels();
+    expect(res.defaultModel).toBe('glove-sif-100d');
+    const byName = new Map(res.models.map((m) => [m.model?.name, m]));
+    expect(byName.get('glove-sif-100d')).toMatchObject({ task: 'text-embedding', dimensions: 100, maxInputTokens: 256 });
+    expect(byName.get('code-ngram')).toMatchObject({ task: 'code-embedding', dimensions: 128, matryoshka: true });
+  });
+
+  it('returns packed float32 vectors with their shape, token counts and timing', async () => {
+    const res = await client.embed({ inputs: ['The cat sat on the mat.', 'Dogs bark.'], normalize: true });
+    expect(res.embeddings?.dims).toEqual([2, 100]);
+    expect(res.embeddings?.data.length).toBe(2 * 100 * 4);
+    expect(res.model).toEqual({ name: 'glove-sif-100d', version: '1' });
+    expect(res.tokenCounts[0]).toBeGreaterThanOrEqual(6);
+    expect(res.truncated).toEqual([false, false]);
+    for (const row of rowsOf(res)) expect(Math.hypot(...row)).toBeCloseTo(1, 5);
+    expect(res.timing?.computeMs).toBeGreaterThan(0);
+    expect(res.timing?.totalMs).toBeGreaterThanOrEqual(res.timing?.computeMs ?? 0);
+  });
+
+  it('scores each paraphrase closer to its anchor than the unrelated sentence (default model)', async () => {
+    const res = await client.embed({ inputs: triples.flat() });
+    const rows = rowsOf(res);
+    const wins = triples.map((_, i) => {
+      const [a, p, u] = [rows[3 * i], rows[3 * i + 1], rows[3 * i + 2]] as Float32Array[];
+      return cosine(a, p) > cosine(a, u);
+    });
+    expect(wins).toEqual(triples.map(() => true));
+  });
+
+  it('gives the same vector for a text whether it is embedded alone or in a batch', async () => {
+    const alone = rowsOf(await client.embed({ inputs: ['Someone plays an acoustic guitar.'] }))[0];
+    const batched = rowsOf(await client.embed({ inputs: ['A long first sentence about guitars and music.', 'Someone plays an acoustic guitar.'] }))[1];
+    expect(Array.from(batched as Float32Array)).toEqual(Array.from(alone as Float32Array));
+  });
+
+  it('truncates Matryoshka dimensions on a code model and renormalises', async () => {
+    const res = await client.embed({
+      model: { name: 'code-ngram', version: '' },
+      inputs: ['def add(a, b):\n    return a + b\n', 'function add(a, b) { return a + b; }'],
+      dimensions: 32,
+      normalize: true,
+    });
+    expect(res.embeddings?.dims).toEqual([2, 32]);
+    for (const row of rowsOf(res)) expect(Math.hypot(...row)).toBeCloseTo(1, 5);
+  });
+
+  it('truncates long inputs and reports it, or rejects them when asked', async () => {
+    const long = Array.from({ length: 300 }, (_, i) => (i % 2 ? 'river' : 'mountain')).join(' ');
+    const res = await client.embed({ inputs: [long, 'short text'] });
+    expect(res.truncated).toEqual([true, false]);
+    expect(res.tokenCounts[0]).toBe(300);
+    expect(res.maxInputTokens).toBe(256);
+    const err = await grpcError(client.embed({ inputs: ['fine', long], rejectLongInputs: true }));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toContain('inputs[1] has 300 tokens');
+  });
+
+  it.each([
+    ['an empty input list', { inputs: [] }, status.INVALID_ARGUMENT, 'inputs: at least one input'],
+    ['an empty string', { inputs: ['ok', '  '] }, status.INVALID_ARGUMENT, 'inputs[1] is empty'],
+    ['a batch above the maximum', { inputs: Array(65).fill('x') }, status.INVALID_ARGUMENT, 'limit of 64 per call'],
+    ['an unknown model', { model: { name: 'no-such-model', version: '' }, inputs: ['x'] }, status.NOT_FOUND, 'unknown model "no-such-model"'],
+    ['an unknown version', { model: { name: 'glove-sif-100d', version: '7' }, inputs: ['x'] }, status.NOT_FOUND, 'no version "7"'],
+    ['dimensions above the model', { inputs: ['x'], dimensions: 512 }, status.INVALID_ARGUMENT, 'dimensions: 512 exceeds the 100'],
+    ['Matryoshka on a model without it', { inputs: ['x'], dimensions: 50 }, status.INVALID_ARGUMENT, 'not trained for Matryoshka'],
+    ['a payload above the message limit', { inputs: ['y'.repeat(2 * 1024 * 1024)] }, status.RESOURCE_EXHAUSTED, ''],
+  ])('answers %s with a precise status and keeps serving', async (_case, req, code, message) => {
+    const err = await grpcError(client.embed(req));
+    expect(err.code).toBe(code);
+    expect(err.details).toContain(message);
+    const ok = await client.embed({ inputs: ['still serving'] });
+    expect(ok.embeddings?.dims).toEqual([1, 100]);
+  });
+
+  it('answers each EmbedStream chunk with the vectors a unary call gives', async () => {
+    const call = client.client.embedStream();
+    const answers = new Map<string, Float32Array[]>();
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', (m: { chunkId: string; response: Parameters<typeof rowsOf>[0] }) => answers.set(m.chunkId, rowsOf(m.response)));
+      call.on('end', () => resolve());
+      call.on('error', reject);
+    });
+    const chunks = Array.from({ length: 12 }, (_, i) => [`chunk ${i} first sentence`, `another sentence number ${i}`]);
+    chunks.forEach((inputs, i) => call.write({ chunkId: `c${i}`, request: { inputs, normalize: false, dimensions: 0, rejectLongInputs: false } }));
+    call.end();
+    await done;
+    expect(answers.size).toBe(12);
+    const unary = rowsOf(await client.embed({ inputs: chunks[5] }));
+    expect(Array.from(answers.get('c5')?.[1] ?? [])).toEqual(Array.from(unary[1] as Float32Array));
+  });
+
+  it('ends an EmbedStream with the status of an invalid chunk, naming the chunk', async () => {
+    const call = client.client.embedStream();
+    const failed = new Promise<{ code: number; details: string }>((resolve) => {
+      call.on('data', () => {});
+      call.on('error', (e: { code: number; details: string }) => resolve(e));
+    });
+    call.write({ chunkId: 'good', request: { inputs: ['fine'], normalize: false, dimensions: 0, rejectLongInputs: false } });
+    call.write({ chunkId: 'bad', request: { inputs: [], normalize: false, dimensions: 0, rejectLongInputs: false } });
+    call.end();
+    const err = await failed;
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toContain('chunk "bad"');
+  });
+});
+
+describe('embedding service under load limits', () => {
+  it('answers DEADLINE_EXCEEDED when the deadline passes while queued, then serves the next call', async () => {
+    const { service, client } = await start({ SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '400' });
+    try {
+      const err = await grpcError(client.embed({ inputs: ['waiting for company'] }, 100));
+      expect(err.code).toBe(status.DEADLINE_EXCEEDED);
+      const ok = await client.embed({ inputs: ['next call'] }, 5000);
+      expect(ok.embeddings?.dims).toEqual([1, 100]);
+    } finally {
+      client.close();
+      await service.stop();
+    }
+  });
+
+  it('answers RESOURCE_EXHAUSTED when the queue is full', async () => {
+    const { service, client } = await start({ SIFT_EMBEDDING_MAX_QUEUE: '4', SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '200' });
+    try {
+      const results = await Promise.allSettled([
+        client.embed({ inputs: ['a', 'b', 'c'] }),
+        client.embed({ inputs: ['d', 'e', 'f'] }),
+      ]);
+      const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]?.reason.code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(rejected[0]?.reason.details).toContain('queue is full');
+    } finally {
+      client.close();
+      await service.stop();
+    }
+  });
+
+  it('drains an in-flight call on shutdown instead of cutting it off', async () => {
+    const { service, client } = await start({ SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '300' });
+    const inFlight = client.embed({ inputs: ['finish me before you go'] });
+    await new Promise((r) => setTimeout(r, 50));
+    await service.stop(5000);
+    const res = await inFlight;
+    expect(res.embeddings?.dims).toEqual([1, 100]);
+    const err = await grpcError(client.embed({ inputs: ['too late'] }, 2000));
+    expect(err.code).toBe(status.UNAVAILABLE);
+    client.close();
+  });
+});

@@ -1,0 +1,15 @@
+import { key, loadConfig } from '@sift/kit';
+
+/** Every setting of the metrics consumer; the only reader of process.env in this deployable. */
+export const metricsConsumerConfigSpec = {
+  natsUrl: key.string('SIFT_NATS_URL', 'nats://127.0.0.1:4222', 'NATS server(s), comma-separated'),
+  clickhouseUrl: key.string('SIFT_CLICKHOUSE_URL', '', 'ClickHouse server URL; empty uses the embedded engine'),
+  clickhouseDatabase: key.string('SIFT_CLICKHOUSE_DATABASE', 'default', 'database on the ClickHouse server'),
+  dataDir: key.string('SIFT_METRICS_DATA_DIR', '.data/clickhouse', 'folder of the embedded ClickHouse (chdb)'),
+  batchRows: key.int('SIFT_METRICS_BATCH_ROWS', 5000, 'rows buffered before an insert', 1),
+  logLevel: key.oneOf('SIFT_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const, 'log level'),
+};
+
+export const loadMetricsConsumerConfig = (env: NodeJS.ProcessEnv = process.env) =>
+  loadConfig(metricsConsumerConfigSpec, env);
+export type MetricsConsumerConfig = ReturnType<typeof loadMetricsConsumerConfig>;

@@ -1,0 +1,56 @@
+import { Bus, subjects } from '@sift/bus';
+import type { Logger } from '@sift/kit';
+import { BatchedWriter, migrate, openMetricsStore } from '@sift/metrics';
+import type { MetricsConsumerConfig } from './config.js';
+import { requestRow } from './rows.js';
+
+/** A running metrics consumer. */
+export interface MetricsConsumer {
+  /** Stops consuming, writes what is buffered, acks it, and closes NATS and ClickHouse. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Moves metric events from the SIFT_METRICS stream into ClickHouse. Each fetched batch is inserted before
+ * it is acked, so a crash loses nothing (at-least-once: a crash between insert and ack repeats rows).
+ */
+export async function startMetricsConsumer(config: MetricsConsumerConfig, logger: Logger): Promise<MetricsConsumer> {
+  const client = await openMetricsStore(
+    config.clickhouseUrl
+      ? { url: config.clickhouseUrl, database: config.clickhouseDatabase }
+      : { embeddedPath: config.dataDir },
+  );
+  const applied = await migrate(client);
+  logger.info('metrics store ready', {
+    store: config.clickhouseUrl || `embedded:${config.dataDir}`,
+    migrationsApplied: applied,
+  });
+  const writer = new BatchedWriter(client, { maxRows: config.batchRows, maxDelayMs: 500 });
+  const bus = await Bus.connect(config.natsUrl, 'sift-metrics-consumer');
+  const stopRequests = await bus.consume(
+    subjects.requestCompleted,
+    'metrics-requests',
+    async (batch) => {
+      writer.add(
+        'requests',
+        batch.map((d) => requestRow(d.message)),
+      );
+      await writer.flush();
+      for (const d of batch) d.ack();
+      logger.debug('requests stored', { rows: batch.length });
+    },
+    {
+      onError: (err) => logger.error('storing requests failed; will retry', { err }),
+      onUndecodable: (err) => logger.warn('dropped undecodable request event', { err }),
+    },
+  );
+  return {
+    async stop() {
+      await stopRequests();
+      await writer.flush();
+      await bus.close();
+      await client.close();
+      logger.info('metrics consumer stopped', { rowsWritten: writer.rowsWritten() });
+    },
+  };
+}

@@ -1,0 +1,10 @@
+import { createLogger, onShutdownSignal } from '@sift/kit';
+import { loadMetricsConsumerConfig } from './config.js';
+import { startMetricsConsumer } from './consumer.js';
+
+const config = loadMetricsConsumerConfig();
+const logger = createLogger('metrics-consumer', config.logLevel);
+const consumer = await startMetricsConsumer(config, logger);
+// Parent processes (the demo, tests) wait for this line.
+process.stdout.write(`${JSON.stringify({ ready: 'metrics-consumer', port: 0 })}\n`);
+onShutdownSignal(logger, () => consumer.stop());
