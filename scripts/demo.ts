@@ -37,7 +37,9 @@ try {
   );
   client.close();
   for (const m of models.models) {
-    say(`   ${`${m.model?.name}@${m.model?.version}`.padEnd(28)} ${m.task.padEnd(15)} dims=${m.dimensions} maxTokens=${m.maxInputTokens}`);
+    say(
+      `   ${`${m.model?.name}@${m.model?.version}`.padEnd(28)} ${m.task.padEnd(15)} dims=${m.dimensions} maxTokens=${m.maxInputTokens}`,
+    );
   }
 
   say('\n== semantic search over a few documents (POST /v1/embeddings, default model glove-sif-100d)');
@@ -63,7 +65,9 @@ try {
     'class HttpClient:\n    def get(self, url, timeout=10):\n        return self.session.get(url, timeout=timeout)\n',
   ];
   const cv = await embed(code, 'code-ngram');
-  say(`   cos(mean, average) = ${dot(cv[0] ?? [], cv[1] ?? []).toFixed(3)}   cos(mean, HttpClient) = ${dot(cv[0] ?? [], cv[2] ?? []).toFixed(3)}`);
+  say(
+    `   cos(mean, average) = ${dot(cv[0] ?? [], cv[1] ?? []).toFixed(3)}   cos(mean, HttpClient) = ${dot(cv[0] ?? [], cv[2] ?? []).toFixed(3)}`,
+  );
 
   say('\n== a bad request gets a precise error');
   const bad = await fetch(`${platform.gatewayUrl}/v1/embeddings`, {
@@ -86,7 +90,9 @@ const rs = await store.query({
 });
 say(`\n== ClickHouse requests table (${platform.clickhouseDir}, all demo runs so far)`);
 for (const r of await rs.json<Record<string, unknown>>()) {
-  say(`   ${String(r.service).padEnd(10)} ${String(r.method).padEnd(22)} ${String(r.status).padEnd(18)} calls=${r.calls} items=${r.items} p50=${r.p50_ms}ms`);
+  say(
+    `   ${String(r.service).padEnd(10)} ${String(r.method).padEnd(22)} ${String(r.status).padEnd(18)} calls=${r.calls} items=${r.items} p50=${r.p50_ms}ms`,
+  );
 }
 await store.close();
 say('\ndemo finished');

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LocalPlatform, startPlatform } from '@sift/launcher';
+import { Bus } from '@sift/bus';
+import { type LocalPlatform, startPlatform, waitUntil } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -39,7 +40,12 @@ describe('platform end to end', () => {
   it('embeds through the OpenAI-compatible route', async () => {
     const res = await post({ input: ['A man plays a guitar.', 'Someone is playing guitar.', 'Taxes rose.'] });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { object: string; data: { index: number; embedding: number[] }[]; model: string; usage: { prompt_tokens: number } };
+    const body = (await res.json()) as {
+      object: string;
+      data: { index: number; embedding: number[] }[];
+      model: string;
+      usage: { prompt_tokens: number };
+    };
     expect(body.object).toBe('list');
     expect(body.model).toBe('glove-sif-100d@1');
     expect(body.data.map((d) => d.index)).toEqual([0, 1, 2]);
@@ -77,6 +83,15 @@ describe('platform end to end', () => {
 
   it('leaves a row in ClickHouse `requests` for each request, written by the metrics consumer', async () => {
     await post({ input: ['one', 'two', 'three', 'four'] });
+    // Wait until the consumer has stored and acknowledged every event on the stream: 8 gateway requests
+    // so far (health checks are not counted), 5 of which reached the embedding service.
+    const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
+    await waitUntil(async () => {
+      const info = await bus.streamInfo('SIFT_METRICS');
+      const lag = await bus.consumerLag('SIFT_METRICS', 'metrics-requests');
+      return info.messages >= 13 && lag.pending === 0 && lag.ackPending === 0;
+    }, 20_000);
+    await bus.close();
     // Stopping drains the services and makes the consumer store and ack what it holds; the embedded
     // engine allows one process per folder, so the rows are read after it let go.
     await platform.stop();
@@ -87,11 +102,31 @@ describe('platform end to end', () => {
         query: `SELECT service, method, status, batch_size, model_name FROM requests ORDER BY finished_at`,
         format: 'JSONEachRow',
       });
-      const rows = await rs.json<{ service: string; method: string; status: string; batch_size: number; model_name: string }>();
-      expect(rows).toContainEqual({ service: 'gateway', method: 'POST /v1/embeddings', status: 'OK', batch_size: 4, model_name: 'glove-sif-100d' });
-      expect(rows).toContainEqual({ service: 'embedding', method: 'Embed', status: 'OK', batch_size: 4, model_name: 'glove-sif-100d' });
+      const rows = await rs.json<{
+        service: string;
+        method: string;
+        status: string;
+        batch_size: number;
+        model_name: string;
+      }>();
+      expect(rows).toContainEqual({
+        service: 'gateway',
+        method: 'POST /v1/embeddings',
+        status: 'OK',
+        batch_size: 4,
+        model_name: 'glove-sif-100d',
+      });
+      expect(rows).toContainEqual({
+        service: 'embedding',
+        method: 'Embed',
+        status: 'OK',
+        batch_size: 4,
+        model_name: 'glove-sif-100d',
+      });
       expect(rows.filter((r) => r.service === 'gateway' && r.status === 'NOT_FOUND')).toHaveLength(1);
-      expect(rows.filter((r) => r.service === 'gateway' && r.status === 'INVALID_ARGUMENT').length).toBeGreaterThanOrEqual(3);
+      expect(
+        rows.filter((r) => r.service === 'gateway' && r.status === 'INVALID_ARGUMENT').length,
+      ).toBeGreaterThanOrEqual(3);
     } finally {
       await store.close();
     }

@@ -80,31 +80,27 @@ export class Bus {
     let stopped = false;
     const loop = (async () => {
       while (!stopped) {
-        const msgs = await consumer
-          .fetch({ max_messages: opts.maxBatch ?? 500, expires: 1000 })
-          .catch((err: unknown) => {
-            if (!stopped) opts.onError?.(err);
-            return undefined;
-          });
-        if (!msgs) {
-          await new Promise((r) => setTimeout(r, 500));
-          continue;
-        }
         const batch: Delivery<T>[] = [];
-        for await (const m of msgs) {
-          try {
-            const message = subject.codec.decode(m.data);
-            batch.push({
-              message,
-              subject: m.subject,
-              ack: () => m.ack(),
-              nak: (d) => m.nak(d),
-              term: () => m.term(),
-            });
-          } catch (err) {
-            opts.onUndecodable?.(err);
-            m.term();
+        try {
+          const msgs = await consumer.fetch({ max_messages: opts.maxBatch ?? 500, expires: 1000 });
+          for await (const m of msgs) {
+            try {
+              batch.push({
+                message: subject.codec.decode(m.data),
+                subject: m.subject,
+                ack: () => m.ack(),
+                nak: (d) => m.nak(d),
+                term: () => m.term(),
+              });
+            } catch (err) {
+              opts.onUndecodable?.(err);
+              m.term();
+            }
           }
+        } catch (err) {
+          // A failed pull (reconnect, server restart) is retried; unacked messages come back by themselves.
+          if (!stopped) opts.onError?.(err);
+          await new Promise((r) => setTimeout(r, 500));
         }
         if (batch.length === 0) continue;
         try {
@@ -119,6 +115,18 @@ export class Bus {
       stopped = true;
       await loop.catch(() => undefined);
     };
+  }
+
+  /** Messages stored in a stream now. */
+  async streamInfo(stream: StreamName): Promise<{ messages: number }> {
+    const info = await this.jsm.streams.info(stream);
+    return { messages: info.state.messages };
+  }
+
+  /** Messages of a durable consumer not yet delivered, and delivered but not yet acknowledged. */
+  async consumerLag(stream: StreamName, durable: string): Promise<{ pending: number; ackPending: number }> {
+    const info = await this.jsm.consumers.info(stream, durable);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
   }
 
   /** Flushes pending publishes and closes the connection. */

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { grpcStatusName, grpcStatusOf, httpStatusOf, kindOfGrpcStatus, retryableGrpcCodes } from './errors.js';
-import { SiftError, asSiftError } from './sift-error.js';
+import { asSiftError, SiftError } from './sift-error.js';
 
 describe('error mapping (DESIGN.md table)', () => {
   it.each([
@@ -26,7 +26,9 @@ describe('error mapping (DESIGN.md table)', () => {
   });
 
   it('retries only UNAVAILABLE, RESOURCE_EXHAUSTED and ABORTED', () => {
-    expect([...retryableGrpcCodes].sort()).toEqual([status.ABORTED, status.RESOURCE_EXHAUSTED, status.UNAVAILABLE].sort());
+    expect([...retryableGrpcCodes].sort()).toEqual(
+      [status.ABORTED, status.RESOURCE_EXHAUSTED, status.UNAVAILABLE].sort(),
+    );
   });
 
   it('hides unknown errors behind a generic internal message and keeps the cause for logs', () => {

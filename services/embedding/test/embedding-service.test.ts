@@ -41,7 +41,11 @@ describe('embedding service over gRPC', () => {
     const res = await client.listModels();
     expect(res.defaultModel).toBe('glove-sif-100d');
     const byName = new Map(res.models.map((m) => [m.model?.name, m]));
-    expect(byName.get('glove-sif-100d')).toMatchObject({ task: 'text-embedding', dimensions: 100, maxInputTokens: 256 });
+    expect(byName.get('glove-sif-100d')).toMatchObject({
+      task: 'text-embedding',
+      dimensions: 100,
+      maxInputTokens: 256,
+    });
     expect(byName.get('code-ngram')).toMatchObject({ task: 'code-embedding', dimensions: 128, matryoshka: true });
   });
 
@@ -61,7 +65,7 @@ describe('embedding service over gRPC', () => {
     const res = await client.embed({ inputs: triples.flat() });
     const rows = rowsOf(res);
     const wins = triples.map((_, i) => {
-      const [a, p, u] = [rows[3 * i], rows[3 * i + 1], rows[3 * i + 2]] as Float32Array[];
+      const [a, p, u] = [rows[3 * i], rows[3 * i + 1], rows[3 * i + 2]] as [Float32Array, Float32Array, Float32Array];
       return cosine(a, p) > cosine(a, u);
     });
     expect(wins).toEqual(triples.map(() => true));
@@ -69,7 +73,11 @@ describe('embedding service over gRPC', () => {
 
   it('gives the same vector for a text whether it is embedded alone or in a batch', async () => {
     const alone = rowsOf(await client.embed({ inputs: ['Someone plays an acoustic guitar.'] }))[0];
-    const batched = rowsOf(await client.embed({ inputs: ['A long first sentence about guitars and music.', 'Someone plays an acoustic guitar.'] }))[1];
+    const batched = rowsOf(
+      await client.embed({
+        inputs: ['A long first sentence about guitars and music.', 'Someone plays an acoustic guitar.'],
+      }),
+    )[1];
     expect(Array.from(batched as Float32Array)).toEqual(Array.from(alone as Float32Array));
   });
 
@@ -99,10 +107,30 @@ describe('embedding service over gRPC', () => {
     ['an empty input list', { inputs: [] }, status.INVALID_ARGUMENT, 'inputs: at least one input'],
     ['an empty string', { inputs: ['ok', '  '] }, status.INVALID_ARGUMENT, 'inputs[1] is empty'],
     ['a batch above the maximum', { inputs: Array(65).fill('x') }, status.INVALID_ARGUMENT, 'limit of 64 per call'],
-    ['an unknown model', { model: { name: 'no-such-model', version: '' }, inputs: ['x'] }, status.NOT_FOUND, 'unknown model "no-such-model"'],
-    ['an unknown version', { model: { name: 'glove-sif-100d', version: '7' }, inputs: ['x'] }, status.NOT_FOUND, 'no version "7"'],
-    ['dimensions above the model', { inputs: ['x'], dimensions: 512 }, status.INVALID_ARGUMENT, 'dimensions: 512 exceeds the 100'],
-    ['Matryoshka on a model without it', { inputs: ['x'], dimensions: 50 }, status.INVALID_ARGUMENT, 'not trained for Matryoshka'],
+    [
+      'an unknown model',
+      { model: { name: 'no-such-model', version: '' }, inputs: ['x'] },
+      status.NOT_FOUND,
+      'unknown model "no-such-model"',
+    ],
+    [
+      'an unknown version',
+      { model: { name: 'glove-sif-100d', version: '7' }, inputs: ['x'] },
+      status.NOT_FOUND,
+      'no version "7"',
+    ],
+    [
+      'dimensions above the model',
+      { inputs: ['x'], dimensions: 512 },
+      status.INVALID_ARGUMENT,
+      'dimensions: 512 exceeds the 100',
+    ],
+    [
+      'Matryoshka on a model without it',
+      { inputs: ['x'], dimensions: 50 },
+      status.INVALID_ARGUMENT,
+      'not trained for Matryoshka',
+    ],
     ['a payload above the message limit', { inputs: ['y'.repeat(2 * 1024 * 1024)] }, status.RESOURCE_EXHAUSTED, ''],
   ])('answers %s with a precise status and keeps serving', async (_case, req, code, message) => {
     const err = await grpcError(client.embed(req));
@@ -116,12 +144,16 @@ describe('embedding service over gRPC', () => {
     const call = client.client.embedStream();
     const answers = new Map<string, Float32Array[]>();
     const done = new Promise<void>((resolve, reject) => {
-      call.on('data', (m: { chunkId: string; response: Parameters<typeof rowsOf>[0] }) => answers.set(m.chunkId, rowsOf(m.response)));
+      call.on('data', (m: { chunkId: string; response: Parameters<typeof rowsOf>[0] }) =>
+        answers.set(m.chunkId, rowsOf(m.response)),
+      );
       call.on('end', () => resolve());
       call.on('error', reject);
     });
     const chunks = Array.from({ length: 12 }, (_, i) => [`chunk ${i} first sentence`, `another sentence number ${i}`]);
-    chunks.forEach((inputs, i) => call.write({ chunkId: `c${i}`, request: { inputs, normalize: false, dimensions: 0, rejectLongInputs: false } }));
+    chunks.forEach((inputs, i) => {
+      call.write({ chunkId: `c${i}`, request: { inputs, normalize: false, dimensions: 0, rejectLongInputs: false } });
+    });
     call.end();
     await done;
     expect(answers.size).toBe(12);
@@ -135,7 +167,10 @@ describe('embedding service over gRPC', () => {
       call.on('data', () => {});
       call.on('error', (e: { code: number; details: string }) => resolve(e));
     });
-    call.write({ chunkId: 'good', request: { inputs: ['fine'], normalize: false, dimensions: 0, rejectLongInputs: false } });
+    call.write({
+      chunkId: 'good',
+      request: { inputs: ['fine'], normalize: false, dimensions: 0, rejectLongInputs: false },
+    });
     call.write({ chunkId: 'bad', request: { inputs: [], normalize: false, dimensions: 0, rejectLongInputs: false } });
     call.end();
     const err = await failed;
@@ -159,7 +194,10 @@ describe('embedding service under load limits', () => {
   });
 
   it('answers RESOURCE_EXHAUSTED when the queue is full', async () => {
-    const { service, client } = await start({ SIFT_EMBEDDING_MAX_QUEUE: '4', SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '200' });
+    const { service, client } = await start({
+      SIFT_EMBEDDING_MAX_QUEUE: '4',
+      SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '200',
+    });
     try {
       const results = await Promise.allSettled([
         client.embed({ inputs: ['a', 'b', 'c'] }),
@@ -177,6 +215,7 @@ describe('embedding service under load limits', () => {
 
   it('drains an in-flight call on shutdown instead of cutting it off', async () => {
     const { service, client } = await start({ SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '300' });
+    await client.embed({ inputs: ['connect first'] });
     const inFlight = client.embed({ inputs: ['finish me before you go'] });
     await new Promise((r) => setTimeout(r, 50));
     await service.stop(5000);

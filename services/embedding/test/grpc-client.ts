@@ -1,4 +1,4 @@
-import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { embeddingV1 } from '@sift/contracts';
 
 /** Promise-returning calls on a real EmbeddingService client (test helper, not a mock). */

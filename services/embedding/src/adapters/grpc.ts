@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { commonV1, type embeddingV1 } from '@sift/contracts';
 import { type CallContext, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { type EmbedLimits, type EmbedOutcome, embed } from '../domain/embed.js';
@@ -36,7 +37,10 @@ export function embeddingHandlers(
   const embedStream: StreamHandler = async (call, ctx) => {
     const inFlight = new Set<Promise<void>>();
     let failure: SiftError | undefined;
-    for await (const chunk of call as AsyncIterable<embeddingV1.EmbedStreamRequest>) {
+    // A plain `for await` destroys the duplex stream when reading ends, which would drop the answers still
+    // being computed; iterate without destroying and let the server end the call.
+    const chunks = (call as unknown as Readable).iterator({ destroyOnReturn: false });
+    for await (const chunk of chunks as AsyncIterable<embeddingV1.EmbedStreamRequest>) {
       if (failure) break;
       if (!chunk.request) throw new SiftError('invalid_argument', `chunk "${chunk.chunkId}": request is required`);
       const started = performance.now();

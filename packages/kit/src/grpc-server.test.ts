@@ -1,0 +1,158 @@
+import { createRequire } from 'node:module';
+import {
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  makeGenericClientConstructor,
+  type ServiceError,
+  status,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { embeddingV1 } from '@sift/contracts';
+import { service as healthService } from 'grpc-health-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type CallContext,
+  type FinishedCall,
+  type RunningGrpcServer,
+  startGrpcServer,
+  type UnaryHandler,
+} from './grpc-server.js';
+import { createLogger } from './logger.js';
+import { SiftError } from './sift-error.js';
+
+const logger = createLogger('kit-test', 'error');
+let server: RunningGrpcServer | undefined;
+afterEach(async () => {
+  await server?.shutdown(1000);
+  server = undefined;
+});
+
+/** A server mounting the embedding contract with handlers written for each test. */
+async function serve(
+  embed: (req: embeddingV1.EmbedRequest, ctx: { signal: AbortSignal }) => Promise<embeddingV1.EmbedResponse>,
+  finished: FinishedCall[] = [],
+) {
+  server = await startGrpcServer({
+    name: 'kit-test',
+    host: '127.0.0.1',
+    port: 0,
+    logger,
+    maxMessageBytes: 1024 * 1024,
+    services: [
+      {
+        definition: embeddingV1.EmbeddingServiceService,
+        handlers: {
+          embed: (async (req: embeddingV1.EmbedRequest, ctx: CallContext) => {
+            ctx.report.batchSize = req.inputs.length;
+            return embed(req, ctx);
+          }) satisfies UnaryHandler,
+          embedStream: async () => {},
+          listModels: async () => ({ models: [], defaultModel: 'x' }),
+        },
+      },
+    ],
+    onCallFinished: (c) => finished.push(c),
+  });
+  const client = new embeddingV1.EmbeddingServiceClient(server.address, credentials.createInsecure());
+  const call = (inputs: string[], timeoutMs = 5000) =>
+    new Promise<embeddingV1.EmbedResponse>((resolve, reject) =>
+      client.embed(
+        embeddingV1.EmbedRequest.fromPartial({ inputs }),
+        new Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (e, r) => (e ? reject(e) : resolve(r)),
+      ),
+    );
+  return { client, call };
+}
+
+const fail = (p: Promise<unknown>) =>
+  p.then(
+    () => expect.fail('expected failure'),
+    (e: ServiceError) => e,
+  );
+
+describe('startGrpcServer', () => {
+  it('maps a SiftError to its status and message, and hides internal errors', async () => {
+    let next: Error = new SiftError('not_found', 'unknown model "m"');
+    const { call, client } = await serve(async () => {
+      throw next;
+    });
+    const e1 = await fail(call(['a']));
+    expect(e1.code).toBe(status.NOT_FOUND);
+    expect(e1.details).toBe('unknown model "m"');
+    next = new Error('secret stack detail');
+    const e2 = await fail(call(['a']));
+    expect(e2.code).toBe(status.INTERNAL);
+    expect(e2.details).not.toContain('secret');
+    client.close();
+  });
+
+  it('aborts the handler signal when the client deadline passes', async () => {
+    let aborted: unknown;
+    const { call, client } = await serve(
+      (_req: embeddingV1.EmbedRequest, ctx: { signal: AbortSignal }) =>
+        new Promise((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted = ctx.signal.reason;
+            reject(ctx.signal.reason);
+          });
+        }),
+    );
+    const e = await fail(call(['a'], 100));
+    expect(e.code).toBe(status.DEADLINE_EXCEEDED);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(aborted).toBeInstanceOf(SiftError);
+    client.close();
+  });
+
+  it('reports every finished call with its status, latency and batch size', async () => {
+    const finished: FinishedCall[] = [];
+    const { call, client } = await serve(
+      async (req) => ({ tokenCounts: req.inputs.map(() => 1), truncated: [], maxInputTokens: 1 }) as never,
+      finished,
+    );
+    await call(['a', 'b', 'c']);
+    expect(finished).toHaveLength(1);
+    expect(finished[0]).toMatchObject({ service: 'kit-test', method: 'Embed', status: 'OK', batchSize: 3 });
+    client.close();
+  });
+
+  it('serves grpc.health.v1 for the server and for each mounted service', async () => {
+    const { client } = await serve(async () => ({}) as never);
+    const Health = makeGenericClientConstructor(healthService, 'Health');
+    const health = new Health(server?.address ?? '', credentials.createInsecure()) as unknown as {
+      check(r: { service: string }, cb: (e: unknown, r: { status: string }) => void): void;
+      close(): void;
+    };
+    const check = (service: string) =>
+      new Promise<string>((res, rej) => health.check({ service }, (e, r) => (e ? rej(e) : res(r.status))));
+    expect(await check('')).toBe('SERVING');
+    expect(await check('sift.embedding.v1.EmbeddingService')).toBe('SERVING');
+    health.close();
+    client.close();
+  });
+
+  it('answers server reflection with the Sift services', async () => {
+    const { client } = await serve(async () => ({}) as never);
+    const require = createRequire(import.meta.url);
+    const protoPath = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+    const pkg = loadPackageDefinition(loadSync(protoPath, { keepCase: true })) as any;
+    const reflection = new pkg.grpc.reflection.v1.ServerReflection(server?.address, credentials.createInsecure());
+    const stream = reflection.ServerReflectionInfo();
+    const answer = new Promise<{ name: string }[]>((resolve, reject) => {
+      stream.on('data', (m: { list_services_response: { service: { name: string }[] } }) =>
+        resolve(m.list_services_response.service),
+      );
+      stream.on('error', reject);
+    });
+    stream.write({ list_services: '*' });
+    const names = (await answer).map((s) => s.name);
+    stream.end();
+    expect(names).toContain('sift.embedding.v1.EmbeddingService');
+    expect(names).toContain('sift.selection.v1.SelectionService');
+    reflection.close();
+    client.close();
+  });
+});

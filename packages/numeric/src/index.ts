@@ -1,0 +1,3 @@
+export * from './kmeans.js';
+export * from './rng.js';
+export * from './vectors.js';
