@@ -4,7 +4,13 @@ import { defineConfig } from 'vitest/config';
 // service (services/*/test), whole-platform tests (test/e2e). Two cores: files run two at a time.
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'services/*/{src,test}/**/*.test.ts', 'gateway/{src,test}/**/*.test.ts', 'test/e2e/**/*.test.ts', 'models/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'services/*/{src,test}/**/*.test.ts',
+      'gateway/{src,test}/**/*.test.ts',
+      'test/e2e/**/*.test.ts',
+      'models/**/*.test.ts',
+    ],
     exclude: ['**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -2,11 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import { Bus, publishRequestMetrics } from '@sift/bus';
-import { type FinishedCall, grpcStatusName, grpcStatusOf, type Logger } from '@sift/kit';
+import { selectionV1 } from '@sift/contracts';
+import { type FinishedCall, grpcStatusName, grpcStatusOf, type Logger, SiftError } from '@sift/kit';
 import { service as healthService } from 'grpc-health-check';
 import type { GatewayConfig } from './config.js';
 import { errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
 import { EmbeddingUpstream, toEmbedRequest, toOpenAiResponse } from './routes/embeddings.js';
+import { SelectionUpstream } from './routes/selection.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -24,10 +26,50 @@ type Route = (
 /** Starts the HTTP JSON API in front of the services; every request is reported as a request metric. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const embedding = new EmbeddingUpstream(config.embeddingAddress, config.maxMessageBytes);
+  const selection = config.selectionAddress ? new SelectionUpstream(config.selectionAddress) : undefined;
+  const needSelection = () => {
+    if (!selection)
+      throw new SiftError('unavailable', 'the selection service is not configured (SIFT_SELECTION_ADDRESS)');
+    return selection;
+  };
   const bus = config.natsUrl ? await Bus.connect(config.natsUrl, 'sift-gateway') : undefined;
   const report: (call: FinishedCall) => void = bus ? publishRequestMetrics(bus, logger) : () => {};
 
+  /** Routes with a job id in the path: `/v1/selection/jobs/{id}` and `/v1/selection/jobs/{id}/events`. */
+  const jobRoute = (method: string, path: string): Route | undefined => {
+    const m = path.match(/^\/v1\/selection\/jobs\/([\w-]+)(\/events|\/cancel)?$/);
+    if (!m) return undefined;
+    const [, id = '', tail] = m;
+    if (method === 'GET' && !tail) {
+      return async (_req, res) =>
+        sendJson(res, 200, selectionV1.GetJobResponse.toJSON(await needSelection().get(id, config.upstreamTimeoutMs)));
+    }
+    if (method === 'POST' && tail === '/cancel') {
+      return async (_req, res) =>
+        sendJson(
+          res,
+          200,
+          selectionV1.CancelJobResponse.toJSON(await needSelection().cancel(id, config.upstreamTimeoutMs)),
+        );
+    }
+    if (method === 'GET' && tail === '/events') {
+      return (_req, res) =>
+        new Promise<void>((resolve, reject) =>
+          needSelection().watch(id, res, (err) => (err ? reject(err) : resolve())),
+        );
+    }
+    return undefined;
+  };
+
   const routes: Record<string, Route> = {
+    'POST /v1/selection/jobs': async (req, res, call) => {
+      const response = await needSelection().submit(
+        await readJsonBody(req, config.maxBodyBytes),
+        config.upstreamTimeoutMs,
+      );
+      call.batchSize = 1;
+      sendJson(res, 202, selectionV1.SubmitJobResponse.toJSON(response));
+    },
     'POST /v1/embeddings': async (req, res, call) => {
       const { request, base64 } = toEmbedRequest(await readJsonBody(req, config.maxBodyBytes));
       call.batchSize = request.inputs.length;
@@ -47,8 +89,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const server: Server = createServer((req, res) => {
     const started = performance.now();
     const path = (req.url ?? '/').split('?')[0];
-    const name = `${req.method} ${path}`;
-    const route = routes[name];
+    const name = `${req.method} ${path?.replace(/\/jobs\/[\w-]+/, '/jobs/{id}')}`;
+    const route = routes[name] ?? jobRoute(req.method ?? '', path ?? '');
     const call: { batchSize: number; model?: { name: string; version: string } } = { batchSize: 0 };
     const finish = (status: string) => {
       if (name === 'GET /healthz') return;
@@ -85,6 +127,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       embedding.close();
+      selection?.close();
       await bus?.close();
     },
   };

@@ -10,7 +10,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { StreamName, Subject } from './subjects.js';
-import { streams } from './subjects.js';
+import { filterFor, streams, subjectFor } from './subjects.js';
 
 /** A received message: its decoded payload and the acknowledgement JetStream waits for. */
 export interface Delivery<T> {
@@ -41,9 +41,67 @@ export class Bus {
     return bus;
   }
 
-  /** Publishes to JetStream and waits for the stream to store it. */
-  async publish<T>(subject: Subject<T>, message: T): Promise<void> {
-    await this.js.publish(subject.name, subject.codec.encode(message).finish());
+  /** Publishes to JetStream and waits for the stream to store it; `key` names the entity of keyed subjects. */
+  async publish<T>(subject: Subject<T>, message: T, key?: string): Promise<void> {
+    await this.js.publish(subjectFor(subject, key), subject.codec.encode(message).finish());
+  }
+
+  /**
+   * Live messages of one subject (one key of a keyed subject) over core NATS, without a durable consumer:
+   * for watchers that only care about what happens from now on. Returns a function that unsubscribes.
+   */
+  subscribe<T>(subject: Subject<T>, key: string | undefined, handle: (message: T) => void): () => void {
+    const sub = this.nc.subscribe(subject.keyed && !key ? filterFor(subject) : subjectFor(subject, key));
+    void (async () => {
+      for await (const m of sub) {
+        try {
+          handle(subject.codec.decode(m.data));
+        } catch {
+          // An undecodable live event is skipped; the durable stream keeps the original.
+        }
+      }
+    })();
+    return () => sub.unsubscribe();
+  }
+
+  /**
+   * A work-queue consumer: takes one message at a time and keeps it "in progress" while `handle` runs
+   * (heartbeats), acking when it resolves. If the process dies, JetStream redelivers the message after
+   * `ackWaitMs` to any replica. A rejected `handle` naks it for a retry after `retryDelayMs`.
+   */
+  async work<T>(
+    subject: Subject<T>,
+    durable: string,
+    handle: (message: T, redelivered: boolean) => Promise<void>,
+    opts: { ackWaitMs?: number; retryDelayMs?: number; onError?: (err: unknown) => void } = {},
+  ): Promise<() => Promise<void>> {
+    const ackWaitMs = opts.ackWaitMs ?? 30_000;
+    await this.ensureConsumer(subject, durable, ackWaitMs, 1);
+    const consumer = await this.js.consumers.get(subject.stream, durable);
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        const m = await consumer.next({ expires: 1000 }).catch((err: unknown) => {
+          if (!stopped) opts.onError?.(err);
+          return null;
+        });
+        if (!m) continue;
+        const heartbeat = setInterval(() => m.working(), Math.max(200, ackWaitMs / 3));
+        try {
+          await handle(subject.codec.decode(m.data), m.redelivered);
+          m.ack();
+        } catch (err) {
+          opts.onError?.(err);
+          m.nak(opts.retryDelayMs ?? 5000);
+        } finally {
+          clearInterval(heartbeat);
+        }
+      }
+    })();
+    return async () => {
+      stopped = true;
+      await loop.catch(() => undefined);
+    };
   }
 
   /**
@@ -63,19 +121,7 @@ export class Bus {
       onError?: (err: unknown) => void;
     } = {},
   ): Promise<() => Promise<void>> {
-    await this.jsm.consumers
-      .add(subject.stream, {
-        durable_name: durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        filter_subject: subject.name,
-        ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
-        max_ack_pending: 10_000,
-      })
-      .catch(async (err: unknown) => {
-        // Already there with the same config is fine; anything else is a real error.
-        if (!(await this.jsm.consumers.info(subject.stream, durable).catch(() => undefined))) throw err;
-      });
+    await this.ensureConsumer(subject, durable, opts.ackWaitMs ?? 30_000, 10_000);
     const consumer = await this.js.consumers.get(subject.stream, durable);
     let stopped = false;
     const loop = (async () => {
@@ -132,6 +178,20 @@ export class Bus {
   /** Flushes pending publishes and closes the connection. */
   async close(): Promise<void> {
     await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  private async ensureConsumer(subject: Subject<unknown>, durable: string, ackWaitMs: number, maxAckPending: number) {
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: filterFor(subject),
+      ack_wait: ackWaitMs * 1_000_000,
+      max_ack_pending: maxAckPending,
+    };
+    const existing = await this.jsm.consumers.info(subject.stream, durable).catch(() => undefined);
+    if (existing) await this.jsm.consumers.update(subject.stream, durable, config);
+    else await this.jsm.consumers.add(subject.stream, config);
   }
 
   private async ensureStreams(): Promise<void> {

@@ -88,13 +88,16 @@ describe('DynamicBatcher', () => {
 
   it('fails every request of a failing batch and keeps serving the next ones', async () => {
     let fail = true;
-    const batcher = new DynamicBatcher<Item, string>(async (items) => {
-      if (fail) {
-        fail = false;
-        throw new Error('model crashed');
-      }
-      return items.map((i) => i.id);
-    }, options({ maxQueueDelayMs: 1 }));
+    const batcher = new DynamicBatcher<Item, string>(
+      async (items) => {
+        if (fail) {
+          fail = false;
+          throw new Error('model crashed');
+        }
+        return items.map((i) => i.id);
+      },
+      options({ maxQueueDelayMs: 1 }),
+    );
     await expect(batcher.submit([item('a')])).rejects.toThrow('model crashed');
     await expect(batcher.submit([item('b')])).resolves.toMatchObject({ outputs: ['b'] });
   });

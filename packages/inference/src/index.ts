@@ -1,5 +1,7 @@
 export * from './batcher.js';
+export * from './kmeans-assign.js';
 export * from './manifest.js';
 export * from './model-store.js';
+export * from './onnx-writer.js';
 export * from './sessions.js';
 export * from './tensors.js';

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { createLogger } from '@sift/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +80,17 @@ describe('embedding service over gRPC', () => {
       }),
     )[1];
     expect(Array.from(batched as Float32Array)).toEqual(Array.from(alone as Float32Array));
+  });
+
+  it('serves a Hugging Face-style encoder (tokenizer.json + mean pooling) matching its recipe', async () => {
+    const ref = JSON.parse(readFileSync(join(modelsDir, 'mini-sentence-encoder/1/reference.json'), 'utf8'));
+    for (const c of ref.cases as { texts: string[]; pooled: { dims: number[]; data: number[] } }[]) {
+      const res = await client.embed({ model: { name: 'mini-sentence-encoder', version: '1' }, inputs: c.texts });
+      expect(res.embeddings?.dims).toEqual(c.pooled.dims);
+      const got = rowsOf(res).flatMap((r) => Array.from(r));
+      const maxDiff = Math.max(...got.map((v, i) => Math.abs(v - (c.pooled.data[i] as number))));
+      expect(maxDiff).toBeLessThan(1e-4);
+    }
   });
 
   it('truncates Matryoshka dimensions on a code model and renormalises', async () => {

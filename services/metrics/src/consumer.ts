@@ -2,7 +2,7 @@ import { Bus, subjects } from '@sift/bus';
 import type { Logger } from '@sift/kit';
 import { BatchedWriter, migrate, openMetricsStore } from '@sift/metrics';
 import type { MetricsConsumerConfig } from './config.js';
-import { requestRow } from './rows.js';
+import { decisionRows, requestRow } from './rows.js';
 
 /** A running metrics consumer. */
 export interface MetricsConsumer {
@@ -44,9 +44,27 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
       onUndecodable: (err) => logger.warn('dropped undecodable request event', { err }),
     },
   );
+  const stopDecisions = await bus.consume(
+    subjects.selectionRecordsDecided,
+    'metrics-selection-decisions',
+    async (batch) => {
+      writer.add(
+        'selection_decisions',
+        batch.flatMap((d) => decisionRows(d.message)),
+      );
+      await writer.flush();
+      for (const d of batch) d.ack();
+    },
+    {
+      maxBatch: 20,
+      onError: (err) => logger.error('storing selection decisions failed; will retry', { err }),
+      onUndecodable: (err) => logger.warn('dropped undecodable decisions event', { err }),
+    },
+  );
   return {
     async stop() {
       await stopRequests();
+      await stopDecisions();
       await writer.flush();
       await bus.close();
       await client.close();
