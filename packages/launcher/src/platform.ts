@@ -1,11 +1,18 @@
 import { join } from 'node:path';
 import { type Child, startDeployable, startNats } from './processes.js';
 
-/** A local platform: NATS, the metrics consumer, the embedding service and the gateway. */
+/** A local platform: NATS, the metrics consumer, the embedding service, the gateway and optionally selection. */
 export interface LocalPlatform {
   natsUrl: string;
   embeddingAddress: string;
   gatewayUrl: string;
+  /** host:port of the selection service, when started. */
+  selectionAddress?: string;
+  /**
+   * Starts one more selection service process with the same settings: a replica on a new port, or (with
+   * `port`) a restart in place of one that was killed, so the gateway reaches it at the same address.
+   */
+  startSelectionReplica(port?: number): Promise<Child & { port: number }>;
   /** Folder of the embedded ClickHouse the metrics consumer writes. */
   clickhouseDir: string;
   children: Child[];
@@ -14,7 +21,11 @@ export interface LocalPlatform {
 }
 
 /** Starts the platform on free loopback ports, storing metrics under `dataDir`. */
-export async function startPlatform(dataDir: string, extraEnv: Record<string, string> = {}): Promise<LocalPlatform> {
+export async function startPlatform(
+  dataDir: string,
+  extraEnv: Record<string, string> = {},
+  opts: { selection?: boolean } = {},
+): Promise<LocalPlatform> {
   const children: Child[] = [];
   const stop = async () => {
     for (const c of [...children].reverse()) await c.stop();
@@ -36,15 +47,34 @@ export async function startPlatform(dataDir: string, extraEnv: Record<string, st
     });
     children.push(embedding);
     const embeddingAddress = `127.0.0.1:${embedding.port}`;
+    const selectionEnv = {
+      ...common,
+      SIFT_SELECTION_PORT: '0',
+      SIFT_SELECTION_DATA_DIR: join(dataDir, 'selection'),
+      SIFT_EMBEDDING_ADDRESS: embeddingAddress,
+    };
+    const startSelectionReplica = async (port?: number) => {
+      const child = await startDeployable('selection', 'services/selection/src/main.ts', {
+        ...selectionEnv,
+        ...(port ? { SIFT_SELECTION_PORT: String(port) } : {}),
+      });
+      children.push(child);
+      return child;
+    };
+    const selection = opts.selection ? await startSelectionReplica() : undefined;
+    const selectionAddress = selection ? `127.0.0.1:${selection.port}` : undefined;
     const gateway = await startDeployable('gateway', 'gateway/src/main.ts', {
       ...common,
       SIFT_GATEWAY_PORT: '0',
       SIFT_EMBEDDING_ADDRESS: embeddingAddress,
+      ...(selectionAddress ? { SIFT_SELECTION_ADDRESS: selectionAddress } : {}),
     });
     children.push(gateway);
     return {
       natsUrl: nats.url,
       embeddingAddress,
+      ...(selectionAddress ? { selectionAddress } : {}),
+      startSelectionReplica,
       gatewayUrl: `http://127.0.0.1:${gateway.port}`,
       clickhouseDir,
       children,

@@ -1,0 +1,12 @@
+/** Streaming reading and writing of datasets (JSONL, gzip JSONL, Parquet) for the selection service. */
+export { DatasetError, type DatasetErrorKind } from './dataset-error.js';
+export {
+  type DatasetFile,
+  type DatasetFormat,
+  type FileFormat,
+  formatFromExtension,
+  listDatasetFiles,
+} from './dataset-files.js';
+export { type DatasetRecord, fieldValue, type InvalidRecord } from './dataset-record.js';
+export { type DatasetSpec, readRecords } from './read-records.js';
+export { createRecordWriter, type RecordWriter, type RecordWriterSpec } from './record-writer.js';

@@ -1,0 +1,155 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream';
+import { TextDecoder } from 'node:util';
+import { createGunzip } from 'node:zlib';
+import { DatasetError } from './dataset-error.js';
+import { fileAccessError } from './dataset-files.js';
+
+/** A parsed JSON object and the 1-based line (JSONL) or row (Parquet) it came from. */
+export interface PositionedRecord {
+  position: number;
+  raw: Record<string, unknown>;
+}
+
+/** Options for reading one JSONL file. */
+export interface JsonlReadOptions {
+  /** The file is gzip-compressed. */
+  gzip: boolean;
+  /** Longest line accepted, in bytes; the bound on memory for one line. Default 64 MiB. */
+  maxLineBytes?: number;
+}
+
+/** Longest line a JSONL reader accepts unless told otherwise: a single record this big is almost surely a broken file. */
+export const defaultMaxLineBytes = 64 * 1024 * 1024;
+
+const newline = 0x0a;
+const carriageReturn = 0x0d;
+const readChunkBytes = 1024 * 1024;
+
+/**
+ * Streams the objects of a JSONL file, one per non-blank line, plain or gzip-compressed.
+ *
+ * Lines are split on bytes and each line is decoded with a fatal UTF-8 decoder, so a non-UTF-8 byte is
+ * reported at its line rather than silently replaced; `\r\n` endings, blank lines and a last line without a
+ * newline are accepted. Memory is one read chunk (1 MiB) plus the line being assembled, which is capped
+ * by `maxLineBytes`: the file is never held whole.
+ */
+export async function* readJsonlFile(path: string, options: JsonlReadOptions): AsyncGenerator<PositionedRecord> {
+  const maxLineBytes = options.maxLineBytes ?? defaultMaxLineBytes;
+  // Open first so a missing file is reported as such, before any stream machinery is involved.
+  const handle = await open(path, 'r').catch((err: unknown) => {
+    throw fileAccessError(path, err);
+  });
+  const file = createReadStream(path, { fd: handle, highWaterMark: readChunkBytes });
+  const source = options.gzip ? pipeline(file, createGunzip(), () => {}) : file;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+
+  let lineNumber = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const parseLine = (bytes: Buffer): Record<string, unknown> | undefined => {
+    lineNumber += 1;
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === carriageReturn ? bytes.length - 1 : bytes.length;
+    const line = bytes.subarray(0, end);
+    if (isBlank(line)) return undefined;
+    return parseJsonLine(line, decoder, path, lineNumber);
+  };
+
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      let start = 0;
+      let end = chunk.indexOf(newline, start);
+      while (end !== -1) {
+        let record: Record<string, unknown> | undefined;
+        checkLineLength(pendingBytes + end - start, maxLineBytes, path, lineNumber + 1);
+        if (pending.length > 0) {
+          pending.push(chunk.subarray(start, end));
+          record = parseLine(Buffer.concat(pending));
+          pending = [];
+          pendingBytes = 0;
+        } else {
+          record = parseLine(chunk.subarray(start, end));
+        }
+        if (record !== undefined) yield { position: lineNumber, raw: record };
+        start = end + 1;
+        end = chunk.indexOf(newline, start);
+      }
+      if (start < chunk.length) {
+        pendingBytes += chunk.length - start;
+        checkLineLength(pendingBytes, maxLineBytes, path, lineNumber + 1);
+        // Copy: a view would pin the whole read chunk while the line is assembled.
+        pending.push(Buffer.from(chunk.subarray(start)));
+      }
+    }
+    if (pending.length > 0) {
+      const record = parseLine(Buffer.concat(pending));
+      if (record !== undefined) yield { position: lineNumber, raw: record };
+    }
+  } catch (err) {
+    throw readError(err, path, lineNumber);
+  } finally {
+    file.destroy();
+    if (source !== file) source.destroy();
+  }
+}
+
+function parseJsonLine(line: Buffer, decoder: TextDecoder, path: string, lineNumber: number): Record<string, unknown> {
+  let text: string;
+  try {
+    text = decoder.decode(line);
+  } catch (err) {
+    throw new DatasetError('invalid_argument', `invalid UTF-8 at ${path}:${lineNumber}`, path, lineNumber, {
+      cause: err,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const detail = err instanceof Error ? `: ${err.message}` : '';
+    throw new DatasetError('invalid_argument', `invalid JSON at ${path}:${lineNumber}${detail}`, path, lineNumber, {
+      cause: err,
+    });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new DatasetError('invalid_argument', `line is not a JSON object at ${path}:${lineNumber}`, path, lineNumber);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** True for an empty line or one of only spaces and tabs; a record starts with `{`, so this stops at once. */
+function isBlank(line: Buffer): boolean {
+  for (const byte of line) {
+    if (byte !== 0x20 && byte !== 0x09 && byte !== carriageReturn) return false;
+  }
+  return true;
+}
+
+function checkLineLength(bytes: number, maxLineBytes: number, path: string, lineNumber: number): void {
+  if (bytes > maxLineBytes) {
+    throw new DatasetError(
+      'invalid_argument',
+      `line longer than ${maxLineBytes} bytes at ${path}:${lineNumber}; is the file JSONL?`,
+      path,
+      lineNumber,
+    );
+  }
+}
+
+/** Keeps DatasetErrors; turns zlib's errors into one that says the gzip data is broken and where. */
+function readError(err: unknown, path: string, lineNumber: number): unknown {
+  if (err instanceof DatasetError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    const message = err instanceof Error ? err.message : String(err);
+    return new DatasetError(
+      'invalid_argument',
+      `invalid gzip data in ${path} after line ${lineNumber}: ${message}`,
+      path,
+      lineNumber + 1,
+      { cause: err },
+    );
+  }
+  return err;
+}

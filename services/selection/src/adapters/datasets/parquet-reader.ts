@@ -1,0 +1,190 @@
+import { TextDecoder } from 'node:util';
+import * as zlib from 'node:zlib';
+import {
+  asyncBufferFromFile,
+  type Compressors,
+  type FileMetaData,
+  type ParquetParsers,
+  parquetMetadataAsync,
+  parquetReadObjects,
+  parquetSchema,
+} from 'hyparquet';
+import { DatasetError } from './dataset-error.js';
+import { fileAccessError } from './dataset-files.js';
+import type { RecordFields } from './dataset-record.js';
+import type { PositionedRecord } from './jsonl-reader.js';
+
+/** Options for reading one Parquet file. */
+export interface ParquetReadOptions {
+  /** The text and id fields, whose columns must exist (for a dotted name, its first part may name a struct). */
+  fields: RecordFields;
+  /** Stop after this many rows; the last row group is then read only up to there. */
+  maxRecords?: number;
+}
+
+// hyparquet decodes UNCOMPRESSED and SNAPPY itself; node:zlib adds GZIP and BROTLI everywhere and ZSTD where
+// this Node has it (22.15 and later). LZ4 and LZO are refused up front with the codec named.
+const zstdDecompressSync = (zlib as unknown as { zstdDecompressSync?: (input: Uint8Array) => Uint8Array })
+  .zstdDecompressSync;
+const decompressors: Compressors = {
+  GZIP: (input) => zlib.unzipSync(input),
+  BROTLI: (input) => zlib.brotliDecompressSync(input),
+  ...(zstdDecompressSync ? { ZSTD: (input: Uint8Array) => zstdDecompressSync(input) } : {}),
+};
+const supportedCodecs: ReadonlySet<string> = new Set(['UNCOMPRESSED', 'SNAPPY', ...Object.keys(decompressors)]);
+
+/** Stands in for a string whose bytes are not UTF-8, so the row and field can be named afterwards. */
+const invalidUtf8 = Object.freeze({ invalidUtf8: true });
+
+/**
+ * Streams the rows of a Parquet file as objects, one row group at a time.
+ *
+ * Memory is one row group: its column chunks as read from disk, hyparquet's decoded columns and the row
+ * objects built from them. Files written with huge row groups (Spark's default is 128 MiB of data) cost
+ * that much; the file as a whole is never held. Strings are decoded with a fatal UTF-8 decoder, so a
+ * non-UTF-8 value fails with its row and field instead of turning into U+FFFD.
+ */
+export async function* readParquetFile(path: string, options: ParquetReadOptions): AsyncGenerator<PositionedRecord> {
+  const file = await asyncBufferFromFile(path).catch((err: unknown) => {
+    throw fileAccessError(path, err);
+  });
+  let metadata: FileMetaData;
+  try {
+    metadata = await parquetMetadataAsync(file);
+  } catch (err) {
+    throw new DatasetError(
+      'invalid_argument',
+      `not a readable Parquet file: ${path} (${messageOf(err)})`,
+      path,
+      undefined,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (metadata.num_rows === 0n) return;
+  checkColumns(metadata, path, options.fields);
+  checkCodecs(metadata, path);
+
+  const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY;
+  let groupStart = 0;
+  for (const [groupIndex, group] of metadata.row_groups.entries()) {
+    if (groupStart >= maxRecords) return;
+    const groupRows = Number(group.num_rows);
+    const rowEnd = Math.min(groupStart + groupRows, maxRecords);
+    const utf8 = { sawInvalid: false };
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await parquetReadObjects({
+        file,
+        metadata,
+        rowStart: groupStart,
+        rowEnd,
+        compressors: decompressors,
+        parsers: strictUtf8Parsers(utf8),
+      });
+    } catch (err) {
+      // File-system failures are not the data's fault; keep them as they are.
+      if ((err as NodeJS.ErrnoException | undefined)?.code !== undefined) throw err;
+      throw new DatasetError(
+        'invalid_argument',
+        `cannot decode ${path} row group ${groupIndex + 1} (rows ${groupStart + 1}-${groupStart + groupRows}): ${messageOf(err)}`,
+        path,
+        groupStart + 1,
+        { cause: err },
+      );
+    }
+    // A dictionary entry no selected row uses can also be invalid, so look for the marker in the rows.
+    if (utf8.sawInvalid) throwIfInvalidUtf8(rows, path, groupStart);
+    for (let i = 0; i < rows.length; i++) {
+      yield { position: groupStart + i + 1, raw: rows[i]! };
+    }
+    groupStart += groupRows;
+  }
+}
+
+function checkColumns(metadata: FileMetaData, path: string, fields: RecordFields): void {
+  const columns = parquetSchema(metadata).children.map((child) => child.element.name);
+  const present = new Set(columns);
+  const wanted: [string, string | undefined][] = [
+    ['text', fields.textField],
+    ['id', fields.idField],
+  ];
+  for (const [role, field] of wanted) {
+    if (!field || present.has(field) || present.has(field.split('.')[0]!)) continue;
+    throw new DatasetError(
+      'invalid_argument',
+      `missing ${role} column "${field}" in ${path} (columns: ${columns.join(', ')})`,
+      path,
+    );
+  }
+}
+
+function checkCodecs(metadata: FileMetaData, path: string): void {
+  for (const group of metadata.row_groups) {
+    for (const column of group.columns) {
+      const codec = column.meta_data?.codec;
+      if (codec !== undefined && !supportedCodecs.has(codec)) {
+        throw new DatasetError(
+          'invalid_argument',
+          `${path} is compressed with ${codec}, which this reader cannot decode (it reads ${[...supportedCodecs].join(', ')}); rewrite it with SNAPPY or ZSTD`,
+          path,
+        );
+      }
+    }
+  }
+}
+
+function strictUtf8Parsers(state: { sawInvalid: boolean }): Partial<ParquetParsers> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (bytes: Uint8Array): string | typeof invalidUtf8 => {
+    try {
+      return decoder.decode(bytes);
+    } catch {
+      state.sawInvalid = true;
+      return invalidUtf8;
+    }
+  };
+  return {
+    stringFromBytes: (bytes) => bytes && decode(bytes),
+    jsonFromBytes: (bytes) => {
+      if (!bytes) return bytes;
+      const text = decode(bytes);
+      return typeof text === 'string' ? JSON.parse(text) : text;
+    },
+  };
+}
+
+function throwIfInvalidUtf8(rows: readonly Record<string, unknown>[], path: string, groupStart: number): void {
+  for (let i = 0; i < rows.length; i++) {
+    const field = invalidUtf8Field(rows[i], '');
+    if (field !== undefined) {
+      const row = groupStart + i + 1;
+      throw new DatasetError('invalid_argument', `invalid UTF-8 in field "${field}" at ${path} row ${row}`, path, row);
+    }
+  }
+}
+
+/** Dotted path of the first value that stands for invalid UTF-8, searching nested structs and lists. */
+function invalidUtf8Field(value: unknown, path: string): string | undefined {
+  if (value === invalidUtf8) return path;
+  if (value === null || typeof value !== 'object' || value instanceof Date || ArrayBuffer.isView(value)) {
+    return undefined;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = invalidUtf8Field(value[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const [key, child] of Object.entries(value)) {
+    const found = invalidUtf8Field(child, path === '' ? key : `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,269 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRecordWriter, type InvalidRecord, readRecords } from './index.js';
+import { jsonl, readAll, temporaryDirectory } from './test-files.js';
+
+let dir: string;
+let remove: () => Promise<void>;
+beforeEach(async () => {
+  ({ dir, remove } = await temporaryDirectory());
+});
+afterEach(() => remove());
+
+describe('readRecords on JSONL', () => {
+  it('reads CRLF lines, skips blank lines and takes a last line without a newline', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(path, '{"text":"a"}\r\n\r\n   \n{"text":"b","n":1}\n\n{"text":"c"}');
+    const records = await readAll({ paths: [path], format: 'jsonl', textField: 'text' });
+    expect(records).toEqual([
+      { index: 0, id: '0', text: 'a', raw: { text: 'a' } },
+      { index: 1, id: '1', text: 'b', raw: { text: 'b', n: 1 } },
+      { index: 2, id: '2', text: 'c', raw: { text: 'c' } },
+    ]);
+  });
+
+  it('takes ids from the id field, stringifying numbers, and lets duplicates through', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(
+      path,
+      jsonl([
+        { id: 'x', t: 'a' },
+        { id: 7, t: 'b' },
+        { id: 'x', t: 'c' },
+      ]),
+    );
+    const records = await readAll({ paths: [path], format: 'jsonl', textField: 't', idField: 'id' });
+    expect(records.map((r) => r.id)).toEqual(['x', '7', 'x']);
+  });
+
+  it('reaches nested text with a dotted field name', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(path, jsonl([{ doc: { body: 'nested' } }, { 'doc.body': 'literal' }]));
+    const records = await readAll({ paths: [path], format: 'jsonl', textField: 'doc.body' });
+    expect(records.map((r) => r.text)).toEqual(['nested', 'literal']);
+  });
+
+  it('reads gzip-compressed JSONL', async () => {
+    const path = join(dir, 'data.jsonl.gz');
+    await writeFile(path, gzipSync(jsonl([{ text: 'zipped' }, { text: 'twice' }])));
+    const records = await readAll({ paths: [path], format: 'jsonl-gzip', textField: 'text' });
+    expect(records.map((r) => r.text)).toEqual(['zipped', 'twice']);
+  });
+
+  it('numbers records across files in the order given', async () => {
+    const first = join(dir, 'b.jsonl');
+    const second = join(dir, 'a.jsonl');
+    await writeFile(first, jsonl([{ text: 'b0' }, { text: 'b1' }]));
+    await writeFile(second, jsonl([{ text: 'a0' }]));
+    const records = await readAll({ paths: [first, second], format: 'auto', textField: 'text' });
+    expect(records.map((r) => [r.index, r.text])).toEqual([
+      [0, 'b0'],
+      [1, 'b1'],
+      [2, 'a0'],
+    ]);
+  });
+
+  it('stops after limit records, across files', async () => {
+    const first = join(dir, 'a.jsonl');
+    const second = join(dir, 'b.jsonl');
+    await writeFile(first, jsonl([{ text: '0' }, { text: '1' }]));
+    await writeFile(second, jsonl([{ text: '2' }, { text: '3' }]));
+    const records = await readAll({ paths: [first, second], format: 'jsonl', textField: 'text', limit: 3 });
+    expect(records.map((r) => r.text)).toEqual(['0', '1', '2']);
+    const all = await readAll({ paths: [first, second], format: 'jsonl', textField: 'text', limit: 0 });
+    expect(all).toHaveLength(4);
+  });
+
+  it('rejects a limit that is not a non-negative integer', async () => {
+    const path = join(dir, 'a.jsonl');
+    await writeFile(path, jsonl([{ text: '0' }]));
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text', limit: -1 })).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: 'limit must be a non-negative integer, got -1',
+    });
+  });
+
+  it('streams a 50,000-record file record by record', async () => {
+    const path = join(dir, 'big.jsonl');
+    const writer = await createRecordWriter({ path, format: 'auto' });
+    for (let i = 0; i < 50_000; i++) await writer.write({ id: `doc-${i}`, text: `record number ${i} `.repeat(8) });
+    await writer.close();
+    let count = 0;
+    let last = '';
+    for await (const record of readRecords({ paths: [path], format: 'auto', textField: 'text', idField: 'id' })) {
+      count += 1;
+      last = record.id;
+    }
+    expect(count).toBe(50_000);
+    expect(last).toBe('doc-49999');
+  });
+
+  it('closes the file when the reader stops early', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(path, jsonl(Array.from({ length: 100 }, (_, i) => ({ text: String(i) }))));
+    const seen: string[] = [];
+    for await (const record of readRecords({ paths: [path], format: 'jsonl', textField: 'text' })) {
+      seen.push(record.text);
+      if (seen.length === 2) break;
+    }
+    expect(seen).toEqual(['0', '1']);
+  });
+});
+
+describe('readRecords errors name the file and 1-based line', () => {
+  it('reports a line that is not valid JSON', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(path, '{"text":"a"}\n\n{"text": oops}\n');
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: expect.stringMatching(new RegExp(`^invalid JSON at ${escapeRegExp(path)}:3: `)),
+      file: path,
+      position: 3,
+    });
+  });
+
+  it('reports a record without the text field', async () => {
+    const path = join(dir, 'data.jsonl');
+    const good = Array.from({ length: 16 }, (_, i) => ({ text: `t${i}` }));
+    await writeFile(path, jsonl([...good, { body: 'no text here' }]));
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: `missing text field "text" at ${path}:17`,
+    });
+  });
+
+  it('reports a text field that is not a string', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(path, jsonl([{ text: 'fine' }, { text: 42 }]));
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
+      message: `text field "text" is not a string (got number) at ${path}:2`,
+    });
+  });
+
+  it('reports a missing id field when one is named', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(path, jsonl([{ id: 'a', text: 'x' }, { text: 'y' }]));
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text', idField: 'id' })).rejects.toMatchObject({
+      message: `missing id field "id" at ${path}:2`,
+    });
+  });
+
+  it('reports bytes that are not UTF-8 at their line', async () => {
+    const path = join(dir, 'data.jsonl');
+    const bad = Buffer.concat([
+      Buffer.from('{"text":"ok"}\n{"text":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}\n'),
+    ]);
+    await writeFile(path, bad);
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: `invalid UTF-8 at ${path}:2`,
+    });
+  });
+
+  it('decodes a multi-byte character split across read chunks', async () => {
+    const path = join(dir, 'data.jsonl');
+    // 1 MiB read chunks: push a 3-byte character across the first chunk boundary.
+    const padding = 'a'.repeat(1024 * 1024 - 10);
+    await writeFile(path, `{"text":"${padding}€€€"}\n`);
+    const [record] = await readAll({ paths: [path], format: 'jsonl', textField: 'text' });
+    expect(record?.text.endsWith('€€€')).toBe(true);
+  });
+
+  it('reports a line that is JSON but not an object', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(path, '{"text":"a"}\n[1,2]\n');
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
+      message: `line is not a JSON object at ${path}:2`,
+    });
+  });
+
+  it('refuses a line longer than maxLineBytes', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(path, `{"text":"a"}\n{"text":"${'x'.repeat(100)}"}\n`);
+    await expect(
+      readAll({ paths: [path], format: 'jsonl', textField: 'text', maxLineBytes: 50 }),
+    ).rejects.toMatchObject({ message: `line longer than 50 bytes at ${path}:2; is the file JSONL?` });
+  });
+
+  it('reports broken gzip data', async () => {
+    const path = join(dir, 'data.jsonl.gz');
+    const zipped = gzipSync(jsonl(Array.from({ length: 1000 }, (_, i) => ({ text: `record ${i}` }))));
+    await writeFile(path, zipped.subarray(0, zipped.length - 20));
+    await expect(readAll({ paths: [path], format: 'auto', textField: 'text' })).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: expect.stringContaining(`invalid gzip data in ${path} after line`),
+    });
+  });
+
+  it('reports a missing file as not_found', async () => {
+    const path = join(dir, 'nope.jsonl');
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
+      kind: 'not_found',
+      message: `dataset file not found: ${path}`,
+    });
+  });
+
+  it('hands invalid records to onInvalidRecord and goes on, counting them in the index', async () => {
+    const path = join(dir, 'data.jsonl');
+    await writeFile(path, jsonl([{ text: 'a' }, { other: 1 }, { text: 'c' }]));
+    const invalid: InvalidRecord[] = [];
+    const records = await readAll({
+      paths: [path],
+      format: 'jsonl',
+      textField: 'text',
+      onInvalidRecord: (record) => invalid.push(record),
+    });
+    expect(records.map((r) => [r.index, r.text])).toEqual([
+      [0, 'a'],
+      [2, 'c'],
+    ]);
+    expect(invalid).toEqual([
+      { index: 1, location: `${path}:2`, reason: 'missing text field "text"', raw: { other: 1 } },
+    ]);
+  });
+});
+
+describe('readRecords with directories and auto format', () => {
+  it('reads the dataset files directly inside a directory in name order, each by its extension', async () => {
+    const data = join(dir, 'corpus');
+    await mkdir(join(data, 'nested'), { recursive: true });
+    await writeFile(join(data, 'part-2.jsonl.gz'), gzipSync(jsonl([{ text: 'two' }])));
+    await writeFile(join(data, 'part-1.json'), jsonl([{ text: 'one' }]));
+    await writeFile(join(data, '_SUCCESS'), '');
+    await writeFile(join(data, '.part-1.json.crc'), 'junk');
+    await writeFile(join(data, 'README.md'), '# not data');
+    await writeFile(join(data, 'nested', 'part-0.jsonl'), jsonl([{ text: 'ignored' }]));
+    const writer = await createRecordWriter({ path: join(data, 'part-3.parquet'), format: 'auto' });
+    await writer.write({ text: 'three' });
+    await writer.close();
+    const records = await readAll({ paths: [data], format: 'auto', textField: 'text' });
+    expect(records.map((r) => r.text)).toEqual(['one', 'two', 'three']);
+  });
+
+  it('fails with not_found for a directory without dataset files', async () => {
+    await writeFile(join(dir, 'notes.txt'), 'hello');
+    await expect(readAll({ paths: [dir], format: 'auto', textField: 'text' })).rejects.toMatchObject({
+      kind: 'not_found',
+      message: `no dataset files (.jsonl.gz, .json.gz, .jsonl, .json, .parquet) directly inside directory ${dir}`,
+    });
+  });
+
+  it('fails for a file whose extension does not say its format', async () => {
+    const path = join(dir, 'data.txt');
+    await writeFile(path, jsonl([{ text: 'a' }]));
+    await expect(readAll({ paths: [path], format: 'auto', textField: 'text' })).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: `cannot infer the format of ${path} from its extension; name it .jsonl.gz, .json.gz, .jsonl, .json, .parquet or set the format`,
+    });
+    const records = await readAll({ paths: [path], format: 'jsonl', textField: 'text' });
+    expect(records).toHaveLength(1);
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

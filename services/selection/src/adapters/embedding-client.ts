@@ -1,0 +1,101 @@
+import { type ClientDuplexStream, credentials } from '@grpc/grpc-js';
+import { embeddingV1 } from '@sift/contracts';
+import { SiftError } from '@sift/kit';
+import type { TextEmbedder } from '../ports.js';
+
+/**
+ * Embeds a corpus through the embedding service's bidirectional EmbedStream: chunks go out with a bounded
+ * number in flight (so a million texts never sit in one message or in one queue), answers come back in any
+ * order and are placed by chunk id. Vectors are L2-normalised by the service.
+ */
+export class StreamingEmbedder implements TextEmbedder {
+  private readonly client: embeddingV1.EmbeddingServiceClient;
+
+  constructor(
+    address: string,
+    maxMessageBytes = 64 * 1024 * 1024,
+    private readonly chunksInFlight = 4,
+  ) {
+    this.client = new embeddingV1.EmbeddingServiceClient(address, credentials.createInsecure(), {
+      'grpc.max_send_message_length': maxMessageBytes,
+      'grpc.max_receive_message_length': maxMessageBytes,
+    });
+  }
+
+  async embed(
+    texts: readonly string[],
+    opts: { model: string; version: string; dimensions: number; batchSize: number },
+    onProgress: (done: number) => void,
+    signal: AbortSignal,
+  ): Promise<{ vectors: Float32Array; dims: number; model: { name: string; version: string } }> {
+    if (texts.length === 0) throw new SiftError('invalid_argument', 'nothing to embed');
+    const call: ClientDuplexStream<embeddingV1.EmbedStreamRequest, embeddingV1.EmbedStreamResponse> =
+      this.client.embedStream();
+    const abort = () => call.cancel();
+    signal.addEventListener('abort', abort, { once: true });
+    const chunks = Math.ceil(texts.length / opts.batchSize);
+    let vectors: Float32Array | undefined;
+    let dims = 0;
+    let model = { name: opts.model, version: opts.version };
+    let done = 0;
+    let sent = 0;
+    let answered = 0;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const sendMore = () => {
+          while (sent < chunks && sent - answered < this.chunksInFlight) {
+            const start = sent * opts.batchSize;
+            call.write({
+              chunkId: String(sent),
+              request: {
+                model: { name: opts.model, version: opts.version },
+                inputs: texts.slice(start, start + opts.batchSize) as string[],
+                normalize: true,
+                dimensions: opts.dimensions,
+                rejectLongInputs: false,
+              },
+            });
+            sent++;
+          }
+          if (sent === chunks) call.end();
+        };
+        call.on('data', (m: embeddingV1.EmbedStreamResponse) => {
+          const t = m.response?.embeddings;
+          if (t?.dims.length !== 2) return reject(new Error(`chunk ${m.chunkId}: malformed tensor`));
+          const [n = 0, d = 0] = t.dims;
+          if (!vectors) {
+            dims = d;
+            vectors = new Float32Array(texts.length * d);
+            if (m.response?.model) model = m.response.model;
+          }
+          const bytes = Buffer.from(t.data);
+          const rows = new Float32Array(bytes.buffer, bytes.byteOffset, n * d);
+          vectors.set(rows, Number(m.chunkId) * opts.batchSize * d);
+          done += n;
+          answered++;
+          onProgress(done);
+          sendMore();
+        });
+        call.on('error', (err: { code?: number; details?: string }) =>
+          reject(
+            signal.aborted
+              ? signal.reason
+              : new SiftError('unavailable', `embedding service: ${err.details ?? String(err)}`, { cause: err }),
+          ),
+        );
+        call.on('end', () => resolve());
+        sendMore();
+      });
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
+    if (!vectors || done !== texts.length) {
+      throw new SiftError('internal', `embedding stream ended after ${done} of ${texts.length} texts`);
+    }
+    return { vectors, dims, model };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

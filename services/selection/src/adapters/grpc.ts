@@ -1,0 +1,158 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { type Bus, subjects } from '@sift/bus';
+import { commonV1, selectionV1 } from '@sift/contracts';
+import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import { isTerminal, JobStore } from '../jobs/job-store.js';
+import { datasetFiles } from '../pipeline/outputs.js';
+import { resolveSteps } from '../pipeline/steps.js';
+
+/** Thin gRPC adapter: decode, validate, call the job store and queue, encode. */
+export function selectionHandlers(store: JobStore, bus: Bus): Record<string, UnaryHandler | StreamHandler> {
+  const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
+    if (req.requestId) {
+      const existing = await store.jobForRequest(req.requestId);
+      if (existing) return { jobId: existing, resolvedSteps: (await store.get(existing)).steps };
+    }
+    if (req.resumeJobId)
+      throw new SiftError(
+        'unimplemented',
+        "resume_job_id: resuming into a new job is not supported; a failed worker's job resumes by itself",
+      );
+    const dataset = req.dataset;
+    if (!dataset || dataset.paths.length === 0)
+      throw new SiftError('invalid_argument', 'dataset.paths: at least one path is required');
+    if (!dataset.textField) throw new SiftError('invalid_argument', 'dataset.text_field is required');
+    await datasetFiles(dataset.paths);
+    if (!req.output?.path) throw new SiftError('invalid_argument', 'output.path is required');
+    resolveSteps(req.steps);
+    const jobId = JobStore.newId();
+    const now = Date.now();
+    const status: selectionV1.JobStatus = {
+      jobId,
+      state: commonV1.JobState.JOB_STATE_QUEUED,
+      progress: { stage: 'queued', done: 0, total: 0, etaSeconds: -1 },
+      stageIndex: 0,
+      stageCount: req.steps.length + 2,
+      error: '',
+      updatedAtMs: now,
+    };
+    await store.create({
+      status,
+      dataset,
+      steps: req.steps,
+      output: req.output,
+      report: undefined,
+      resumedFromJobId: '',
+      createdAtMs: now,
+      startedAtMs: 0,
+      finishedAtMs: 0,
+    });
+    if (req.requestId) await store.rememberRequest(req.requestId, jobId);
+    await bus.publish(subjects.selectionJobSubmitted, { status });
+    ctx.report.batchSize = 1;
+    return { jobId, resolvedSteps: req.steps };
+  };
+
+  const getJob: UnaryHandler<selectionV1.GetJobRequest, selectionV1.GetJobResponse> = async (req) => ({
+    job: await store.get(req.jobId),
+  });
+
+  const listJobs: UnaryHandler<selectionV1.ListJobsRequest, selectionV1.ListJobsResponse> = async (req) => {
+    const size = Math.min(req.pageSize || 50, 500);
+    const ids = await store.list();
+    const start = req.pageToken ? ids.indexOf(req.pageToken) + 1 : 0;
+    const jobs: selectionV1.JobStatus[] = [];
+    let i = start;
+    for (; i < ids.length && jobs.length < size; i++) {
+      const s = (await store.get(ids[i] as string)).status;
+      if (s && (req.states.length === 0 || req.states.includes(s.state))) jobs.push(s);
+    }
+    return { jobs, nextPageToken: i < ids.length ? (ids[i - 1] ?? '') : '' };
+  };
+
+  const cancelJob: UnaryHandler<selectionV1.CancelJobRequest, selectionV1.CancelJobResponse> = async (req) => {
+    const job = await store.get(req.jobId);
+    if (isTerminal(job.status?.state ?? 0)) {
+      throw new SiftError(
+        'failed_precondition',
+        `job ${req.jobId} already finished (${commonV1.jobStateToJSON(job.status?.state ?? 0)})`,
+      );
+    }
+    await store.saveRun(req.jobId, { ...(await store.run(req.jobId)), cancelRequested: true });
+    if (job.status?.state === commonV1.JobState.JOB_STATE_QUEUED) {
+      const updated = await store.update(req.jobId, (j) => {
+        if (j.status) j.status.state = commonV1.JobState.JOB_STATE_CANCELLED;
+        j.finishedAtMs = Date.now();
+      });
+      await bus.publish(subjects.selectionJobProgressed, { status: updated.status }, req.jobId);
+      return { status: updated.status };
+    }
+    return { status: job.status };
+  };
+
+  /** Current status first, then every change until the job is final. */
+  const watchJob: StreamHandler = async (call, ctx) => {
+    const req = (call as ServerWritableStream<selectionV1.WatchJobRequest, selectionV1.WatchJobResponse>).request;
+    let last = (await store.get(req.jobId)).status;
+    call.write({ status: last });
+    if (isTerminal(last?.state ?? 0)) return;
+    await new Promise<void>((resolve) => {
+      const send = (status: selectionV1.JobStatus | undefined) => {
+        if (!status || ctx.signal.aborted) return;
+        if (last && status.updatedAtMs < last.updatedAtMs) return;
+        last = status;
+        call.write({ status });
+        if (isTerminal(status.state)) done();
+      };
+      const unsubscribe = bus.subscribe(subjects.selectionJobProgressed, req.jobId, (e) => send(e.status));
+      // Events are the fast path; a slow poll covers a watcher that subscribed between two events.
+      const poll = setInterval(() => {
+        store.get(req.jobId).then(
+          (j) => {
+            if (j.status && last && j.status.updatedAtMs > last.updatedAtMs) send(j.status);
+          },
+          () => {},
+        );
+      }, 1000);
+      const done = () => {
+        clearInterval(poll);
+        unsubscribe();
+        resolve();
+      };
+      ctx.signal.addEventListener('abort', done, { once: true });
+    });
+  };
+
+  /** A finished job's decisions from its decisions file, filtered and batched. */
+  const streamDecisions: StreamHandler = async (call, ctx) => {
+    const req = (call as ServerWritableStream<selectionV1.StreamDecisionsRequest, unknown>).request;
+    const job = await store.get(req.jobId);
+    if (job.status?.state !== commonV1.JobState.JOB_STATE_SUCCEEDED || !job.report?.decisionsPath) {
+      throw new SiftError(
+        'failed_precondition',
+        `job ${req.jobId} has not succeeded; decisions exist only for finished jobs`,
+      );
+    }
+    const batchSize = Math.min(req.batchSize || 1000, 10_000);
+    const stages = new Set(req.stages);
+    let batch: selectionV1.RecordDecision[] = [];
+    const lines = createInterface({ input: createReadStream(job.report.decisionsPath) });
+    for await (const line of lines) {
+      if (ctx.signal.aborted) break;
+      if (!line) continue;
+      const d = selectionV1.RecordDecision.fromJSON(JSON.parse(line));
+      if (req.droppedOnly && d.kept) continue;
+      if (stages.size > 0 && !stages.has(d.stage)) continue;
+      batch.push(d);
+      if (batch.length === batchSize) {
+        call.write({ decisions: batch });
+        batch = [];
+      }
+    }
+    if (batch.length > 0) call.write({ decisions: batch });
+  };
+
+  return { submitJob, watchJob, getJob, listJobs, cancelJob, streamDecisions };
+}

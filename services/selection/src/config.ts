@@ -1,0 +1,17 @@
+import { key, loadConfig } from '@sift/kit';
+
+/** Every setting of the selection service; the only reader of process.env in this deployable. */
+export const selectionConfigSpec = {
+  host: key.string('SIFT_SELECTION_HOST', '127.0.0.1', 'interface the gRPC server binds'),
+  port: key.int('SIFT_SELECTION_PORT', 50052, 'gRPC port; 0 picks a free one'),
+  dataDir: key.string('SIFT_SELECTION_DATA_DIR', '.data/selection', 'job state folder, shared by replicas'),
+  embeddingAddress: key.string('SIFT_EMBEDDING_ADDRESS', '127.0.0.1:50051', 'embedding service host:port'),
+  natsUrl: key.string('SIFT_NATS_URL', 'nats://127.0.0.1:4222', 'NATS server(s): job queue and events'),
+  worker: key.bool('SIFT_SELECTION_WORKER', true, 'take jobs from the queue in this process'),
+  ackWaitMs: key.int('SIFT_SELECTION_ACK_WAIT_MS', 30_000, "a dead worker's job is redelivered after this", 500),
+  maxMessageBytes: key.int('SIFT_GRPC_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 'largest gRPC message', 1024),
+  logLevel: key.oneOf('SIFT_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const, 'log level'),
+};
+
+export const loadSelectionConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(selectionConfigSpec, env);
+export type SelectionConfig = ReturnType<typeof loadSelectionConfig>;

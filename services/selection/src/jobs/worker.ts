@@ -1,0 +1,222 @@
+import { type Bus, subjects } from '@sift/bus';
+import { commonV1, type selectionV1 } from '@sift/contracts';
+import { asSiftError, type Logger, SiftError } from '@sift/kit';
+import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
+import type { StageSummary } from '../pipeline/report.js';
+import { runStage } from '../pipeline/stages.js';
+import { loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
+import { resolveSteps } from '../pipeline/steps.js';
+import type { TextEmbedder } from '../ports.js';
+import { isTerminal, type JobStore } from './job-store.js';
+
+/** Reports stage progress; throttled so a million records do not mean a million events. */
+export type ProgressFn = (done: number, total: number) => void;
+
+/**
+ * Runs selection jobs taken from the work queue. A job's stages run in order; after each one its result
+ * is saved, so a job whose worker died continues from the last saved stage when JetStream hands it to
+ * this or another replica. Cancellation is checked at every progress tick.
+ */
+export class SelectionWorker {
+  private current: AbortController | undefined;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly bus: Bus,
+    private readonly embedder: TextEmbedder,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs (or resumes) one job to a final state. Never throws for job-level failures: they fail the job. */
+  async run(jobId: string): Promise<void> {
+    const job = await this.store.get(jobId);
+    if (isTerminal(job.status?.state ?? 0)) return;
+    const log = this.logger.child({ jobId });
+    const controller = new AbortController();
+    this.current = controller;
+    try {
+      await this.execute(job, controller, log);
+    } catch (err) {
+      if (this.shuttingDown) {
+        // Not the job's fault: leave it RUNNING so the queue hands it to another worker, which resumes it.
+        log.info('worker stopping; job will resume elsewhere');
+        throw err;
+      }
+      const cancelled = (await this.store.run(jobId)).cancelRequested;
+      const e = asSiftError(err);
+      if (!cancelled) log.error('job failed', { err: e.cause ?? e });
+      await this.finish(jobId, cancelled ? commonV1.JobState.JOB_STATE_CANCELLED : commonV1.JobState.JOB_STATE_FAILED, {
+        error: cancelled ? 'cancelled by a client' : e.message,
+      });
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Stops the running job at its next progress tick without failing it (it resumes after redelivery). */
+  shutdown(): void {
+    this.shuttingDown = true;
+    this.current?.abort(new SiftError('unavailable', 'selection worker is shutting down'));
+  }
+
+  private async execute(job: selectionV1.Job, controller: AbortController, log: Logger): Promise<void> {
+    const jobId = job.status?.jobId ?? '';
+    const dir = this.store.dir(jobId);
+    const steps = resolveSteps(job.steps);
+    const run = await this.store.run(jobId);
+    if (run.cancelRequested) throw new SiftError('cancelled', 'cancelled by a client');
+    await this.store.update(jobId, (j) => {
+      if (!j.status) return;
+      j.status.state = commonV1.JobState.JOB_STATE_RUNNING;
+      j.status.stageCount = steps.length + 2;
+      j.startedAtMs ||= Date.now();
+    });
+    log.info('job running', { resumingAfterStage: run.completedStages });
+
+    const progress = this.progressReporter(jobId, controller);
+    const dataset = job.dataset;
+    if (!dataset) throw new SiftError('invalid_argument', 'dataset is required');
+    progress.stage('load', 0);
+    const { ids, texts } = await loadDataset(dataset, progress.tick);
+    const state: PipelineState =
+      run.completedStages > 0
+        ? await loadSnapshot(dir, run.completedStages - 1, ids, texts)
+        : { ids, texts, alive: new Uint8Array(ids.length).fill(1), drops: new Map(), stageFacts: [] };
+
+    const summaries: StageSummary[] = state.stageFacts.map((f) => f.summary as StageSummary);
+    for (let i = run.completedStages; i < steps.length; i++) {
+      const step = steps[i] as (typeof steps)[number];
+      progress.stage(step.name, i + 1);
+      const before = countAlive(state);
+      const started = performance.now();
+      const facts = await runStage(step, state, {
+        embedder: this.embedder,
+        progress: progress.tick,
+        signal: controller.signal,
+      });
+      const summary: StageSummary = {
+        stage: step.name,
+        kind: step.kind,
+        recordsIn: before,
+        recordsKept: countAlive(state),
+        seconds: (performance.now() - started) / 1000,
+        ...facts,
+      };
+      summaries.push(summary);
+      state.stageFacts.push({ summary });
+      await saveSnapshot(dir, i, state, step.kind === 'embed');
+      await this.store.saveRun(jobId, { ...(await this.store.run(jobId)), completedStages: i + 1 });
+      log.info('stage finished', { stage: step.name, kept: summary.recordsKept, of: summary.recordsIn });
+    }
+
+    progress.stage('write', steps.length + 1);
+    const output = job.output;
+    if (!output) throw new SiftError('invalid_argument', 'output is required');
+    const report = await writeOutputs(jobId, dataset, output, steps, state, summaries, progress.tick);
+    await this.publishDecisions(jobId, state);
+    await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { report });
+    log.info('job succeeded', { kept: report.recordsKept, total: report.recordsTotal });
+  }
+
+  /** Final per-record decisions as records_decided events (the metrics consumer stores them). */
+  private async publishDecisions(jobId: string, state: PipelineState): Promise<void> {
+    const batch = 5000;
+    let sequence = 0;
+    for (let start = 0; start < state.ids.length; start += batch) {
+      const decisions: selectionV1.RecordDecision[] = [];
+      for (let i = start; i < Math.min(state.ids.length, start + batch); i++) decisions.push(decisionOf(state, i));
+      await this.bus.publish(
+        subjects.selectionRecordsDecided,
+        { jobId, sequence: sequence++, decisions, publishedAtMs: Date.now() },
+        jobId,
+      );
+    }
+  }
+
+  private async finish(
+    jobId: string,
+    state: commonV1.JobState,
+    extra: { error?: string; report?: selectionV1.SelectionReport },
+  ): Promise<void> {
+    const job = await this.store.update(jobId, (j) => {
+      if (!j.status) return;
+      j.status.state = state;
+      j.status.error = extra.error ?? '';
+      j.finishedAtMs = Date.now();
+      if (extra.report) j.report = extra.report;
+    });
+    await this.bus.publish(subjects.selectionJobProgressed, { status: job.status }, jobId);
+    await this.bus.publish(subjects.selectionJobFinished, { status: job.status, report: job.report }, jobId);
+  }
+
+  /** Stage bookkeeping plus a throttled tick that updates job.json, publishes progress and checks for cancel. */
+  private progressReporter(jobId: string, controller: AbortController) {
+    let stage = '';
+    let stageIndex = 0;
+    let stageStarted = performance.now();
+    let last = 0;
+    let writing: Promise<void> = Promise.resolve();
+    const publish = (done: number, total: number) => {
+      const elapsed = (performance.now() - stageStarted) / 1000;
+      const eta = done > 0 && total > 0 ? (elapsed * (total - done)) / done : -1;
+      writing = writing
+        .then(async () => {
+          const run = await this.store.run(jobId);
+          if (run.cancelRequested) controller.abort(new SiftError('cancelled', 'cancelled by a client'));
+          const job = await this.store.update(jobId, (j) => {
+            if (!j.status) return;
+            j.status.progress = { stage, done, total, etaSeconds: eta };
+            j.status.stageIndex = stageIndex;
+          });
+          await this.bus.publish(subjects.selectionJobProgressed, { status: job.status }, jobId);
+        })
+        .catch((err: unknown) => this.logger.warn('progress not recorded', { jobId, err }));
+    };
+    return {
+      stage: (name: string, index: number) => {
+        stage = name;
+        stageIndex = index;
+        stageStarted = performance.now();
+        last = 0;
+        publish(0, 0);
+      },
+      tick: ((done, total) => {
+        if (controller.signal.aborted) throw controller.signal.reason;
+        const now = performance.now();
+        if (now - last < 250 && done < total) return;
+        last = now;
+        publish(done, total);
+      }) as ProgressFn,
+    };
+  }
+}
+
+function countAlive(state: PipelineState): number {
+  let n = 0;
+  for (const a of state.alive) n += a;
+  return n;
+}
+
+const reasonCode: Record<string, selectionV1.DecisionReason> = {
+  'semantic-duplicate': 6,
+  prototypical: 7,
+  'too-hard': 8,
+  'density-quota': 9,
+};
+
+/** The final decision of record i: kept, or the stage and reason that dropped it. */
+export function decisionOf(state: PipelineState, i: number): selectionV1.RecordDecision {
+  const d = state.drops.get(i);
+  const cluster = state.clustering && (state.clustering.labels[i] ?? -1) >= 0 ? state.clustering.labels[i] : undefined;
+  if (!d) return { recordId: state.ids[i] ?? '', kept: true, stage: 'final', reason: 1, duplicateOf: '', cluster };
+  return {
+    recordId: state.ids[i] ?? '',
+    kept: false,
+    stage: d.stage,
+    reason: reasonCode[d.reason] ?? 0,
+    duplicateOf: d.duplicateOf === undefined ? '' : (state.ids[d.duplicateOf] ?? ''),
+    cluster: d.cluster,
+    score: d.score,
+  };
+}

@@ -1,0 +1,10 @@
+import { createLogger, onShutdownSignal } from '@sift/kit';
+import { loadSelectionConfig } from './config.js';
+import { startSelectionService } from './server.js';
+
+const config = loadSelectionConfig();
+const logger = createLogger('selection', config.logLevel);
+const service = await startSelectionService(config, logger);
+// Parent processes (the demo, tests) read the port from this line.
+process.stdout.write(`${JSON.stringify({ ready: 'selection', port: service.port })}\n`);
+onShutdownSignal(logger, () => service.stop());

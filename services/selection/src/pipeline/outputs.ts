@@ -1,0 +1,150 @@
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { selectionV1 } from '@sift/contracts';
+import { SiftError } from '@sift/kit';
+import { createRecordWriter, readRecords } from '../adapters/datasets/index.js';
+import { decisionOf } from '../jobs/worker.js';
+import { markdownReport, type SelectionReportData, type StageSummary } from './report.js';
+import type { PipelineState } from './state.js';
+import type { ResolvedStep } from './steps.js';
+
+type DatasetFormat = 'jsonl' | 'jsonl-gzip' | 'parquet' | 'auto';
+const formatName = (f: selectionV1.DatasetFormat): DatasetFormat =>
+  f === 1 ? 'jsonl' : f === 2 ? 'jsonl-gzip' : f === 3 ? 'parquet' : 'auto';
+
+/** The dataset's files: a directory stands for the files directly inside it, in name order. */
+export async function datasetFiles(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    const s = await stat(p).catch(() => undefined);
+    if (!s) throw new SiftError('not_found', `dataset path "${p}" does not exist`);
+    if (s.isDirectory()) {
+      const names = (await readdir(p)).filter((n) => /\.(jsonl|json|jsonl\.gz|json\.gz|parquet)$/.test(n)).sort();
+      out.push(...names.map((n) => join(p, n)));
+    } else out.push(p);
+  }
+  if (out.length === 0)
+    throw new SiftError('invalid_argument', `dataset.paths: no dataset files in ${paths.join(', ')}`);
+  return out;
+}
+
+/** Streams the dataset once and keeps ids and texts; fails on an empty dataset or duplicate ids. */
+export async function loadDataset(
+  dataset: selectionV1.Dataset,
+  tick: (done: number, total: number) => void,
+): Promise<{ ids: string[]; texts: string[] }> {
+  const ids: string[] = [];
+  const texts: string[] = [];
+  const seen = new Set<string>();
+  const records = readRecords({
+    paths: await datasetFiles(dataset.paths),
+    format: formatName(dataset.format),
+    textField: dataset.textField,
+    ...(dataset.idField ? { idField: dataset.idField } : {}),
+    ...(dataset.limit ? { limit: dataset.limit } : {}),
+  });
+  for await (const r of records) {
+    if (seen.has(r.id))
+      throw new SiftError('invalid_argument', `duplicate record id "${r.id}" (record ${r.index}); ids must be unique`);
+    seen.add(r.id);
+    ids.push(r.id);
+    texts.push(r.text);
+    if (ids.length % 1000 === 0) tick(ids.length, 0);
+  }
+  if (ids.length === 0) throw new SiftError('invalid_argument', `dataset ${dataset.paths.join(', ')} has no records`);
+  tick(ids.length, ids.length);
+  return { ids, texts };
+}
+
+/**
+ * Writes the kept records (streamed again from the source, so raw records are never all in memory), the
+ * dropped ones when asked, every decision, and the JSON and Markdown reports.
+ */
+export async function writeOutputs(
+  jobId: string,
+  dataset: selectionV1.Dataset,
+  output: selectionV1.OutputSpec,
+  steps: ResolvedStep[],
+  state: PipelineState,
+  stages: StageSummary[],
+  tick: (done: number, total: number) => void,
+): Promise<selectionV1.SelectionReport> {
+  const kept = state.alive.reduce((a, b) => a + b, 0);
+  if (kept === 0 && !output.allowEmpty) {
+    throw new SiftError(
+      'failed_precondition',
+      'the pipeline kept no record; loosen its parameters or set output.allow_empty if an empty result is intended',
+    );
+  }
+  await mkdir(output.path, { recursive: true });
+  const files = await datasetFiles(dataset.paths);
+  const inFormat = formatName(dataset.format) === 'auto' ? guessFormat(files[0] ?? '') : formatName(dataset.format);
+  const outFormat = output.format ? formatName(output.format) : inFormat;
+  const ext = outFormat === 'parquet' ? 'parquet' : outFormat === 'jsonl-gzip' ? 'jsonl.gz' : 'jsonl';
+  const keptPath = join(output.path, `kept.${ext}`);
+  const droppedPath = output.writeDropped ? join(output.path, `dropped.${ext}`) : undefined;
+  const decisionsPath = join(output.path, 'decisions.jsonl');
+
+  const keptWriter = await createRecordWriter({ path: keptPath, format: outFormat });
+  const droppedWriter = droppedPath ? await createRecordWriter({ path: droppedPath, format: outFormat }) : undefined;
+  const decisionsWriter = await createRecordWriter({ path: decisionsPath, format: 'jsonl' });
+  const records = readRecords({
+    paths: files,
+    format: formatName(dataset.format),
+    textField: dataset.textField,
+    ...(dataset.idField ? { idField: dataset.idField } : {}),
+    ...(dataset.limit ? { limit: dataset.limit } : {}),
+  });
+  let i = 0;
+  for await (const r of records) {
+    if (i >= state.ids.length) break;
+    const decision = decisionOf(state, i);
+    await decisionsWriter.write(selectionV1.RecordDecision.toJSON(decision) as Record<string, unknown>);
+    if (state.alive[i]) await keptWriter.write(r.raw);
+    else await droppedWriter?.write({ ...r.raw, _sift: selectionV1.RecordDecision.toJSON(decision) });
+    i++;
+    if (i % 1000 === 0) tick(i, state.ids.length);
+  }
+  await Promise.all([keptWriter.close(), droppedWriter?.close(), decisionsWriter.close()]);
+
+  const jsonPath = join(output.path, 'report.json');
+  const mdPath = join(output.path, 'report.md');
+  const data: SelectionReportData = {
+    jobId,
+    dataset: { paths: dataset.paths, textField: dataset.textField, idField: dataset.idField },
+    recordsTotal: state.ids.length,
+    recordsKept: kept,
+    stages,
+    steps,
+    outputs: { kept: keptPath, decisions: decisionsPath, ...(droppedPath ? { dropped: droppedPath } : {}) },
+  };
+  await writeFile(jsonPath, `${JSON.stringify(data, null, 2)}\n`);
+  await writeFile(mdPath, markdownReport(data));
+  return {
+    stages: stages.map((s) => ({
+      stage: s.stage,
+      kind: s.kind,
+      state: 3,
+      recordsIn: s.recordsIn,
+      recordsKept: s.recordsKept,
+      recordsDropped: s.recordsIn - s.recordsKept,
+      seconds: s.seconds,
+      clusterSizes: s.clusterSizes,
+      epsSweep: s.epsSweep ?? [],
+      outputPaths: [],
+    })),
+    recordsTotal: state.ids.length,
+    recordsKept: kept,
+    resolvedSteps: [],
+    outputPaths: [keptPath],
+    decisionsPath,
+    droppedPath: droppedPath ?? '',
+    jsonReportPath: jsonPath,
+    markdownReportPath: mdPath,
+  };
+}
+
+function guessFormat(path: string): DatasetFormat {
+  if (path.endsWith('.gz')) return 'jsonl-gzip';
+  return extname(path) === '.parquet' ? 'parquet' : 'jsonl';
+}

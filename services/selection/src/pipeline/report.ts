@@ -1,0 +1,81 @@
+import type { ResolvedStep } from './steps.js';
+
+/** One stage's line in the report. */
+export interface StageSummary {
+  stage: string;
+  kind: string;
+  recordsIn: number;
+  recordsKept: number;
+  seconds: number;
+  /** Cluster-size histogram: counts of clusters with size <= each upper bound. */
+  clusterSizes?: { upperBounds: number[]; counts: number[] };
+  epsSweep?: { eps: number; wouldDrop: number }[];
+  facts?: Record<string, unknown>;
+}
+
+/** The whole job's report, written as JSON and Markdown next to the kept dataset. */
+export interface SelectionReportData {
+  jobId: string;
+  dataset: { paths: string[]; textField: string; idField: string };
+  recordsTotal: number;
+  recordsKept: number;
+  stages: StageSummary[];
+  steps: ResolvedStep[];
+  outputs: { kept: string; decisions: string; dropped?: string };
+}
+
+/** Sizes bucketed at powers of two: how many clusters have 1, 2, 3-4, 5-8, ... members. */
+export function clusterSizeHistogram(labels: Int32Array, k: number): { upperBounds: number[]; counts: number[] } {
+  const sizes = new Int32Array(k);
+  for (const l of labels) if (l >= 0) sizes[l] = (sizes[l] as number) + 1;
+  const upperBounds: number[] = [];
+  const counts: number[] = [];
+  const largest = Math.max(1, ...sizes);
+  for (let b = 1; ; b *= 2) {
+    upperBounds.push(b);
+    counts.push(sizes.filter((s) => s <= b && s > b / 2).length);
+    if (b >= largest) break;
+  }
+  return { upperBounds, counts };
+}
+
+/** The Markdown report: counts per stage, cluster sizes, eps sweep and the parameters used. */
+export function markdownReport(r: SelectionReportData): string {
+  const pct = (a: number, b: number) => (b === 0 ? '0.0' : ((100 * a) / b).toFixed(1));
+  const lines = [
+    `# Selection report: ${r.jobId}`,
+    '',
+    `Dataset: ${r.dataset.paths.join(', ')} (text field \`${r.dataset.textField}\`${r.dataset.idField ? `, id field \`${r.dataset.idField}\`` : ''})`,
+    '',
+    `Kept **${r.recordsKept}** of ${r.recordsTotal} records (${pct(r.recordsKept, r.recordsTotal)}%).`,
+    '',
+    '| stage | kind | in | kept | dropped | seconds |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...r.stages.map(
+      (s) =>
+        `| ${s.stage} | ${s.kind} | ${s.recordsIn} | ${s.recordsKept} | ${s.recordsIn - s.recordsKept} | ${s.seconds.toFixed(2)} |`,
+    ),
+  ];
+  for (const s of r.stages) {
+    if (s.clusterSizes) {
+      lines.push('', `## Cluster sizes after ${s.stage}`, '', '| size <= | clusters |', '| ---: | ---: |');
+      s.clusterSizes.upperBounds.forEach((b, i) => {
+        lines.push(`| ${b} | ${s.clusterSizes?.counts[i]} |`);
+      });
+    }
+    if (s.epsSweep) {
+      lines.push(
+        '',
+        `## SemDeDup eps sweep (${s.stage})`,
+        '',
+        '| eps | would drop | share of input |',
+        '| ---: | ---: | ---: |',
+      );
+      for (const p of s.epsSweep) lines.push(`| ${p.eps} | ${p.wouldDrop} | ${pct(p.wouldDrop, s.recordsIn)}% |`);
+    }
+  }
+  lines.push('', '## Parameters', '', '```json', JSON.stringify(r.steps, null, 2), '```', '');
+  lines.push('## Outputs', '', `- kept records: ${r.outputs.kept}`, `- decisions: ${r.outputs.decisions}`);
+  if (r.outputs.dropped) lines.push(`- dropped records: ${r.outputs.dropped}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,127 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Why a record left the pipeline (names follow selection.v1 DecisionReason). */
+export type DropReason = 'semantic-duplicate' | 'prototypical' | 'too-hard' | 'density-quota';
+
+/** The first (and only) drop of a record: the stage that dropped it and why. */
+export interface Drop {
+  stage: string;
+  reason: DropReason;
+  duplicateOf?: number;
+  cluster?: number;
+  score?: number;
+}
+
+/** Cluster assignment of the records alive when the clustering ran (-1 for the others). */
+export interface Clustering {
+  k: number;
+  labels: Int32Array;
+  /** Unit centroids [k, dims]. */
+  centroids: Float32Array;
+  /** Cosine of each clustered record to its centroid. */
+  similarity: Float32Array;
+}
+
+/**
+ * Everything a stage reads and writes. Records are addressed by their position in the dataset; `alive`
+ * marks those still kept. Each stage's result is saved before the next starts, so a restarted job
+ * continues after the last saved stage.
+ */
+export interface PipelineState {
+  ids: string[];
+  texts: string[];
+  alive: Uint8Array;
+  drops: Map<number, Drop>;
+  embeddings?: { vectors: Float32Array; dims: number; model: string };
+  clustering?: Clustering;
+  /** Per stage: facts for the report (eps sweep, cluster sizes, ...). */
+  stageFacts: Record<string, unknown>[];
+}
+
+/** Indices of alive records, ascending. */
+export function aliveIndices(state: PipelineState): Int32Array {
+  const out: number[] = [];
+  for (let i = 0; i < state.alive.length; i++) if (state.alive[i]) out.push(i);
+  return Int32Array.from(out);
+}
+
+/** Marks a record dropped with its reason (a record is dropped once; later stages never see it). */
+export function drop(state: PipelineState, index: number, d: Drop): void {
+  if (!state.alive[index]) return;
+  state.alive[index] = 0;
+  state.drops.set(index, d);
+}
+
+const f32 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const i32 = (a: Int32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const asF32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+const asI32 = (b: Buffer) => new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+
+/** Writes a file atomically (write to a temporary name, then rename), so a crash never leaves half a file. */
+async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
+  await writeFile(`${path}.tmp`, data);
+  await rename(`${path}.tmp`, path);
+}
+
+/**
+ * Saves the state after stage `stageIndex` under `dir`: the alive mask, the drops, the stage facts, the
+ * current clustering as raw int32/float32 files, and the embedding matrix when this stage made it.
+ */
+export async function saveSnapshot(
+  dir: string,
+  stageIndex: number,
+  state: PipelineState,
+  embeddingsChanged: boolean,
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  if (state.embeddings && embeddingsChanged) {
+    await writeAtomic(join(dir, 'embeddings.f32'), f32(state.embeddings.vectors));
+  }
+  if (state.clustering) {
+    await writeAtomic(join(dir, `stage-${stageIndex}.labels.i32`), i32(state.clustering.labels));
+    await writeAtomic(join(dir, `stage-${stageIndex}.centroids.f32`), f32(state.clustering.centroids));
+    await writeAtomic(join(dir, `stage-${stageIndex}.similarity.f32`), f32(state.clustering.similarity));
+  }
+  const snapshot = {
+    stageIndex,
+    alive: Buffer.from(state.alive).toString('base64'),
+    drops: [...state.drops.entries()],
+    embeddings: state.embeddings ? { dims: state.embeddings.dims, model: state.embeddings.model } : undefined,
+    clustering: state.clustering ? { k: state.clustering.k } : undefined,
+    stageFacts: state.stageFacts,
+  };
+  await writeAtomic(join(dir, `stage-${stageIndex}.json`), JSON.stringify(snapshot));
+}
+
+/** Restores the state saved after stage `stageIndex` onto freshly loaded records. */
+export async function loadSnapshot(
+  dir: string,
+  stageIndex: number,
+  ids: string[],
+  texts: string[],
+): Promise<PipelineState> {
+  const s = JSON.parse(await readFile(join(dir, `stage-${stageIndex}.json`), 'utf8'));
+  const state: PipelineState = {
+    ids,
+    texts,
+    alive: new Uint8Array(Buffer.from(s.alive, 'base64')),
+    drops: new Map(s.drops),
+    stageFacts: s.stageFacts,
+  };
+  if (state.alive.length !== ids.length) {
+    throw new Error(`saved state has ${state.alive.length} records but the dataset now has ${ids.length}`);
+  }
+  if (s.embeddings) {
+    state.embeddings = { vectors: asF32(await readFile(join(dir, 'embeddings.f32'))), ...s.embeddings };
+  }
+  if (s.clustering) {
+    state.clustering = {
+      k: s.clustering.k,
+      labels: asI32(await readFile(join(dir, `stage-${stageIndex}.labels.i32`))),
+      centroids: asF32(await readFile(join(dir, `stage-${stageIndex}.centroids.f32`))),
+      similarity: asF32(await readFile(join(dir, `stage-${stageIndex}.similarity.f32`))),
+    };
+  }
+  return state;
+}

@@ -1,0 +1,212 @@
+import type { selectionV1 } from '@sift/contracts';
+import { SiftError } from '@sift/kit';
+
+/** A pipeline step with every default filled in and every range checked. */
+export type ResolvedStep = { name: string } & (
+  | { kind: 'embed'; model: string; version: string; batchSize: number; dimensions: number }
+  | { kind: 'kmeans'; k: number; maxIterations: number; tolerance: number; seed: number; sampleSize: number }
+  | {
+      kind: 'sem-dedup';
+      eps: number;
+      reportEps: number[];
+      keep: 'hardest' | 'easiest' | 'random';
+      comparison: 'all-earlier' | 'kept-only';
+      seed: number;
+      blockRows: number;
+    }
+  | { kind: 'ssl-prototypes'; keepFraction: number; drop: 'most-prototypical' | 'hardest' }
+  | {
+      kind: 'd4';
+      dedupRatio: number;
+      keepRatio: number;
+      recluster: { k: number; maxIterations: number; seed: number };
+      dedupKeep: 'hardest' | 'easiest' | 'random';
+      prototypeDrop: 'most-prototypical' | 'hardest';
+    }
+  | {
+      kind: 'density-pruning';
+      keepFraction: number;
+      keepCount: number;
+      temperature: number;
+      nearestCentroids: number;
+      minQuotaFactor: number;
+    }
+);
+
+export type StepKind = ResolvedStep['kind'];
+
+const later: Record<string, string> = {
+  exactDedup: 'exact_dedup',
+  minhashDedup: 'minhash_dedup',
+  scip: 'scip',
+  longFilePruning: 'long_file_pruning',
+  textQuality: 'text_quality',
+};
+
+/**
+ * Checks a submitted pipeline before any work starts and fills in defaults. Errors are INVALID_ARGUMENT
+ * naming `steps[i].<field>`; steps that need embeddings or clusters must come after the step that makes
+ * them, so a misordered pipeline fails here instead of an hour into a job.
+ */
+export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
+  if (steps.length === 0) throw new SiftError('invalid_argument', 'steps: at least one step is required');
+  const out: ResolvedStep[] = [];
+  let embedded = false;
+  let clustered = false;
+  const names = new Set<string>();
+  steps.forEach((step, i) => {
+    const at = `steps[${i}]`;
+    const kind = step.kind;
+    if (!kind) throw new SiftError('invalid_argument', `${at}: no step kind set`);
+    if (kind.$case in later) {
+      throw new SiftError(
+        'unimplemented',
+        `${at}: step ${later[kind.$case]} is not available in this version of the selection service (it arrives with the lexical and heuristic methods)`,
+      );
+    }
+    const name = step.name || `${i}-${kind.$case}`;
+    if (names.has(name)) throw new SiftError('invalid_argument', `${at}.name: "${name}" is used by an earlier step`);
+    names.add(name);
+    const needs = (what: 'embeddings' | 'clusters') => {
+      if (what === 'embeddings' && !embedded) {
+        throw new SiftError('invalid_argument', `${at} (${kind.$case}) needs an embed step before it`);
+      }
+      if (what === 'clusters' && !clustered) {
+        throw new SiftError('invalid_argument', `${at} (${kind.$case}) needs a kmeans step after the last embed step`);
+      }
+    };
+    switch (kind.$case) {
+      case 'embed': {
+        const v = kind.value;
+        embedded = true;
+        clustered = false;
+        out.push({
+          name,
+          kind: 'embed',
+          model: v.model?.name ?? '',
+          version: v.model?.version ?? '',
+          batchSize: intIn(v.batchSize || 256, 1, 2048, `${at}.embed.batch_size`),
+          dimensions: v.dimensions,
+        });
+        break;
+      }
+      case 'kmeans': {
+        needs('embeddings');
+        const v = kind.value;
+        if (v.spherical === false) {
+          throw new SiftError(
+            'unimplemented',
+            `${at}.kmeans.spherical: only spherical (cosine) k-means is implemented`,
+          );
+        }
+        clustered = true;
+        out.push({ name, kind: 'kmeans', ...kmeansParams(v, `${at}.kmeans`) });
+        break;
+      }
+      case 'semDedup': {
+        needs('clusters');
+        const v = kind.value;
+        out.push({
+          name,
+          kind: 'sem-dedup',
+          eps: inRange(v.eps || 0.05, 0, 1, `${at}.sem_dedup.eps`),
+          reportEps: (v.reportEps.length ? v.reportEps : [0.01, 0.02, 0.05, 0.1]).map((e, j) =>
+            inRange(e, 0, 1, `${at}.sem_dedup.report_eps[${j}]`),
+          ),
+          keep: keepRule(v.keep),
+          comparison: v.comparison === 2 ? 'kept-only' : 'all-earlier',
+          seed: v.seed,
+          blockRows: intIn(v.blockRows || 1024, 16, 65536, `${at}.sem_dedup.block_rows`),
+        });
+        break;
+      }
+      case 'sslPrototypes': {
+        needs('clusters');
+        const v = kind.value;
+        out.push({
+          name,
+          kind: 'ssl-prototypes',
+          keepFraction: inRange(v.keepFraction, 0, 1, `${at}.ssl_prototypes.keep_fraction`, true),
+          drop: v.drop === 2 ? 'hardest' : 'most-prototypical',
+        });
+        break;
+      }
+      case 'd4': {
+        needs('clusters');
+        const v = kind.value;
+        const dedupRatio = inRange(v.dedupRatio || 0.75, 0, 1, `${at}.d4.dedup_ratio`, true);
+        const keepRatio = inRange(v.keepRatio, 0, 1, `${at}.d4.keep_ratio`, true);
+        if (keepRatio > dedupRatio) {
+          throw new SiftError(
+            'invalid_argument',
+            `${at}.d4.keep_ratio (${keepRatio}) must not exceed dedup_ratio (${dedupRatio})`,
+          );
+        }
+        const r = kmeansParams(
+          v.recluster ?? { k: 0, maxIterations: 0, tolerance: 0, seed: 0, sampleSize: 0 },
+          `${at}.d4.recluster`,
+        );
+        out.push({
+          name,
+          kind: 'd4',
+          dedupRatio,
+          keepRatio,
+          recluster: { k: r.k, maxIterations: r.maxIterations, seed: r.seed },
+          dedupKeep: keepRule(v.dedupKeep),
+          prototypeDrop: v.prototypeDrop === 2 ? 'hardest' : 'most-prototypical',
+        });
+        break;
+      }
+      case 'densityPruning': {
+        needs('clusters');
+        const v = kind.value;
+        const t = v.target;
+        if (!t) throw new SiftError('invalid_argument', `${at}.density_pruning: set keep_fraction or keep_count`);
+        out.push({
+          name,
+          kind: 'density-pruning',
+          keepFraction:
+            t.$case === 'keepFraction' ? inRange(t.value, 0, 1, `${at}.density_pruning.keep_fraction`, true) : 0,
+          keepCount:
+            t.$case === 'keepCount'
+              ? intIn(t.value, 1, Number.MAX_SAFE_INTEGER, `${at}.density_pruning.keep_count`)
+              : 0,
+          temperature: inRange(v.temperature || 0.5, 0, 100, `${at}.density_pruning.temperature`),
+          nearestCentroids: intIn(v.nearestCentroids || 20, 1, 100000, `${at}.density_pruning.nearest_centroids`),
+          minQuotaFactor: inRange(v.minQuotaFactor || 0.5, 0, 1, `${at}.density_pruning.min_quota_factor`, true),
+        });
+        break;
+      }
+    }
+  });
+  return out;
+}
+
+function kmeansParams(v: selectionV1.KMeansStep, at: string) {
+  return {
+    k: intIn(v.k, 1, 1_000_000, `${at}.k`),
+    maxIterations: intIn(v.maxIterations || 20, 1, 1000, `${at}.max_iterations`),
+    tolerance: v.tolerance || 1e-5,
+    seed: v.seed,
+    sampleSize: v.sampleSize,
+  };
+}
+
+function keepRule(v: selectionV1.SemDedupKeep): 'hardest' | 'easiest' | 'random' {
+  return v === 2 ? 'easiest' : v === 3 ? 'random' : 'hardest';
+}
+
+function intIn(v: number, min: number, max: number, field: string): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new SiftError('invalid_argument', `${field} must be an integer in [${min}, ${max}], got ${v}`);
+  }
+  return v;
+}
+
+/** v in (min, max) (exclusive), or (min, max] when `maxInclusive`. */
+function inRange(v: number, min: number, max: number, field: string, maxInclusive = false): number {
+  const ok = Number.isFinite(v) && v > min && (maxInclusive ? v <= max : v < max);
+  if (!ok)
+    throw new SiftError('invalid_argument', `${field} must be in (${min}, ${max}${maxInclusive ? ']' : ')'}, got ${v}`);
+  return v;
+}

@@ -1,0 +1,11 @@
+/** What the selection pipeline needs from the outside world. */
+
+/** Turns texts into unit vectors (the embedding service, in production). */
+export interface TextEmbedder {
+  embed(
+    texts: readonly string[],
+    opts: { model: string; version: string; dimensions: number; batchSize: number },
+    onProgress: (done: number) => void,
+    signal: AbortSignal,
+  ): Promise<{ vectors: Float32Array; dims: number; model: { name: string; version: string } }>;
+}

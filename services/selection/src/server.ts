@@ -1,0 +1,48 @@
+import { resolve } from 'node:path';
+import { Bus, publishRequestMetrics, subjects } from '@sift/bus';
+import { selectionV1 } from '@sift/contracts';
+import { type Logger, startGrpcServer } from '@sift/kit';
+import { StreamingEmbedder } from './adapters/embedding-client.js';
+import { selectionHandlers } from './adapters/grpc.js';
+import type { SelectionConfig } from './config.js';
+import { JobStore } from './jobs/job-store.js';
+import { SelectionWorker } from './jobs/worker.js';
+
+/** A running selection service (gRPC API and, unless disabled, a queue worker). */
+export interface SelectionService {
+  readonly port: number;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startSelectionService(config: SelectionConfig, logger: Logger): Promise<SelectionService> {
+  const store = new JobStore(resolve(config.dataDir, 'jobs'));
+  const bus = await Bus.connect(config.natsUrl, 'sift-selection');
+  const embedder = new StreamingEmbedder(config.embeddingAddress, config.maxMessageBytes);
+  const worker = new SelectionWorker(store, bus, embedder, logger);
+  const stopWorker = config.worker
+    ? await bus.work(subjects.selectionJobSubmitted, 'selection-workers', (m) => worker.run(m.status?.jobId ?? ''), {
+        ackWaitMs: config.ackWaitMs,
+        retryDelayMs: 0,
+        onError: (err) => logger.error('job message failed', { err }),
+      })
+    : async () => {};
+  const server = await startGrpcServer({
+    name: 'selection',
+    host: config.host,
+    port: config.port,
+    logger,
+    maxMessageBytes: config.maxMessageBytes,
+    services: [{ definition: selectionV1.SelectionServiceService, handlers: selectionHandlers(store, bus) }],
+    onCallFinished: publishRequestMetrics(bus, logger),
+  });
+  return {
+    port: server.port,
+    async stop(graceMs) {
+      await server.shutdown(graceMs);
+      worker.shutdown();
+      await stopWorker();
+      embedder.close();
+      await bus.close();
+    },
+  };
+}

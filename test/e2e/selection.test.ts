@@ -1,0 +1,180 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Bus } from '@sift/bus';
+import { type LocalPlatform, startPlatform, waitUntil } from '@sift/launcher';
+import { openMetricsStore } from '@sift/metrics';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeCorpusWithNearDuplicates } from '../../services/selection/test/corpus.js';
+
+/**
+ * A data engineer's selection job through the real platform: NATS work queue, embedding service,
+ * selection worker, metrics consumer on embedded ClickHouse, HTTP gateway.
+ */
+describe('selection job end to end', () => {
+  let platform: LocalPlatform;
+  let dataDir: string;
+  let stopped = false;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sift-sel-'));
+    platform = await startPlatform(dataDir, { SIFT_SELECTION_ACK_WAIT_MS: '3000' }, { selection: true });
+  });
+  afterAll(async () => {
+    if (!stopped) await platform?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const submit = async (body: unknown) => {
+    const res = await fetch(`${platform.gatewayUrl}/v1/selection/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+  const job = async (id: string) =>
+    (await (await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${id}`)).json()) as { job: Record<string, any> };
+  const pipeline = (dataset: string, out: string) => ({
+    dataset: { paths: [dataset], textField: 'text', idField: 'id' },
+    steps: [
+      { name: 'embed', embed: { batchSize: 64 } },
+      { name: 'cluster', kmeans: { k: 8, seed: 3 } },
+      { name: 'semdedup', semDedup: { eps: 0.05, reportEps: [0.005, 0.02, 0.05] } },
+    ],
+    output: { path: out },
+  });
+
+  it('removes planted semantic near-duplicates, writes the kept records and a report, and streams progress', async () => {
+    const dataset = join(dataDir, 'news.jsonl');
+    const planted = writeCorpusWithNearDuplicates(dataset, 240, 24);
+    const out = join(dataDir, 'out-1');
+    const submitted = await submit(pipeline(dataset, out));
+    expect(submitted.status).toBe(202);
+    const jobId = submitted.body.jobId as string;
+
+    // Server-Sent Events until the job is final.
+    const events = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${jobId}/events`);
+    expect(events.headers.get('content-type')).toBe('text/event-stream');
+    const stream = await events.text();
+    const statuses = stream
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)));
+    expect(statuses.at(-1)?.state).toBe('JOB_STATE_SUCCEEDED');
+    expect(new Set(statuses.map((s) => s.progress?.stage))).toContain('semdedup');
+
+    const { job: finished } = await job(jobId);
+    expect(finished.report.recordsTotal).toBe(264);
+    const decisions = readFileSync(join(out, 'decisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const byId = new Map(decisions.map((d) => [d.recordId, d]));
+    // No planted pair survives whole; what was dropped is a semantic duplicate of a named earlier record.
+    for (const p of planted) {
+      const pair = [byId.get(p.id), byId.get(p.of)];
+      expect(pair.filter((d) => d.kept).length, `${p.id} / ${p.of}`).toBeLessThanOrEqual(1);
+      for (const d of pair.filter((x) => !x.kept)) {
+        expect(d.reason).toBe('DECISION_REASON_SEMANTIC_DUPLICATE');
+        expect(byId.has(d.duplicateOf)).toBe(true);
+      }
+    }
+    const kept = readFileSync(join(out, 'kept.jsonl'), 'utf8').trim().split('\n');
+    expect(kept.length).toBe(Number(finished.report.recordsKept));
+    expect(kept.length).toBeGreaterThanOrEqual(240 - 24);
+    expect(JSON.parse(kept[0] as string)).toHaveProperty('source');
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('SemDeDup eps sweep');
+  });
+
+  it('rejects a bad pipeline before any work starts', async () => {
+    const dataset = join(dataDir, 'news.jsonl');
+    const bad = await submit({ ...pipeline(dataset, join(dataDir, 'x')), steps: [{ semDedup: { eps: 0.05 } }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('needs a kmeans step');
+    const eps = await submit({
+      ...pipeline(dataset, join(dataDir, 'x')),
+      steps: [{ embed: {} }, { kmeans: { k: 4 } }, { semDedup: { eps: 1.5 } }],
+    });
+    expect(eps.status).toBe(400);
+    expect(eps.body.error.message).toContain('steps[2].sem_dedup.eps must be in (0, 1)');
+    const missing = await submit(pipeline(join(dataDir, 'nope.jsonl'), join(dataDir, 'x')));
+    expect(missing.status).toBe(404);
+    expect((await fetch(`${platform.gatewayUrl}/v1/selection/jobs/job-zzzz-00000000`)).status).toBe(404);
+  });
+
+  it('fails a job whose k exceeds the records, with the reason', async () => {
+    const dataset = join(dataDir, 'tiny.jsonl');
+    writeCorpusWithNearDuplicates(dataset, 5, 0);
+    const { body } = await submit({
+      ...pipeline(dataset, join(dataDir, 'out-tiny')),
+      steps: [{ embed: {} }, { kmeans: { k: 50 } }],
+    });
+    await waitUntil(
+      async () => ['JOB_STATE_FAILED', 'JOB_STATE_SUCCEEDED'].includes((await job(body.jobId)).job.status.state),
+      30_000,
+    );
+    const { job: failed } = await job(body.jobId);
+    expect(failed.status.state).toBe('JOB_STATE_FAILED');
+    expect(failed.status.error).toContain('k = 50 is larger than the 5 records');
+  });
+
+  it('finishes a job with the same result after its worker is killed mid-job', async () => {
+    const dataset = join(dataDir, 'big.jsonl');
+    writeCorpusWithNearDuplicates(dataset, 7000, 500, 9);
+    const slow = (out: string) => ({
+      ...pipeline(dataset, out),
+      steps: [
+        { name: 'embed', embed: { batchSize: 256 } },
+        { name: 'cluster', kmeans: { k: 100, seed: 3, maxIterations: 60, tolerance: 1e-12 } },
+        { name: 'semdedup', semDedup: { eps: 0.05 } },
+        { name: 'prototypes', sslPrototypes: { keepFraction: 0.8 } },
+      ],
+    });
+    const reference = join(dataDir, 'out-ref');
+    const { body: first } = await submit(slow(reference));
+    await waitUntil(async () => (await job(first.jobId)).job.status.state === 'JOB_STATE_SUCCEEDED', 120_000);
+
+    const out = join(dataDir, 'out-killed');
+    const { body } = await submit(slow(out));
+    // Kill the worker as soon as the embeddings are saved (stage index 2 = the clustering is running).
+    await waitUntil(async () => Number((await job(body.jobId)).job.status.stageIndex ?? 0) >= 2, 120_000, 10);
+    const worker = platform.children.find((c) => c.name === 'selection' && c.process.exitCode === null);
+    expect(worker).toBeDefined();
+    expect((await job(body.jobId)).job.status.state).toBe('JOB_STATE_RUNNING');
+    worker?.process.kill('SIGKILL');
+    await worker?.stop();
+    const restarted = await platform.startSelectionReplica(Number(platform.selectionAddress?.split(':')[1]));
+    await waitUntil(async () => (await job(body.jobId)).job.status.state === 'JOB_STATE_SUCCEEDED', 120_000);
+    // The new worker continued after the saved stages instead of starting over, and reached the same result.
+    expect(restarted.logs.join('\n')).toMatch(/"resumingAfterStage":[1-9]/);
+    const decisions = (p: string) => readFileSync(join(p, 'decisions.jsonl'), 'utf8');
+    expect(decisions(out)).toBe(decisions(reference));
+    expect(readFileSync(join(out, 'kept.jsonl'), 'utf8')).toBe(readFileSync(join(reference, 'kept.jsonl'), 'utf8'));
+  }, 300_000);
+
+  it('lands every decision in ClickHouse selection_decisions', async () => {
+    const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
+    await waitUntil(async () => {
+      const lag = await bus.consumerLag('SIFT_EVENTS', 'metrics-selection-decisions');
+      return lag.pending === 0 && lag.ackPending === 0;
+    }, 30_000);
+    await bus.close();
+    await platform.stop();
+    stopped = true;
+    const store = await openMetricsStore({ embeddedPath: platform.clickhouseDir });
+    try {
+      const rs = await store.query({
+        query: `SELECT count() AS n, countIf(reason = 'semantic_duplicate') AS dups, uniqExact(job_id) AS jobs FROM selection_decisions`,
+        format: 'JSONEachRow',
+      });
+      const [row] = await rs.json<{ n: number | string; dups: number | string; jobs: number | string }>();
+      // 264 records of the first job + 7500 of each of the two big jobs (the failed tiny job decided nothing).
+      expect(Number(row?.n)).toBe(264 + 2 * 7500);
+      expect(Number(row?.dups)).toBeGreaterThanOrEqual(24 + 2 * 500);
+      expect(Number(row?.jobs)).toBe(3);
+    } finally {
+      await store.close();
+    }
+  });
+});
