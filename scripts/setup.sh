@@ -16,8 +16,10 @@ export ONNXRUNTIME_NODE_INSTALL=skip
 stamp=node_modules/.sift-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` with the committed lock rather than `npm ci`: chdb lists optional per-platform packages
+  # that are not all published, so the lock cannot record them and `npm ci` refuses it.
+  echo "setup: npm install (from package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
 

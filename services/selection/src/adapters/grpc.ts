@@ -24,7 +24,7 @@ export function selectionHandlers(store: JobStore, bus: Bus): Record<string, Una
     if (!dataset || dataset.paths.length === 0)
       throw new SiftError('invalid_argument', 'dataset.paths: at least one path is required');
     if (!dataset.textField) throw new SiftError('invalid_argument', 'dataset.text_field is required');
-    await datasetFiles(dataset.paths);
+    await datasetFiles(dataset);
     if (!req.output?.path) throw new SiftError('invalid_argument', 'output.path is required');
     resolveSteps(req.steps);
     const jobId = JobStore.newId();

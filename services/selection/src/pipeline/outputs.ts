@@ -1,8 +1,8 @@
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { selectionV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
-import { createRecordWriter, readRecords } from '../adapters/datasets/index.js';
+import { createRecordWriter, listDatasetFiles, readRecords, resolveFormat } from '../adapters/datasets/index.js';
 import { decisionOf } from '../jobs/worker.js';
 import { markdownReport, type SelectionReportData, type StageSummary } from './report.js';
 import type { PipelineState } from './state.js';
@@ -12,20 +12,9 @@ type DatasetFormat = 'jsonl' | 'jsonl-gzip' | 'parquet' | 'auto';
 const formatName = (f: selectionV1.DatasetFormat): DatasetFormat =>
   f === 1 ? 'jsonl' : f === 2 ? 'jsonl-gzip' : f === 3 ? 'parquet' : 'auto';
 
-/** The dataset's files: a directory stands for the files directly inside it, in name order. */
-export async function datasetFiles(paths: string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const p of paths) {
-    const s = await stat(p).catch(() => undefined);
-    if (!s) throw new SiftError('not_found', `dataset path "${p}" does not exist`);
-    if (s.isDirectory()) {
-      const names = (await readdir(p)).filter((n) => /\.(jsonl|json|jsonl\.gz|json\.gz|parquet)$/.test(n)).sort();
-      out.push(...names.map((n) => join(p, n)));
-    } else out.push(p);
-  }
-  if (out.length === 0)
-    throw new SiftError('invalid_argument', `dataset.paths: no dataset files in ${paths.join(', ')}`);
-  return out;
+/** The dataset's files (a directory stands for the dataset files inside it); NOT_FOUND when one is missing. */
+export async function datasetFiles(dataset: selectionV1.Dataset): Promise<string[]> {
+  return (await listDatasetFiles(dataset.paths, formatName(dataset.format))).map((f) => f.path);
 }
 
 /** Streams the dataset once and keeps ids and texts; fails on an empty dataset or duplicate ids. */
@@ -37,7 +26,7 @@ export async function loadDataset(
   const texts: string[] = [];
   const seen = new Set<string>();
   const records = readRecords({
-    paths: await datasetFiles(dataset.paths),
+    paths: await datasetFiles(dataset),
     format: formatName(dataset.format),
     textField: dataset.textField,
     ...(dataset.idField ? { idField: dataset.idField } : {}),
@@ -77,8 +66,8 @@ export async function writeOutputs(
     );
   }
   await mkdir(output.path, { recursive: true });
-  const files = await datasetFiles(dataset.paths);
-  const inFormat = formatName(dataset.format) === 'auto' ? guessFormat(files[0] ?? '') : formatName(dataset.format);
+  const files = await datasetFiles(dataset);
+  const inFormat = resolveFormat(files[0] ?? '', formatName(dataset.format));
   const outFormat = output.format ? formatName(output.format) : inFormat;
   const ext = outFormat === 'parquet' ? 'parquet' : outFormat === 'jsonl-gzip' ? 'jsonl.gz' : 'jsonl';
   const keptPath = join(output.path, `kept.${ext}`);
@@ -142,9 +131,4 @@ export async function writeOutputs(
     jsonReportPath: jsonPath,
     markdownReportPath: mdPath,
   };
-}
-
-function guessFormat(path: string): DatasetFormat {
-  if (path.endsWith('.gz')) return 'jsonl-gzip';
-  return extname(path) === '.parquet' ? 'parquet' : 'jsonl';
 }

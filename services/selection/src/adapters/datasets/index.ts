@@ -6,6 +6,7 @@ export {
   type FileFormat,
   formatFromExtension,
   listDatasetFiles,
+  resolveFormat,
 } from './dataset-files.js';
 export { type DatasetRecord, fieldValue, type InvalidRecord } from './dataset-record.js';
 export { type DatasetSpec, readRecords } from './read-records.js';
