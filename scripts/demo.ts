@@ -3,19 +3,21 @@
  * the gateway as separate processes, does the work a user would do through the HTTP API and gRPC, stops
  * everything cleanly and shows what landed in ClickHouse.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { credentials } from '@grpc/grpc-js';
 import { embeddingV1 } from '@sift/contracts';
 import { repoRoot, startPlatform } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
+import { writeDemoCorpus } from './demo-corpus.js';
 
 const dataDir = join(repoRoot, '.data', 'demo');
 mkdirSync(dataDir, { recursive: true });
 const say = (s = '') => process.stdout.write(`${s}\n`);
 
-say('== starting NATS, metrics consumer, embedding service and gateway');
-const platform = await startPlatform(dataDir);
+say('== starting NATS, metrics consumer, embedding and selection services, and the gateway');
+const platform = await startPlatform(dataDir, {}, { selection: true });
 say(`   gateway ${platform.gatewayUrl}   embedding gRPC ${platform.embeddingAddress}   NATS ${platform.natsUrl}`);
 
 const embed = async (input: string[], model?: string): Promise<number[][]> => {
@@ -69,6 +71,76 @@ try {
     `   cos(mean, average) = ${dot(cv[0] ?? [], cv[1] ?? []).toFixed(3)}   cos(mean, HttpClient) = ${dot(cv[0] ?? [], cv[2] ?? []).toFixed(3)}`,
   );
 
+  say('\n== curating a dataset: README prose of the installed npm packages (gzip JSONL)');
+  const corpus = await writeDemoCorpus(repoRoot, join(dataDir, 'readme-prose.jsonl.gz'));
+  say(`   ${corpus.records} records (${corpus.planted.length} planted near-copies) -> ${corpus.path}`);
+  const outDir = join(dataDir, `curated-${Date.now()}`);
+  const submitted = await fetch(`${platform.gatewayUrl}/v1/selection/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      dataset: { paths: [corpus.path], textField: 'text', idField: 'id' },
+      steps: [
+        { name: 'embed', embed: { batchSize: 256 } },
+        { name: 'cluster', kmeans: { k: 40, seed: 1 } },
+        { name: 'semdedup', semDedup: { eps: 0.03, reportEps: [0.01, 0.03, 0.05, 0.1] } },
+        { name: 'density', densityPruning: { keepFraction: 0.8 } },
+      ],
+      output: { path: outDir, writeDropped: true },
+    }),
+  });
+  const { jobId } = (await submitted.json()) as { jobId: string };
+  say(`   job ${jobId} submitted; progress (Server-Sent Events):`);
+  const events = await (await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${jobId}/events`)).text();
+  let lastStage = '';
+  for (const line of events.split('\n').filter((l) => l.startsWith('data: '))) {
+    const st = JSON.parse(line.slice(6)) as { state: string; progress?: { stage?: string }; error?: string };
+    const stage = st.progress?.stage ?? '';
+    if (stage !== lastStage || st.state !== 'JOB_STATE_RUNNING')
+      say(`     ${st.state.replace('JOB_STATE_', '').padEnd(10)} ${stage}${st.error ? `  ${st.error}` : ''}`);
+    lastStage = stage;
+  }
+  if (!existsSync(join(outDir, 'report.json'))) throw new Error(`selection job ${jobId} did not succeed`);
+  const report = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as {
+    recordsTotal: number;
+    recordsKept: number;
+    stages: {
+      stage: string;
+      recordsIn: number;
+      recordsKept: number;
+      seconds: number;
+      epsSweep?: { eps: number; wouldDrop: number }[];
+    }[];
+  };
+  for (const st of report.stages)
+    say(
+      `   ${st.stage.padEnd(9)} ${String(st.recordsIn).padStart(5)} -> ${String(st.recordsKept).padStart(5)}  (${st.seconds.toFixed(2)} s)`,
+    );
+  const sweep = report.stages.find((st) => st.epsSweep)?.epsSweep ?? [];
+  say(`   SemDeDup sweep: ${sweep.map((p) => `eps ${p.eps} drops ${p.wouldDrop}`).join(', ')}`);
+  const decisions = readFileSync(join(outDir, 'decisions.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, string | boolean>);
+  const byId = new Map(decisions.map((d) => [d.recordId as string, d]));
+  const found = corpus.planted.filter((p) => !byId.get(p.id)?.kept || !byId.get(p.of)?.kept).length;
+  say(
+    `   planted near-copies caught: ${found}/${corpus.planted.length}; kept ${report.recordsKept} of ${report.recordsTotal}`,
+  );
+  const texts = new Map<string, string>();
+  for (const line of gunzipSync(readFileSync(corpus.path)).toString('utf8').trim().split('\n')) {
+    const r = JSON.parse(line) as { id: string; text: string };
+    texts.set(r.id, r.text);
+  }
+  const natural = decisions
+    .filter((d) => d.reason === 'DECISION_REASON_SEMANTIC_DUPLICATE' && !String(d.recordId).endsWith('~copy'))
+    .slice(0, 2);
+  for (const d of natural) {
+    say(`   dropped  ${d.recordId}: "${texts.get(d.recordId as string)?.slice(0, 90)}"`);
+    say(`   dup of   ${d.duplicateOf}: "${texts.get(d.duplicateOf as string)?.slice(0, 90)}"`);
+  }
+  say(`   outputs: ${outDir}/{kept.jsonl.gz, dropped.jsonl.gz, decisions.jsonl, report.json, report.md}`);
+
   say('\n== a bad request gets a precise error');
   const bad = await fetch(`${platform.gatewayUrl}/v1/embeddings`, {
     method: 'POST',
@@ -82,6 +154,12 @@ try {
 }
 
 const store = await openMetricsStore({ embeddedPath: platform.clickhouseDir });
+const decided = await store.query({
+  query: `SELECT reason, count() AS n FROM selection_decisions GROUP BY reason ORDER BY n DESC`,
+  format: 'JSONEachRow',
+});
+say(`\n== ClickHouse selection_decisions (all demo runs so far)`);
+for (const r of await decided.json<{ reason: string; n: string }>()) say(`   ${r.reason.padEnd(20)} ${r.n}`);
 const rs = await store.query({
   query: `SELECT service, method, status, count() AS calls, sum(batch_size) AS items,
                  round(quantile(0.5)(latency_ms), 2) AS p50_ms
