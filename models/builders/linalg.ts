@@ -4,21 +4,11 @@
  * and a randomized truncated SVD for a sparse matrix.
  */
 
-/** Mulberry32: a small 32-bit-state PRNG; the same seed gives the same stream on every platform. */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@sift/numeric';
 
 /** Standard normal samples (Box-Muller) from a seeded uniform stream. */
 export function seededGaussian(seed: number): () => number {
-  const uniform = seededUniform(seed);
+  const uniform = seededRandom(seed);
   return () => {
     const u = 1 - uniform();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
