@@ -3,18 +3,20 @@
  * same model called in-process, at several concurrencies; dynamic batching on vs off; p50/p99 latency.
  * Prints figures and ratios; targets from issue 2 are printed next to them, never asserted.
  *
- *   npx tsx bench/embedding-throughput.ts [--seconds 5]
+ *   npx tsx bench/embedding-throughput.ts [--seconds 5] [--model glove-sif-100d]
  */
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { embeddingV1 } from '@sift/contracts';
-import { createFeaturizer } from '@sift/featurizers';
-import { ModelStore, SessionCache, toOrtFeeds } from '@sift/inference';
+import { createFeaturizer, type EncodedInput } from '@sift/featurizers';
+import { DynamicBatcher, ModelStore, SessionCache, toOrtFeeds } from '@sift/inference';
 import { createLogger } from '@sift/kit';
 import { repoRoot, startDeployable } from '@sift/launcher';
 
-const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 5;
+const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const seconds = Number(flag('--seconds')) || 5;
+const modelName = flag('--model') ?? 'glove-sif-100d';
 const textsPerRequest = 4;
 const words =
   'the river mountain city people market music government water science history language school family light city power story'.split(
@@ -48,7 +50,9 @@ async function closedLoop(concurrency: number, call: (i: number) => Promise<numb
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < until) {
         const t0 = performance.now();
-        texts += await call(i++);
+        // Not `texts += await ...`: that reads `texts` before the await and loses concurrent updates.
+        const done = await call(i++);
+        texts += done;
         latencies.push(performance.now() - t0);
       }
     }),
@@ -69,13 +73,16 @@ async function grpcCaller(env: Record<string, string>) {
     SIFT_EMBEDDING_PORT: '0',
     SIFT_LOG_LEVEL: 'warn',
     SIFT_NATS_URL: '',
+    SIFT_EMBEDDING_WARM_MODELS: modelName,
     ...env,
   });
   const client = new embeddingV1.EmbeddingServiceClient(`127.0.0.1:${svc.port}`, credentials.createInsecure());
   const call = (inputs: string[]) =>
     new Promise<number>((res, rej) =>
-      client.embed(embeddingV1.EmbedRequest.fromPartial({ inputs }), new Metadata(), (err, r) =>
-        err ? rej(err) : res(r.embeddings?.dims[0] ?? 0),
+      client.embed(
+        embeddingV1.EmbedRequest.fromPartial({ inputs, model: { name: modelName, version: '' } }),
+        new Metadata(),
+        (err, r) => (err ? rej(err) : res(r.embeddings?.dims[0] ?? 0)),
       ),
     );
   return {
@@ -89,14 +96,29 @@ async function grpcCaller(env: Record<string, string>) {
 
 const logger = createLogger('bench', 'warn');
 const store = new ModelStore(resolve(repoRoot, 'models'));
-const model = await store.resolve('glove-sif-100d');
+const model = await store.resolve(modelName);
 const sessions = new SessionCache({ provider: 'cpu', logger });
 const graph = await sessions.get(model);
 const featurizer = await createFeaturizer(model.dir, model.manifest.preprocessing ?? {}, graph.session.inputNames);
-/** The model called in-process through onnxruntime: featurize, one session.run per request. */
-const inProcess = async (inputs: string[]) => {
+/** The model called in-process through onnxruntime, one session.run per request (no batching). */
+const direct = async (inputs: string[]) => {
   const feeds = featurizer.collate(inputs.map((t) => featurizer.encode(t)));
   await graph.session.run(toOrtFeeds(feeds));
+  return inputs.length;
+};
+/**
+ * The baseline: the same featurizer, batcher settings and session as the service, in-process; the ratio
+ * to it is what gRPC, protobuf and the extra process cost.
+ */
+const batcher = new DynamicBatcher<EncodedInput, number>(
+  async (items) => {
+    await graph.session.run(toOrtFeeds(featurizer.collate(items)));
+    return items.map(() => 1);
+  },
+  { maxBatchSize: 64, maxBatchTokens: 16384, maxQueueDelayMs: 0, maxQueueItems: 8192, mode: 'dynamic' },
+);
+const inProcess = async (inputs: string[]) => {
+  await batcher.submit(inputs.map((t) => featurizer.encode(t)));
   return inputs.length;
 };
 
@@ -106,9 +128,11 @@ process.stdout.write(
 const results: Record<string, Run> = {};
 const dynamic = await grpcCaller({ SIFT_EMBEDDING_BATCHING: 'dynamic' });
 for (const c of [1, 8, 32]) {
+  const raw = await closedLoop(c, (i) => direct(request(i)));
+  process.stdout.write(`c=${String(c).padEnd(3)} direct     ${fmt(raw)}   (session.run per request)\n`);
   results[`in-process c=${c}`] = await closedLoop(c, (i) => inProcess(request(i)));
   results[`grpc dynamic c=${c}`] = await closedLoop(c, (i) => dynamic.call(request(i)));
-  process.stdout.write(`c=${String(c).padEnd(3)} in-process ${fmt(results[`in-process c=${c}`] as Run)}\n`);
+  process.stdout.write(`      in-process ${fmt(results[`in-process c=${c}`] as Run)}   (same batcher, no gRPC)\n`);
   process.stdout.write(
     `      grpc       ${fmt(results[`grpc dynamic c=${c}`] as Run)}   ratio ${(rate(results[`grpc dynamic c=${c}`] as Run) / rate(results[`in-process c=${c}`] as Run)).toFixed(2)}\n`,
   );

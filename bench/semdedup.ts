@@ -41,19 +41,36 @@ for (let i = 0; i < n; i++) {
   }
 }
 normalizeRows(x, d);
-process.stdout.write(`# semdedup  n=${n} d=${d} k=${k} (fit on ${sample})  ${cpus().length} cores (${cpus()[0]?.model})\n`);
+process.stdout.write(
+  `# semdedup  n=${n} d=${d} k=${k} (fit on ${sample})  ${cpus().length} cores (${cpus()[0]?.model})\n`,
+);
 process.stdout.write(`embedding matrix ${mb(x.byteLength)}; rss after generating ${mb(process.memoryUsage().rss)}\n`);
 
 let t = performance.now();
-const clusters = await sphericalKMeans(x, d, { k, seed: 1, maxIterations: 20, sampleSize: sample, assign: await createOrtAssignKernel() });
+const clusters = await sphericalKMeans(x, d, {
+  k,
+  seed: 1,
+  maxIterations: 20,
+  sampleSize: sample,
+  assign: await createOrtAssignKernel(),
+});
 const kmeansS = (performance.now() - t) / 1000;
-process.stdout.write(`k-means (fit ${sample}, assign ${n}): ${kmeansS.toFixed(1)} s, ${(n / kmeansS).toFixed(0)} embeddings/s\n`);
+process.stdout.write(
+  `k-means (fit ${sample}, assign ${n}): ${kmeansS.toFixed(1)} s, ${(n / kmeansS).toFixed(0)} embeddings/s\n`,
+);
 
 t = performance.now();
-const r = semDedup({ embeddings: x, dims: d, labels: clusters.labels, centroids: clusters.centroids }, { eps: 0.01, sweepEps: [0.001, 0.005, 0.01, 0.05] });
+const r = semDedup(
+  { embeddings: x, dims: d, labels: clusters.labels, centroids: clusters.centroids },
+  { eps: 0.01, sweepEps: [0.001, 0.005, 0.01, 0.05] },
+);
 const dedupS = (performance.now() - t) / 1000;
 clearInterval(sampler);
 peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
-process.stdout.write(`SemDeDup: ${dedupS.toFixed(1)} s, ${(n / dedupS).toFixed(0)} embeddings/s; removed ${r.removed} at eps 0.01 (planted near-copies: ~30%)\n`);
-process.stdout.write(`sweep: ${r.sweep.map((p) => `eps ${p.eps}: ${(100 * p.removedFraction).toFixed(1)}%`).join(', ')}\n`);
+process.stdout.write(
+  `SemDeDup: ${dedupS.toFixed(1)} s, ${(n / dedupS).toFixed(0)} embeddings/s; removed ${r.removed} at eps 0.01 (planted near-copies: ~30%)\n`,
+);
+process.stdout.write(
+  `sweep: ${r.sweep.map((p) => `eps ${p.eps}: ${(100 * p.removedFraction).toFixed(1)}%`).join(', ')}\n`,
+);
 process.stdout.write(`peak RSS ${mb(peak)} = ${(peak / x.byteLength).toFixed(2)}x the embedding matrix\n`);

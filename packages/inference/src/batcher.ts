@@ -6,7 +6,11 @@ export interface BatcherOptions {
   maxBatchSize: number;
   /** Most padded tokens (batch size x longest item) in one model call. */
   maxBatchTokens: number;
-  /** How long the oldest queued item may wait for company before its batch runs. */
+  /**
+   * How long the oldest queued item may wait for company while the model is idle. 0 (the default in the
+   * services) runs at once when idle: items that arrive while a batch computes form the next batch, so
+   * batches grow with load without adding latency at low load.
+   */
   maxQueueDelayMs: number;
   /** Items allowed to wait; a request that would exceed it gets RESOURCE_EXHAUSTED. */
   maxQueueItems: number;

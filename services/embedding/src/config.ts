@@ -11,7 +11,11 @@ export const embeddingConfigSpec = {
   intraOpThreads: key.int('SIFT_ORT_THREADS', 0, 'CPU threads per model call; 0 = ONNX Runtime default'),
   maxBatchSize: key.int('SIFT_EMBEDDING_MAX_BATCH', 64, 'most inputs in one model call', 1),
   maxBatchTokens: key.int('SIFT_EMBEDDING_MAX_BATCH_TOKENS', 16384, 'most padded tokens in one model call', 1),
-  maxQueueDelayMs: key.number('SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS', 2, 'longest wait for a batch to fill'),
+  maxQueueDelayMs: key.number(
+    'SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS',
+    0,
+    'longest wait for company while the model is idle',
+  ),
   maxQueueItems: key.int('SIFT_EMBEDDING_MAX_QUEUE', 8192, 'inputs allowed to wait; beyond: RESOURCE_EXHAUSTED', 1),
   batching: key.oneOf('SIFT_EMBEDDING_BATCHING', 'dynamic', ['dynamic', 'per-request'] as const, 'batching mode'),
   maxInputsPerCall: key.int('SIFT_EMBEDDING_MAX_INPUTS', 2048, 'most inputs in one Embed call', 1),
