@@ -5,3 +5,4 @@ export * from './model-store.js';
 export * from './onnx-writer.js';
 export * from './sessions.js';
 export * from './tensors.js';
+export * from './byte-lm.js';
