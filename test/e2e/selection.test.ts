@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus } from '@sift/bus';
-import { type LocalPlatform, startPlatform, waitUntil } from '@sift/launcher';
+import { type LocalPlatform, repoRoot, startPlatform, waitUntil } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCorpusWithNearDuplicates } from '../../services/selection/test/corpus.js';
@@ -153,6 +153,41 @@ describe('selection job end to end', () => {
     expect(readFileSync(join(out, 'kept.jsonl'), 'utf8')).toBe(readFileSync(join(reference, 'kept.jsonl'), 'utf8'));
   }, 300_000);
 
+  it('prunes a code corpus by length and by SCIP, reporting how corrupted files move in embedding space', async () => {
+    // Real source files: the JavaScript of an installed npm package, one record per file.
+    const root = join(repoRoot, 'node_modules/@grpc/grpc-js/build/src');
+    const files = readdirSync(root).filter((f) => f.endsWith('.js')).sort();
+    const dataset = join(dataDir, 'code.jsonl');
+    writeFileSync(dataset, files.map((f) => JSON.stringify({ path: f, content: readFileSync(join(root, f), 'utf8') })).join('\n'));
+    const out = join(dataDir, 'out-code');
+    const { body } = await submit({
+      dataset: { paths: [dataset], textField: 'content', idField: 'path' },
+      steps: [
+        { name: 'long-files', longFilePruning: { tokenShare: 0.2 } },
+        { name: 'embed', embed: { model: { name: 'code-ngram' } } },
+        { name: 'cluster', kmeans: { k: 6, seed: 2 } },
+        { name: 'scip', scip: { pruneFraction: 0.2, smallClusterShare: 0.5, corruptionReport: true, corruptionSamples: 40, seed: 1 } },
+      ],
+      output: { path: out },
+    });
+    await waitUntil(async () => ['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED'].includes((await job(body.jobId)).job.status.state), 60_000);
+    const { job: done } = await job(body.jobId);
+    expect(done.status.error ?? '').toBe('');
+    const decisions = readFileSync(join(out, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const size = (id: string) => readFileSync(join(root, id), 'utf8').length;
+    const long = decisions.filter((d) => d.reason === 'DECISION_REASON_LONG_FILE');
+    expect(long.length).toBeGreaterThan(0);
+    // Every file dropped as long is at least as long as every file that survived the length stage.
+    const survivors = decisions.filter((d) => d.reason !== 'DECISION_REASON_LONG_FILE');
+    expect(Math.min(...long.map((d) => size(d.recordId)))).toBeGreaterThan(Math.max(...survivors.map((d) => size(d.recordId))) * 0.5);
+    const scip = decisions.filter((d) => ['DECISION_REASON_SMALL_CLUSTER', 'DECISION_REASON_FAR_FROM_CENTROID'].includes(d.reason));
+    expect(scip.length).toBe(Math.round(0.2 * survivors.length));
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    const corruption = report.stages.find((s: { stage: string }) => s.stage === 'scip').facts.corruption;
+    expect(corruption.pairs).toBeGreaterThan(10);
+    expect(Object.keys(corruption.byGroup)).toEqual(expect.arrayContaining(['flip-comparison', 'remove-closing-bracket']));
+  });
+
   it('lands every decision in ClickHouse selection_decisions', async () => {
     const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
     await waitUntil(async () => {
@@ -165,14 +200,15 @@ describe('selection job end to end', () => {
     const store = await openMetricsStore({ embeddedPath: platform.clickhouseDir });
     try {
       const rs = await store.query({
-        query: `SELECT count() AS n, countIf(reason = 'semantic_duplicate') AS dups, uniqExact(job_id) AS jobs FROM selection_decisions`,
+        query: `SELECT count() AS n, countIf(reason = 'semantic_duplicate') AS dups FROM selection_decisions
+                GROUP BY job_id ORDER BY n`,
         format: 'JSONEachRow',
       });
-      const [row] = await rs.json<{ n: number | string; dups: number | string; jobs: number | string }>();
-      // 264 records of the first job + 7500 of each of the two big jobs (the failed tiny job decided nothing).
-      expect(Number(row?.n)).toBe(264 + 2 * 7500);
-      expect(Number(row?.dups)).toBeGreaterThanOrEqual(24 + 2 * 500);
-      expect(Number(row?.jobs)).toBe(3);
+      const rows = (await rs.json<{ n: number | string; dups: number | string }>()).map((r) => Number(r.n));
+      // One row per record of each successful job (the failed tiny job decided nothing): the code corpus,
+      // the 264-record news job and the two 7,500-record jobs of the kill test.
+      expect(rows.slice(1)).toEqual([264, 7500, 7500]);
+      expect(rows[0]).toBeGreaterThan(20);
     } finally {
       await store.close();
     }

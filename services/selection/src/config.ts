@@ -5,6 +5,7 @@ export const selectionConfigSpec = {
   host: key.string('SIFT_SELECTION_HOST', '127.0.0.1', 'interface the gRPC server binds'),
   port: key.int('SIFT_SELECTION_PORT', 50052, 'gRPC port; 0 picks a free one'),
   dataDir: key.string('SIFT_SELECTION_DATA_DIR', '.data/selection', 'job state folder, shared by replicas'),
+  modelsDir: key.string('SIFT_MODELS_DIR', 'models', 'model store root, for the text-quality language model'),
   embeddingAddress: key.string('SIFT_EMBEDDING_ADDRESS', '127.0.0.1:50051', 'embedding service host:port'),
   natsUrl: key.string('SIFT_NATS_URL', 'nats://127.0.0.1:4222', 'NATS server(s): job queue and events'),
   worker: key.bool('SIFT_SELECTION_WORKER', true, 'take jobs from the queue in this process'),

@@ -9,3 +9,8 @@ export interface TextEmbedder {
     signal: AbortSignal,
   ): Promise<{ vectors: Float32Array; dims: number; model: { name: string; version: string } }>;
 }
+
+/** Perplexity of text under a byte-level language model from the model store (for text-quality weights). */
+export interface LanguageModelScorer {
+  perplexity(model: { name: string; version: string }, texts: readonly string[]): Promise<number>;
+}

@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
 import { Bus, publishRequestMetrics, subjects } from '@sift/bus';
 import { selectionV1 } from '@sift/contracts';
+import { ModelStore } from '@sift/inference';
 import { type Logger, startGrpcServer } from '@sift/kit';
 import { StreamingEmbedder } from './adapters/embedding-client.js';
 import { selectionHandlers } from './adapters/grpc.js';
+import { StoreLanguageModels } from './adapters/language-model.js';
 import type { SelectionConfig } from './config.js';
 import { JobStore } from './jobs/job-store.js';
 import { SelectionWorker } from './jobs/worker.js';
@@ -18,7 +20,8 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
   const store = new JobStore(resolve(config.dataDir, 'jobs'));
   const bus = await Bus.connect(config.natsUrl, 'sift-selection');
   const embedder = new StreamingEmbedder(config.embeddingAddress, config.maxMessageBytes);
-  const worker = new SelectionWorker(store, bus, embedder, logger);
+  const languageModels = new StoreLanguageModels(new ModelStore(resolve(config.modelsDir)), logger);
+  const worker = new SelectionWorker(store, bus, embedder, logger, languageModels);
   const stopWorker = config.worker
     ? await bus.work(subjects.selectionJobSubmitted, 'selection-workers', (m) => worker.run(m.status?.jobId ?? ''), {
         ackWaitMs: config.ackWaitMs,
@@ -42,6 +45,7 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
       worker.shutdown();
       await stopWorker();
       embedder.close();
+      await languageModels.close();
       await bus.close();
     },
   };

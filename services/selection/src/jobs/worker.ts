@@ -4,9 +4,9 @@ import { asSiftError, type Logger, SiftError } from '@sift/kit';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
 import { runStage } from '../pipeline/stages.js';
-import { loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
+import { type DropReason, loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
 import { resolveSteps } from '../pipeline/steps.js';
-import type { TextEmbedder } from '../ports.js';
+import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 import { isTerminal, type JobStore } from './job-store.js';
 
 /** Reports stage progress; throttled so a million records do not mean a million events. */
@@ -26,6 +26,7 @@ export class SelectionWorker {
     private readonly bus: Bus,
     private readonly embedder: TextEmbedder,
     private readonly logger: Logger,
+    private readonly languageModels?: LanguageModelScorer,
   ) {}
 
   /** Runs (or resumes) one job to a final state. Never throws for job-level failures: they fail the job. */
@@ -94,6 +95,7 @@ export class SelectionWorker {
         embedder: this.embedder,
         progress: progress.tick,
         signal: controller.signal,
+        ...(this.languageModels ? { languageModels: this.languageModels } : {}),
       });
       const summary: StageSummary = {
         stage: step.name,
@@ -198,11 +200,18 @@ function countAlive(state: PipelineState): number {
   return n;
 }
 
-const reasonCode: Record<string, selectionV1.DecisionReason> = {
+const reasonCode: Record<DropReason, selectionV1.DecisionReason> = {
+  'exact-duplicate': 3,
+  'near-duplicate': 4,
+  'indexed-duplicate': 5,
   'semantic-duplicate': 6,
   prototypical: 7,
   'too-hard': 8,
   'density-quota': 9,
+  'small-cluster': 10,
+  'far-from-centroid': 11,
+  'long-file': 12,
+  'low-quality': 13,
 };
 
 /** The final decision of record i: kept, or the stage and reason that dropped it. */

@@ -1,8 +1,30 @@
 import { createOrtAssignKernel } from '@sift/inference';
 import { SiftError } from '@sift/kit';
-import { type AssignKernel, gatherRows, type KMeansResult, sphericalKMeans } from '@sift/numeric';
-import { d4, densityPruning, semDedup, sslPrototypes } from '../domain/index.js';
-import type { TextEmbedder } from '../ports.js';
+import {
+  type AssignKernel,
+  gatherRows,
+  type KMeansResult,
+  sampleIndices,
+  seededRandom,
+  sphericalKMeans,
+} from '@sift/numeric';
+import {
+  clusterPlacement,
+  codeTokenCount,
+  corruptCode,
+  corruptionKinds,
+  corruptionShift,
+  d4,
+  densityPruning,
+  longFilePruning,
+  qualityFilters,
+  scipDropReason,
+  scipPrune,
+  semDedup,
+  sslPrototypes,
+  textQuality,
+} from '../domain/index.js';
+import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 import { clusterSizeHistogram, type StageSummary } from './report.js';
 import { aliveIndices, drop, type PipelineState } from './state.js';
 import type { ResolvedStep } from './steps.js';
@@ -10,6 +32,8 @@ import type { ResolvedStep } from './steps.js';
 /** What a stage needs besides the state. */
 export interface StageContext {
   embedder: TextEmbedder;
+  /** Byte-level language models, for text-quality weights. */
+  languageModels?: LanguageModelScorer;
   progress: (done: number, total: number) => void;
   signal: AbortSignal;
 }
@@ -167,6 +191,75 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         facts: { dedupKeepCount: r.dedupKeepCount, dedupCutoff: r.dedupCutoff, keepCount: r.keepCount },
       };
     }
+    case 'long-file-pruning': {
+      const counts = Int32Array.from(alive, (i) =>
+        step.tokenizer === 'utf8-bytes'
+          ? Buffer.byteLength(state.texts[i] as string)
+          : codeTokenCount(state.texts[i] as string),
+      );
+      const r = longFilePruning(
+        counts,
+        step.tokenShare ? { tokenShare: step.tokenShare } : { maxTokens: step.maxTokens },
+      );
+      alive.forEach((rec, row) => {
+        if (!r.kept[row]) drop(state, rec, { stage: step.name, reason: 'long-file', score: counts[row] as number });
+      });
+      return {
+        facts: {
+          totalTokens: r.totalTokens,
+          removedTokens: r.removedTokens,
+          removedShare: r.removedShare,
+          threshold: r.threshold,
+        },
+      };
+    }
+    case 'scip': {
+      const input = clusteredAlive(state, alive);
+      const r = scipPrune(input, { pruneFraction: step.pruneFraction, smallClusterShare: step.smallClusterShare });
+      alive.forEach((rec, row) => {
+        const reason = scipDropReason(r, row);
+        if (!reason) return;
+        drop(state, rec, {
+          stage: step.name,
+          reason,
+          cluster: input.labels[row] as number,
+          score: r.score[row] as number,
+        });
+      });
+      const report = step.corruptionReport ? await corruptionReport(state, alive, input, step, ctx) : undefined;
+      return {
+        facts: {
+          budget: r.budget,
+          droppedClusters: r.droppedClusters.length,
+          ...(report ? { corruption: report } : {}),
+        },
+      };
+    }
+    case 'text-quality': {
+      if (!ctx.languageModels)
+        throw new SiftError('unavailable', 'text-quality needs the model store (SIFT_MODELS_DIR)');
+      const models = ctx.languageModels;
+      const texts = Array.from(alive, (i) => state.texts[i] as string);
+      const r = await textQuality(texts, {
+        keepFraction: step.keepFraction,
+        filters: qualityFilters(step.filters),
+        weightSampleSize: step.weightSampleSize,
+        seed: step.seed,
+        perplexity: (lines) => models.perplexity({ name: step.model, version: step.version }, [lines.join('\n')]),
+      });
+      alive.forEach((rec, row) => {
+        if (!r.kept[row])
+          drop(state, rec, { stage: step.name, reason: 'low-quality', score: r.docScores[row] as number });
+      });
+      return {
+        facts: {
+          model: step.model,
+          pplAll: r.pplAll,
+          weights: Object.fromEntries(r.filters.map((f, i) => [f, { weight: r.weights[i], ppl: r.pplPerFilter[i] }])),
+          fallbackToEqualWeights: r.fallbackToEqualWeights,
+        },
+      };
+    }
     case 'density-pruning': {
       const input = clusteredAlive(state, alive);
       const r = densityPruning(input, {
@@ -189,6 +282,60 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       return { facts: { budget: r.budget, minQuota: r.minQuota, quotas: Array.from(r.quotas) } };
     }
   }
+}
+
+/**
+ * SCIP's diagnostic: corrupt a sample of the alive files (each kind in turn), embed the corrupted copies
+ * with the same model, place them in the existing clustering, and summarise how far they moved from their
+ * originals (cluster size, distance to centroid), per corruption kind.
+ */
+async function corruptionReport(
+  state: PipelineState,
+  alive: Int32Array,
+  input: ReturnType<typeof clusteredAlive>,
+  step: Extract<ResolvedStep, { kind: 'scip' }>,
+  ctx: StageContext,
+) {
+  const random = seededRandom(step.seed);
+  const rows = sampleIndices(alive.length, step.corruptionSamples, random);
+  const originals: number[] = [];
+  const corrupted: string[] = [];
+  const kinds: string[] = [];
+  rows.forEach((row, j) => {
+    const kind = corruptionKinds[j % corruptionKinds.length] as (typeof corruptionKinds)[number];
+    const c = corruptCode(state.texts[alive[row] as number] as string, kind, random);
+    if (!c) return;
+    originals.push(row);
+    corrupted.push(c.text);
+    kinds.push(c.kind);
+  });
+  if (corrupted.length === 0) return { pairs: 0, note: 'no sampled file had a corruption site' };
+  const [name = '', version = ''] = (state.embeddings?.model ?? '').split('@');
+  const e = await ctx.embedder.embed(
+    corrupted,
+    { model: name, version, dimensions: input.dims, batchSize: 256 },
+    () => {},
+    ctx.signal,
+  );
+  const k = input.centroids.length / input.dims;
+  const placed = await (await ortAssign())(e.vectors, corrupted.length, input.dims, input.centroids, k);
+  const base = clusterPlacement(input);
+  const original = {
+    clusterSize: originals.map((r) => base.clusterSize[r] as number),
+    centroidDistance: originals.map((r) => base.centroidDistance[r] as number),
+  };
+  const sizes = sizesOf(input.labels, k);
+  const moved = {
+    clusterSize: Array.from(placed.labels, (l) => sizes[l] ?? 0),
+    centroidDistance: Array.from(placed.similarity, (s) => 1 - s),
+  };
+  return corruptionShift(original, moved, kinds);
+}
+
+function sizesOf(labels: Int32Array, k: number): Int32Array {
+  const sizes = new Int32Array(k);
+  for (const l of labels) sizes[l] = (sizes[l] as number) + 1;
+  return sizes;
 }
 
 function requireEmbeddings(state: PipelineState) {

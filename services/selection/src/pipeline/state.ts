@@ -2,7 +2,18 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Why a record left the pipeline (names follow selection.v1 DecisionReason). */
-export type DropReason = 'semantic-duplicate' | 'prototypical' | 'too-hard' | 'density-quota';
+export type DropReason =
+  | 'semantic-duplicate'
+  | 'prototypical'
+  | 'too-hard'
+  | 'density-quota'
+  | 'small-cluster'
+  | 'far-from-centroid'
+  | 'long-file'
+  | 'low-quality'
+  | 'exact-duplicate'
+  | 'near-duplicate'
+  | 'indexed-duplicate';
 
 /** The first (and only) drop of a record: the stage that dropped it and why. */
 export interface Drop {

@@ -1,5 +1,6 @@
 import type { selectionV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
+import { type QualityFilterName, qualityFilterNames } from '../domain/index.js';
 
 /** A pipeline step with every default filled in and every range checked. */
 export type ResolvedStep = { name: string } & (
@@ -23,6 +24,24 @@ export type ResolvedStep = { name: string } & (
       dedupKeep: 'hardest' | 'easiest' | 'random';
       prototypeDrop: 'most-prototypical' | 'hardest';
     }
+  | { kind: 'long-file-pruning'; tokenShare: number; maxTokens: number; tokenizer: 'code-tokens' | 'utf8-bytes' }
+  | {
+      kind: 'scip';
+      pruneFraction: number;
+      smallClusterShare: number;
+      corruptionReport: boolean;
+      corruptionSamples: number;
+      seed: number;
+    }
+  | {
+      kind: 'text-quality';
+      keepFraction: number;
+      filters: QualityFilterName[];
+      model: string;
+      version: string;
+      weightSampleSize: number;
+      seed: number;
+    }
   | {
       kind: 'density-pruning';
       keepFraction: number;
@@ -38,9 +57,16 @@ export type StepKind = ResolvedStep['kind'];
 const later: Record<string, string> = {
   exactDedup: 'exact_dedup',
   minhashDedup: 'minhash_dedup',
-  scip: 'scip',
-  longFilePruning: 'long_file_pruning',
-  textQuality: 'text_quality',
+};
+
+const qualityFilterByCode: Record<number, QualityFilterName> = {
+  1: 'terminal-punctuation',
+  2: 'min-words',
+  3: 'not-uppercase',
+  4: 'few-digits',
+  5: 'stop-words',
+  6: 'no-boilerplate',
+  7: 'no-curly-braces',
 };
 
 /**
@@ -154,6 +180,69 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
           recluster: { k: r.k, maxIterations: r.maxIterations, seed: r.seed },
           dedupKeep: keepRule(v.dedupKeep),
           prototypeDrop: v.prototypeDrop === 2 ? 'hardest' : 'most-prototypical',
+        });
+        break;
+      }
+      case 'longFilePruning': {
+        const v = kind.value;
+        const limit = v.limit;
+        if (!limit) throw new SiftError('invalid_argument', `${at}.long_file_pruning: set token_share or max_tokens`);
+        const tokenizer = v.tokenizer?.name || 'code-tokens';
+        if (tokenizer !== 'code-tokens' && tokenizer !== 'utf8-bytes') {
+          throw new SiftError(
+            'invalid_argument',
+            `${at}.long_file_pruning.tokenizer: "${tokenizer}" is not available; use "code-tokens" (default) or "utf8-bytes"`,
+          );
+        }
+        out.push({
+          name,
+          kind: 'long-file-pruning',
+          tokenShare:
+            limit.$case === 'tokenShare' ? inRange(limit.value, 0, 1, `${at}.long_file_pruning.token_share`) : 0,
+          maxTokens:
+            limit.$case === 'maxTokens'
+              ? intIn(limit.value, 1, Number.MAX_SAFE_INTEGER, `${at}.long_file_pruning.max_tokens`)
+              : 0,
+          tokenizer,
+        });
+        break;
+      }
+      case 'scip': {
+        needs('clusters');
+        const v = kind.value;
+        out.push({
+          name,
+          kind: 'scip',
+          pruneFraction: inRange(v.pruneFraction, 0, 1, `${at}.scip.prune_fraction`),
+          // The contract reads 0 as "unset": the default split gives half the budget to small clusters.
+          smallClusterShare:
+            v.smallClusterShare === 0
+              ? 0.5
+              : inRange(v.smallClusterShare, 0, 1, `${at}.scip.small_cluster_share`, true),
+          corruptionReport: v.corruptionReport,
+          corruptionSamples: intIn(v.corruptionSamples || 200, 1, 100_000, `${at}.scip.corruption_samples`),
+          seed: v.seed,
+        });
+        break;
+      }
+      case 'textQuality': {
+        const v = kind.value;
+        const filters = v.filters.map((f, j) => {
+          const f2 = qualityFilterByCode[f];
+          if (!f2) throw new SiftError('invalid_argument', `${at}.text_quality.filters[${j}]: unknown filter ${f}`);
+          return f2;
+        });
+        out.push({
+          name,
+          kind: 'text-quality',
+          keepFraction: inRange(v.keepFraction, 0, 1, `${at}.text_quality.keep_fraction`, true),
+          filters: filters.length > 0 ? filters : [...qualityFilterNames],
+          model: v.languageModel?.name || 'byte-gpt',
+          version: v.languageModel?.version ?? '',
+          // Each filter's kept lines are scored by the language model on CPU: a few hundred documents give
+          // stable weights in seconds.
+          weightSampleSize: intIn(v.weightSampleSize || 300, 1, 1_000_000, `${at}.text_quality.weight_sample_size`),
+          seed: v.seed,
         });
         break;
       }

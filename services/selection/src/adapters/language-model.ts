@@ -1,0 +1,32 @@
+import { type ModelStore, SessionCache, scoreBytes } from '@sift/inference';
+import { type Logger, SiftError } from '@sift/kit';
+import type { LanguageModelScorer } from '../ports.js';
+
+/** Byte-level language models from the model store, scored in-process with ONNX Runtime. */
+export class StoreLanguageModels implements LanguageModelScorer {
+  private readonly sessions: SessionCache;
+
+  constructor(
+    private readonly store: ModelStore,
+    logger: Logger,
+  ) {
+    this.sessions = new SessionCache({ provider: 'cpu', logger });
+  }
+
+  async perplexity(ref: { name: string; version: string }, texts: readonly string[]): Promise<number> {
+    const model = await this.store.resolve(ref.name, ref.version);
+    if (model.manifest.task !== 'language-model' || model.manifest.preprocessing?.kind !== 'bytes') {
+      throw new SiftError(
+        'invalid_argument',
+        `model ${model.name}/${model.version} is not a byte-level language model`,
+      );
+    }
+    const contextLength = Number(model.manifest.preprocessing?.maxSequence ?? 256);
+    const graph = await this.sessions.get(model);
+    return (await scoreBytes(graph.session, texts, { contextLength })).perplexity;
+  }
+
+  close(): Promise<void> {
+    return this.sessions.close();
+  }
+}
