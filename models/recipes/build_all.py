@@ -1,0 +1,88 @@
+"""Rebuilds every default model trained by a recipe: data -> training -> export.
+
+  /usr/bin/python3 models/recipes/build_all.py [--device auto|cpu|cuda] [--minutes M]
+                                               [--stage all|prep|train|export] [--only a,b]
+                                               [--parallel] [--weights-dir DIR]
+
+--minutes is the training budget of each of byte-gpt and nested-ae (digits-cls trains for a fixed
+number of epochs, about a minute on a CPU). --parallel trains the models concurrently (one GPU shared,
+or CPU threads split between them) and writes each one's log to <weights-dir>/<name>.log.
+Use Debian's /usr/bin/python3 (python3-torch 1.13 and friends); see README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import RECIPES_DIR, WEIGHTS_DIR, log
+
+MODELS = {"byte-gpt": "byte_gpt.py", "nested-ae": "nested_ae.py", "digits-cls": "digits_cls.py"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--stage", choices=["all", "prep", "train", "export"], default="all")
+    ap.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")
+    ap.add_argument("--parallel", action="store_true")
+    ap.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
+    args = ap.parse_args()
+    names = [n for n in args.only.split(",") if n]
+    unknown = set(names) - set(MODELS)
+    if unknown:
+        raise SystemExit(f"unknown models: {sorted(unknown)}; known: {list(MODELS)}")
+    py = sys.executable
+    wdir = Path(args.weights_dir)
+    wdir.mkdir(parents=True, exist_ok=True)
+
+    if args.stage in ("all", "prep"):
+        want = []
+        if "byte-gpt" in names:
+            want.append("--text")
+        if "nested-ae" in names:
+            want.append("--photos")
+        if want:
+            subprocess.run([py, str(RECIPES_DIR / "data_prep.py"), *want], check=True)
+
+    if args.stage in ("all", "train"):
+        threads = max(1, (os.cpu_count() or 1) // (len(names) if args.parallel else 1))
+        cmds = {
+            n: [py, str(RECIPES_DIR / MODELS[n]), "train", "--device", args.device, "--minutes", str(args.minutes),
+                "--threads", str(threads), "--weights", str(wdir / f"{n}.npz")]
+            for n in names
+        }
+        if args.parallel:
+            procs = {}
+            for n, cmd in cmds.items():
+                log("start", " ".join(cmd))
+                procs[n] = subprocess.Popen(cmd, stdout=open(wdir / f"{n}.log", "w"), stderr=subprocess.STDOUT,
+                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            failed = []
+            while procs:
+                for n, p in list(procs.items()):
+                    if p.poll() is not None:
+                        log(f"{n} finished rc={p.returncode}")
+                        failed += [n] if p.returncode else []
+                        del procs[n]
+                time.sleep(5)
+            if failed:
+                raise SystemExit(f"training failed: {failed} (see {wdir}/<name>.log)")
+        else:
+            for n, cmd in cmds.items():
+                log("run", " ".join(cmd))
+                subprocess.run(cmd, check=True)
+
+    if args.stage in ("all", "export"):
+        for n in names:
+            subprocess.run([py, str(RECIPES_DIR / MODELS[n]), "export", "--weights", str(wdir / f"{n}.npz")],
+                           check=True)
+
+
+if __name__ == "__main__":
+    main()

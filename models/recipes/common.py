@@ -1,0 +1,249 @@
+"""Shared helpers for the model recipes.
+
+Every recipe is split into two stages so that training can happen on a GPU machine that runs a newer
+PyTorch while export happens with Debian's python3-torch:
+
+  train  -> weights as a NumPy .npz (version-neutral) + a small JSON log of how the run went
+  export -> rebuild the module from the .npz, measure held-out metrics, write ONNX, model.json and
+            reference.json under models/<name>/<version>/
+
+The manifest and reference formats are the ones described in models/README.md.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RECIPES_DIR = Path(__file__).resolve().parent
+MODELS_DIR = RECIPES_DIR.parent
+REPO_DIR = MODELS_DIR.parent
+# Prepared training data and trained weights live here; the folder is gitignored (see .gitignore).
+DATA_DIR = RECIPES_DIR / ".data"
+WEIGHTS_DIR = DATA_DIR / "weights"
+
+# ONNX opset 17 is the newest that Debian's torch 1.13 exporter writes; it has a native
+# LayerNormalization op, which keeps the language-model graph readable for graph analysis.
+OPSET = 17
+
+
+def log(*parts) -> None:
+    print(time.strftime("%H:%M:%S"), *parts, flush=True)
+
+
+def setup(seed: int, threads: int | None = None) -> None:
+    """Fix every seed and use the given number of CPU threads (default: all cores)."""
+    n = threads or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' takes CUDA when present; asking for CUDA without it is an error, not a silent fallback."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda was requested but torch.cuda.is_available() is False")
+    dev = torch.device(name)
+    log("device:", device_description(dev))
+    return dev
+
+
+def device_description(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def autocast(dev: torch.device):
+    """bf16 autocast on CUDA (fast on recent GPUs); plain fp32 on CPU."""
+    if dev.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return torch.autocast(device_type="cpu", enabled=False)
+
+
+# ---------------------------------------------------------------- schedules and time budgets
+
+
+def warmup_cosine(step: int, total: int, warmup: int, floor: float = 0.1) -> float:
+    """LR multiplier: linear warmup, then cosine decay to `floor` of the peak at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+class StepBudget:
+    """Turns a wall-clock budget into a fixed step count.
+
+    A cosine schedule needs the total step count up front. With --steps the count is given (fully
+    reproducible); with --minutes the first `probe` steps are timed (after `skip` warm-up steps, which
+    absorb compilation and allocator warm-up) and the count is fixed from that speed. Only the total
+    depends on the machine, and it is recorded in the manifest.
+    """
+
+    def __init__(self, minutes: float | None, steps: int | None, probe: int = 30, skip: int = 10):
+        self.minutes, self.fixed = minutes, steps
+        self.total = steps or 0
+        self.probe, self.skip = probe, skip
+        self.t0 = time.time()
+        self.t_skip = None
+
+    @property
+    def horizon(self) -> int:
+        """Total step count for the LR schedule; very large until the timing probe has fixed it."""
+        return self.total or 10**9
+
+    def tick(self, step: int) -> None:
+        """Call once after every finished step (0-based index)."""
+        if self.fixed:
+            return
+        if step + 1 == self.skip:
+            self.t_skip = time.time()
+        elif step + 1 == self.skip + self.probe:
+            per_step = (time.time() - self.t_skip) / self.probe
+            remaining = self.minutes * 60 - (time.time() - self.t0)
+            # keep ~4% of the budget for the final evaluation and saving
+            self.total = step + 1 + max(1, int(0.96 * remaining / per_step))
+            log(f"timing: {per_step * 1000:.1f} ms/step -> {self.total} steps in {self.minutes} min")
+
+    def done(self, step: int) -> bool:
+        return bool(self.total) and step + 1 >= self.total
+
+
+# ---------------------------------------------------------------- weights as .npz
+
+
+SHARD_BYTES = 12 * 1024 * 1024  # files brought back from the GPU machine must stay under 16 MiB each
+
+
+def _shard_paths(path: Path) -> list[Path]:
+    return [path] + sorted(path.parent.glob(f"{path.stem}.part*.npz"))
+
+
+def save_weights(module: torch.nn.Module, path: Path, extra: dict | None = None) -> None:
+    """Saves a state dict as float32 NumPy arrays (readable by any torch version) + a JSON log.
+
+    Large state dicts are split into shards (path, then <stem>.part1.npz, ...) of at most ~12 MB.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for old in _shard_paths(path):
+        if old.exists():
+            old.unlink()
+    arrays = {k: v.detach().float().cpu().numpy() for k, v in module.state_dict().items()}
+    shards, size = [{}], 0
+    for k, v in arrays.items():
+        if size + v.nbytes > SHARD_BYTES and shards[-1]:
+            shards.append({})
+            size = 0
+        shards[-1][k] = v
+        size += v.nbytes
+    for i, shard in enumerate(shards):
+        p = path if i == 0 else path.with_name(f"{path.stem}.part{i}.npz")
+        np.savez(p, **shard)
+        log("saved", p, f"({p.stat().st_size / 1e6:.1f} MB)")
+    if extra is not None:
+        path.with_suffix(".train.json").write_text(json.dumps(extra, indent=2) + "\n")
+
+
+def load_weights(module: torch.nn.Module, path: Path) -> dict:
+    state = {}
+    for p in _shard_paths(path):
+        with np.load(p) as z:
+            state.update({k: torch.from_numpy(z[k]) for k in z.files})
+    module.load_state_dict(state)
+    info_path = path.with_suffix(".train.json")
+    return json.loads(info_path.read_text()) if info_path.exists() else {}
+
+
+def training_record(dev: torch.device, seconds: float, steps: int, **more) -> dict:
+    return {
+        "device": device_description(dev),
+        "torch": torch.__version__,
+        "minutes": round(seconds / 60, 2),
+        "steps": steps,
+        **more,
+    }
+
+
+# ---------------------------------------------------------------- manifest and references
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def model_dir(name: str, version: str = "1") -> Path:
+    d = MODELS_DIR / name / version
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def write_manifest(out_dir: Path, manifest: dict) -> None:
+    """Adds sha256 of every file the manifest names (graphs + preprocessing files) and writes it."""
+    files = list(manifest["graphs"].values()) + list(manifest.pop("_extra_files", []))
+    manifest["sha256"] = {f: sha256_file(out_dir / f) for f in files}
+    (out_dir / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    log("wrote", out_dir / "model.json")
+
+
+def _num(x: float) -> float:
+    # 8 significant digits keep float32 values exact enough for a 1e-4 tolerance and files small.
+    return float(f"{x:.8g}")
+
+
+def tensor_json(arr: np.ndarray) -> dict:
+    arr = np.asarray(arr)
+    if arr.dtype == np.int64:
+        return {"dtype": "int64", "dims": list(arr.shape), "data": [int(v) for v in arr.ravel()]}
+    arr = arr.astype(np.float32)
+    return {"dtype": "float32", "dims": list(arr.shape), "data": [_num(v) for v in arr.ravel()]}
+
+
+def write_reference(out_dir: Path, cases: list[dict]) -> None:
+    (out_dir / "reference.json").write_text(json.dumps({"cases": cases}, separators=(",", ":")) + "\n")
+    log("wrote", out_dir / "reference.json", f"({(out_dir / 'reference.json').stat().st_size} bytes)")
+
+
+def export_onnx(module: torch.nn.Module, args: tuple, path: Path, input_names: list[str],
+                output_names: list[str], dynamic_axes: dict) -> None:
+    """Exports with the legacy tracing exporter of torch 1.13 and checks the result with onnx."""
+    import onnx
+
+    module.eval()
+    with torch.no_grad():
+        torch.onnx.export(
+            module, args, str(path), input_names=input_names, output_names=output_names,
+            dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True,
+        )
+    onnx.checker.check_model(onnx.load(str(path)))
+    size = path.stat().st_size
+    log("exported", path, f"({size / 1e6:.2f} MB)")
+    if size >= 10 * 1024 * 1024:
+        raise SystemExit(f"{path} is {size} bytes: artifacts must stay under 10 MB")
+
+
+def io_spec(name: str, dtype: str, shape: list) -> dict:
+    return {"name": name, "dtype": dtype, "shape": shape}
+
