@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { runOutputs } from './tensors.js';
 
 /** Cross-entropy of a byte language model on some text. */
 export interface ByteLmScore {
@@ -42,7 +43,9 @@ export async function scoreBytes(
       batch.forEach((w, i) => {
         for (let t = 0; t < len; t++) ids[i * len + t] = BigInt(w[t] as number);
       });
-      const out = await session.run({ input_ids: new ort.Tensor('int64', ids, [batch.length, len]) }, [opts.logitsName ?? 'logits']);
+      const out = await runOutputs(session, { input_ids: new ort.Tensor('int64', ids, [batch.length, len]) }, [
+        opts.logitsName ?? 'logits',
+      ]);
       const logits = out[opts.logitsName ?? 'logits']?.data as Float32Array;
       batch.forEach((w, i) => {
         for (let t = 0; t + 1 < len; t++) {

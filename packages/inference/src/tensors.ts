@@ -18,3 +18,25 @@ export function float32Output(
   if (t.type !== 'float32') throw new Error(`output "${name}" is ${t.type}, expected float32`);
   return { data: t.data as Float32Array, dims: [...t.dims] };
 }
+
+/**
+ * Runs a session and returns the named outputs. onnxruntime-node 1.23.2 mislabels a requested subset of
+ * outputs (it keys them by the graph's first output names; microsoft/onnxruntime#26865), so a subset is
+ * only requested when it is exactly a prefix of the graph's outputs; otherwise every output is computed and
+ * the named ones picked.
+ */
+export async function runOutputs(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  names: readonly string[],
+): Promise<Record<string, ort.Tensor>> {
+  const isPrefix = names.every((n, i) => session.outputNames[i] === n);
+  const results = isPrefix ? await session.run(feeds, [...names]) : await session.run(feeds);
+  const picked: Record<string, ort.Tensor> = {};
+  for (const n of names) {
+    const t = results[n];
+    if (!t) throw new Error(`graph has no output "${n}" (has: ${session.outputNames.join(', ')})`);
+    picked[n] = t;
+  }
+  return picked;
+}

@@ -4,6 +4,7 @@ import {
   DynamicBatcher,
   float32Output,
   type ModelStore,
+  runOutputs,
   type SessionCache,
   type StoredModel,
   toOrtFeeds,
@@ -145,7 +146,7 @@ export class OnnxEncoderRegistry implements EncoderRegistry {
     const pooling = pre.pooling === 'cls' ? 'cls' : 'mean';
     const run = async (feeds: Record<string, FeedTensor>) => {
       const wanted = Object.fromEntries(Object.entries(feeds).filter(([k]) => inputNames.includes(k)));
-      const results = await graph.session.run(toOrtFeeds(wanted), [outputName]);
+      const results = await runOutputs(graph.session, toOrtFeeds(wanted), [outputName]);
       return float32Output(results, outputName);
     };
     this.logger.info('embedding model loaded', { model: `${info.name}/${info.version}`, provider: graph.provider });

@@ -21,7 +21,8 @@ import {
  *   bytes 8–11   format version, uint32 little-endian (1)
  *   bytes 12–15  header length H, uint32 LE
  *   16 … 16+H    header, UTF-8 JSON: { kind: "exact" | "minhash", count, ...parameters }
- *   then         count fixed-size keys: exact, the 16-byte digest; minhash, `bands` float64 LE band keys
+ *   then         count fixed-size keys: exact, the 16-byte digest; minhash, `bands` 64-bit band keys, each
+ *                as two uint32 LE (high, low)
  *   then         count ids, each a uint32 LE byte length and the id's UTF-8 bytes
  *
  * Keys come before ids so that both are read with fixed strides; the header carries every parameter the
@@ -93,7 +94,7 @@ export async function saveMinHashIndex(path: string, index: MinHashIndex): Promi
   const { params, ids, bandKeys } = index;
   await writeIndexFile(path, { kind: 'minhash', count: ids.length, params }, async (writer) => {
     for (let i = 0; i < bandKeys.length; i++) {
-      writer.float64(bandKeys[i] as number);
+      writer.uint32(bandKeys[i] as number);
       if (writer.full) await writer.flush();
     }
     for (const id of ids) {
@@ -111,21 +112,21 @@ export async function loadMinHashIndex(paths: readonly string[]): Promise<MinHas
     const params = minHashParamsOf(header.params, path);
     if (parts[0] !== undefined) {
       try {
-        checkMinHashIndex({ params, ids: [], bandKeys: new Float64Array(0) }, parts[0].params);
+        checkMinHashIndex({ params, ids: [], bandKeys: new Uint32Array(0) }, parts[0].params);
       } catch (err) {
         throw new SiftError('invalid_argument', `index ${path} does not match ${paths[0]}: ${(err as Error).message}`);
       }
     }
     const keys = body.take(header.count * params.bands * 8);
-    const bandKeys = new Float64Array(header.count * params.bands);
-    for (let i = 0; i < bandKeys.length; i++) bandKeys[i] = keys.readDoubleLE(i * 8);
+    const bandKeys = new Uint32Array(header.count * params.bands * 2);
+    for (let i = 0; i < bandKeys.length; i++) bandKeys[i] = keys.readUInt32LE(i * 4);
     const ids = Array.from({ length: header.count }, () => body.id());
     body.end();
     parts.push({ params, ids, bandKeys });
   }
   if (parts.length === 1) return parts[0] as MinHashIndex;
   const first = parts[0] as MinHashIndex;
-  const bandKeys = new Float64Array(parts.reduce((sum, part) => sum + part.bandKeys.length, 0));
+  const bandKeys = new Uint32Array(parts.reduce((sum, part) => sum + part.bandKeys.length, 0));
   let at = 0;
   for (const part of parts) {
     bandKeys.set(part.bandKeys, at);
@@ -210,9 +211,9 @@ class IndexWriter {
     this.used += data.length;
   }
 
-  float64(value: number): void {
-    this.room(8);
-    this.used = this.buffer.writeDoubleLE(value, this.used);
+  uint32(value: number): void {
+    this.room(4);
+    this.used = this.buffer.writeUInt32LE(value, this.used);
   }
 
   id(id: string): void {
@@ -295,7 +296,8 @@ class BodyReader {
   }
 
   end(): void {
-    if (this.at !== this.data.length) throw corrupt(this.path, `has ${this.data.length - this.at} bytes after its last record`);
+    if (this.at !== this.data.length)
+      throw corrupt(this.path, `has ${this.data.length - this.at} bytes after its last record`);
   }
 }
 
@@ -314,7 +316,8 @@ async function readIndexFile(
   }
   if (data.length < 16 || !data.subarray(0, 8).equals(magic)) throw corrupt(path, 'is not a Sift dedup index');
   const version = data.readUInt32LE(8);
-  if (version !== formatVersion) throw corrupt(path, `has format version ${version}, this version reads ${formatVersion}`);
+  if (version !== formatVersion)
+    throw corrupt(path, `has format version ${version}, this version reads ${formatVersion}`);
   const headerLength = data.readUInt32LE(12);
   if (16 + headerLength > data.length) throw corrupt(path, 'is truncated');
   let header: IndexHeader;
@@ -323,7 +326,7 @@ async function readIndexFile(
   } catch (err) {
     throw new SiftError('invalid_argument', `index ${path} has an unreadable header`, { cause: err });
   }
-  if (header.kind !== kind) throw corrupt(path, `is a ${String(header.kind)} index, expected ${kind}`);
+  if (header.kind !== kind) throw corrupt(path, `is of kind '${String(header.kind)}', expected '${kind}'`);
   if (!Number.isSafeInteger(header.count) || header.count < 0) throw corrupt(path, 'has no valid record count');
   return { header, body: new BodyReader(data, 16 + headerLength, path) };
 }

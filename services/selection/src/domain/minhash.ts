@@ -34,8 +34,9 @@ import {
  *   (checked at J = 0.2, 0.5, 0.8).
  *
  * Memory: signatures are a preallocated Uint32Array of n·P values (n·P·4 bytes: 512 bytes per document at
- * P = 128, 51 MB per 100k documents); LSH keeps one Map per band from a 53-bit band key to the newest
- * document in that bucket plus an Int32Array chain of n·bands links, and union-find keeps n int32 parents.
+ * P = 128, 51 MB per 100k documents); LSH keeps per band an open-addressing table from a 64-bit band key
+ * to the newest document in that bucket (bands × 2^⌈log₂ 2n⌉ × 12 bytes, see {@link BandTables}) plus an
+ * Int32Array chain of n·bands links to older members, and union-find keeps n int32 parents.
  * Documents are processed one at a time with reused scratch buffers; there is no all-pairs step.
  */
 
@@ -101,8 +102,8 @@ export interface MinHashParams {
 export interface MinHashIndex {
   params: MinHashParams;
   ids: readonly string[];
-  /** ids.length × bands keys (integers below 2⁵³), row-major. */
-  bandKeys: Float64Array;
+  /** 64-bit band keys as (high, low) uint32 pairs: ids.length × bands × 2 values, row-major. */
+  bandKeys: Uint32Array;
 }
 
 export interface MinHashDedupResult {
@@ -149,12 +150,21 @@ function classify(unit: number): number {
   return cls;
 }
 
-function mixToken(h: number, token: number): number {
-  let k = Math.imul(token, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, 0x1b873593);
+/** The murmur3 block scramble of one 32-bit token. */
+function scramble(token: number): number {
+  const k = Math.imul(token, 0xcc9e2d51);
+  return Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+}
+
+/** One murmur3 block step of `h` with an already scrambled token. */
+function mixScrambled(h: number, scrambled: number): number {
+  h ^= scrambled;
   h = (h << 13) | (h >>> 19);
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function mixToken(h: number, token: number): number {
+  return mixScrambled(h, scramble(token));
 }
 
 function finalMix(h: number): number {
@@ -170,7 +180,10 @@ class ShingleScratch {
   tokens = new Uint32Array(1024);
   shingles = new Uint32Array(1024);
 
-  /** Writes the shingle hashes of `text` (already normalised) into `shingles`; returns their count. */
+  /**
+   * Writes the shingle hashes of `text` (already normalised) into `shingles`; returns their count. Tokens
+   * are stored scrambled, so each of the n tokens of a shingle costs one mixing step.
+   */
   fill(text: string, unit: ShingleUnit, ngramSize: number): number {
     if (this.tokens.length < text.length) {
       this.tokens = new Uint32Array(text.length * 2);
@@ -188,16 +201,16 @@ class ShingleScratch {
           h = Math.imul(h ^ c, fnvPrime);
           inWord = true;
         } else if (inWord) {
-          tokens[count++] = h;
+          tokens[count++] = scramble(h);
           h = fnvOffset;
           inWord = false;
         }
       }
-      if (inWord) tokens[count++] = h;
+      if (inWord) tokens[count++] = scramble(h);
     } else {
       for (let i = 0; i < text.length; i++) {
         const c = text.codePointAt(i) as number;
-        tokens[count++] = c;
+        tokens[count++] = scramble(c);
         if (c > 0xffff) i++;
       }
     }
@@ -207,7 +220,7 @@ class ShingleScratch {
     const out = this.shingles;
     for (let j = 0; j < shingles; j++) {
       let h = 0x2545f491;
-      for (let k = 0; k < width; k++) h = mixToken(h, tokens[j + k] as number);
+      for (let k = 0; k < width; k++) h = mixScrambled(h, tokens[j + k] as number);
       out[j] = finalMix(h ^ width);
     }
     return shingles;
@@ -261,11 +274,12 @@ export function jaccardSimilarity(a: Uint32Array, b: Uint32Array): number {
 // -------------------------------------------------------------------------------------------- signatures
 
 const two31 = 2147483648;
+const inverseTwo31 = 1 / two31; // exact: multiplying by it is division by 2³¹ without a divide
 
 /** (hi·x_hi + lo·x_lo + c) mod p, where hi = a·2¹⁶ mod p and lo = a, for x = x_hi·2¹⁶ + x_lo < 2³¹. */
 function mulAddMod(hi: number, lo: number, c: number, xHi: number, xLo: number): number {
   const t = hi * xHi + lo * xLo + c; // < 2⁴⁸: exact
-  const q = Math.floor(t / two31);
+  const q = Math.floor(t * inverseTwo31);
   const r = t - q * two31 + q; // t ≡ q + (t mod 2³¹), because 2³¹ ≡ 1 (mod p)
   return r >= minHashPrime ? r - minHashPrime : r;
 }
@@ -322,36 +336,73 @@ export class MinHasher {
    */
   signature(shingles: Uint32Array, count: number, out: Uint32Array, offset: number): void {
     const mins = this.mins;
-    const padded = this.padded;
     mins.fill(minHashPrime);
-    const { baseHi, baseLo, baseAdd, stepHi, stepLo, stepAdd } = this;
-    for (let j = 0; j < count; j++) {
-      const x = (shingles[j] as number) >>> 1;
-      const xHi = x >>> 16;
-      const xLo = x & 0xffff;
-      let h0 = mulAddMod(baseHi, baseLo, baseAdd, xHi, xLo) | 0;
-      const d = mulAddMod(stepHi, stepLo, stepAdd, xHi, xLo) | 0;
-      let h1 = addMod(h0, d);
-      let h2 = addMod(h1, d);
-      let h3 = addMod(h2, d);
-      const d4 = addMod(addMod(d, d), addMod(d, d)) - minHashPrime; // 4d mod p, shifted to [-p, 0)
-      // Four independent chains: permutation i + 4 of this shingle is permutation i's value plus 4d.
-      for (let i = 0; i < padded; i += 4) {
-        if (h0 < (mins[i] as number)) mins[i] = h0;
-        if (h1 < (mins[i + 1] as number)) mins[i + 1] = h1;
-        if (h2 < (mins[i + 2] as number)) mins[i + 2] = h2;
-        if (h3 < (mins[i + 3] as number)) mins[i + 3] = h3;
-        h0 = (h0 + d4) | 0;
-        h0 += (h0 >> 31) & minHashPrime;
-        h1 = (h1 + d4) | 0;
-        h1 += (h1 >> 31) & minHashPrime;
-        h2 = (h2 + d4) | 0;
-        h2 += (h2 >> 31) & minHashPrime;
-        h3 = (h3 + d4) | 0;
-        h3 += (h3 >> 31) & minHashPrime;
-      }
-    }
+    let j = 0;
+    for (; j + 1 < count; j += 2) this.twoShingles(shingles[j] as number, shingles[j + 1] as number);
+    if (j < count) this.twoShingles(shingles[j] as number, shingles[j] as number);
     for (let i = 0; i < this.numPermutations; i++) out[offset + i] = mins[i] as number;
+  }
+
+  /**
+   * Folds two shingles into the running minima. Permutation i + 4 of a shingle is permutation i's value
+   * plus 4·d(x) mod p, so each shingle runs four independent add-and-reduce chains; two shingles per pass
+   * halve the loads and stores of the minima. This loop is where MinHash spends its time.
+   */
+  private twoShingles(first: number, second: number): void {
+    const mins = this.mins;
+    const padded = this.padded;
+    const p = minHashPrime;
+    let a0 = this.firstValue(first);
+    const da = this.stepValue(first);
+    let a1 = addMod(a0, da);
+    let a2 = addMod(a1, da);
+    let a3 = addMod(a2, da);
+    const da4 = addMod(addMod(da, da), addMod(da, da)) - p; // 4d mod p, shifted to [-p, 0)
+    let b0 = this.firstValue(second);
+    const db = this.stepValue(second);
+    let b1 = addMod(b0, db);
+    let b2 = addMod(b1, db);
+    let b3 = addMod(b2, db);
+    const db4 = addMod(addMod(db, db), addMod(db, db)) - p;
+    for (let i = 0; i < padded; i += 4) {
+      let m = mins[i] as number;
+      if (a0 < m || b0 < m) mins[i] = Math.min(m, a0, b0);
+      m = mins[i + 1] as number;
+      if (a1 < m || b1 < m) mins[i + 1] = Math.min(m, a1, b1);
+      m = mins[i + 2] as number;
+      if (a2 < m || b2 < m) mins[i + 2] = Math.min(m, a2, b2);
+      m = mins[i + 3] as number;
+      if (a3 < m || b3 < m) mins[i + 3] = Math.min(m, a3, b3);
+      // (h + 4d) mod p without a branch: h + (4d − p) is in [-p, p); add p back when negative.
+      a0 = (a0 + da4) | 0;
+      a0 += (a0 >> 31) & p;
+      a1 = (a1 + da4) | 0;
+      a1 += (a1 >> 31) & p;
+      a2 = (a2 + da4) | 0;
+      a2 += (a2 >> 31) & p;
+      a3 = (a3 + da4) | 0;
+      a3 += (a3 >> 31) & p;
+      b0 = (b0 + db4) | 0;
+      b0 += (b0 >> 31) & p;
+      b1 = (b1 + db4) | 0;
+      b1 += (b1 >> 31) & p;
+      b2 = (b2 + db4) | 0;
+      b2 += (b2 >> 31) & p;
+      b3 = (b3 + db4) | 0;
+      b3 += (b3 >> 31) & p;
+    }
+  }
+
+  /** h_0(x) for shingle hash `shingle` (x = shingle >>> 1 < 2³¹, split into 15 + 16 bits). */
+  private firstValue(shingle: number): number {
+    const x = shingle >>> 1;
+    return mulAddMod(this.baseHi, this.baseLo, this.baseAdd, x >>> 16, x & 0xffff) | 0;
+  }
+
+  /** d(x) = (a′·x + b′) mod p, the step from permutation i to i + 1. */
+  private stepValue(shingle: number): number {
+    const x = shingle >>> 1;
+    return mulAddMod(this.stepHi, this.stepLo, this.stepAdd, x >>> 16, x & 0xffff) | 0;
   }
 }
 
@@ -435,20 +486,71 @@ export function chooseBandsRows(
 }
 
 /**
- * 53-bit key of band `band` (rows [band·r, band·r + r)) of the signature at `offset`: two independent 32-bit
- * mixes, so two different bands collide with probability 2⁻⁵³ (a spurious candidate per band about every
- * 10¹⁶ document pairs). A number below 2⁵³ is an exact Map key.
+ * Writes the 64-bit keys of all bands of the signature at `offset` into out[0, 2·bands) as (high, low)
+ * pairs: band k hashes rows [k·r, k·r + r) with two independently seeded murmur3-style mixes, so two
+ * different bands collide with probability 2⁻⁶⁴ (no spurious candidates in practice).
  */
-export function bandKey(signatures: Uint32Array, offset: number, band: number, rows: number): number {
-  let h1 = 0x3c6ef372 ^ band;
-  let h2 = 0x510e527f ^ Math.imul(band, 0x9e3779b1);
-  const start = offset + band * rows;
-  for (let k = 0; k < rows; k++) {
-    const v = signatures[start + k] as number;
-    h1 = mixToken(h1, v);
-    h2 = mixToken(h2, v ^ 0x5bd1e995);
+function bandKeysOf(signatures: Uint32Array, offset: number, bands: number, rows: number, out: Uint32Array): void {
+  for (let band = 0; band < bands; band++) {
+    let h1 = 0x3c6ef372 ^ band;
+    let h2 = 0x510e527f ^ Math.imul(band, 0x9e3779b1);
+    const start = offset + band * rows;
+    for (let k = 0; k < rows; k++) {
+      const v = signatures[start + k] as number;
+      h1 = mixToken(h1, v);
+      h2 = mixToken(h2, v ^ 0x5bd1e995);
+    }
+    out[2 * band] = finalMix(h1 ^ rows);
+    out[2 * band + 1] = finalMix(h2 + 0x68e31da4);
   }
-  return finalMix(h1 ^ rows) * 2 ** 21 + (finalMix(h2 + 0x68e31da4) >>> 11);
+}
+
+/**
+ * For each band, a map from 64-bit band key to the newest document (or index slot) with that key: open
+ * addressing with linear probing in typed arrays, sized for `entries` keys per band at load ≤ 1/2, so
+ * bands × 2^⌈log₂ 2·entries⌉ × 12 bytes (28 MB for 100k documents and 9 bands). A JavaScript Map keyed by
+ * numbers measured 5× slower here (keys above 2³¹ are heap numbers) and holds only 53 bits.
+ */
+class BandTables {
+  private readonly capacity: number;
+  private readonly mask: number;
+  private readonly keyHigh: Uint32Array;
+  private readonly keyLow: Uint32Array;
+  private readonly newest: Int32Array;
+
+  constructor(bands: number, entries: number) {
+    this.capacity = 2 ** Math.ceil(Math.log2(Math.max(2, 2 * entries)));
+    this.mask = this.capacity - 1;
+    this.keyHigh = new Uint32Array(bands * this.capacity);
+    this.keyLow = new Uint32Array(bands * this.capacity);
+    this.newest = new Int32Array(bands * this.capacity).fill(-1);
+  }
+
+  /** The slot of band `band`'s key (high, low): where it is, or the empty slot where it would go. */
+  private slot(band: number, high: number, low: number): number {
+    const base = band * this.capacity;
+    let i = low & this.mask;
+    for (;;) {
+      const at = base + i;
+      if (this.newest[at] === -1 || (this.keyLow[at] === low && this.keyHigh[at] === high)) return at;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** The newest entry with this key in this band, or -1. */
+  get(band: number, high: number, low: number): number {
+    return this.newest[this.slot(band, high, low)] as number;
+  }
+
+  /** Makes `entry` the newest with this key in this band; returns the previous newest, or -1. */
+  push(band: number, high: number, low: number, entry: number): number {
+    const at = this.slot(band, high, low);
+    const previous = this.newest[at] as number;
+    this.keyHigh[at] = high;
+    this.keyLow[at] = low;
+    this.newest[at] = entry;
+    return previous;
+  }
 }
 
 // ----------------------------------------------------------------------------------------- deduplication
@@ -501,37 +603,39 @@ class CandidateVerifier {
   }
 }
 
-/** Per-band lookup of an index's band keys: key → newest slot, with a chain to older slots. */
+/** Band keys of an index in {@link BandTables}, with a chain from each slot to the older slot of equal key. */
 class IndexLookup {
-  private readonly maps: Map<number, number>[];
-  private readonly next: Int32Array;
+  private readonly tables: BandTables;
+  private readonly older: Int32Array;
   private readonly counts: Int32Array;
   private readonly touched: number[] = [];
 
-  constructor(readonly index: MinHashIndex) {
-    const bands = index.params.bands;
-    this.maps = Array.from({ length: bands }, () => new Map<number, number>());
-    this.next = new Int32Array(index.ids.length * bands);
-    this.counts = new Int32Array(index.ids.length);
-    for (let slot = 0; slot < index.ids.length; slot++) {
+  constructor(
+    index: MinHashIndex,
+    private readonly bands: number,
+  ) {
+    const count = index.ids.length;
+    this.tables = new BandTables(bands, count);
+    this.older = new Int32Array(count * bands);
+    this.counts = new Int32Array(count);
+    const keys = index.bandKeys;
+    for (let slot = 0; slot < count; slot++) {
       for (let k = 0; k < bands; k++) {
-        const map = this.maps[k] as Map<number, number>;
-        const key = index.bandKeys[slot * bands + k] as number;
-        this.next[slot * bands + k] = map.get(key) ?? -1;
-        map.set(key, slot);
+        const at = 2 * (slot * bands + k);
+        this.older[slot * bands + k] = this.tables.push(k, keys[at] as number, keys[at + 1] as number, slot);
       }
     }
   }
 
   /** The indexed slot sharing most bands with `keys` (earliest on ties) and that count; slot -1 when none. */
-  match(keys: Float64Array): { slot: number; bands: number } {
-    const bands = keys.length;
+  match(keys: Uint32Array): { slot: number; bands: number } {
+    const bands = this.bands;
     for (let k = 0; k < bands; k++) {
-      let slot = (this.maps[k] as Map<number, number>).get(keys[k] as number) ?? -1;
+      let slot = this.tables.get(k, keys[2 * k] as number, keys[2 * k + 1] as number);
       for (let scanned = 0; slot !== -1 && scanned < maxBucketScan; scanned++) {
         if (this.counts[slot] === 0) this.touched.push(slot);
         (this.counts[slot] as number)++;
-        slot = this.next[slot * bands + k] as number;
+        slot = this.older[slot * bands + k] as number;
       }
     }
     let best = -1;
@@ -569,14 +673,14 @@ export function minHashDedup(texts: readonly string[], options: MinHashDedupOpti
   const keep = checkOneOf(options.keep ?? 'first', 'keep', duplicateKeeps);
   const ids = checkIds(options.ids, n, keep);
   if (options.index !== undefined) checkMinHashIndex(options.index, params);
-  const lookup = options.index === undefined ? undefined : new IndexLookup(options.index);
+  const lookup = options.index === undefined ? undefined : new IndexLookup(options.index, bands);
 
   const signatures = new Uint32Array(n * p);
   const hasher = new MinHasher(p, params.seed);
   const scratch = new ShingleScratch();
   const verifier = verifyCandidates ? new CandidateVerifier(texts, params) : undefined;
-  const keys = new Float64Array(bands);
-  const buckets = Array.from({ length: bands }, () => new Map<number, number>());
+  const keys = new Uint32Array(2 * bands);
+  const buckets = new BandTables(bands, n);
   const olderInBucket = new Int32Array(n * bands);
   const parent = new Int32Array(n);
   const comparedWith = new Int32Array(n).fill(-1);
@@ -593,7 +697,7 @@ export function minHashDedup(texts: readonly string[], options: MinHashDedupOpti
       params.ngramSize,
     );
     hasher.signature(scratch.shingles, count, signatures, d * p);
-    for (let k = 0; k < bands; k++) keys[k] = bandKey(signatures, d * p, k, rows);
+    bandKeysOf(signatures, d * p, bands, rows, keys);
     if (lookup !== undefined) {
       const match = lookup.match(keys);
       if (match.slot >= 0) {
@@ -603,10 +707,7 @@ export function minHashDedup(texts: readonly string[], options: MinHashDedupOpti
     }
     verifier?.reset();
     for (let k = 0; k < bands; k++) {
-      const bucket = buckets[k] as Map<number, number>;
-      const key = keys[k] as number;
-      const newest = bucket.get(key) ?? -1;
-      bucket.set(key, d);
+      const newest = buckets.push(k, keys[2 * k] as number, keys[2 * k + 1] as number, d);
       olderInBucket[d * bands + k] = newest;
       if (newest === -1) continue;
       if (verifier === undefined) {
@@ -733,11 +834,11 @@ export function minHashIndexOf(result: MinHashDedupResult, ids: readonly string[
   const { numPermutations: p, bands, rows } = result.params;
   const keptIds: string[] = [];
   for (let i = 0; i < result.kept.length; i++) if (result.kept[i] === 1) keptIds.push(ids[i] as string);
-  const bandKeys = new Float64Array(keptIds.length * bands);
+  const bandKeys = new Uint32Array(keptIds.length * bands * 2);
   let slot = 0;
   for (let i = 0; i < result.kept.length; i++) {
     if (result.kept[i] !== 1) continue;
-    for (let k = 0; k < bands; k++) bandKeys[slot * bands + k] = bandKey(result.signatures, i * p, k, rows);
+    bandKeysOf(result.signatures, i * p, bands, rows, bandKeys.subarray(slot * bands * 2, (slot + 1) * bands * 2));
     slot++;
   }
   return { params: result.params, ids: keptIds, bandKeys };
@@ -757,10 +858,10 @@ export function checkMinHashIndex(index: MinHashIndex, params: MinHashParams): v
       throw invalidArgument('index', `was built with ${field} ${index.params[field]}, the step uses ${params[field]}`);
     }
   }
-  if (index.bandKeys.length !== index.ids.length * params.bands) {
+  if (index.bandKeys.length !== index.ids.length * params.bands * 2) {
     throw invalidArgument(
       'index',
-      `has ${index.bandKeys.length} band keys for ${index.ids.length} ids × ${params.bands} bands`,
+      `has ${index.bandKeys.length} band key halves for ${index.ids.length} ids × ${params.bands} bands × 2`,
     );
   }
 }

@@ -224,7 +224,7 @@ export function decisionOf(state: PipelineState, i: number): selectionV1.RecordD
     kept: false,
     stage: d.stage,
     reason: reasonCode[d.reason] ?? 0,
-    duplicateOf: d.duplicateOf === undefined ? '' : (state.ids[d.duplicateOf] ?? ''),
+    duplicateOf: d.duplicateOf === undefined ? (d.indexedDuplicateOf ?? '') : (state.ids[d.duplicateOf] ?? ''),
     cluster: d.cluster,
     score: d.score,
   };

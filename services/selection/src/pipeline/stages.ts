@@ -8,6 +8,7 @@ import {
   seededRandom,
   sphericalKMeans,
 } from '@sift/numeric';
+import { loadExactIndex, loadMinHashIndex, saveExactIndex, saveMinHashIndex } from '../adapters/dedup-index-files.js';
 import {
   clusterPlacement,
   codeTokenCount,
@@ -16,7 +17,11 @@ import {
   corruptionShift,
   d4,
   densityPruning,
+  exactDedup,
+  exactIndexOf,
   longFilePruning,
+  minHashDedup,
+  minHashIndexOf,
   qualityFilters,
   scipDropReason,
   scipPrune,
@@ -74,6 +79,69 @@ export async function clusterRows(
 export async function runStage(step: ResolvedStep, state: PipelineState, ctx: StageContext): Promise<StageFacts> {
   const alive = aliveIndices(state);
   switch (step.kind) {
+    case 'exact-dedup': {
+      const texts = Array.from(alive, (i) => state.texts[i] as string);
+      const ids = Array.from(alive, (i) => state.ids[i] as string);
+      const index = step.index.load.length > 0 ? await loadExactIndex(step.index.load) : undefined;
+      const r = exactDedup(texts, {
+        normalization: step.normalization,
+        keep: step.keep,
+        ids,
+        ...(index ? { index } : {}),
+      });
+      alive.forEach((rec, row) => {
+        if (r.kept[row]) return;
+        const dup = r.duplicateOf[row] as number;
+        drop(state, rec, {
+          stage: step.name,
+          reason: dup === -2 ? 'indexed-duplicate' : 'exact-duplicate',
+          ...(dup >= 0
+            ? { duplicateOf: alive[dup] as number }
+            : { indexedDuplicateOf: r.indexedDuplicateOf[row] ?? '' }),
+        });
+      });
+      if (step.index.save) await saveExactIndex(step.index.save, exactIndexOf(r, ids));
+      return { facts: { removed: r.removed, indexSaved: step.index.save || undefined } };
+    }
+    case 'minhash-dedup': {
+      const texts = Array.from(alive, (i) => state.texts[i] as string);
+      const ids = Array.from(alive, (i) => state.ids[i] as string);
+      const index = step.index.load.length > 0 ? await loadMinHashIndex(step.index.load) : undefined;
+      const r = minHashDedup(texts, {
+        normalization: step.normalization,
+        shingleUnit: step.shingleUnit,
+        ngramSize: step.ngramSize,
+        numPermutations: step.numPermutations,
+        seed: step.seed,
+        threshold: step.threshold,
+        ...(step.bands ? { bands: step.bands } : {}),
+        verifyCandidates: step.verifyCandidates,
+        keep: step.keep,
+        ids,
+        ...(index ? { index } : {}),
+      });
+      alive.forEach((rec, row) => {
+        if (r.kept[row]) return;
+        const dup = r.duplicateOf[row] as number;
+        drop(state, rec, {
+          stage: step.name,
+          reason: dup === -2 ? 'indexed-duplicate' : 'near-duplicate',
+          score: r.jaccard[row] as number,
+          ...(dup >= 0
+            ? { duplicateOf: alive[dup] as number }
+            : { indexedDuplicateOf: r.indexedDuplicateOf[row] ?? '' }),
+        });
+      });
+      if (step.index.save) await saveMinHashIndex(step.index.save, minHashIndexOf(r, ids));
+      return {
+        facts: {
+          bands: r.bands,
+          rows: r.rows,
+          candidatePairs: r.candidatePairs,
+          indexSaved: step.index.save || undefined,
+        },
+      };
+    }
     case 'embed': {
       const texts = Array.from(alive, (i) => state.texts[i] as string);
       const r = await ctx.embedder.embed(

@@ -20,6 +20,8 @@ export interface Drop {
   stage: string;
   reason: DropReason;
   duplicateOf?: number;
+  /** Id of the record of an earlier dataset's index that this one duplicates. */
+  indexedDuplicateOf?: string;
   cluster?: number;
   score?: number;
 }

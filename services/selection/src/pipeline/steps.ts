@@ -1,9 +1,34 @@
 import type { selectionV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
-import { type QualityFilterName, qualityFilterNames } from '../domain/index.js';
+import {
+  type DuplicateKeep,
+  type QualityFilterName,
+  qualityFilterNames,
+  type TextNormalization,
+} from '../domain/index.js';
 
 /** A pipeline step with every default filled in and every range checked. */
+/** Index files of earlier datasets to dedup against, and where to save this dataset's. */
+export interface IndexFiles {
+  load: string[];
+  save: string;
+}
+
 export type ResolvedStep = { name: string } & (
+  | { kind: 'exact-dedup'; normalization: TextNormalization; keep: DuplicateKeep; index: IndexFiles }
+  | {
+      kind: 'minhash-dedup';
+      normalization: TextNormalization;
+      shingleUnit: 'word' | 'character';
+      ngramSize: number;
+      numPermutations: number;
+      threshold: number;
+      bands: number;
+      verifyCandidates: boolean;
+      seed: number;
+      keep: DuplicateKeep;
+      index: IndexFiles;
+    }
   | { kind: 'embed'; model: string; version: string; batchSize: number; dimensions: number }
   | { kind: 'kmeans'; k: number; maxIterations: number; tolerance: number; seed: number; sampleSize: number }
   | {
@@ -54,10 +79,19 @@ export type ResolvedStep = { name: string } & (
 
 export type StepKind = ResolvedStep['kind'];
 
-const later: Record<string, string> = {
-  exactDedup: 'exact_dedup',
-  minhashDedup: 'minhash_dedup',
-};
+const later: Record<string, string> = {};
+
+const keepByCode: Record<number, DuplicateKeep> = { 0: 'first', 1: 'first', 2: 'last', 3: 'smallest-id' };
+
+function normalizationOf(n: selectionV1.TextNormalization | undefined): TextNormalization {
+  return {
+    unicodeNfkc: n?.unicodeNfkc ?? false,
+    lowercase: n?.lowercase ?? false,
+    collapseWhitespace: n?.collapseWhitespace ?? false,
+    stripPunctuation: n?.stripPunctuation ?? false,
+    maskDigits: n?.maskDigits ?? false,
+  };
+}
 
 const qualityFilterByCode: Record<number, QualityFilterName> = {
   1: 'terminal-punctuation',
@@ -102,6 +136,38 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
       }
     };
     switch (kind.$case) {
+      case 'exactDedup': {
+        const v = kind.value;
+        out.push({
+          name,
+          kind: 'exact-dedup',
+          normalization: normalizationOf(v.normalization),
+          keep: keepByCode[v.keep] ?? 'first',
+          index: { load: v.index?.loadPaths ?? [], save: v.index?.savePath ?? '' },
+        });
+        break;
+      }
+      case 'minhashDedup': {
+        const v = kind.value;
+        const numPermutations = intIn(v.numPermutations || 128, 8, 1024, `${at}.minhash_dedup.num_permutations`);
+        out.push({
+          name,
+          kind: 'minhash-dedup',
+          normalization: normalizationOf(v.normalization),
+          shingleUnit: v.shingleUnit === 2 ? 'character' : 'word',
+          ngramSize: intIn(v.ngramSize || 5, 1, 64, `${at}.minhash_dedup.ngram_size`),
+          numPermutations,
+          threshold: inRange(v.jaccardThreshold || 0.8, 0, 1, `${at}.minhash_dedup.jaccard_threshold`),
+          bands: v.bands ? intIn(v.bands, 1, numPermutations, `${at}.minhash_dedup.bands`) : 0,
+          // The contract's default is to verify candidates with exact Jaccard; proto3 cannot tell unset
+          // from false, so verification is always on (it only removes false positives).
+          verifyCandidates: true,
+          seed: v.seed,
+          keep: keepByCode[v.keep] ?? 'first',
+          index: { load: v.index?.loadPaths ?? [], save: v.index?.savePath ?? '' },
+        });
+        break;
+      }
       case 'embed': {
         const v = kind.value;
         embedded = true;

@@ -1,0 +1,202 @@
+import { seededRandom } from '@sift/numeric';
+import { describe, expect, it } from 'vitest';
+import {
+  chooseBandsRows,
+  jaccardSimilarity,
+  MinHasher,
+  minHashDedup,
+  minHashIndexOf,
+  minHashPrime,
+  minHashSignatures,
+  sCurve,
+  shingleSet,
+  signatureAgreement,
+} from './minhash.js';
+import { noTextNormalization } from './text-normalization.js';
+
+// Deterministic "documents": words w0…w999 drawn uniformly, so unrelated documents share almost no 5-gram.
+function words(count: number, seed: number): string[] {
+  const random = seededRandom(seed);
+  return Array.from({ length: count }, () => `w${Math.floor(random() * 1000)}`);
+}
+const replaced = (w: readonly string[], positions: readonly number[]) =>
+  w.map((word, i) => (positions.includes(i) ? `new${i}` : word));
+const text = (w: readonly string[]) => w.join(' ');
+const jaccardOf = (a: string, b: string, ngramSize = 5) =>
+  jaccardSimilarity(shingleSet(a, { ngramSize }), shingleSet(b, { ngramSize }));
+
+describe('shingles and exact Jaccard', () => {
+  it('word 2-grams of six words are five shingles; one changed last word leaves 4 of 6 in common', () => {
+    expect(shingleSet('a b c d e f', { ngramSize: 2 })).toHaveLength(5);
+    expect(jaccardOf('a b c d e f', 'a b c d e g', 2)).toBeCloseTo(4 / 6, 12);
+  });
+
+  it('character 3-grams: abcd = {abc, bcd}, abce = {abc, bce}, so J = 1/3', () => {
+    const opts = { shingleUnit: 'character' as const, ngramSize: 3 };
+    expect(shingleSet('abcd', opts)).toHaveLength(2);
+    expect(jaccardSimilarity(shingleSet('abcd', opts), shingleSet('abce', opts))).toBeCloseTo(1 / 3, 12);
+  });
+
+  it('splits words on whitespace and punctuation, and lower-cases only when asked', () => {
+    const lower = { ngramSize: 2, normalization: { ...noTextNormalization, lowercase: true } };
+    expect(jaccardSimilarity(shingleSet('Hello, world!', lower), shingleSet('hello   world', lower))).toBe(1);
+    expect(jaccardOf('Hello, world!', 'hello world', 2)).toBe(0);
+  });
+
+  it('counts a repeated shingle once, makes a short document one shingle, and calls two empty documents equal', () => {
+    expect(shingleSet('a a a a', { ngramSize: 1 })).toHaveLength(1);
+    expect(shingleSet('a b', { ngramSize: 5 })).toHaveLength(1);
+    expect(shingleSet(' ,. ', {})).toHaveLength(0);
+    expect(jaccardOf('', '...')).toBe(1);
+    expect(jaccardOf('', 'a')).toBe(0);
+  });
+
+  it('one word changed in the middle of 40 touches 5 of 36 five-word shingles: J = 31/41; at the start, J = 35/37', () => {
+    const w = words(40, 1);
+    expect(jaccardOf(text(w), text(replaced(w, [20])))).toBeCloseTo(31 / 41, 12);
+    expect(jaccardOf(text(w), text(replaced(w, [0])))).toBeCloseTo(35 / 37, 12);
+  });
+});
+
+describe('MinHasher', () => {
+  it('computes min_x (a_i·x + b_i) mod (2^31 − 1) exactly (checked against BigInt)', () => {
+    const hasher = new MinHasher(13, 42);
+    const random = seededRandom(5);
+    const shingles = Uint32Array.from({ length: 37 }, () => Math.floor(random() * 2 ** 32));
+    shingles[0] = 0xffffffff;
+    shingles[1] = 0;
+    const out = new Uint32Array(13);
+    hasher.signature(shingles, shingles.length, out, 0);
+    const p = BigInt(minHashPrime);
+    for (let i = 0; i < 13; i++) {
+      const { a, b } = hasher.coefficients(i);
+      expect(a).toBeGreaterThan(0);
+      let min = p;
+      for (const s of shingles) {
+        const h = (BigInt(a) * BigInt(s >>> 1) + BigInt(b)) % p;
+        if (h < min) min = h;
+      }
+      expect(out[i]).toBe(Number(min));
+    }
+  });
+
+  it('gives a document without shingles p in every position, and the same seed the same signatures', () => {
+    const sig = minHashSignatures(['', 'a b c d e f g'], { numPermutations: 8, seed: 3 });
+    expect(Array.from(sig.subarray(0, 8))).toEqual(new Array(8).fill(minHashPrime));
+    expect(minHashSignatures(['a b c d e f g'], { numPermutations: 8, seed: 3 })).toEqual(sig.subarray(8));
+    expect(minHashSignatures(['a b c d e f g'], { numPermutations: 8, seed: 4 })).not.toEqual(sig.subarray(8));
+  });
+
+  it('agreement of 256 positions estimates J within 4 standard errors', () => {
+    const w = words(200, 2);
+    const b = replaced(w, [10, 50, 90, 130, 170]); // J = 171/221
+    const exact = jaccardOf(text(w), text(b));
+    const sig = minHashSignatures([text(w), text(b)], { numPermutations: 256, seed: 9 });
+    const se = Math.sqrt((exact * (1 - exact)) / 256);
+    expect(Math.abs(signatureAgreement(sig, 256, 0, 1) - exact)).toBeLessThan(4 * se);
+  });
+});
+
+describe('chooseBandsRows', () => {
+  it.each([0.5, 0.7, 0.8, 0.9])('puts the S-curve 50%% point near t = %f with b·r <= 128', (t) => {
+    const { bands, rows } = chooseBandsRows(128, t);
+    expect(bands * rows).toBeLessThanOrEqual(128);
+    const half = (1 - 0.5 ** (1 / bands)) ** (1 / rows);
+    expect(sCurve(half, bands, rows)).toBeCloseTo(0.5, 12);
+    expect(Math.abs(half - t)).toBeLessThan(0.03);
+  });
+
+  it('picks 9 bands of 13 rows at t = 0.8 and 5 × 25 at t = 0.9', () => {
+    expect(chooseBandsRows(128, 0.8)).toEqual({ bands: 9, rows: 13 });
+    expect(chooseBandsRows(128, 0.9)).toEqual({ bands: 5, rows: 25 });
+  });
+});
+
+describe('minHashDedup', () => {
+  it('finds two 40-word documents that differ in one word (J = 35/37) at t = 0.8 with 128 permutations', () => {
+    const w = words(40, 3);
+    const r = minHashDedup([text(w), text(words(40, 4)), text(replaced(w, [0]))]);
+    expect(r.bands * r.rows).toBe(117);
+    expect(Array.from(r.kept)).toEqual([1, 1, 0]);
+    expect(Array.from(r.duplicateOf)).toEqual([-1, -1, 0]);
+    expect(r.jaccard[2]).toBeCloseTo(35 / 37, 6);
+    expect(r.jaccard[0]).toBeNaN();
+    expect(r.verifiedPairs).toBe(1);
+  });
+
+  it('keeps a pair below the threshold once verified (J = 31/41 < 0.8), even when LSH pairs it', () => {
+    const w = words(40, 5);
+    const r = minHashDedup([text(w), text(replaced(w, [20]))], { bands: 32 }); // 32 × 4: pairs J ≈ 0.76 surely
+    expect(r.candidatePairs).toBe(1);
+    expect(r.verifiedPairs).toBe(0);
+    expect(Array.from(r.kept)).toEqual([1, 1]);
+  });
+
+  it('does not pair unrelated documents', () => {
+    const texts = Array.from({ length: 50 }, (_, i) => text(words(60, 100 + i)));
+    const r = minHashDedup(texts);
+    expect(r.removed).toBe(0);
+    expect(r.candidatePairs).toBe(0);
+  });
+
+  it('joins a chain a~b, b~c into one component with one survivor although a and c are not similar', () => {
+    const a = words(100, 6); // 96 shingles; two edits: J = 86/106 ≈ 0.81; four: J = 76/116 ≈ 0.66
+    const b = replaced(a, [10, 30]);
+    const c = replaced(b, [60, 80]);
+    const r = minHashDedup([text(a), text(b), text(c)], { bands: 32 });
+    expect(r.verifiedPairs).toBe(2);
+    expect(Array.from(r.kept)).toEqual([1, 0, 0]);
+    expect(Array.from(r.duplicateOf)).toEqual([-1, 0, 0]);
+    expect(r.jaccard[1]).toBeCloseTo(86 / 106, 6);
+    expect(r.jaccard[2]).toBeCloseTo(76 / 116, 6); // similarity to the survivor, below t
+  });
+
+  it('applies the keep rules first, last and smallest-id', () => {
+    const w = words(60, 7);
+    const texts = [text(w), text(words(60, 8)), text(replaced(w, [59]))];
+    const ids = ['b', 'x', 'a'];
+    expect(Array.from(minHashDedup(texts, { keep: 'first' }).duplicateOf)).toEqual([-1, -1, 0]);
+    expect(Array.from(minHashDedup(texts, { keep: 'last' }).duplicateOf)).toEqual([2, -1, -1]);
+    expect(Array.from(minHashDedup(texts, { keep: 'smallest-id', ids }).duplicateOf)).toEqual([2, -1, -1]);
+  });
+
+  it('without verification reports the signature agreement as the similarity', () => {
+    const w = words(100, 9);
+    const texts = [text(w), text(w)];
+    const r = minHashDedup(texts, { verifyCandidates: false });
+    expect(Array.from(r.kept)).toEqual([1, 0]);
+    expect(r.jaccard[1]).toBe(1);
+    expect(r.verifiedPairs).toBe(0);
+  });
+
+  it('drops documents matching an earlier dataset’s index with the indexed id, and exports its own', () => {
+    const old = [words(80, 10), words(80, 11)];
+    const first = minHashDedup(old.map(text), { seed: 7 });
+    const index = minHashIndexOf(first, ['old-0', 'old-1']);
+    expect(index.ids).toEqual(['old-0', 'old-1']);
+    expect(index.bandKeys).toHaveLength(2 * first.bands * 2);
+
+    const fresh = words(80, 12);
+    const second = minHashDedup([text(replaced(old[1] as string[], [0])), text(fresh), text(fresh)], {
+      seed: 7,
+      index,
+    });
+    expect(Array.from(second.duplicateOf)).toEqual([-2, -1, 1]);
+    expect(second.indexedDuplicateOf).toEqual(['old-1', '', '']);
+    expect(second.jaccard[0]).toBeGreaterThan(0);
+    expect(minHashIndexOf(second, ['n0', 'n1', 'n2']).ids).toEqual(['n1']);
+  });
+
+  it('rejects an index built with other parameters, naming the one that differs', () => {
+    const index = minHashIndexOf(minHashDedup(['a b c d e f'], { seed: 1 }), ['x']);
+    expect(() => minHashDedup(['a'], { seed: 2, index })).toThrow(/index was built with seed 1, the step uses 2/);
+    expect(() => minHashDedup(['a'], { seed: 1, bands: 8, index })).toThrow(/bands/);
+  });
+
+  it('validates its parameters and handles an empty dataset', () => {
+    expect(() => minHashDedup(['a'], { threshold: 1.2 })).toThrow(/^threshold/);
+    expect(() => minHashDedup(['a'], { keep: 'smallest-id' })).toThrow(/^ids/);
+    expect(() => minHashDedup(['a'], { numPermutations: 0 })).toThrow(/^numPermutations/);
+    expect(minHashDedup([]).kept).toHaveLength(0);
+  });
+});
