@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus } from '@sift/bus';
@@ -209,6 +209,92 @@ describe('selection job end to end', () => {
     );
   });
 
+  it('drops exact and MinHash near-duplicate source files, and dedups a later dataset against saved indexes', async () => {
+    const root = join(repoRoot, 'node_modules/@grpc/grpc-js/build/src');
+    const files = readdirSync(root)
+      .filter((f) => f.endsWith('.js'))
+      .sort();
+    const code = files.map((f) => ({ path: f, content: readFileSync(join(root, f), 'utf8') }));
+    const big = code.filter((c) => c.content.length > 4000);
+    // Planted: 5 verbatim copies and 5 near-copies (one line removed, one comment added).
+    const exact = big.slice(0, 5).map((c) => ({ path: `mirror/${c.path}`, content: c.content }));
+    const near = big.slice(5, 10).map((c) => {
+      const lines = c.content.split('\n');
+      lines.splice(Math.floor(lines.length / 2), 1);
+      return { path: `fork/${c.path}`, content: `// vendored copy\n${lines.join('\n')}` };
+    });
+    const first = join(dataDir, 'code-v1.jsonl');
+    writeFileSync(first, [...code, ...exact, ...near].map((r) => JSON.stringify(r)).join('\n'));
+    const indexDir = join(dataDir, 'indexes');
+    const steps = (save: boolean, load: boolean) => [
+      {
+        name: 'exact',
+        exactDedup: {
+          index: {
+            ...(load ? { loadPaths: [join(indexDir, 'exact.idx')] } : {}),
+            ...(save ? { savePath: join(indexDir, 'exact.idx') } : {}),
+          },
+        },
+      },
+      {
+        name: 'minhash',
+        minhashDedup: {
+          jaccardThreshold: 0.8,
+          index: {
+            ...(load ? { loadPaths: [join(indexDir, 'minhash.idx')] } : {}),
+            ...(save ? { savePath: join(indexDir, 'minhash.idx') } : {}),
+          },
+        },
+      },
+    ];
+    const run = async (dataset: string, out: string, save: boolean, load: boolean) => {
+      mkdirSync(indexDir, { recursive: true });
+      const { body } = await submit({
+        dataset: { paths: [dataset], textField: 'content', idField: 'path' },
+        steps: steps(save, load),
+        output: { path: out },
+      });
+      await waitUntil(
+        async () => ['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED'].includes((await job(body.jobId)).job.status.state),
+        60_000,
+      );
+      expect((await job(body.jobId)).job.status.error ?? '').toBe('');
+      return new Map(
+        readFileSync(join(out, 'decisions.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => {
+            const d = JSON.parse(l);
+            return [d.recordId as string, d];
+          }),
+      );
+    };
+    const d1 = await run(first, join(dataDir, 'out-dedup-1'), true, false);
+    for (const c of exact) {
+      expect(d1.get(c.path)).toMatchObject({ reason: 'DECISION_REASON_EXACT_DUPLICATE', duplicateOf: c.path.slice(7) });
+    }
+    for (const c of near) {
+      expect(d1.get(c.path)).toMatchObject({ reason: 'DECISION_REASON_NEAR_DUPLICATE', duplicateOf: c.path.slice(5) });
+    }
+    // Incremental: a later crawl with 3 files seen before and 2 new ones.
+    const second = join(dataDir, 'code-v2.jsonl');
+    const later = [
+      ...code.slice(0, 3).map((c) => ({ path: `crawl2/${c.path}`, content: c.content })),
+      { path: 'new/a.js', content: 'export const a = 1;\n' },
+      { path: 'new/b.js', content: 'export function b(x) { return x * 2; }\n' },
+    ];
+    writeFileSync(second, later.map((r) => JSON.stringify(r)).join('\n'));
+    const d2 = await run(second, join(dataDir, 'out-dedup-2'), false, true);
+    for (const c of code.slice(0, 3)) {
+      expect(d2.get(`crawl2/${c.path}`)).toMatchObject({
+        reason: 'DECISION_REASON_INDEXED_DUPLICATE',
+        duplicateOf: c.path,
+      });
+    }
+    expect(d2.get('new/a.js')?.kept).toBe(true);
+    expect(d2.get('new/b.js')?.kept).toBe(true);
+  });
+
   it('keeps the documents whose lines pass the perplexity-weighted quality filters (byte-gpt)', async () => {
     const prose = markdownSentences(readFileSync(join(repoRoot, 'node_modules/@grpc/grpc-js/README.md'), 'utf8'))
       .concat(markdownSentences(readFileSync(join(repoRoot, 'node_modules/protobufjs/README.md'), 'utf8')))
@@ -269,9 +355,10 @@ describe('selection job end to end', () => {
       });
       const rows = (await rs.json<{ n: number | string; dups: number | string }>()).map((r) => Number(r.n));
       // One row per record of each successful job (the failed tiny job decided nothing): the 40 web pages,
-      // the code corpus (67 files), the 264-record news job and the two 7,500-record jobs of the kill test.
-      expect(rows.slice(2)).toEqual([264, 7500, 7500]);
-      expect(rows.slice(0, 2)).toEqual(expect.arrayContaining([40]));
+      // the code corpora (67 files; 77 and 5 in the dedup jobs), the 264-record news job and the two
+      // 7,500-record jobs of the kill test.
+      expect(rows.slice(-3)).toEqual([264, 7500, 7500]);
+      expect(rows).toEqual(expect.arrayContaining([40, 5]));
     } finally {
       await store.close();
     }
