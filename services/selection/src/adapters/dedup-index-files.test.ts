@@ -74,6 +74,14 @@ describe('MinHash index files', () => {
     expect(third.indexedDuplicateOf).toEqual(['new-0', 'doc-1']);
   });
 
+  it('refuse to merge files built with different parameters', async () => {
+    await saveMinHashIndex(join(dir, '1.idx'), minHashIndexOf(minHashDedup(['a b c d e f'], { seed: 1 }), ['x']));
+    await saveMinHashIndex(join(dir, '2.idx'), minHashIndexOf(minHashDedup(['a b c d e f'], { seed: 2 }), ['y']));
+    await expect(loadMinHashIndex([join(dir, '1.idx'), join(dir, '2.idx')])).rejects.toThrow(
+      /2\.idx was built with another seed than .*1\.idx/,
+    );
+  });
+
   it('refuse an index built with another seed when deduplicating', async () => {
     const path = join(dir, 'seed.idx');
     await saveMinHashIndex(path, minHashIndexOf(minHashDedup(['a b c d e f'], { seed: 1 }), ['x']));

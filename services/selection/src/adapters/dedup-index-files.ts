@@ -2,7 +2,6 @@ import { type FileHandle, mkdir, open, readFile, rename, rm } from 'node:fs/prom
 import { dirname } from 'node:path';
 import { SiftError } from '@sift/kit/errors';
 import {
-  checkMinHashIndex,
   type ExactIndex,
   exactDigestName,
   type MinHashIndex,
@@ -110,12 +109,9 @@ export async function loadMinHashIndex(paths: readonly string[]): Promise<MinHas
   for (const path of checkPaths(paths)) {
     const { header, body } = await readIndexFile(path, 'minhash');
     const params = minHashParamsOf(header.params, path);
-    if (parts[0] !== undefined) {
-      try {
-        checkMinHashIndex({ params, ids: [], bandKeys: new Uint32Array(0) }, parts[0].params);
-      } catch (err) {
-        throw new SiftError('invalid_argument', `index ${path} does not match ${paths[0]}: ${(err as Error).message}`);
-      }
+    const differs = parts[0] === undefined ? undefined : differingParam(parts[0].params, params);
+    if (differs !== undefined) {
+      throw new SiftError('invalid_argument', `index ${path} was built with another ${differs} than ${paths[0]}`);
     }
     const keys = body.take(header.count * params.bands * 8);
     const bandKeys = new Uint32Array(header.count * params.bands * 2);
@@ -133,6 +129,13 @@ export async function loadMinHashIndex(paths: readonly string[]): Promise<MinHas
     at += part.bandKeys.length;
   }
   return { params: first.params, ids: parts.flatMap((part) => part.ids), bandKeys };
+}
+
+/** The first MinHash parameter on which two indexes differ, or undefined. */
+function differingParam(a: MinHashParams, b: MinHashParams): string | undefined {
+  if (!sameTextNormalization(a.normalization, b.normalization)) return 'normalization';
+  const fields = ['scheme', 'shingleUnit', 'ngramSize', 'numPermutations', 'bands', 'rows', 'seed'] as const;
+  return fields.find((field) => a[field] !== b[field]);
 }
 
 function checkPaths(paths: readonly string[]): readonly string[] {

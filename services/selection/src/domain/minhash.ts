@@ -408,7 +408,8 @@ export class MinHasher {
 
 /**
  * a, a′ uniform on [1, p) and b, b′ on [0, p) from the seed (a safe integer, folded to 32 bits for the
- * generator), redrawn in the (about P/p likely) case that some a_i = a + i·a′ of the first `count` is 0.
+ * generator), redrawn when some a_i = a + i·a′ of the first `count` is 0 (probability about count/p). The a_i
+ * are distinct because a′ ≠ 0.
  */
 function drawCoefficients(seed: number, count: number): { a: number; b: number; aStep: number; bStep: number } {
   const random = seededRandom((seed >>> 0) ^ Math.imul(Math.floor(seed / 2 ** 32) | 0, 0x9e3779b1));
@@ -574,26 +575,43 @@ function union(parent: Int32Array, a: number, b: number): boolean {
   return true;
 }
 
-/** Exact Jaccard of the current document against earlier ones, re-shingling the earlier text on demand. */
+/**
+ * Exact Jaccard of the current document against others, re-shingling the other text on demand (the texts
+ * are in memory anyway; keeping every document's shingle set would cost ~4 bytes per shingle).
+ */
 class CandidateVerifier {
   private readonly current = new ShingleScratch();
   private readonly other = new ShingleScratch();
   private currentCount = -1;
+  private pending: Uint32Array | undefined;
+  private pendingCount = 0;
 
   constructor(
     private readonly texts: readonly string[],
     private readonly params: MinHashParams,
   ) {}
 
-  /** Forgets the cached current document (call when moving to the next one). */
-  reset(): void {
+  /**
+   * Moves to the next current document; when its shingle hashes are at hand, pass them (they are copied
+   * and sorted only if a candidate needs them).
+   */
+  reset(shingles?: Uint32Array, count = 0): void {
     this.currentCount = -1;
+    this.pending = shingles;
+    this.pendingCount = count;
   }
 
   jaccard(d: number, m: number): number {
-    if (this.currentCount < 0) this.currentCount = this.load(this.current, d);
+    if (this.currentCount < 0) this.currentCount = this.loadCurrent(d);
     const otherCount = this.load(this.other, m);
     return sortedJaccard(this.current.shingles, this.currentCount, this.other.shingles, otherCount);
+  }
+
+  private loadCurrent(d: number): number {
+    if (this.pending === undefined) return this.load(this.current, d);
+    if (this.current.shingles.length < this.pendingCount) this.current.shingles = new Uint32Array(this.pendingCount);
+    this.current.shingles.set(this.pending.subarray(0, this.pendingCount));
+    return sortUnique(this.current.shingles, this.pendingCount);
   }
 
   private load(scratch: ShingleScratch, i: number): number {
@@ -705,7 +723,7 @@ export function minHashDedup(texts: readonly string[], options: MinHashDedupOpti
         jaccard[d] = (match.bands / bands) ** (1 / rows);
       }
     }
-    verifier?.reset();
+    verifier?.reset(scratch.shingles, count);
     for (let k = 0; k < bands; k++) {
       const newest = buckets.push(k, keys[2 * k] as number, keys[2 * k + 1] as number, d);
       olderInBucket[d * bands + k] = newest;
