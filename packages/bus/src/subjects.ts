@@ -1,4 +1,4 @@
-import { commonV1, selectionV1 } from '@sift/contracts';
+import { commonV1, pruningV1, selectionV1 } from '@sift/contracts';
 
 /** Encode/decode pair every ts-proto message type has. */
 export interface Codec<T> {
@@ -56,6 +56,32 @@ export const subjects = {
     codec: selectionV1.JobFinished,
     keyed: true,
   } satisfies Subject<selectionV1.JobFinished>,
+  /** A pruning-service job (analysis or pruning) was accepted; the work-queue message a worker takes. */
+  pruningJobSubmitted: {
+    name: 'sift.pruning.v1.job_submitted',
+    stream: 'SIFT_JOBS',
+    codec: pruningV1.JobProgressed,
+  } satisfies Subject<pruningV1.JobProgressed>,
+  /** Progress of one pruning-service job, keyed by job id. */
+  pruningJobProgressed: {
+    name: 'sift.pruning.v1.job_progressed',
+    stream: 'SIFT_EVENTS',
+    codec: pruningV1.JobProgressed,
+    keyed: true,
+  } satisfies Subject<pruningV1.JobProgressed>,
+  /** A pruning-service job ended (succeeded, failed or cancelled), keyed by job id. */
+  pruningJobFinished: {
+    name: 'sift.pruning.v1.job_finished',
+    stream: 'SIFT_EVENTS',
+    codec: pruningV1.JobFinished,
+    keyed: true,
+  } satisfies Subject<pruningV1.JobFinished>,
+  /** A pruning job succeeded: models, removed block and figures before/after; lands in `pruning_runs`. */
+  pruningRunCompleted: {
+    name: 'sift.pruning.v1.pruning_run_completed',
+    stream: 'SIFT_METRICS',
+    codec: pruningV1.PruningRunCompleted,
+  } satisfies Subject<pruningV1.PruningRunCompleted>,
 } as const;
 
 /** The concrete subject to publish on: the name, plus the key for keyed subjects. */

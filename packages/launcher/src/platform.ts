@@ -1,13 +1,15 @@
 import { join } from 'node:path';
 import { type Child, startDeployable, startNats } from './processes.js';
 
-/** A local platform: NATS, the metrics consumer, the embedding service, the gateway and optionally selection. */
+/** A local platform: NATS, the metrics consumer, the embedding service, the gateway and optionally selection and pruning. */
 export interface LocalPlatform {
   natsUrl: string;
   embeddingAddress: string;
   gatewayUrl: string;
   /** host:port of the selection service, when started. */
   selectionAddress?: string;
+  /** host:port of the pruning service, when started. */
+  pruningAddress?: string;
   /**
    * Starts one more selection service process with the same settings: a replica on a new port, or (with
    * `port`) a restart in place of one that was killed, so the gateway reaches it at the same address.
@@ -24,7 +26,12 @@ export interface LocalPlatform {
 export async function startPlatform(
   dataDir: string,
   extraEnv: Record<string, string> = {},
-  opts: { selection?: boolean } = {},
+  opts: {
+    selection?: boolean;
+    pruning?: boolean;
+    /** Settings of the pruning service only, e.g. SIFT_MODELS_DIR of a model store it may write. */
+    pruningEnv?: Record<string, string>;
+  } = {},
 ): Promise<LocalPlatform> {
   const children: Child[] = [];
   const stop = async () => {
@@ -63,6 +70,16 @@ export async function startPlatform(
     };
     const selection = opts.selection ? await startSelectionReplica() : undefined;
     const selectionAddress = selection ? `127.0.0.1:${selection.port}` : undefined;
+    const pruning = opts.pruning
+      ? await startDeployable('pruning', 'services/pruning/src/main.ts', {
+          ...common,
+          SIFT_PRUNING_PORT: '0',
+          SIFT_PRUNING_DATA_DIR: join(dataDir, 'pruning'),
+          ...opts.pruningEnv,
+        })
+      : undefined;
+    if (pruning) children.push(pruning);
+    const pruningAddress = pruning ? `127.0.0.1:${pruning.port}` : undefined;
     const gateway = await startDeployable('gateway', 'gateway/src/main.ts', {
       ...common,
       SIFT_GATEWAY_PORT: '0',
@@ -74,6 +91,7 @@ export async function startPlatform(
       natsUrl: nats.url,
       embeddingAddress,
       ...(selectionAddress ? { selectionAddress } : {}),
+      ...(pruningAddress ? { pruningAddress } : {}),
       startSelectionReplica,
       gatewayUrl: `http://127.0.0.1:${gateway.port}`,
       clickhouseDir,

@@ -2,7 +2,7 @@ import { Bus, subjects } from '@sift/bus';
 import type { Logger } from '@sift/kit';
 import { BatchedWriter, migrate, openMetricsStore } from '@sift/metrics';
 import type { MetricsConsumerConfig } from './config.js';
-import { decisionRows, requestRow } from './rows.js';
+import { decisionRows, pruningRunRow, requestRow } from './rows.js';
 
 /** A running metrics consumer. */
 export interface MetricsConsumer {
@@ -61,10 +61,27 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
       onUndecodable: (err) => logger.warn('dropped undecodable decisions event', { err }),
     },
   );
+  const stopPruningRuns = await bus.consume(
+    subjects.pruningRunCompleted,
+    'metrics-pruning-runs',
+    async (batch) => {
+      writer.add(
+        'pruning_runs',
+        batch.map((d) => pruningRunRow(d.message)),
+      );
+      await writer.flush();
+      for (const d of batch) d.ack();
+    },
+    {
+      onError: (err) => logger.error('storing pruning runs failed; will retry', { err }),
+      onUndecodable: (err) => logger.warn('dropped undecodable pruning run event', { err }),
+    },
+  );
   return {
     async stop() {
       await stopRequests();
       await stopDecisions();
+      await stopPruningRuns();
       await writer.flush();
       await bus.close();
       await client.close();

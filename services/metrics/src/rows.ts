@@ -1,4 +1,4 @@
-import { type commonV1, selectionV1 } from '@sift/contracts';
+import { type commonV1, pruningV1, selectionV1 } from '@sift/contracts';
 
 /** The `requests` row for one request_completed event (column names as in 001_requests.sql). */
 export function requestRow(e: commonV1.RequestCompleted): Record<string, unknown> {
@@ -27,4 +27,41 @@ export function decisionRows(e: selectionV1.RecordsDecided): Record<string, unkn
     cluster: d.cluster ?? null,
     score: d.score ?? null,
   }));
+}
+
+/** A finite number, or null (ClickHouse JSON input has no NaN). */
+const finiteOrNull = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
+
+/** The `pruning_runs` row for one pruning_run_completed event (003_pruning_runs.sql). */
+export function pruningRunRow(e: pruningV1.PruningRunCompleted): Record<string, unknown> {
+  const r = e.result;
+  const after = r?.afterHealed ?? r?.afterUnhealed;
+  return {
+    completed_at: e.completedAtMs,
+    job_id: e.jobId,
+    source_model: r?.sourceModel?.name ?? '',
+    source_version: r?.sourceModel?.version ?? '',
+    pruned_model: r?.prunedModel?.name ?? '',
+    pruned_version: r?.prunedModel?.version ?? '',
+    start_layer: r?.removedBlock?.startLayer ?? 0,
+    block_size: r?.removedBlock?.blockSize ?? 0,
+    distance: finiteOrNull(r?.removedBlock?.distance),
+    healing: pruningV1
+      .healingMethodToJSON(r?.healing?.method ?? 0)
+      .replace('HEALING_METHOD_', '')
+      .toLowerCase(),
+    ridge_alpha: r?.healing?.ridgeAlpha ?? 0,
+    layers_before: r?.before?.layerCount ?? 0,
+    layers_after: after?.layerCount ?? 0,
+    bits_per_byte_before: finiteOrNull(r?.before?.bitsPerByte) ?? 0,
+    bits_per_byte_unhealed: finiteOrNull(r?.afterUnhealed?.bitsPerByte) ?? 0,
+    bits_per_byte_healed: finiteOrNull(r?.afterHealed?.bitsPerByte),
+    latency_ms_p50_before: r?.before?.latencyMsP50 ?? 0,
+    latency_ms_p50_after: after?.latencyMsP50 ?? 0,
+    file_size_bytes_before: r?.before?.fileSizeBytes ?? 0,
+    file_size_bytes_after: after?.fileSizeBytes ?? 0,
+    parameters_before: r?.before?.parameterCount ?? 0,
+    parameters_after: after?.parameterCount ?? 0,
+    analysis_job_id: r?.analysisJobId ?? '',
+  };
 }

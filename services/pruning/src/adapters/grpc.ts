@@ -1,0 +1,197 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { type Bus, subjects } from '@sift/bus';
+import { commonV1, pruningV1 } from '@sift/contracts';
+import type { ModelStore } from '@sift/inference';
+import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import { isTerminal, JobStore } from '../jobs/job-store.js';
+import { resolveCalibration } from '../pipeline/analysis.js';
+import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
+import { checkPruningSpec } from '../pipeline/pruning.js';
+
+/**
+ * Thin gRPC adapter: decode, validate against the model (so a bad block size or text fails the call, not
+ * the job), queue, encode.
+ */
+export function pruningHandlers(
+  store: JobStore,
+  bus: Bus,
+  models: ModelStore,
+): Record<string, UnaryHandler | StreamHandler> {
+  /** Layer structure per model folder; a model version never changes once stored. */
+  const decoders = new Map<string, Promise<DecoderModel>>();
+  const decoderOf = async (ref: commonV1.ModelRef | undefined) => {
+    const stored = await resolveDecoder(models, ref);
+    let d = decoders.get(stored.dir);
+    if (!d) {
+      d = loadDecoder(stored);
+      decoders.set(stored.dir, d);
+      d.catch(() => decoders.delete(stored.dir));
+    }
+    return d;
+  };
+
+  const enqueue = async (kind: pruningV1.JobKind, spec: pruningV1.Job['spec'], requestId: string) => {
+    const jobId = JobStore.newId();
+    const now = Date.now();
+    const status: pruningV1.JobStatus = {
+      jobId,
+      kind,
+      state: commonV1.JobState.JOB_STATE_QUEUED,
+      progress: { stage: 'queued', done: 0, total: 0, etaSeconds: -1 },
+      error: '',
+      updatedAtMs: now,
+    };
+    await store.create({ status, spec, result: undefined, createdAtMs: now, startedAtMs: 0, finishedAtMs: 0 });
+    if (requestId) await store.rememberRequest(requestId, jobId);
+    await bus.publish(subjects.pruningJobSubmitted, { status });
+    return jobId;
+  };
+
+  const submitAnalysis: UnaryHandler<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse> = async (
+    req,
+    ctx,
+  ) => {
+    if (req.requestId) {
+      const existing = await store.jobForRequest(req.requestId);
+      if (existing) return { jobId: existing };
+    }
+    const spec = req.spec;
+    if (!spec) throw new SiftError('invalid_argument', 'spec is required');
+    const decoder = await decoderOf(spec.model);
+    resolveCalibration(spec.calibration, decoder.contextLength, 'spec.calibration');
+    if (spec.maxBlockSize >= decoder.layerCount) {
+      throw new SiftError(
+        'invalid_argument',
+        `spec.max_block_size ${spec.maxBlockSize} must be below the layer count ${decoder.layerCount}`,
+      );
+    }
+    residualStreamTensors(decoder, spec.calibration?.residualStreamPattern ?? '');
+    const resolved = { ...spec, model: { name: decoder.stored.name, version: decoder.stored.version } };
+    ctx.report.batchSize = 1;
+    return {
+      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_ANALYSIS, { $case: 'analysis', value: resolved }, req.requestId),
+    };
+  };
+
+  const submitPruning: UnaryHandler<pruningV1.SubmitPruningRequest, pruningV1.SubmitPruningResponse> = async (
+    req,
+    ctx,
+  ) => {
+    if (req.requestId) {
+      const existing = await store.jobForRequest(req.requestId);
+      if (existing) return { jobId: existing };
+    }
+    const spec = req.spec;
+    if (!spec) throw new SiftError('invalid_argument', 'spec is required');
+    if (spec.outputName && !/^[A-Za-z0-9][\w.-]*$/.test(spec.outputName)) {
+      throw new SiftError('invalid_argument', `spec.output_name "${spec.outputName}" is not a valid model name`);
+    }
+    const decoder = await decoderOf(spec.model);
+    checkPruningSpec(spec, decoder.layerCount, decoder.contextLength);
+    if (spec.analysisJobId && spec.startLayer === undefined) {
+      const analysis = await store.get(spec.analysisJobId);
+      if (
+        analysis.status?.state !== commonV1.JobState.JOB_STATE_SUCCEEDED ||
+        analysis.result?.$case !== 'analysisResult'
+      ) {
+        throw new SiftError('failed_precondition', `analysis job ${spec.analysisJobId} has not succeeded`);
+      }
+      const analysed = analysis.result.value.model;
+      if (analysed?.name !== decoder.stored.name || analysed.version !== decoder.stored.version) {
+        throw new SiftError(
+          'failed_precondition',
+          `analysis job ${spec.analysisJobId} analysed ${analysed?.name}/${analysed?.version}, not ${decoder.stored.name}/${decoder.stored.version}`,
+        );
+      }
+      if ((analysis.result.value.distances?.dims[1] ?? 0) < spec.blockSize) {
+        throw new SiftError(
+          'failed_precondition',
+          `analysis job ${spec.analysisJobId} measured blocks up to ${analysis.result.value.distances?.dims[1]} layers, not ${spec.blockSize}`,
+        );
+      }
+    }
+    const resolved = { ...spec, model: { name: decoder.stored.name, version: decoder.stored.version } };
+    ctx.report.batchSize = 1;
+    return {
+      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_PRUNING, { $case: 'pruning', value: resolved }, req.requestId),
+    };
+  };
+
+  const getJob: UnaryHandler<pruningV1.GetJobRequest, pruningV1.GetJobResponse> = async (req) => ({
+    job: await store.get(req.jobId),
+  });
+
+  const listJobs: UnaryHandler<pruningV1.ListJobsRequest, pruningV1.ListJobsResponse> = async (req) => {
+    const size = Math.min(req.pageSize || 50, 500);
+    const ids = await store.list();
+    const start = req.pageToken ? ids.indexOf(req.pageToken) + 1 : 0;
+    const jobs: pruningV1.JobStatus[] = [];
+    let i = start;
+    for (; i < ids.length && jobs.length < size; i++) {
+      const s = (await store.get(ids[i] as string)).status;
+      if (!s) continue;
+      if (req.states.length > 0 && !req.states.includes(s.state)) continue;
+      if (req.kind && s.kind !== req.kind) continue;
+      jobs.push(s);
+    }
+    return { jobs, nextPageToken: i < ids.length ? (ids[i - 1] ?? '') : '' };
+  };
+
+  const cancelJob: UnaryHandler<pruningV1.CancelJobRequest, pruningV1.CancelJobResponse> = async (req) => {
+    const job = await store.get(req.jobId);
+    const state = job.status?.state ?? 0;
+    if (state === commonV1.JobState.JOB_STATE_CANCELLED) return { status: job.status };
+    if (isTerminal(state)) {
+      throw new SiftError(
+        'failed_precondition',
+        `job ${req.jobId} already finished (${commonV1.jobStateToJSON(state)})`,
+      );
+    }
+    await store.saveRun(req.jobId, { ...(await store.run(req.jobId)), cancelRequested: true });
+    if (state === commonV1.JobState.JOB_STATE_QUEUED) {
+      const updated = await store.update(req.jobId, (j) => {
+        if (j.status) j.status.state = commonV1.JobState.JOB_STATE_CANCELLED;
+        j.finishedAtMs = Date.now();
+      });
+      await bus.publish(subjects.pruningJobProgressed, { status: updated.status }, req.jobId);
+      await bus.publish(subjects.pruningJobFinished, { status: updated.status, analysisResult: undefined }, req.jobId);
+      return { status: updated.status };
+    }
+    return { status: job.status };
+  };
+
+  /** Current status first, then every change until the job is final. */
+  const watchJob: StreamHandler = async (call, ctx) => {
+    const req = (call as ServerWritableStream<pruningV1.WatchJobRequest, pruningV1.WatchJobResponse>).request;
+    let last = (await store.get(req.jobId)).status;
+    call.write({ status: last });
+    if (isTerminal(last?.state ?? 0)) return;
+    await new Promise<void>((resolve) => {
+      const send = (status: pruningV1.JobStatus | undefined) => {
+        if (!status || ctx.signal.aborted) return;
+        if (last && status.updatedAtMs < last.updatedAtMs) return;
+        last = status;
+        call.write({ status });
+        if (isTerminal(status.state)) done();
+      };
+      const unsubscribe = bus.subscribe(subjects.pruningJobProgressed, req.jobId, (e) => send(e.status));
+      // Events are the fast path; a slow poll covers a watcher that subscribed between two events.
+      const poll = setInterval(() => {
+        store.get(req.jobId).then(
+          (j) => {
+            if (j.status && last && j.status.updatedAtMs > last.updatedAtMs) send(j.status);
+          },
+          () => {},
+        );
+      }, 1000);
+      const done = () => {
+        clearInterval(poll);
+        unsubscribe();
+        resolve();
+      };
+      ctx.signal.addEventListener('abort', done, { once: true });
+    });
+  };
+
+  return { submitAnalysis, submitPruning, watchJob, getJob, listJobs, cancelJob };
+}

@@ -1,0 +1,174 @@
+import { type Bus, subjects } from '@sift/bus';
+import { commonV1, type pruningV1 } from '@sift/contracts';
+import type { ModelStore } from '@sift/inference';
+import { asSiftError, type Logger, SiftError } from '@sift/kit';
+import type { BlockDistances } from '../domain/angular-distance.js';
+import { analyseBlocks } from '../pipeline/analysis.js';
+import { loadDecoder, resolveDecoder } from '../pipeline/decoder-model.js';
+import { pruneModel } from '../pipeline/pruning.js';
+import { isTerminal, type JobStore } from './job-store.js';
+
+/**
+ * Runs analysis and pruning jobs taken from the work queue. A job has no saved intermediate state: one
+ * whose worker died starts again from the beginning when JetStream hands it to this or another replica.
+ * Cancellation is checked after every batch.
+ */
+export class PruningWorker {
+  private current: AbortController | undefined;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly bus: Bus,
+    private readonly models: ModelStore,
+    private readonly threads: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs one job to a final state. Never throws for job-level failures: they fail the job. */
+  async run(jobId: string): Promise<void> {
+    const job = await this.store.get(jobId);
+    if (isTerminal(job.status?.state ?? 0)) return;
+    const log = this.logger.child({ jobId });
+    const controller = new AbortController();
+    this.current = controller;
+    try {
+      await this.execute(job, controller, log);
+    } catch (err) {
+      if (this.shuttingDown) {
+        log.info('worker stopping; job will run again elsewhere');
+        throw err;
+      }
+      const cancelled = (await this.store.run(jobId)).cancelRequested;
+      const e = asSiftError(err);
+      if (!cancelled) log.error('job failed', { err: e.cause ?? e });
+      await this.finish(jobId, cancelled ? commonV1.JobState.JOB_STATE_CANCELLED : commonV1.JobState.JOB_STATE_FAILED, {
+        error: cancelled ? 'cancelled by a client' : e.message,
+      });
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Stops the running job at its next batch without failing it (it runs again after redelivery). */
+  shutdown(): void {
+    this.shuttingDown = true;
+    this.current?.abort(new SiftError('unavailable', 'pruning worker is shutting down'));
+  }
+
+  private async execute(job: pruningV1.Job, controller: AbortController, log: Logger): Promise<void> {
+    const jobId = job.status?.jobId ?? '';
+    if ((await this.store.run(jobId)).cancelRequested) throw new SiftError('cancelled', 'cancelled by a client');
+    await this.store.update(jobId, (j) => {
+      if (!j.status) return;
+      j.status.state = commonV1.JobState.JOB_STATE_RUNNING;
+      j.startedAtMs ||= Date.now();
+    });
+    log.info('job running');
+    const progress = this.progressReporter(jobId, controller);
+    const spec = job.spec;
+    if (!spec) throw new SiftError('invalid_argument', 'the job has no spec');
+    progress.stage('load');
+    const decoder = await loadDecoder(await resolveDecoder(this.models, spec.value.model));
+    if (spec.$case === 'analysis') {
+      progress.stage('capture');
+      const { result } = await analyseBlocks(decoder, spec.value, this.threads, progress.tick);
+      progress.stage('distances');
+      await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { analysisResult: result });
+      log.info('analysis succeeded', { layers: result.layerCount, best: result.bestBlocks[0] });
+      return;
+    }
+    const analysis = spec.value.analysisJobId ? await this.analysisOf(spec.value.analysisJobId) : undefined;
+    const result = await pruneModel(decoder, spec.value, analysis, {
+      jobId,
+      models: this.models,
+      threads: this.threads,
+      signal: controller.signal,
+      stage: progress.stage,
+      tick: progress.tick,
+    });
+    const finishedAt = Date.now();
+    await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { pruningResult: result });
+    await this.bus.publish(subjects.pruningRunCompleted, { jobId, result, completedAtMs: finishedAt });
+    log.info('pruning succeeded', { model: result.prunedModel, removed: result.removedBlock });
+  }
+
+  /** The distance matrix of a succeeded analysis job (checked at submit; re-read here). */
+  private async analysisOf(analysisJobId: string): Promise<{ jobId: string; distances: BlockDistances }> {
+    const job = await this.store.get(analysisJobId);
+    if (job.result?.$case !== 'analysisResult' || !job.result.value.distances) {
+      throw new SiftError('failed_precondition', `analysis job ${analysisJobId} has no result`);
+    }
+    const t = job.result.value.distances;
+    const bytes = Buffer.from(t.data);
+    const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    return {
+      jobId: analysisJobId,
+      distances: { layerCount: t.dims[0] ?? 0, maxBlockSize: t.dims[1] ?? 0, values },
+    };
+  }
+
+  private async finish(
+    jobId: string,
+    state: commonV1.JobState,
+    extra: {
+      error?: string;
+      analysisResult?: pruningV1.AnalysisResult;
+      pruningResult?: pruningV1.PruningResult;
+    },
+  ): Promise<void> {
+    const job = await this.store.update(jobId, (j) => {
+      if (!j.status) return;
+      j.status.state = state;
+      j.status.error = extra.error ?? '';
+      j.finishedAtMs = Date.now();
+      if (extra.analysisResult) j.result = { $case: 'analysisResult', value: extra.analysisResult };
+      if (extra.pruningResult) j.result = { $case: 'pruningResult', value: extra.pruningResult };
+    });
+    await this.bus.publish(subjects.pruningJobProgressed, { status: job.status }, jobId);
+    await this.bus.publish(
+      subjects.pruningJobFinished,
+      { status: job.status, analysisResult: extra.analysisResult },
+      jobId,
+    );
+  }
+
+  /** Stage bookkeeping plus a throttled tick that updates job.json, publishes progress and checks for cancel. */
+  private progressReporter(jobId: string, controller: AbortController) {
+    let stage = '';
+    let stageStarted = performance.now();
+    let last = 0;
+    let writing: Promise<void> = Promise.resolve();
+    const publish = (done: number, total: number) => {
+      const elapsed = (performance.now() - stageStarted) / 1000;
+      const eta = done > 0 && total > 0 ? (elapsed * (total - done)) / done : -1;
+      const current = stage;
+      writing = writing
+        .then(async () => {
+          const run = await this.store.run(jobId);
+          if (run.cancelRequested) controller.abort(new SiftError('cancelled', 'cancelled by a client'));
+          const job = await this.store.update(jobId, (j) => {
+            if (j.status) j.status.progress = { stage: current, done, total, etaSeconds: eta };
+          });
+          await this.bus.publish(subjects.pruningJobProgressed, { status: job.status }, jobId);
+        })
+        .catch((err: unknown) => this.logger.warn('progress not recorded', { jobId, err }));
+    };
+    return {
+      stage: (name: string) => {
+        if (controller.signal.aborted) throw controller.signal.reason;
+        stage = name;
+        stageStarted = performance.now();
+        last = 0;
+        publish(0, 0);
+      },
+      tick: (done: number, total: number) => {
+        if (controller.signal.aborted) throw controller.signal.reason;
+        const now = performance.now();
+        if (now - last < 250 && done < total) return;
+        last = now;
+        publish(done, total);
+      },
+    };
+  }
+}

@@ -1,0 +1,91 @@
+import { commonV1, pruningV1 } from '@sift/contracts';
+import { SiftError } from '@sift/kit';
+import * as ort from 'onnxruntime-node';
+import { encodeOnnxModel, exposeOutputs } from '../adapters/onnx-graph.js';
+import {
+  angularDistanceMatrix,
+  type BlockDistances,
+  bestBlocks,
+  blockInfluenceMatrix,
+} from '../domain/angular-distance.js';
+import { byteSequences, type CapturedStreams, captureResidualStream } from './calibration.js';
+import { corpusTexts, type DecoderModel, residualStreamTensors, sequenceLength } from './decoder-model.js';
+
+/** Options shared by every ONNX Runtime session of a job. */
+export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+}
+
+/** What an analysis produced, with the captured activations a healing fit can reuse. */
+export interface AnalysisRun {
+  readonly result: pruningV1.AnalysisResult;
+  readonly distances: BlockDistances;
+  readonly captured: CapturedStreams;
+}
+
+/** Checks a calibration spec against the model before any work; returns the resolved settings. */
+export function resolveCalibration(spec: pruningV1.CalibrationSpec | undefined, contextLength: number, field: string) {
+  const texts = corpusTexts(spec?.texts, `${field}.texts`);
+  const seq = sequenceLength(spec?.sequenceLength ?? 0, contextLength, `${field}.sequence_length`);
+  return { texts, sequenceLength: seq, batchSize: spec?.batchSize || 8 };
+}
+
+/**
+ * Captures the residual stream on the calibration texts and measures every block (Gromov et al. 2024 angular
+ * distance on the final token, or ShortGPT block influence on all tokens); l*(n) is the argmin per n.
+ */
+export async function analyseBlocks(
+  decoder: DecoderModel,
+  spec: pruningV1.AnalysisSpec,
+  threads: number,
+  onBatch: (done: number, total: number) => void,
+): Promise<AnalysisRun> {
+  const L = decoder.layerCount;
+  const calibration = resolveCalibration(spec.calibration, decoder.contextLength, 'calibration');
+  const maxBlockSize = spec.maxBlockSize || L - 1;
+  if (maxBlockSize > L - 1) {
+    throw new SiftError('invalid_argument', `max_block_size ${maxBlockSize} must be below the layer count ${L}`);
+  }
+  const { tensors, source, exposed } = residualStreamTensors(decoder, spec.calibration?.residualStreamPattern ?? '');
+  const bytes = exposed ? encodeOnnxModel(exposeOutputs(decoder.graph, tensors)) : decoder.bytes;
+  const session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
+  let captured: CapturedStreams;
+  try {
+    captured = await captureResidualStream(
+      session,
+      tensors,
+      byteSequences(calibration.texts, calibration.sequenceLength),
+      calibration.batchSize,
+      onBatch,
+    );
+  } finally {
+    await session.release();
+  }
+  const metric =
+    spec.metric === pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
+      ? pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
+      : pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN;
+  const options = { maxBlockSize, finalLayer: 'mask' as const };
+  const distances =
+    metric === pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN
+      ? angularDistanceMatrix({ states: captured.lastToken, rows: captured.texts, dim: captured.dim }, options)
+      : blockInfluenceMatrix({ states: captured.allTokens, rows: captured.tokens, dim: captured.dim }, options);
+  const result: pruningV1.AnalysisResult = {
+    model: { name: decoder.stored.name, version: decoder.stored.version },
+    layerCount: L,
+    metric,
+    distances: {
+      dims: [distances.layerCount, distances.maxBlockSize],
+      dtype: commonV1.DataType.DATA_TYPE_FLOAT32,
+      data: Buffer.from(distances.values.buffer, distances.values.byteOffset, distances.values.byteLength),
+    },
+    bestBlocks: bestBlocks(distances).map((b) => ({ ...b })),
+    samples: captured.texts,
+    tokens: captured.tokens,
+    residualStreamSource: source,
+    jsonReportPath: '',
+    markdownReportPath: '',
+    heatmapPath: '',
+  };
+  return { result, distances, captured };
+}

@@ -1,0 +1,78 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModelStore } from '@sift/inference';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compilePattern, corpusTexts, resolveDecoder, sequenceLength } from './decoder-model.js';
+import { checkPruningSpec } from './pruning.js';
+
+const root = mkdtempSync(join(tmpdir(), 'sift-pruning-models-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function writeManifest(name: string, task: string, preprocessing: Record<string, unknown>): void {
+  mkdirSync(join(root, name, '1'), { recursive: true });
+  writeFileSync(
+    join(root, name, '1', 'model.json'),
+    JSON.stringify({ name, version: '1', task, inputs: [], outputs: [], preprocessing }),
+  );
+}
+
+const inline = (texts: string[]) => ({ source: { $case: 'inline' as const, value: { texts } } });
+
+describe('what the pruning service accepts', () => {
+  writeManifest('classifier', 'classification', { kind: 'bytes' });
+  writeManifest('wordpiece-lm', 'language-model', { kind: 'wordpiece' });
+  const store = new ModelStore(root);
+
+  it('answers not_found for an unknown model and failed_precondition for a model that is not a byte decoder', async () => {
+    await expect(resolveDecoder(store, { name: 'nope', version: '' })).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(resolveDecoder(store, { name: 'classifier', version: '' })).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      message: expect.stringContaining('language-model'),
+    });
+    await expect(resolveDecoder(store, { name: 'wordpiece-lm', version: '' })).rejects.toMatchObject({
+      kind: 'failed_precondition',
+    });
+  });
+
+  it('rejects missing and empty texts, and names the empty one', () => {
+    expect(() => corpusTexts(undefined, 'calibration.texts')).toThrow(/texts are required/);
+    expect(() => corpusTexts(inline([]), 'calibration.texts')).toThrow(/at least one/);
+    expect(() => corpusTexts(inline(['a', '']), 'calibration.texts')).toThrow(/texts\[1\] is empty/);
+    expect(corpusTexts(inline(['a', 'b']), 'x')).toEqual(['a', 'b']);
+  });
+
+  it('defaults the sequence length to the context and rejects one longer than the context', () => {
+    expect(sequenceLength(0, 256, 's')).toBe(256);
+    expect(sequenceLength(0, 4096, 's')).toBe(512);
+    expect(sequenceLength(128, 256, 's')).toBe(128);
+    expect(() => sequenceLength(300, 256, 's')).toThrow(/exceeds the model's context of 256/);
+  });
+
+  it('needs a capture group in a residual-stream pattern', () => {
+    expect(() => compilePattern('^/layers\\.\\d+/x$')).toThrow(/capture group/);
+    expect(() => compilePattern('([')).toThrow(/not a regular expression/);
+    expect(compilePattern('^/layers\\.(\\d+)/x$').exec('/layers.3/x')?.[1]).toBe('3');
+  });
+
+  it('rejects a block as large as the model, or one that would remove the final layer', () => {
+    const evaluation = { texts: inline(['held out']), sequenceLength: 0, latencyRuns: 0 };
+    const spec = {
+      model: { name: 'm', version: '' },
+      blockSize: 1,
+      startLayer: 0,
+      analysisJobId: '',
+      calibration: undefined,
+      healing: undefined,
+      evaluation,
+      outputName: '',
+    };
+    expect(() => checkPruningSpec(spec, 8, 256)).not.toThrow();
+    expect(() => checkPruningSpec({ ...spec, blockSize: 8 }, 8, 256)).toThrow(/below the layer count 8/);
+    expect(() => checkPruningSpec({ ...spec, blockSize: 2, startLayer: 6 }, 8, 256)).toThrow(/final layer/);
+    expect(() => checkPruningSpec({ ...spec, blockSize: 0 }, 8, 256)).toThrow(/at least 1/);
+    // Without a start layer or analysis, calibration texts are needed to choose the block.
+    expect(() => checkPruningSpec({ ...spec, startLayer: undefined }, 8, 256)).toThrow(/calibration.texts/);
+    expect(() => checkPruningSpec({ ...spec, evaluation: undefined }, 8, 256)).toThrow(/evaluation.texts/);
+  });
+});

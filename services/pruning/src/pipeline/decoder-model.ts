@@ -1,0 +1,173 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { commonV1, pruningV1 } from '@sift/contracts';
+import { graphFile, type ModelStore, type StoredModel } from '@sift/inference';
+import { SiftError } from '@sift/kit';
+import { decodeOnnxModel, findLayerBoundaries, type LayerBoundaries, type OnnxModel } from '../adapters/onnx-graph.js';
+
+/** A byte-level decoder from the model store, decoded and with its layer boundaries found. */
+export interface DecoderModel {
+  readonly stored: StoredModel;
+  readonly bytes: Uint8Array;
+  readonly graph: OnnxModel;
+  readonly boundaries: LayerBoundaries;
+  readonly layerCount: number;
+  /** Longest input the model was trained on, in bytes (= tokens). */
+  readonly contextLength: number;
+}
+
+/**
+ * What a model must be for this service, checked without loading the graph: a `language-model` whose
+ * tokens are UTF-8 bytes (the service has no tokenizer of its own yet). Throws not_found for an unknown
+ * model and failed_precondition for any other kind.
+ */
+export async function resolveDecoder(store: ModelStore, ref: commonV1.ModelRef | undefined): Promise<StoredModel> {
+  if (!ref?.name) throw new SiftError('invalid_argument', 'model.name is required');
+  const stored = await store.resolve(ref.name, ref.version);
+  const m = stored.manifest;
+  if (m.task !== 'language-model') {
+    throw new SiftError(
+      'failed_precondition',
+      `model ${stored.name}/${stored.version} is a "${m.task}" model; pruning needs a decoder-only language model (task "language-model")`,
+    );
+  }
+  if (m.preprocessing?.kind !== 'bytes') {
+    throw new SiftError(
+      'failed_precondition',
+      `model ${stored.name}/${stored.version} does not read UTF-8 bytes (preprocessing.kind "${String(m.preprocessing?.kind)}"); only byte-level decoders are supported`,
+    );
+  }
+  return stored;
+}
+
+/** Context length from the manifest (languageModel.contextLength, else preprocessing.maxSequence). */
+export function contextLengthOf(stored: StoredModel): number {
+  const lm = stored.manifest.languageModel as { contextLength?: number } | undefined;
+  const context = lm?.contextLength ?? (stored.manifest.preprocessing?.maxSequence as number | undefined);
+  if (!context || context < 2) {
+    throw new SiftError(
+      'failed_precondition',
+      `model ${stored.name}/${stored.version}: manifest gives no context length (languageModel.contextLength)`,
+    );
+  }
+  return context;
+}
+
+/** Loads the graph and finds its layers; failed_precondition when the layers cannot be found. */
+export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
+  const bytes = new Uint8Array(await readFile(join(stored.dir, graphFile(stored.manifest))));
+  const graph = decodeOnnxModel(bytes);
+  let boundaries: LayerBoundaries;
+  try {
+    boundaries = findLayerBoundaries(graph);
+  } catch (err) {
+    throw new SiftError(
+      'failed_precondition',
+      `model ${stored.name}/${stored.version}: cannot find its decoder layers in the graph (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
+  if (boundaries.layerCount < 2) {
+    throw new SiftError(
+      'failed_precondition',
+      `model ${stored.name}/${stored.version} has one layer; nothing to prune`,
+    );
+  }
+  return {
+    stored,
+    bytes,
+    graph,
+    boundaries,
+    layerCount: boundaries.layerCount,
+    contextLength: contextLengthOf(stored),
+  };
+}
+
+/**
+ * The residual-stream tensors x^0..x^L to capture: the model's `hidden_state_<k>` outputs when it declares
+ * all of them, else the tensors matched by `pattern` (first capture group = layer), else the boundaries the
+ * graph analysis found. `source` says which, for the result.
+ */
+export function residualStreamTensors(
+  decoder: DecoderModel,
+  pattern: string,
+): { tensors: string[]; source: string; exposed: boolean } {
+  const L = decoder.layerCount;
+  const outputs = new Set((decoder.graph.graph?.output ?? []).map((o) => o.name ?? ''));
+  if (!pattern) {
+    const hidden = Array.from({ length: L + 1 }, (_, k) => `hidden_state_${k}`);
+    if (hidden.every((h) => outputs.has(h))) return { tensors: hidden, source: 'hidden-state outputs', exposed: false };
+    return { tensors: [...decoder.boundaries.tensors], source: 'graph analysis of layer boundaries', exposed: true };
+  }
+  const re = compilePattern(pattern);
+  const byLayer = new Map<number, string>();
+  const names = new Set<string>();
+  for (const node of decoder.graph.graph?.node ?? []) for (const o of node.output ?? []) names.add(o);
+  for (const name of names) {
+    const m = re.exec(name);
+    if (m?.[1] !== undefined && !byLayer.has(Number(m[1]))) byLayer.set(Number(m[1]), name);
+  }
+  if (byLayer.size === 0) {
+    throw new SiftError('invalid_argument', `calibration.residual_stream_pattern ${pattern} matches no tensor`);
+  }
+  const tensors: string[] = [];
+  for (let k = 0; k < L; k++) {
+    const t = byLayer.get(k);
+    if (!t) throw new SiftError('invalid_argument', `residual_stream_pattern matches no tensor for layer ${k}`);
+    tensors.push(t);
+  }
+  // The pattern names the streams entering layers; the one leaving the last layer comes from the graph.
+  tensors.push(byLayer.get(L) ?? (decoder.boundaries.tensors[L] as string));
+  return { tensors, source: pattern, exposed: true };
+}
+
+/** A user-given regular expression with one capture group, or invalid_argument. */
+export function compilePattern(pattern: string): RegExp {
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch (err) {
+    throw new SiftError('invalid_argument', `residual_stream_pattern is not a regular expression: ${pattern}`, {
+      cause: err,
+    });
+  }
+  // `pattern|` always matches the empty string; its match array has one slot per capture group, plus one.
+  if ((new RegExp(`${pattern}|`).exec('')?.length ?? 0) < 2) {
+    throw new SiftError('invalid_argument', 'residual_stream_pattern needs a capture group for the layer index');
+  }
+  return re;
+}
+
+/** Inline texts of a corpus; files are not read yet (unimplemented). Every text must be non-empty. */
+export function corpusTexts(corpus: pruningV1.TextCorpus | undefined, field: string): string[] {
+  const source = corpus?.source;
+  if (!source) throw new SiftError('invalid_argument', `${field}: texts are required (inline)`);
+  if (source.$case === 'dataset') {
+    throw new SiftError(
+      'unimplemented',
+      `${field}.dataset: reading texts from files is not supported yet; send them inline`,
+    );
+  }
+  const texts = source.value.texts;
+  if (texts.length === 0)
+    throw new SiftError('invalid_argument', `${field}.inline.texts: at least one text is required`);
+  const empty = texts.findIndex((t) => t.length === 0);
+  if (empty >= 0) throw new SiftError('invalid_argument', `${field}.inline.texts[${empty}] is empty`);
+  return texts;
+}
+
+/**
+ * Tokens per sequence: 0 means min(512, context). Longer than the model's context is invalid_argument;
+ * texts longer than the sequence length are truncated to it (as the contract says).
+ */
+export function sequenceLength(requested: number, contextLength: number, field: string): number {
+  if (requested === 0) return Math.min(512, contextLength);
+  if (requested < 2) throw new SiftError('invalid_argument', `${field} must be at least 2`);
+  if (requested > contextLength) {
+    throw new SiftError(
+      'invalid_argument',
+      `${field} ${requested} exceeds the model's context of ${contextLength} tokens`,
+    );
+  }
+  return requested;
+}

@@ -1,0 +1,75 @@
+import type { pruningV1 } from '@sift/contracts';
+import { runOutputs, scoreBytes } from '@sift/inference';
+import { SiftError } from '@sift/kit';
+import * as ort from 'onnxruntime-node';
+import type { OnnxModel } from '../adapters/onnx-graph.js';
+import { sessionOptions } from './analysis.js';
+
+/** Parameters in the graph's initializers. */
+export function parameterCount(model: OnnxModel): number {
+  let n = 0;
+  for (const init of model.graph?.initializer ?? []) n += (init.dims ?? []).reduce((p: number, d) => p * Number(d), 1);
+  return n;
+}
+
+/**
+ * Loads the graph in ONNX Runtime and runs one short input: the pruned model must load and give finite
+ * logits of the vocabulary's width before it is stored. failed_precondition names what went wrong.
+ */
+export async function validateRuns(bytes: Uint8Array, threads: number): Promise<void> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
+  } catch (err) {
+    throw new SiftError('internal', `the pruned graph does not load in ONNX Runtime: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  try {
+    const ids = BigInt64Array.from([84n, 104n, 101n, 32n]);
+    const out = await runOutputs(session, { input_ids: new ort.Tensor('int64', ids, [1, 4]) }, ['logits']);
+    const logits = out.logits?.data as Float32Array;
+    if (!logits.every(Number.isFinite)) throw new SiftError('internal', 'the pruned graph gives non-finite logits');
+  } finally {
+    await session.release();
+  }
+}
+
+/** Held-out figures of one model variant: bits per byte, perplexity, latency, size, parameters, layers. */
+export async function modelMetrics(
+  bytes: Uint8Array,
+  model: OnnxModel,
+  layerCount: number,
+  texts: readonly string[],
+  opts: { sequenceLength: number; latencyRuns: number; threads: number; signal: AbortSignal },
+): Promise<pruningV1.ModelMetrics> {
+  const session = await ort.InferenceSession.create(bytes, sessionOptions(opts.threads));
+  try {
+    const score = await scoreBytes(session, texts, { contextLength: opts.sequenceLength, batchSize: 8 });
+    opts.signal.throwIfAborted();
+    // Latency of one sequence at the evaluation length, after two warm-up passes.
+    const sample = Buffer.from(texts.join('\n'), 'utf8');
+    const ids = new BigInt64Array(opts.sequenceLength);
+    for (let t = 0; t < ids.length; t++) ids[t] = BigInt(sample[t % sample.length] as number);
+    const feeds = { input_ids: new ort.Tensor('int64', ids, [1, ids.length]) };
+    const times: number[] = [];
+    for (let r = 0; r < opts.latencyRuns + 2; r++) {
+      const started = performance.now();
+      await session.run(feeds);
+      if (r >= 2) times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    const pick = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+    return {
+      bitsPerByte: score.bitsPerByte,
+      perplexity: score.perplexity,
+      latencyMsP50: pick(0.5),
+      latencyMsP95: pick(0.95),
+      fileSizeBytes: bytes.length,
+      parameterCount: parameterCount(model),
+      layerCount,
+    };
+  } finally {
+    await session.release();
+  }
+}

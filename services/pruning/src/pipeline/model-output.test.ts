@@ -1,0 +1,49 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModelStore } from '@sift/inference';
+import { afterAll, describe, expect, it } from 'vitest';
+import { storeModelVersion } from './model-output.js';
+
+const root = mkdtempSync(join(tmpdir(), 'sift-pruning-store-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('storeModelVersion', () => {
+  it('writes the next version beside the source, leaves the source alone and records provenance', async () => {
+    const srcDir = join(root, 'lm', '9');
+    mkdirSync(srcDir, { recursive: true });
+    const sourceManifest = {
+      name: 'lm',
+      version: '9',
+      task: 'language-model',
+      description: 'a decoder',
+      inputs: [{ name: 'input_ids', dtype: 'int64', shape: ['b', 's'] }],
+      outputs: [
+        { name: 'logits', dtype: 'float32', shape: ['b', 's', 256] },
+        { name: 'hidden_state_4', dtype: 'float32', shape: ['b', 's', 8] },
+      ],
+      languageModel: { layers: 4 },
+    };
+    writeFileSync(join(srcDir, 'model.json'), JSON.stringify(sourceManifest));
+    writeFileSync(join(srcDir, 'model.onnx'), 'source');
+    const source = await new ModelStore(root).resolve('lm', '9');
+    const provenance = {
+      jobId: 'job-1',
+      source: { name: 'lm', version: '9', sha256: 'x' },
+      removedBlock: { startLayer: 1, blockSize: 1, distance: 0.1 },
+      analysisJobId: '',
+      healing: { method: 'none' },
+      calibrationSha256: '',
+    };
+    const bytes = new Uint8Array([1, 2, 3]);
+    const first = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), 3, provenance, {});
+    const second = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), 3, provenance, {});
+    expect([first.version, second.version]).toEqual(['10', '11']);
+    const manifest = JSON.parse(readFileSync(join(first.dir, 'model.json'), 'utf8'));
+    expect(manifest.outputs.map((o: { name: string }) => o.name)).toEqual(['logits']);
+    expect(manifest.languageModel.layers).toBe(3);
+    expect(manifest.provenance.pruning.removedBlock).toEqual({ startLayer: 1, blockSize: 1, distance: 0.1 });
+    expect(readFileSync(join(srcDir, 'model.onnx'), 'utf8')).toBe('source');
+    expect(readdirSync(join(root, 'lm')).sort()).toEqual(['10', '11', '9']);
+  });
+});

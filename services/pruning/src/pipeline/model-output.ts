@@ -1,0 +1,75 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compareVersions, type StoredModel } from '@sift/inference';
+
+/** Provenance recorded in the pruned model's manifest. */
+export interface PruningProvenance {
+  jobId: string;
+  source: { name: string; version: string; sha256: string };
+  removedBlock: { startLayer: number; blockSize: number; distance: number | null };
+  analysisJobId: string;
+  healing: { method: string; ridgeAlpha?: number; fitTokens?: number };
+  calibrationSha256: string;
+}
+
+/**
+ * Writes a pruned graph as a NEW version `<root>/<name>/<highest numeric version + 1>/` with model.onnx and
+ * a model.json derived from the source's: same inputs, the outputs the pruned graph still has, the new
+ * layer count, provenance. The folder is written under a dot-name (which the model store skips) and renamed
+ * into place, so a reader never sees half a model; the source folder is never touched.
+ */
+export async function storeModelVersion(
+  root: string,
+  name: string,
+  source: StoredModel,
+  bytes: Uint8Array,
+  graphOutputs: ReadonlySet<string>,
+  layerCount: number,
+  provenance: PruningProvenance,
+  metrics: Record<string, unknown>,
+): Promise<{ name: string; version: string; dir: string }> {
+  const nameDir = join(root, name);
+  await mkdir(nameDir, { recursive: true });
+  const tmp = join(nameDir, `.tmp-${provenance.jobId}-${randomBytes(3).toString('hex')}`);
+  await mkdir(tmp);
+  try {
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    await writeFile(join(tmp, 'model.onnx'), bytes);
+    for (;;) {
+      const versions = (await readdir(nameDir, { withFileTypes: true }))
+        .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+        .map((e) => e.name)
+        .sort(compareVersions);
+      const highest = Number(versions.at(-1) ?? '0');
+      const version = String(Number.isFinite(highest) ? Math.floor(highest) + 1 : versions.length + 1);
+      const s = source.manifest;
+      const manifest = {
+        ...s,
+        name,
+        version,
+        description: `${s.description} — pruned: layers ${provenance.removedBlock.startLayer}..${
+          provenance.removedBlock.startLayer + provenance.removedBlock.blockSize - 1
+        } of ${source.name}/${source.version} removed${provenance.healing.method === 'none' ? '' : ', healed'}`,
+        graphs: { model: 'model.onnx' },
+        outputs: s.outputs.filter((o) => graphOutputs.has(o.name)),
+        ...(s.languageModel ? { languageModel: { ...(s.languageModel as object), layers: layerCount } } : {}),
+        provenance: { pruning: provenance, createdAt: new Date().toISOString(), sourceProvenance: s.provenance ?? {} },
+        metrics,
+        sha256: { 'model.onnx': sha },
+      };
+      await writeFile(join(tmp, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      try {
+        // rename fails with ENOTEMPTY/EEXIST when another job took this version meanwhile: try the next one.
+        await rename(tmp, join(nameDir, version));
+        return { name, version, dir: join(nameDir, version) };
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      }
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { pruningV1 } from '@sift/contracts';
+import type { ModelStore } from '@sift/inference';
+import { SiftError } from '@sift/kit';
+import * as ort from 'onnxruntime-node';
+import { encodeOnnxModel, exposeOutputs, insertLinearMap, removeBlock } from '../adapters/onnx-graph.js';
+import { type BlockDistances, bestBlock, distanceAt } from '../domain/angular-distance.js';
+import { BlockBridgeFit } from '../domain/least-squares.js';
+import { analyseBlocks, resolveCalibration, sessionOptions } from './analysis.js';
+import { byteSequences, type CapturedStreams, captureResidualStream } from './calibration.js';
+import { corpusTexts, type DecoderModel, sequenceLength } from './decoder-model.js';
+import { modelMetrics, validateRuns } from './evaluation.js';
+import { storeModelVersion } from './model-output.js';
+
+/** What a pruning run needs from the worker: progress, cancellation and the store to write to. */
+export interface PruningContext {
+  readonly jobId: string;
+  readonly models: ModelStore;
+  readonly threads: number;
+  readonly signal: AbortSignal;
+  /** Enters a stage ("capture", "distances", "rewrite", "heal", "evaluate", "store"). */
+  stage(name: string): void;
+  /** Units done in the current stage; throws when the job was cancelled. */
+  tick(done: number, total: number): void;
+}
+
+const defaultRidgeAlpha = 1e-3;
+
+/** Checks the parts of a pruning spec that need the model's layer count; throws invalid_argument. */
+export function checkPruningSpec(spec: pruningV1.PruningSpec, layerCount: number, contextLength: number): void {
+  const n = spec.blockSize;
+  if (n < 1) throw new SiftError('invalid_argument', 'block_size must be at least 1');
+  if (n >= layerCount) {
+    throw new SiftError('invalid_argument', `block_size ${n} must be below the layer count ${layerCount}`);
+  }
+  if (spec.startLayer !== undefined && spec.startLayer + n > layerCount - 1) {
+    throw new SiftError(
+      'invalid_argument',
+      `layers ${spec.startLayer}..${spec.startLayer + n - 1} would remove the final layer ${layerCount - 1} (or go past it)`,
+    );
+  }
+  if (healingOf(spec) !== 'none' || (spec.startLayer === undefined && !spec.analysisJobId)) {
+    resolveCalibration(spec.calibration, contextLength, 'calibration');
+  }
+  if ((spec.healing?.ridgeAlpha ?? 0) < 0) throw new SiftError('invalid_argument', 'healing.ridge_alpha must be >= 0');
+  corpusTexts(spec.evaluation?.texts, 'evaluation.texts');
+  evaluationLength(spec, contextLength);
+}
+
+function healingOf(spec: pruningV1.PruningSpec): 'none' | 'least-squares' {
+  return spec.healing?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES
+    ? 'least-squares'
+    : 'none';
+}
+
+function evaluationLength(spec: pruningV1.PruningSpec, contextLength: number): number {
+  const requested = spec.evaluation?.sequenceLength || spec.calibration?.sequenceLength || 0;
+  return sequenceLength(requested, contextLength, 'evaluation.sequence_length');
+}
+
+/**
+ * Cuts the block (l*(n) from the analysis, or the given start), optionally bridges it with the ridge fit
+ * x^l T ≈ x^(l+n) (ReplaceMe, Shopkhoev et al. 2025, here as an inserted MatMul), checks the result runs in
+ * ONNX Runtime, measures before/after, and stores the result as a new model version.
+ */
+export async function pruneModel(
+  decoder: DecoderModel,
+  spec: pruningV1.PruningSpec,
+  analysis: { jobId: string; distances: BlockDistances } | undefined,
+  ctx: PruningContext,
+): Promise<pruningV1.PruningResult> {
+  const L = decoder.layerCount;
+  const n = spec.blockSize;
+  const healing = healingOf(spec);
+  let distances = analysis?.distances;
+  let captured: CapturedStreams | undefined;
+  if (spec.startLayer === undefined && !distances) {
+    ctx.stage('capture');
+    const run = await analyseBlocks(
+      decoder,
+      {
+        model: spec.model,
+        calibration: spec.calibration,
+        metric: pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN,
+        maxBlockSize: n,
+      },
+      ctx.threads,
+      ctx.tick,
+    );
+    distances = run.distances;
+    captured = run.captured;
+  }
+  const start = spec.startLayer ?? bestBlock(distances as BlockDistances, n)?.startLayer;
+  if (start === undefined) {
+    throw new SiftError('failed_precondition', `the analysis has no finite distance for block size ${n}`);
+  }
+  const distance = distances ? distanceAt(distances, start, n) : Number.NaN;
+
+  ctx.stage('rewrite');
+  const pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
+  const unhealedBytes = encodeOnnxModel(pruned.model);
+  let finalModel = pruned.model;
+  let finalBytes = unhealedBytes;
+  const ridgeAlpha = spec.healing?.ridgeAlpha || defaultRidgeAlpha;
+  let fitTokens = 0;
+  if (healing === 'least-squares') {
+    if (!captured) {
+      ctx.stage('capture');
+      captured = await captureForHealing(decoder, spec, ctx);
+    }
+    ctx.stage('heal');
+    const dim = captured.dim;
+    fitTokens = Math.min(captured.tokens, spec.healing?.maxTokens || captured.tokens);
+    const fit = new BlockBridgeFit(dim);
+    fit.add(
+      (captured.allTokens[start] as Float32Array).subarray(0, fitTokens * dim),
+      (captured.allTokens[start + n] as Float32Array).subarray(0, fitTokens * dim),
+      fitTokens,
+    );
+    const t = fit.solve({ alpha: ridgeAlpha });
+    finalModel = insertLinearMap(pruned.model, pruned.bridgedTensor, t, [dim, dim]).model;
+    finalBytes = encodeOnnxModel(finalModel);
+  }
+  await validateRuns(finalBytes, ctx.threads);
+  ctx.signal.throwIfAborted();
+
+  ctx.stage('evaluate');
+  const texts = corpusTexts(spec.evaluation?.texts, 'evaluation.texts');
+  const evalOpts = {
+    sequenceLength: evaluationLength(spec, decoder.contextLength),
+    latencyRuns: spec.evaluation?.latencyRuns || 20,
+    threads: ctx.threads,
+    signal: ctx.signal,
+  };
+  const variants = healing === 'least-squares' ? 3 : 2;
+  const before = await modelMetrics(decoder.bytes, decoder.graph, L, texts, evalOpts);
+  ctx.tick(1, variants);
+  const afterUnhealed = await modelMetrics(unhealedBytes, pruned.model, L - n, texts, evalOpts);
+  ctx.tick(2, variants);
+  const afterHealed =
+    healing === 'least-squares' ? await modelMetrics(finalBytes, finalModel, L - n, texts, evalOpts) : undefined;
+  ctx.tick(variants, variants);
+
+  ctx.stage('store');
+  const source = decoder.stored;
+  const healingSpec: pruningV1.HealingSpec = {
+    method:
+      healing === 'least-squares'
+        ? pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES
+        : pruningV1.HealingMethod.HEALING_METHOD_NONE,
+    ridgeAlpha: healing === 'least-squares' ? ridgeAlpha : 0,
+    maxTokens: fitTokens,
+  };
+  const after = afterHealed ?? afterUnhealed;
+  const stored = await storeModelVersion(
+    ctx.models.root,
+    spec.outputName || source.name,
+    source,
+    finalBytes,
+    new Set((finalModel.graph?.output ?? []).map((o) => o.name ?? '')),
+    L - n,
+    {
+      jobId: ctx.jobId,
+      source: {
+        name: source.name,
+        version: source.version,
+        sha256: createHash('sha256').update(decoder.bytes).digest('hex'),
+      },
+      removedBlock: { startLayer: start, blockSize: n, distance: Number.isFinite(distance) ? distance : null },
+      analysisJobId: analysis?.jobId ?? '',
+      healing: healing === 'least-squares' ? { method: healing, ridgeAlpha, fitTokens } : { method: 'none' },
+      calibrationSha256: calibrationHash(spec),
+    },
+    { heldOutBitsPerByte: after.bitsPerByte, sourceHeldOutBitsPerByte: before.bitsPerByte },
+  );
+  return {
+    sourceModel: { name: source.name, version: source.version },
+    prunedModel: { name: stored.name, version: stored.version },
+    removedBlock: { blockSize: n, startLayer: start, distance },
+    healing: healingSpec,
+    before,
+    afterUnhealed,
+    afterHealed,
+    analysisJobId: analysis?.jobId ?? '',
+    jsonReportPath: '',
+    markdownReportPath: '',
+    heatmapPath: '',
+  };
+}
+
+/** The residual stream of the calibration texts at every boundary, for the healing fit. */
+async function captureForHealing(
+  decoder: DecoderModel,
+  spec: pruningV1.PruningSpec,
+  ctx: PruningContext,
+): Promise<CapturedStreams> {
+  const calibration = resolveCalibration(spec.calibration, decoder.contextLength, 'calibration');
+  // The fit needs the very tensors removeBlock bridges (x^start and x^(start+n) of the graph analysis).
+  const tensors = [...decoder.boundaries.tensors];
+  const bytes = encodeOnnxModel(exposeOutputs(decoder.graph, tensors));
+  const session = await ort.InferenceSession.create(bytes, sessionOptions(ctx.threads));
+  try {
+    return await captureResidualStream(
+      session,
+      tensors,
+      byteSequences(calibration.texts, calibration.sequenceLength),
+      calibration.batchSize,
+      ctx.tick,
+    );
+  } finally {
+    await session.release();
+  }
+}
+
+function calibrationHash(spec: pruningV1.PruningSpec): string {
+  const source = spec.calibration?.texts?.source;
+  if (source?.$case !== 'inline') return '';
+  const h = createHash('sha256');
+  for (const t of source.value.texts) h.update(`${Buffer.byteLength(t)}:`).update(t);
+  return h.digest('hex');
+}

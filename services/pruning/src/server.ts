@@ -1,0 +1,47 @@
+import { resolve } from 'node:path';
+import { Bus, publishRequestMetrics, subjects } from '@sift/bus';
+import { pruningV1 } from '@sift/contracts';
+import { ModelStore } from '@sift/inference';
+import { type Logger, startGrpcServer } from '@sift/kit';
+import { pruningHandlers } from './adapters/grpc.js';
+import type { PruningConfig } from './config.js';
+import { JobStore } from './jobs/job-store.js';
+import { PruningWorker } from './jobs/worker.js';
+
+/** A running pruning service (gRPC API and, unless disabled, a queue worker). */
+export interface PruningService {
+  readonly port: number;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startPruningService(config: PruningConfig, logger: Logger): Promise<PruningService> {
+  const store = new JobStore(resolve(config.dataDir, 'jobs'));
+  const models = new ModelStore(resolve(config.modelsDir));
+  const bus = await Bus.connect(config.natsUrl, 'sift-pruning');
+  const worker = new PruningWorker(store, bus, models, config.threads, logger);
+  const stopWorker = config.worker
+    ? await bus.work(subjects.pruningJobSubmitted, 'pruning-workers', (m) => worker.run(m.status?.jobId ?? ''), {
+        ackWaitMs: config.ackWaitMs,
+        retryDelayMs: 0,
+        onError: (err) => logger.error('job message failed', { err }),
+      })
+    : async () => {};
+  const server = await startGrpcServer({
+    name: 'pruning',
+    host: config.host,
+    port: config.port,
+    logger,
+    maxMessageBytes: config.maxMessageBytes,
+    services: [{ definition: pruningV1.PruningServiceService, handlers: pruningHandlers(store, bus, models) }],
+    onCallFinished: publishRequestMetrics(bus, logger),
+  });
+  return {
+    port: server.port,
+    async stop(graceMs) {
+      await server.shutdown(graceMs);
+      worker.shutdown();
+      await stopWorker();
+      await bus.close();
+    },
+  };
+}

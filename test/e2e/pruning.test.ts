@@ -1,0 +1,235 @@
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials, type ServiceError, status } from '@grpc/grpc-js';
+import { Bus } from '@sift/bus';
+import { commonV1, pruningV1 } from '@sift/contracts';
+import { type LocalPlatform, repoRoot, startPlatform, waitUntil } from '@sift/launcher';
+import { openMetricsStore } from '@sift/metrics';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { markdownSentences } from '../../models/builders/markdown-prose.js';
+
+/** Prose of the README files of installed packages, in windows of about `bytes` bytes. */
+function readmeTexts(count: number, bytes: number, skip = 0): string[] {
+  const sentences: string[] = [];
+  const root = join(repoRoot, 'node_modules');
+  for (const pkg of readdirSync(root).sort()) {
+    const path = join(root, pkg, 'README.md');
+    if (!pkg.startsWith('.') && existsSync(path)) sentences.push(...markdownSentences(readFileSync(path, 'utf8')));
+    if (sentences.join(' ').length > (count + skip + 1) * bytes) break;
+  }
+  const all = sentences.join(' ');
+  return Array.from({ length: count }, (_, i) => all.slice((skip + i) * bytes, (skip + i + 1) * bytes));
+}
+
+type Client = InstanceType<typeof pruningV1.PruningServiceClient>;
+const call = <Req, Res>(client: Client, method: string, req: Req): Promise<Res> =>
+  new Promise((resolve, reject) =>
+    (client as unknown as Record<string, (r: Req, cb: (e: ServiceError | null, r: Res) => void) => void>)[method]?.call(
+      client,
+      req,
+      (err, res) => (err ? reject(err) : resolve(res)),
+    ),
+  );
+
+/** Streams WatchJob to the end and returns every status. */
+function watch(client: Client, jobId: string): Promise<pruningV1.JobStatus[]> {
+  return new Promise((resolve, reject) => {
+    const seen: pruningV1.JobStatus[] = [];
+    const stream = client.watchJob({ jobId });
+    stream.on('data', (m: pruningV1.WatchJobResponse) => m.status && seen.push(m.status));
+    stream.on('end', () => resolve(seen));
+    stream.on('error', reject);
+  });
+}
+
+/**
+ * A model engineer prunes the byte-level decoder through the real platform: analysis of the layers on
+ * calibration text, then removal of the least useful layer with least-squares healing, stored as a new
+ * version in a COPY of the model store (the repository's models/ is never written).
+ */
+describe('pruning end to end', () => {
+  let platform: LocalPlatform;
+  let dataDir: string;
+  let modelsDir: string;
+  let client: Client;
+  let stopped = false;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sift-prune-'));
+    modelsDir = join(dataDir, 'models');
+    cpSync(join(repoRoot, 'models/byte-gpt'), join(modelsDir, 'byte-gpt'), { recursive: true });
+    platform = await startPlatform(
+      dataDir,
+      {},
+      { pruning: true, pruningEnv: { SIFT_MODELS_DIR: modelsDir, SIFT_PRUNING_THREADS: '2' } },
+    );
+    client = new pruningV1.PruningServiceClient(platform.pruningAddress ?? '', credentials.createInsecure());
+  }, 60_000);
+  afterAll(async () => {
+    client?.close();
+    if (!stopped) await platform?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const calibration = readmeTexts(16, 256);
+  const evaluation = readmeTexts(8, 256, 16);
+
+  it('rejects bad requests before any work starts', async () => {
+    const submit = (spec: Record<string, unknown>) =>
+      call(client, 'submitPruning', pruningV1.SubmitPruningRequest.fromPartial({ spec } as never)).then(
+        () => Number.NaN,
+        (e: ServiceError) => e.code,
+      );
+    const evaluationSpec = { texts: { source: { $case: 'inline' as const, value: { texts: evaluation } } } };
+    expect(await submit({ model: { name: 'no-such-model', version: '' }, blockSize: 1, startLayer: 0 })).toBe(
+      status.NOT_FOUND,
+    );
+    expect(
+      await submit({
+        model: { name: 'byte-gpt', version: '' },
+        blockSize: 8,
+        startLayer: 0,
+        evaluation: evaluationSpec,
+      }),
+    ).toBe(status.INVALID_ARGUMENT);
+    const analysis = await call(
+      client,
+      'submitAnalysis',
+      pruningV1.SubmitAnalysisRequest.fromPartial({
+        spec: {
+          model: { name: 'byte-gpt', version: '' },
+          calibration: { texts: { source: { $case: 'inline', value: { texts: ['fine', ''] } } } },
+        },
+      }),
+    ).then(
+      () => Number.NaN,
+      (e: ServiceError) => e.code,
+    );
+    expect(analysis).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('analyses the layers, prunes the least useful one with healing and stores a new version that runs', async () => {
+    const texts = { source: { $case: 'inline' as const, value: { texts: calibration } } };
+    const { jobId: analysisId } = await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
+      client,
+      'submitAnalysis',
+      pruningV1.SubmitAnalysisRequest.fromPartial({
+        spec: { model: { name: 'byte-gpt', version: '' }, calibration: { texts, sequenceLength: 256 } },
+      }),
+    );
+    const analysisStatuses = await watch(client, analysisId);
+    expect(analysisStatuses.at(-1)?.state, analysisStatuses.at(-1)?.error).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
+    const { job: analysisJob } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', {
+      jobId: analysisId,
+    });
+    const analysis = analysisJob?.result?.$case === 'analysisResult' ? analysisJob.result.value : undefined;
+    expect(analysis?.layerCount).toBe(8);
+    expect(analysis?.distances?.dims).toEqual([8, 7]);
+    expect(analysis?.residualStreamSource).toBe('hidden-state outputs');
+    const best1 = analysis?.bestBlocks.find((b) => b.blockSize === 1);
+    expect(best1?.startLayer).toBeLessThan(7);
+
+    const { jobId } = await call<pruningV1.SubmitPruningRequest, pruningV1.SubmitPruningResponse>(
+      client,
+      'submitPruning',
+      pruningV1.SubmitPruningRequest.fromPartial({
+        spec: {
+          model: { name: 'byte-gpt', version: '' },
+          blockSize: 1,
+          analysisJobId: analysisId,
+          calibration: { texts, sequenceLength: 256 },
+          healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
+          evaluation: {
+            texts: { source: { $case: 'inline', value: { texts: evaluation } } },
+            latencyRuns: 3,
+          },
+        },
+      }),
+    );
+    const statuses = await watch(client, jobId);
+    expect(statuses.at(-1)?.state, statuses.at(-1)?.error).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
+    // A watcher that subscribes after the job has moved on sees fewer stages, never unknown ones.
+    const stages = ['queued', 'load', 'capture', 'distances', 'rewrite', 'heal', 'evaluate', 'store'];
+    for (const s of statuses) expect(stages).toContain(s.progress?.stage);
+    const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', { jobId });
+    const result = job?.result?.$case === 'pruningResult' ? job.result.value : undefined;
+    expect(result?.removedBlock?.startLayer).toBe(best1?.startLayer);
+    expect(result?.prunedModel).toEqual({ name: 'byte-gpt', version: '2' });
+    const before = result?.before?.bitsPerByte ?? Number.NaN;
+    const unhealed = result?.afterUnhealed?.bitsPerByte ?? Number.NaN;
+    const healed = result?.afterHealed?.bitsPerByte ?? Number.NaN;
+    for (const v of [before, unhealed, healed]) expect(Number.isFinite(v)).toBe(true);
+    expect(unhealed).toBeGreaterThanOrEqual(before);
+    expect(healed).toBeGreaterThanOrEqual(before);
+    expect(result?.afterHealed?.layerCount).toBe(7);
+    console.info(
+      `removed layer ${result?.removedBlock?.startLayer} (distance ${result?.removedBlock?.distance.toFixed(4)}); ` +
+        `bits/byte ${before.toFixed(4)} -> ${unhealed.toFixed(4)} unhealed, ${healed.toFixed(4)} healed; ` +
+        `p50 ${result?.before?.latencyMsP50.toFixed(2)} -> ${result?.afterHealed?.latencyMsP50.toFixed(2)} ms; ` +
+        `${result?.before?.fileSizeBytes} -> ${result?.afterHealed?.fileSizeBytes} bytes`,
+    );
+    const listed = await call<pruningV1.ListJobsRequest, pruningV1.ListJobsResponse>(
+      client,
+      'listJobs',
+      pruningV1.ListJobsRequest.fromPartial({ kind: pruningV1.JobKind.JOB_KIND_PRUNING }),
+    );
+    expect(listed.jobs.map((j) => j.jobId)).toEqual([jobId]);
+    expect(result?.afterUnhealed?.fileSizeBytes).toBeLessThan(result?.before?.fileSizeBytes ?? 0);
+
+    // The new version is in the temporary store, with provenance; the source version is untouched.
+    const dir = join(modelsDir, 'byte-gpt', '2');
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    expect(manifest.provenance.pruning.source).toMatchObject({ name: 'byte-gpt', version: '1' });
+    expect(manifest.provenance.pruning.removedBlock).toMatchObject({ blockSize: 1, startLayer: best1?.startLayer });
+    expect(manifest.languageModel.layers).toBe(7);
+    expect(
+      readFileSync(join(modelsDir, 'byte-gpt/1/model.onnx')).equals(
+        readFileSync(join(repoRoot, 'models/byte-gpt/1/model.onnx')),
+      ),
+    ).toBe(true);
+    expect(existsSync(join(repoRoot, 'models/byte-gpt/2'))).toBe(false);
+
+    const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
+    try {
+      const ids = BigInt64Array.from(Buffer.from('The quick brown fox'), (b) => BigInt(b));
+      const out = await session.run({ input_ids: new ort.Tensor('int64', ids, [1, ids.length]) });
+      expect(out.logits?.dims).toEqual([1, ids.length, 256]);
+      expect((out.logits as ort.Tensor).data as Float32Array).toSatisfy((d: Float32Array) => d.every(Number.isFinite));
+    } finally {
+      await session.release();
+    }
+  }, 60_000);
+
+  it('lands the pruning run in ClickHouse pruning_runs', async () => {
+    const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
+    await waitUntil(async () => {
+      const lag = await bus.consumerLag('SIFT_METRICS', 'metrics-pruning-runs');
+      return lag.pending === 0 && lag.ackPending === 0;
+    }, 20_000);
+    await bus.close();
+    client.close();
+    await platform.stop();
+    stopped = true;
+    const store = await openMetricsStore({ embeddedPath: platform.clickhouseDir });
+    try {
+      const rs = await store.query({
+        query: `SELECT pruned_version, block_size, layers_after, healing, bits_per_byte_before,
+                       bits_per_byte_healed FROM pruning_runs`,
+        format: 'JSONEachRow',
+      });
+      const rows = await rs.json<Record<string, unknown>>();
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({
+        pruned_version: '2',
+        block_size: 1,
+        layers_after: 7,
+        healing: 'linear_least_squares',
+      });
+      expect(Number(rows[0]?.bits_per_byte_healed)).toBeGreaterThanOrEqual(Number(rows[0]?.bits_per_byte_before));
+    } finally {
+      await store.close();
+    }
+  }, 40_000);
+});
