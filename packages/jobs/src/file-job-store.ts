@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { commonV1 } from '@sift/contracts';
+import { SiftError } from '@sift/kit';
+
+/** What the worker needs beyond the public Job message. */
+export interface RunRecord {
+  /** Stages whose results are saved; a restarted job continues after them. */
+  completedStages: number;
+  cancelRequested: boolean;
+}
+
+const terminal = new Set([
+  commonV1.JobState.JOB_STATE_SUCCEEDED,
+  commonV1.JobState.JOB_STATE_FAILED,
+  commonV1.JobState.JOB_STATE_CANCELLED,
+]);
+
+/** Whether a job state is final. */
+export function isTerminal(state: commonV1.JobState): boolean {
+  return terminal.has(state);
+}
+
+/** The part of a service's Job message the store relies on. */
+export interface JobRecord {
+  status?: { jobId: string; state: commonV1.JobState; updatedAtMs: number } | undefined;
+}
+
+/** JSON conversion of a service's Job message (its ts-proto `Job` object has exactly these). */
+export interface JobCodec<J> {
+  fromJSON(object: any): J;
+  toJSON(job: J): unknown;
+}
+
+/**
+ * Jobs as files under `<root>/<job id>/` (job.json = the public Job, run.json = worker bookkeeping,
+ * stage snapshots beside them). Replicas share the folder (a volume in a cluster); every write is atomic.
+ */
+export class FileJobStore<J extends JobRecord> {
+  /** Per-job queue of read-modify-write updates, so concurrent updates in this process never interleave. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly root: string,
+    private readonly codec: JobCodec<J>,
+    /** The service's name, for error messages ("not a selection job id"). */
+    private readonly service: string,
+  ) {}
+
+  /** A new sortable job id: time prefix + randomness. */
+  static newId(): string {
+    return `job-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  }
+
+  dir(jobId: string): string {
+    if (!/^job-[a-z0-9]+-[0-9a-f]{8}$/.test(jobId)) {
+      throw new SiftError('invalid_argument', `job_id "${jobId}" is not a ${this.service} job id`);
+    }
+    return join(this.root, jobId);
+  }
+
+  async create(job: J): Promise<void> {
+    const id = job.status?.jobId ?? '';
+    await mkdir(this.dir(id), { recursive: true });
+    await this.save(job);
+    await this.saveRun(id, { completedStages: 0, cancelRequested: false });
+  }
+
+  async get(jobId: string): Promise<J> {
+    try {
+      return this.codec.fromJSON(JSON.parse(await readFile(join(this.dir(jobId), 'job.json'), 'utf8')));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SiftError('not_found', `unknown job "${jobId}"`);
+      throw err;
+    }
+  }
+
+  async save(job: J): Promise<void> {
+    const id = job.status?.jobId ?? '';
+    await writeAtomic(join(this.dir(id), 'job.json'), JSON.stringify(this.codec.toJSON(job), null, 1));
+  }
+
+  /** Applies `change` to the stored job and saves it; returns the updated job. */
+  update(jobId: string, change: (job: J) => void): Promise<J> {
+    const next = (this.locks.get(jobId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        const job = await this.get(jobId);
+        change(job);
+        if (job.status) job.status.updatedAtMs = Date.now();
+        await this.save(job);
+        return job;
+      });
+    this.locks.set(jobId, next);
+    void next
+      .finally(() => {
+        if (this.locks.get(jobId) === next) this.locks.delete(jobId);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  async run(jobId: string): Promise<RunRecord> {
+    return JSON.parse(await readFile(join(this.dir(jobId), 'run.json'), 'utf8'));
+  }
+
+  async saveRun(jobId: string, run: RunRecord): Promise<void> {
+    await writeAtomic(join(this.dir(jobId), 'run.json'), JSON.stringify(run));
+  }
+
+  /** Job ids, newest first. */
+  async list(): Promise<string[]> {
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    return names
+      .filter((n) => n.startsWith('job-'))
+      .sort()
+      .reverse();
+  }
+
+  /** The job an idempotency key created, if any. */
+  async jobForRequest(requestId: string): Promise<string | undefined> {
+    return readFile(join(this.root, 'requests', keyFile(requestId)), 'utf8').catch(() => undefined);
+  }
+
+  async rememberRequest(requestId: string, jobId: string): Promise<void> {
+    await mkdir(join(this.root, 'requests'), { recursive: true });
+    await writeAtomic(join(this.root, 'requests', keyFile(requestId)), jobId);
+  }
+}
+
+function keyFile(requestId: string): string {
+  return Buffer.from(requestId).toString('base64url');
+}
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
