@@ -200,3 +200,17 @@ describe('minHashDedup', () => {
     expect(minHashDedup([]).kept).toHaveLength(0);
   });
 });
+
+describe('minHashDedup verification of long documents', () => {
+  it('verifies a near-copy of a document longer than the shingle buffers it starts with', () => {
+    // Regression: re-shingling a long earlier document grew the verifier's buffer after its old one had
+    // been picked, so the exact Jaccard came out low and a 0.999 pair was rejected.
+    const words = Array.from({ length: 4000 }, (_, i) => `token${(i * 7919) % 3001}`);
+    const original = words.join(' ');
+    const copy = `vendored ${words.slice(0, 2000).join(' ')} ${words.slice(2001).join(' ')}`;
+    const r = minHashDedup(['short unrelated text about nothing at all', original, copy], { threshold: 0.8 });
+    expect(Array.from(r.kept)).toEqual([1, 1, 0]);
+    expect(r.duplicateOf[2]).toBe(1);
+    expect(r.jaccard[2]).toBeGreaterThan(0.99);
+  });
+});

@@ -617,7 +617,9 @@ class CandidateVerifier {
   private load(scratch: ShingleScratch, i: number): number {
     const { normalization, shingleUnit, ngramSize } = this.params;
     const text = normalizeText(this.texts[i] as string, normalization);
-    return sortUnique(scratch.shingles, scratch.fill(text, shingleUnit, ngramSize));
+    // fill() may replace scratch.shingles with a larger buffer: read the field only after it ran.
+    const count = scratch.fill(text, shingleUnit, ngramSize);
+    return sortUnique(scratch.shingles, count);
   }
 }
 
