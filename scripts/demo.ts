@@ -3,21 +3,30 @@
  * the gateway as separate processes, does the work a user would do through the HTTP API and gRPC, stops
  * everything cleanly and shows what landed in ClickHouse.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { credentials } from '@grpc/grpc-js';
-import { embeddingV1 } from '@sift/contracts';
-import { repoRoot, startPlatform } from '@sift/launcher';
+import { commonV1, embeddingV1, pruningV1 } from '@sift/contracts';
+import { repoRoot, startPlatform, waitUntil } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
+import { markdownSentences } from '../models/builders/markdown-prose.js';
 import { writeDemoCorpus } from './demo-corpus.js';
 
 const dataDir = join(repoRoot, '.data', 'demo');
 mkdirSync(dataDir, { recursive: true });
 const say = (s = '') => process.stdout.write(`${s}\n`);
 
-say('== starting NATS, metrics consumer, embedding and selection services, and the gateway');
-const platform = await startPlatform(dataDir, {}, { selection: true });
+say('== starting NATS, metrics consumer, embedding, selection and pruning services, and the gateway');
+// The pruning service writes new model versions: give it a copy of the store, never the repository's.
+const demoModels = join(dataDir, 'models');
+rmSync(demoModels, { recursive: true, force: true });
+cpSync(join(repoRoot, 'models', 'byte-gpt'), join(demoModels, 'byte-gpt'), { recursive: true });
+const platform = await startPlatform(
+  dataDir,
+  {},
+  { selection: true, pruning: true, pruningEnv: { SIFT_MODELS_DIR: demoModels } },
+);
 say(`   gateway ${platform.gatewayUrl}   embedding gRPC ${platform.embeddingAddress}   NATS ${platform.natsUrl}`);
 
 const embed = async (input: string[], model?: string): Promise<number[][]> => {
@@ -140,6 +149,54 @@ try {
     say(`   dup of   ${d.duplicateOf}: "${texts.get(d.duplicateOf as string)?.slice(0, 90)}"`);
   }
   say(`   outputs: ${outDir}/{kept.jsonl.gz, dropped.jsonl.gz, decisions.jsonl, report.json, report.md}`);
+
+  say('\n== pruning a layer from byte-gpt (pruning service, gRPC)');
+  const prose = markdownSentences(readFileSync(join(repoRoot, 'node_modules/@grpc/grpc-js/README.md'), 'utf8'))
+    .concat(markdownSentences(readFileSync(join(repoRoot, 'node_modules/protobufjs/README.md'), 'utf8')))
+    .join(' ');
+  const chunk = (i: number) => prose.slice(i * 256, (i + 1) * 256);
+  const calibration = Array.from({ length: 16 }, (_, i) => chunk(i));
+  const evaluation = Array.from({ length: 8 }, (_, i) => chunk(16 + i));
+  const pruning = new pruningV1.PruningServiceClient(platform.pruningAddress ?? '', credentials.createInsecure());
+  const submittedPruning = await new Promise<pruningV1.SubmitPruningResponse>((resolve, reject) =>
+    pruning.submitPruning(
+      pruningV1.SubmitPruningRequest.fromPartial({
+        spec: {
+          model: { name: 'byte-gpt', version: '1' },
+          blockSize: 1,
+          calibration: { texts: { source: { $case: 'inline', value: { texts: calibration } } }, sequenceLength: 256 },
+          healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
+          evaluation: { texts: { source: { $case: 'inline', value: { texts: evaluation } } }, latencyRuns: 3 },
+        },
+      }),
+      (err, res) => (err ? reject(err) : resolve(res)),
+    ),
+  );
+  await waitUntil(
+    async () => {
+      const j = await new Promise<pruningV1.GetJobResponse>((resolve, reject) =>
+        pruning.getJob({ jobId: submittedPruning.jobId }, (err, res) => (err ? reject(err) : resolve(res))),
+      );
+      const state = j.job?.status?.state ?? 0;
+      if (state < commonV1.JobState.JOB_STATE_SUCCEEDED) return false;
+      const r = j.job?.result?.$case === 'pruningResult' ? j.job.result.value : undefined;
+      if (!r) {
+        say(`   pruning job ended ${commonV1.jobStateToJSON(state)}: ${j.job?.status?.error}`);
+        return true;
+      }
+      const f = (m?: { bitsPerByte: number; latencyMsP50: number; fileSizeBytes: number; layerCount: number }) =>
+        `${m?.layerCount} layers, ${m?.bitsPerByte.toFixed(3)} bits/byte, p50 ${m?.latencyMsP50.toFixed(1)} ms, ${((m?.fileSizeBytes ?? 0) / 1e6).toFixed(2)} MB`;
+      say(`   removed layer ${r.removedBlock?.startLayer} (angular distance ${r.removedBlock?.distance.toFixed(3)})`);
+      say(`   before          ${f(r.before)}`);
+      say(`   after           ${f(r.afterUnhealed)}`);
+      say(`   after + healing ${f(r.afterHealed)}`);
+      say(`   stored as ${r.prunedModel?.name}@${r.prunedModel?.version} in ${demoModels}`);
+      return true;
+    },
+    120_000,
+    250,
+  );
+  pruning.close();
 
   say('\n== a bad request gets a precise error');
   const bad = await fetch(`${platform.gatewayUrl}/v1/embeddings`, {
