@@ -6,6 +6,7 @@ export const gatewayConfigSpec = {
   port: key.int('SIFT_GATEWAY_PORT', 8080, 'HTTP port; 0 picks a free one'),
   embeddingAddress: key.string('SIFT_EMBEDDING_ADDRESS', '127.0.0.1:50051', 'embedding service host:port'),
   selectionAddress: key.string('SIFT_SELECTION_ADDRESS', '', 'selection service host:port; empty disables its routes'),
+  pruningAddress: key.string('SIFT_PRUNING_ADDRESS', '', 'pruning service host:port; empty disables its routes'),
   maxBodyBytes: key.int('SIFT_GATEWAY_MAX_BODY_BYTES', 8 * 1024 * 1024, 'largest request body; beyond: 413', 1),
   upstreamTimeoutMs: key.int('SIFT_GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000, 'deadline of each upstream gRPC call', 1),
   maxMessageBytes: key.int('SIFT_GRPC_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 'largest gRPC message', 1024),

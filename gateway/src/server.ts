@@ -2,12 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import { Bus, publishRequestMetrics } from '@sift/bus';
-import { selectionV1 } from '@sift/contracts';
+import { pruningV1, selectionV1 } from '@sift/contracts';
 import { type FinishedCall, grpcStatusName, grpcStatusOf, type Logger, SiftError } from '@sift/kit';
 import { service as healthService } from 'grpc-health-check';
 import type { GatewayConfig } from './config.js';
 import { errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
 import { EmbeddingUpstream, toEmbedRequest, toOpenAiResponse } from './routes/embeddings.js';
+import { PruningUpstream } from './routes/pruning.js';
 import { SelectionUpstream } from './routes/selection.js';
 
 /** A running gateway. */
@@ -27,6 +28,11 @@ type Route = (
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const embedding = new EmbeddingUpstream(config.embeddingAddress, config.maxMessageBytes);
   const selection = config.selectionAddress ? new SelectionUpstream(config.selectionAddress) : undefined;
+  const pruning = config.pruningAddress ? new PruningUpstream(config.pruningAddress) : undefined;
+  const needPruning = () => {
+    if (!pruning) throw new SiftError('unavailable', 'the pruning service is not configured (SIFT_PRUNING_ADDRESS)');
+    return pruning;
+  };
   const needSelection = () => {
     if (!selection)
       throw new SiftError('unavailable', 'the selection service is not configured (SIFT_SELECTION_ADDRESS)');
@@ -37,6 +43,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
 
   /** Routes with a job id in the path: `/v1/selection/jobs/{id}` and `/v1/selection/jobs/{id}/events`. */
   const jobRoute = (method: string, path: string): Route | undefined => {
+    const p = path.match(/^\/v1\/pruning\/jobs\/([\w-]+)(\/heatmap\.png)?$/);
+    if (p && method === 'GET') {
+      const [, id = '', heatmap] = p;
+      if (heatmap) {
+        return async (_req, res) => {
+          const png = await needPruning().heatmap(id, config.upstreamTimeoutMs);
+          res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
+          res.end(png);
+        };
+      }
+      return async (_req, res) =>
+        sendJson(res, 200, pruningV1.GetJobResponse.toJSON(await needPruning().get(id, config.upstreamTimeoutMs)));
+    }
     const m = path.match(/^\/v1\/selection\/jobs\/([\w-]+)(\/events|\/cancel)?$/);
     if (!m) return undefined;
     const [, id = '', tail] = m;
@@ -62,6 +81,22 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   };
 
   const routes: Record<string, Route> = {
+    'POST /v1/pruning/analyses': async (req, res, call) => {
+      const r = await needPruning().submitAnalysis(
+        await readJsonBody(req, config.maxBodyBytes),
+        config.upstreamTimeoutMs,
+      );
+      call.batchSize = 1;
+      sendJson(res, 202, pruningV1.SubmitAnalysisResponse.toJSON(r));
+    },
+    'POST /v1/pruning/prunings': async (req, res, call) => {
+      const r = await needPruning().submitPruning(
+        await readJsonBody(req, config.maxBodyBytes),
+        config.upstreamTimeoutMs,
+      );
+      call.batchSize = 1;
+      sendJson(res, 202, pruningV1.SubmitPruningResponse.toJSON(r));
+    },
     'POST /v1/selection/jobs': async (req, res, call) => {
       const response = await needSelection().submit(
         await readJsonBody(req, config.maxBodyBytes),
@@ -128,6 +163,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       await new Promise<void>((resolve) => server.close(() => resolve()));
       embedding.close();
       selection?.close();
+      pruning?.close();
       await bus?.close();
     },
   };

@@ -126,6 +126,17 @@ describe('pruning end to end', () => {
     });
     const analysis = analysisJob?.result?.$case === 'analysisResult' ? analysisJob.result.value : undefined;
     expect(analysis?.layerCount).toBe(8);
+    // The report: a PNG heatmap served by the gateway, and Markdown naming l*(n).
+    const png = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs/${analysisId}/heatmap.png`);
+    expect(png.status).toBe(200);
+    expect(png.headers.get('content-type')).toBe('image/png');
+    const image = Buffer.from(await png.arrayBuffer());
+    expect(image.subarray(1, 4).toString('ascii')).toBe('PNG');
+    expect(image.readUInt32BE(16)).toBe(7 * 24); // width: one 24-px column per block size n = 1..7
+    expect(image.readUInt32BE(20)).toBe(8 * 24); // height: one row per start layer
+    expect(readFileSync(analysis?.markdownReportPath ?? '', 'utf8')).toContain('best start l*(n)');
+    const notAnalysis = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs/job-zzzz-00000000/heatmap.png`);
+    expect(notAnalysis.status).toBe(404);
     expect(analysis?.distances?.dims).toEqual([8, 7]);
     expect(analysis?.residualStreamSource).toBe('hidden-state outputs');
     const best1 = analysis?.bestBlocks.find((b) => b.blockSize === 1);

@@ -85,6 +85,7 @@ export async function startPlatform(
       SIFT_GATEWAY_PORT: '0',
       SIFT_EMBEDDING_ADDRESS: embeddingAddress,
       ...(selectionAddress ? { SIFT_SELECTION_ADDRESS: selectionAddress } : {}),
+      ...(pruningAddress ? { SIFT_PRUNING_ADDRESS: pruningAddress } : {}),
     });
     children.push(gateway);
     return {

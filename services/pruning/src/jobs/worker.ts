@@ -4,6 +4,7 @@ import type { ModelStore } from '@sift/inference';
 import { asSiftError, type Logger, SiftError } from '@sift/kit';
 import type { BlockDistances } from '../domain/angular-distance.js';
 import { analyseBlocks } from '../pipeline/analysis.js';
+import { writeAnalysisReport } from '../pipeline/analysis-report.js';
 import { loadDecoder, resolveDecoder } from '../pipeline/decoder-model.js';
 import { pruneModel } from '../pipeline/pruning.js';
 import { isTerminal, type JobStore } from './job-store.js';
@@ -72,8 +73,9 @@ export class PruningWorker {
     const decoder = await loadDecoder(await resolveDecoder(this.models, spec.value.model));
     if (spec.$case === 'analysis') {
       progress.stage('capture');
-      const { result } = await analyseBlocks(decoder, spec.value, this.threads, progress.tick);
+      const analysed = await analyseBlocks(decoder, spec.value, this.threads, progress.tick);
       progress.stage('distances');
+      const result = await writeAnalysisReport(this.store.dir(jobId), analysed.result, analysed.distances);
       await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { analysisResult: result });
       log.info('analysis succeeded', { layers: result.layerCount, best: result.bestBlocks[0] });
       return;

@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { pruningV1 } from '@sift/contracts';
+import { SiftError } from '@sift/kit';
+
+/** Promise-returning client of the pruning service, with a deadline per call. */
+export class PruningUpstream {
+  readonly client: pruningV1.PruningServiceClient;
+
+  constructor(address: string) {
+    this.client = new pruningV1.PruningServiceClient(address, credentials.createInsecure());
+  }
+
+  private unary<Req, Res>(
+    method: 'submitAnalysis' | 'submitPruning' | 'getJob',
+    req: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const fn = this.client[method].bind(this.client) as unknown as (
+        r: Req,
+        m: Metadata,
+        o: { deadline: Date },
+        cb: (e: unknown, r: Res) => void,
+      ) => void;
+      fn(req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (e, r) => (e ? reject(e) : resolve(r)));
+    });
+  }
+
+  /** POST /v1/pruning/analyses: the body is a SubmitAnalysisRequest in protobuf JSON. */
+  submitAnalysis(body: unknown, timeoutMs: number): Promise<pruningV1.SubmitAnalysisResponse> {
+    if (typeof body !== 'object' || body === null)
+      throw new SiftError('invalid_argument', 'body must be a SubmitAnalysisRequest JSON object');
+    return this.unary('submitAnalysis', pruningV1.SubmitAnalysisRequest.fromJSON(body), timeoutMs);
+  }
+
+  /** POST /v1/pruning/prunings: the body is a SubmitPruningRequest in protobuf JSON. */
+  submitPruning(body: unknown, timeoutMs: number): Promise<pruningV1.SubmitPruningResponse> {
+    if (typeof body !== 'object' || body === null)
+      throw new SiftError('invalid_argument', 'body must be a SubmitPruningRequest JSON object');
+    return this.unary('submitPruning', pruningV1.SubmitPruningRequest.fromJSON(body), timeoutMs);
+  }
+
+  get(jobId: string, timeoutMs: number): Promise<pruningV1.GetJobResponse> {
+    return this.unary('getJob', { jobId }, timeoutMs);
+  }
+
+  /**
+   * The PNG heatmap of a finished analysis. The service writes it into its job folder; the gateway reads
+   * it from there, so both must see the same volume (as replicas of the service already must).
+   */
+  async heatmap(jobId: string, timeoutMs: number): Promise<Buffer> {
+    const { job } = await this.get(jobId, timeoutMs);
+    const path = job?.result?.$case === 'analysisResult' ? job.result.value.heatmapPath : '';
+    if (!path)
+      throw new SiftError('failed_precondition', `job ${jobId} has no heatmap: only finished analysis jobs have one`);
+    return readFile(path).catch((err: unknown) => {
+      throw new SiftError('unavailable', `heatmap of job ${jobId} is not readable from the gateway (${path})`, {
+        cause: err,
+      });
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
