@@ -1,1 +1,2 @@
 export * from './file-job-store.js';
+export * from './watch.js';

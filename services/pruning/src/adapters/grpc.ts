@@ -2,6 +2,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
+import { streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { resolveCalibration } from '../pipeline/analysis.js';
@@ -163,33 +164,11 @@ export function pruningHandlers(
   /** Current status first, then every change until the job is final. */
   const watchJob: StreamHandler = async (call, ctx) => {
     const req = (call as ServerWritableStream<pruningV1.WatchJobRequest, pruningV1.WatchJobResponse>).request;
-    let last = (await store.get(req.jobId)).status;
-    call.write({ status: last });
-    if (isTerminal(last?.state ?? 0)) return;
-    await new Promise<void>((resolve) => {
-      const send = (status: pruningV1.JobStatus | undefined) => {
-        if (!status || ctx.signal.aborted) return;
-        if (last && status.updatedAtMs < last.updatedAtMs) return;
-        last = status;
-        call.write({ status });
-        if (isTerminal(status.state)) done();
-      };
-      const unsubscribe = bus.subscribe(subjects.pruningJobProgressed, req.jobId, (e) => send(e.status));
-      // Events are the fast path; a slow poll covers a watcher that subscribed between two events.
-      const poll = setInterval(() => {
-        store.get(req.jobId).then(
-          (j) => {
-            if (j.status && last && j.status.updatedAtMs > last.updatedAtMs) send(j.status);
-          },
-          () => {},
-        );
-      }, 1000);
-      const done = () => {
-        clearInterval(poll);
-        unsubscribe();
-        resolve();
-      };
-      ctx.signal.addEventListener('abort', done, { once: true });
+    await streamJobStatus({
+      current: async () => (await store.get(req.jobId)).status,
+      subscribe: (onStatus) => bus.subscribe(subjects.pruningJobProgressed, req.jobId, (e) => onStatus(e.status)),
+      write: (status) => call.write({ status }),
+      signal: ctx.signal,
     });
   };
 

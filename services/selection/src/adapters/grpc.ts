@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
+import { streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { datasetFiles } from '../pipeline/outputs.js';
@@ -95,33 +96,11 @@ export function selectionHandlers(store: JobStore, bus: Bus): Record<string, Una
   /** Current status first, then every change until the job is final. */
   const watchJob: StreamHandler = async (call, ctx) => {
     const req = (call as ServerWritableStream<selectionV1.WatchJobRequest, selectionV1.WatchJobResponse>).request;
-    let last = (await store.get(req.jobId)).status;
-    call.write({ status: last });
-    if (isTerminal(last?.state ?? 0)) return;
-    await new Promise<void>((resolve) => {
-      const send = (status: selectionV1.JobStatus | undefined) => {
-        if (!status || ctx.signal.aborted) return;
-        if (last && status.updatedAtMs < last.updatedAtMs) return;
-        last = status;
-        call.write({ status });
-        if (isTerminal(status.state)) done();
-      };
-      const unsubscribe = bus.subscribe(subjects.selectionJobProgressed, req.jobId, (e) => send(e.status));
-      // Events are the fast path; a slow poll covers a watcher that subscribed between two events.
-      const poll = setInterval(() => {
-        store.get(req.jobId).then(
-          (j) => {
-            if (j.status && last && j.status.updatedAtMs > last.updatedAtMs) send(j.status);
-          },
-          () => {},
-        );
-      }, 1000);
-      const done = () => {
-        clearInterval(poll);
-        unsubscribe();
-        resolve();
-      };
-      ctx.signal.addEventListener('abort', done, { once: true });
+    await streamJobStatus({
+      current: async () => (await store.get(req.jobId)).status,
+      subscribe: (onStatus) => bus.subscribe(subjects.selectionJobProgressed, req.jobId, (e) => onStatus(e.status)),
+      write: (status) => call.write({ status }),
+      signal: ctx.signal,
     });
   };
 
