@@ -231,6 +231,17 @@ describe('pruning end to end', () => {
     expect(unhealed).toBeGreaterThanOrEqual(before);
     expect(healed).toBeGreaterThanOrEqual(before);
     expect(result?.afterHealed?.layerCount).toBe(7);
+    // ReplaceMe's placement: the map is folded into the MLP projection of the layer before the cut (no new
+    // parameters), so healed and unhealed pruned models have the same size.
+    expect(result?.healing).toMatchObject({
+      placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD,
+      foldedInto: `/model/blocks.${(best1?.startLayer ?? 0) - 1}/mlp/proj/MatMul`,
+      addedParameters: 0,
+    });
+    expect(result?.afterHealed?.parameterCount).toBe(result?.afterUnhealed?.parameterCount);
+    expect(readFileSync(result?.markdownReportPath ?? '', 'utf8')).toContain('folded into `/model/blocks.');
+    const prunedPng = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs/${jobId}/heatmap.png`);
+    expect(prunedPng.status).toBe(200);
     console.info(
       `removed layer ${result?.removedBlock?.startLayer} (distance ${result?.removedBlock?.distance.toFixed(4)}); ` +
         `bits/byte ${before.toFixed(4)} -> ${unhealed.toFixed(4)} unhealed, ${healed.toFixed(4)} healed; ` +
@@ -283,7 +294,7 @@ describe('pruning end to end', () => {
     const store = await openMetricsStore({ embeddedPath: platform.clickhouseDir });
     try {
       const rs = await store.query({
-        query: `SELECT pruned_version, block_size, layers_after, healing, bits_per_byte_before,
+        query: `SELECT pruned_version, block_size, layers_after, healing, healing_placement, bits_per_byte_before,
                        bits_per_byte_healed FROM pruning_runs WHERE source_model = 'byte-gpt'`,
         format: 'JSONEachRow',
       });
@@ -294,6 +305,7 @@ describe('pruning end to end', () => {
         block_size: 1,
         layers_after: 7,
         healing: 'linear_least_squares',
+        healing_placement: 'fold',
       });
       expect(Number(rows[0]?.bits_per_byte_healed)).toBeGreaterThanOrEqual(Number(rows[0]?.bits_per_byte_before));
     } finally {

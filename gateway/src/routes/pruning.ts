@@ -46,14 +46,19 @@ export class PruningUpstream {
   }
 
   /**
-   * The PNG heatmap of a finished analysis. The service writes it into its job folder; the gateway reads
+   * The PNG heatmap of a finished analysis (l*(n) outlined) or pruning (the removed block outlined; none
+   * when the start layer was given). The service writes it into its job folder; the gateway reads
    * it from there, so both must see the same volume (as replicas of the service already must).
    */
   async heatmap(jobId: string, timeoutMs: number): Promise<Buffer> {
     const { job } = await this.get(jobId, timeoutMs);
-    const path = job?.result?.$case === 'analysisResult' ? job.result.value.heatmapPath : '';
-    if (!path)
-      throw new SiftError('failed_precondition', `job ${jobId} has no heatmap: only finished analysis jobs have one`);
+    const path = job?.result?.value.heatmapPath ?? '';
+    if (!path) {
+      throw new SiftError(
+        'failed_precondition',
+        `job ${jobId} has no heatmap: only finished analyses, and prunings whose block came from distances, have one`,
+      );
+    }
     return readFile(path).catch((err: unknown) => {
       throw new SiftError('unavailable', `heatmap of job ${jobId} is not readable from the gateway (${path})`, {
         cause: err,

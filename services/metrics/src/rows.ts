@@ -50,6 +50,10 @@ export function pruningRunRow(e: pruningV1.PruningRunCompleted): Record<string, 
       .healingMethodToJSON(r?.healing?.method ?? 0)
       .replace('HEALING_METHOD_', '')
       .toLowerCase(),
+    healing_placement:
+      r?.healing?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES
+        ? pruningV1.healingPlacementToJSON(r.healing.placement).replace('HEALING_PLACEMENT_', '').toLowerCase()
+        : '',
     ridge_alpha: r?.healing?.ridgeAlpha ?? 0,
     layers_before: r?.before?.layerCount ?? 0,
     layers_after: after?.layerCount ?? 0,

@@ -195,3 +195,38 @@ export class LayerMembership {
     return node.name || node.output?.[0] || '';
   }
 }
+
+/** Float32 values as an ONNX TensorProto's raw_data (little-endian, whatever the host's byte order). */
+export function littleEndianFloat32(values: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
+  return bytes;
+}
+
+/** The values of a float32 initializer, from raw_data or float_data; external data is not supported. */
+export function initializerFloat32(tensor: OnnxTypes.ITensorProto): Float32Array {
+  if (tensor.dataType !== float32Type) {
+    throw new SiftError('invalid_argument', `initializer ${tensor.name}: element type ${tensor.dataType}, not float32`);
+  }
+  const count = (tensor.dims ?? []).map(toNumber).reduce((a, b) => a * b, 1);
+  if (tensor.rawData && tensor.rawData.length > 0) {
+    const raw = tensor.rawData;
+    if (raw.length !== count * 4) {
+      throw new SiftError('invalid_argument', `initializer ${tensor.name}: ${raw.length} bytes for ${count} floats`);
+    }
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    return Float32Array.from({ length: count }, (_, i) => view.getFloat32(i * 4, true));
+  }
+  if ((tensor.externalData ?? []).length > 0) {
+    throw new SiftError(
+      'unimplemented',
+      `initializer ${tensor.name} is stored as external data, which is not read here`,
+    );
+  }
+  const values = Float32Array.from(tensor.floatData ?? []);
+  if (values.length !== count) {
+    throw new SiftError('invalid_argument', `initializer ${tensor.name}: ${values.length} floats for dims of ${count}`);
+  }
+  return values;
+}

@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import { encodeModel, type NodeSpec } from '@sift/inference';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { BlockBridgeFit } from '../domain/least-squares.js';
+import { BlockBridgeFit, RidgeAccumulator } from '../domain/least-squares.js';
 import {
   decodeOnnxModel,
   encodeOnnxModel,
   exposeOutputs,
   findLayerBoundaries,
+  findOutputProjection,
+  foldLinearMap,
   insertLinearMap,
   type OnnxModel,
   removeBlock,
@@ -399,5 +401,59 @@ describe('insertLinearMap', () => {
     const healed = insertLinearMap(pruned.model, pruned.bridgedTensor, fit.solve({ alpha: 0 }), [d, d]);
     const out = await run(healed.model, ['logits']);
     expectRows(out.logits!, vocab, (t) => reference(t, [0, 1, 2, 3]).logits);
+  });
+});
+
+describe('findOutputProjection and foldLinearMap', () => {
+  it('finds x = Y + M with M a MatMul by a weight, and says why the embedding output is not one', () => {
+    const model = decodeOnnxModel(toyDecoder());
+    const boundaries = findLayerBoundaries(model);
+    const search = findOutputProjection(model, boundaries.tensors[2]!);
+    expect(search).toEqual({
+      found: true,
+      projection: {
+        stream: boundaries.tensors[2],
+        residual: boundaries.tensors[1],
+        projection: '/blocks.1/MatMul_output_0',
+        matmulNode: '/blocks.1/MatMul',
+        weight: 'blocks.1.weight',
+        bias: undefined,
+        inputFeatures: d,
+        outputFeatures: d,
+      },
+    });
+    const first = findOutputProjection(model, boundaries.tensors[0]!);
+    expect(first.found).toBe(false);
+    expect(first.found ? '' : first.reason).toMatch(/not produced by a residual Add \(Gather\)/);
+  });
+
+  it('heals a cut of linear layers exactly with T folded into the projection before it, adding no parameters', async () => {
+    const model = decodeOnnxModel(toyDecoder());
+    const boundaries = findLayerBoundaries(model);
+    const pruned = removeBlock(model, 1, 2, boundaries);
+    const search = findOutputProjection(pruned.model, pruned.bridgedTensor);
+    if (!search.found) throw new Error(search.reason);
+    const p = search.projection;
+    expect(p.matmulNode).toBe('/blocks.0/MatMul');
+    // ReplaceMe's fit: M T ≈ L − Y with M = x^0 W_0, Y = x^0, L = x^3; the removed layers are linear and W_0 is
+    // invertible, so the fit is exact and the pruned model computes the full one.
+    const calib = await run(exposeOutputs(model, [p.projection, p.residual, boundaries.tensors[3]!]), [
+      p.projection,
+      p.residual,
+      boundaries.tensors[3]!,
+    ]);
+    const target = calib[boundaries.tensors[3]!]!.map((v, i) => v - calib[p.residual]![i]!);
+    const fit = new RidgeAccumulator(d, d);
+    fit.add(calib[p.projection]!, target);
+    const folded = foldLinearMap(pruned.model, p, fit.solve({ alpha: 0 }));
+    const out = await run(folded, ['logits']);
+    expectRows(out.logits!, vocab, (t) => reference(t, [0, 1, 2, 3]).logits);
+    expect(initializerNames(folded)).toContain('blocks.0.weight.replaceme');
+    expect(initializerNames(folded)).not.toContain('blocks.0.weight');
+    const count = (m: OnnxModel) =>
+      (m.graph?.initializer ?? []).reduce((s, t) => s + (t.dims ?? []).reduce<number>((a, b) => a * Number(b), 1), 0);
+    expect(count(folded)).toBe(count(pruned.model));
+    expect(nodeNames(folded)).toEqual(nodeNames(pruned.model));
+    expect(() => foldLinearMap(pruned.model, p, new Float32Array(d * d + 1))).toThrow(/needs 4 × 4/);
   });
 });

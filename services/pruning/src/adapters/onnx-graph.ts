@@ -11,6 +11,7 @@ import {
   float32Type,
   graphOf,
   indexGraph,
+  littleEndianFloat32,
   type OnnxModel,
   onnx,
   renameReads,
@@ -27,6 +28,12 @@ export {
 } from './onnx-block-removal.js';
 export { cloneModel, decodeOnnxModel, encodeOnnxModel, type OnnxModel } from './onnx-graph-index.js';
 export { defaultLayerPattern, findLayerBoundaries, type LayerBoundaries } from './onnx-layer-boundaries.js';
+export {
+  findOutputProjection,
+  foldLinearMap,
+  type OutputProjection,
+  type ProjectionSearch,
+} from './onnx-projection-fold.js';
 
 /**
  * A copy of the model with `tensorNames` added as graph outputs (names already outputs are left alone), so
@@ -70,21 +77,13 @@ export interface LinearMapOptions {
   name?: string;
 }
 
-function littleEndianFloat32(values: Float32Array): Uint8Array {
-  const bytes = new Uint8Array(values.length * 4);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
-  return bytes;
-}
-
 /**
  * A copy of the model in which every node that read `tensorName` reads MatMul(`tensorName`, T) instead:
  * the training-free healing of a cut (x^start T ≈ x^(start+n), see `BlockBridgeFit`). T is row-major
  * [dims[0], dims[1]] float32 and multiplies the last axis. Graph outputs that name `tensorName` keep
  * returning it unchanged (a hidden-state output stays what the layer before wrote). The new node sits right
  * after the producer of `tensorName`, so node order stays topological. The map adds dims[0] × dims[1]
- * parameters; folding it into the preceding projection (ReplaceMe's zero-parameter variant) is not done
- * here.
+ * parameters; {@link foldLinearMap} is the zero-parameter alternative where the graph allows it.
  */
 export function insertLinearMap(
   model: OnnxModel,

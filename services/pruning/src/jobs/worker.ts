@@ -4,7 +4,7 @@ import type { ModelStore } from '@sift/inference';
 import { asSiftError, type Logger, SiftError } from '@sift/kit';
 import type { BlockDistances } from '../domain/angular-distance.js';
 import { analyseBlocks } from '../pipeline/analysis.js';
-import { writeAnalysisReport } from '../pipeline/analysis-report.js';
+import { writeAnalysisReport, writePruningReport } from '../pipeline/analysis-report.js';
 import { loadDecoder, resolveDecoder } from '../pipeline/decoder-model.js';
 import { pruneModel } from '../pipeline/pruning.js';
 import { isTerminal, type JobStore } from './job-store.js';
@@ -81,7 +81,7 @@ export class PruningWorker {
       return;
     }
     const analysis = spec.value.analysisJobId ? await this.analysisOf(spec.value.analysisJobId) : undefined;
-    const result = await pruneModel(decoder, spec.value, analysis, {
+    const pruned = await pruneModel(decoder, spec.value, analysis, {
       jobId,
       models: this.models,
       threads: this.threads,
@@ -89,6 +89,7 @@ export class PruningWorker {
       stage: progress.stage,
       tick: progress.tick,
     });
+    const result = await writePruningReport(this.store.dir(jobId), pruned.result, pruned.distances);
     const finishedAt = Date.now();
     await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { pruningResult: result });
     await this.bus.publish(subjects.pruningRunCompleted, { jobId, result, completedAtMs: finishedAt });

@@ -48,3 +48,57 @@ export async function writeAnalysisReport(
   await writeFile(markdownReportPath, md);
   return out;
 }
+
+/**
+ * Writes a pruning job's report into `dir`: the heatmap with the removed block outlined (when the block came
+ * from distances), JSON, and Markdown with the before/after table. Returns the result with the paths set.
+ */
+export async function writePruningReport(
+  dir: string,
+  result: pruningV1.PruningResult,
+  distances: BlockDistances | undefined,
+): Promise<pruningV1.PruningResult> {
+  const jsonReportPath = join(dir, 'report.json');
+  const markdownReportPath = join(dir, 'report.md');
+  const block = result.removedBlock;
+  let heatmapPath = '';
+  if (distances && block) {
+    heatmapPath = join(dir, 'heatmap.png');
+    await writeFile(heatmapPath, encodePng(distanceHeatmap(distances, [block])));
+  }
+  const out = { ...result, heatmapPath, jsonReportPath, markdownReportPath };
+  await writeFile(jsonReportPath, `${JSON.stringify(pruningV1.PruningResult.toJSON(out), null, 2)}\n`);
+  const h = result.healing;
+  const healed = h?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES;
+  const base = result.before?.bitsPerByte ?? Number.NaN;
+  const row = (label: string, m: pruningV1.ModelMetrics | undefined) =>
+    m
+      ? `| ${label} | ${m.layerCount} | ${m.bitsPerByte.toFixed(4)} | ${(m.bitsPerByte - base).toFixed(4)} | ` +
+        `${m.latencyMsP50.toFixed(2)} | ${m.latencyMsP95.toFixed(2)} | ${m.fileSizeBytes} | ${m.parameterCount} |`
+      : '';
+  const last = (block?.startLayer ?? 0) + (block?.blockSize ?? 0) - 1;
+  const md = [
+    `# Pruning of ${result.sourceModel?.name}@${result.sourceModel?.version} -> ${result.prunedModel?.name}@${result.prunedModel?.version}`,
+    '',
+    `Removed layers ${block?.startLayer}..${last} (n = ${block?.blockSize}` +
+      `${Number.isFinite(block?.distance) ? `, angular distance ${block?.distance.toFixed(4)}` : ''}` +
+      `${result.analysisJobId ? `, from analysis ${result.analysisJobId}` : ', start layer given'}).`,
+    healed
+      ? `Healing: least-squares map (ridge α ${h.ridgeAlpha}, ${h.maxTokens} calibration tokens), ${
+          h.foldedInto
+            ? `folded into \`${h.foldedInto}\` (no new parameters)`
+            : `inserted as a MatMul (${h.addedParameters} parameters)`
+        }.`
+      : 'No healing.',
+    '',
+    ...(heatmapPath ? ['![distance heatmap with the removed block outlined](heatmap.png)', ''] : []),
+    '| model | layers | bits/byte | Δ | p50 ms | p95 ms | bytes | parameters |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    row('source', result.before),
+    row('pruned', result.afterUnhealed),
+    ...(healed ? [row('pruned + healed', result.afterHealed)] : []),
+    '',
+  ].join('\n');
+  await writeFile(markdownReportPath, md);
+  return out;
+}

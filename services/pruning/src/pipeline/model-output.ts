@@ -9,7 +9,14 @@ export interface PruningProvenance {
   source: { name: string; version: string; sha256: string };
   removedBlock: { startLayer: number; blockSize: number; distance: number | null };
   analysisJobId: string;
-  healing: { method: string; ridgeAlpha?: number; fitTokens?: number };
+  healing: {
+    method: string;
+    placement?: 'fold' | 'insert';
+    foldedInto?: string | undefined;
+    addedParameters?: number;
+    ridgeAlpha?: number;
+    fitTokens?: number;
+  };
   calibrationSha256: string;
 }
 
@@ -50,7 +57,7 @@ export async function storeModelVersion(
         version,
         description: `${s.description} — pruned: layers ${provenance.removedBlock.startLayer}..${
           provenance.removedBlock.startLayer + provenance.removedBlock.blockSize - 1
-        } of ${source.name}/${source.version} removed${provenance.healing.method === 'none' ? '' : ', healed'}`,
+        } of ${source.name}/${source.version} removed${healingNote(provenance.healing)}`,
         graphs: { model: 'model.onnx' },
         outputs: s.outputs.filter((o) => graphOutputs.has(o.name)),
         ...(s.languageModel ? { languageModel: { ...(s.languageModel as object), layers: layerCount } } : {}),
@@ -72,4 +79,11 @@ export async function storeModelVersion(
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+function healingNote(h: PruningProvenance['healing']): string {
+  if (h.method === 'none') return '';
+  return h.foldedInto
+    ? `, healed by a least-squares map folded into ${h.foldedInto}`
+    : ', healed by an inserted least-squares map';
 }

@@ -3,9 +3,18 @@ import { pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
-import { encodeOnnxModel, exposeOutputs, insertLinearMap, removeBlock } from '../adapters/onnx-graph.js';
+import {
+  encodeOnnxModel,
+  exposeOutputs,
+  findOutputProjection,
+  foldLinearMap,
+  insertLinearMap,
+  type OnnxModel,
+  type PrunedGraph,
+  removeBlock,
+} from '../adapters/onnx-graph.js';
 import { type BlockDistances, bestBlock, distanceAt } from '../domain/angular-distance.js';
-import { BlockBridgeFit } from '../domain/least-squares.js';
+import { BlockBridgeFit, RidgeAccumulator } from '../domain/least-squares.js';
 import { analyseBlocks, resolveCalibration, sessionOptions } from './analysis.js';
 import { byteSequences, type CapturedStreams, captureResidualStream } from './calibration.js';
 import { corpusTexts, type DecoderModel, sequenceLength } from './decoder-model.js';
@@ -68,12 +77,11 @@ export async function pruneModel(
   spec: pruningV1.PruningSpec,
   analysis: { jobId: string; distances: BlockDistances } | undefined,
   ctx: PruningContext,
-): Promise<pruningV1.PruningResult> {
+): Promise<{ result: pruningV1.PruningResult; distances: BlockDistances | undefined }> {
   const L = decoder.layerCount;
   const n = spec.blockSize;
   const healing = healingOf(spec);
   let distances = analysis?.distances;
-  let captured: CapturedStreams | undefined;
   if (spec.startLayer === undefined && !distances) {
     ctx.stage('capture');
     const run = await analyseBlocks(
@@ -88,7 +96,6 @@ export async function pruneModel(
       ctx.tick,
     );
     distances = run.distances;
-    captured = run.captured;
   }
   const start = spec.startLayer ?? bestBlock(distances as BlockDistances, n)?.startLayer;
   if (start === undefined) {
@@ -100,27 +107,12 @@ export async function pruneModel(
   const pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
   const unhealedBytes = encodeOnnxModel(pruned.model);
   let finalModel = pruned.model;
-  let finalBytes = unhealedBytes;
-  const ridgeAlpha = spec.healing?.ridgeAlpha || defaultRidgeAlpha;
-  let fitTokens = 0;
+  let healingResult: HealingOutcome | undefined;
   if (healing === 'least-squares') {
-    if (!captured) {
-      ctx.stage('capture');
-      captured = await captureForHealing(decoder, spec, ctx);
-    }
-    ctx.stage('heal');
-    const dim = captured.dim;
-    fitTokens = Math.min(captured.tokens, spec.healing?.maxTokens || captured.tokens);
-    const fit = new BlockBridgeFit(dim);
-    fit.add(
-      (captured.allTokens[start] as Float32Array).subarray(0, fitTokens * dim),
-      (captured.allTokens[start + n] as Float32Array).subarray(0, fitTokens * dim),
-      fitTokens,
-    );
-    const t = fit.solve({ alpha: ridgeAlpha });
-    finalModel = insertLinearMap(pruned.model, pruned.bridgedTensor, t, [dim, dim]).model;
-    finalBytes = encodeOnnxModel(finalModel);
+    healingResult = await heal(decoder, spec, pruned, start, n, ctx);
+    finalModel = healingResult.model;
   }
+  const finalBytes = healingResult ? encodeOnnxModel(finalModel) : unhealedBytes;
   await validateRuns(finalBytes, ctx.threads);
   ctx.signal.throwIfAborted();
 
@@ -143,13 +135,13 @@ export async function pruneModel(
 
   ctx.stage('store');
   const source = decoder.stored;
-  const healingSpec: pruningV1.HealingSpec = {
-    method:
-      healing === 'least-squares'
-        ? pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES
-        : pruningV1.HealingMethod.HEALING_METHOD_NONE,
-    ridgeAlpha: healing === 'least-squares' ? ridgeAlpha : 0,
-    maxTokens: fitTokens,
+  const healingSpec: pruningV1.HealingSpec = healingResult?.spec ?? {
+    method: pruningV1.HealingMethod.HEALING_METHOD_NONE,
+    ridgeAlpha: 0,
+    maxTokens: 0,
+    placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_UNSPECIFIED,
+    foldedInto: '',
+    addedParameters: 0,
   };
   const after = afterHealed ?? afterUnhealed;
   const stored = await storeModelVersion(
@@ -168,12 +160,22 @@ export async function pruneModel(
       },
       removedBlock: { startLayer: start, blockSize: n, distance: Number.isFinite(distance) ? distance : null },
       analysisJobId: analysis?.jobId ?? '',
-      healing: healing === 'least-squares' ? { method: healing, ridgeAlpha, fitTokens } : { method: 'none' },
+      healing: healingResult
+        ? {
+            method: healing,
+            placement:
+              healingResult.spec.placement === pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD ? 'fold' : 'insert',
+            foldedInto: healingResult.spec.foldedInto || undefined,
+            addedParameters: healingResult.spec.addedParameters,
+            ridgeAlpha: healingResult.spec.ridgeAlpha,
+            fitTokens: healingResult.spec.maxTokens,
+          }
+        : { method: 'none' },
       calibrationSha256: calibrationHash(spec),
     },
     { heldOutBitsPerByte: after.bitsPerByte, sourceHeldOutBitsPerByte: before.bitsPerByte },
   );
-  return {
+  const result: pruningV1.PruningResult = {
     sourceModel: { name: source.name, version: source.version },
     prunedModel: { name: stored.name, version: stored.version },
     removedBlock: { blockSize: n, startLayer: start, distance },
@@ -186,17 +188,97 @@ export async function pruneModel(
     markdownReportPath: '',
     heatmapPath: '',
   };
+  return { result, distances };
 }
 
-/** The residual stream of the calibration texts at every boundary, for the healing fit. */
-async function captureForHealing(
+interface HealingOutcome {
+  readonly model: OnnxModel;
+  /** What was done, as the result reports it. */
+  readonly spec: pruningV1.HealingSpec;
+}
+
+/**
+ * ReplaceMe's least-squares bridge of the cut, fitted on the calibration texts. Folded into the output
+ * projection of layer start − 1 when the graph has one (x^start = Y + M, fit M T ≈ x^(start+n) − Y, W ← W T),
+ * otherwise (start 0, or an unrecognised pattern) inserted as a MatMul x^start T ≈ x^(start+n), unless the
+ * spec insists on folding.
+ */
+async function heal(
   decoder: DecoderModel,
   spec: pruningV1.PruningSpec,
+  pruned: PrunedGraph,
+  start: number,
+  n: number,
+  ctx: PruningContext,
+): Promise<HealingOutcome> {
+  const requested = spec.healing?.placement ?? pruningV1.HealingPlacement.HEALING_PLACEMENT_UNSPECIFIED;
+  const search =
+    requested === pruningV1.HealingPlacement.HEALING_PLACEMENT_INSERT
+      ? ({ found: false, reason: 'insertion was asked for' } as const)
+      : findOutputProjection(pruned.model, pruned.bridgedTensor);
+  if (!search.found && requested === pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD) {
+    throw new SiftError(
+      'failed_precondition',
+      `healing.placement FOLD: no projection to fold into before layer ${start}: ${search.reason}; ` +
+        'use HEALING_PLACEMENT_INSERT or leave it unspecified',
+    );
+  }
+  const after = decoder.boundaries.tensors[start + n] as string;
+  const tensors = search.found
+    ? [search.projection.projection, search.projection.residual, after]
+    : [pruned.bridgedTensor, after];
+  ctx.stage('capture');
+  const captured = await captureTensors(decoder, spec, tensors, ctx);
+  ctx.stage('heal');
+  const dim = captured.dim;
+  const rows = Math.min(captured.tokens, spec.healing?.maxTokens || captured.tokens);
+  const ridgeAlpha = spec.healing?.ridgeAlpha || defaultRidgeAlpha;
+  const rowsOf = (k: number) => (captured.allTokens[k] as Float32Array).subarray(0, rows * dim);
+  const common = {
+    method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES,
+    ridgeAlpha,
+    maxTokens: rows,
+  };
+  if (search.found) {
+    // Target L − Y: what the projection must produce for x^start to stand in for x^(start+n).
+    const target = rowsOf(2).slice();
+    const residual = rowsOf(1);
+    for (let i = 0; i < target.length; i++) target[i]! -= residual[i]!;
+    const fit = new RidgeAccumulator(dim, dim);
+    fit.add(rowsOf(0), target, rows);
+    const t = fit.solve({ alpha: ridgeAlpha });
+    return {
+      model: foldLinearMap(pruned.model, search.projection, t),
+      spec: {
+        ...common,
+        placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD,
+        foldedInto: search.projection.matmulNode,
+        addedParameters: 0,
+      },
+    };
+  }
+  const fit = new BlockBridgeFit(dim);
+  fit.add(rowsOf(0), rowsOf(1), rows);
+  const t = fit.solve({ alpha: ridgeAlpha });
+  return {
+    model: insertLinearMap(pruned.model, pruned.bridgedTensor, t, [dim, dim]).model,
+    spec: {
+      ...common,
+      placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_INSERT,
+      foldedInto: '',
+      addedParameters: dim * dim,
+    },
+  };
+}
+
+/** Every calibration token's value of `tensors` (tensors of the source graph, exposed as outputs). */
+async function captureTensors(
+  decoder: DecoderModel,
+  spec: pruningV1.PruningSpec,
+  tensors: readonly string[],
   ctx: PruningContext,
 ): Promise<CapturedStreams> {
   const calibration = resolveCalibration(spec.calibration, decoder.contextLength, 'calibration');
-  // The fit needs the very tensors removeBlock bridges (x^start and x^(start+n) of the graph analysis).
-  const tensors = [...decoder.boundaries.tensors];
   const bytes = encodeOnnxModel(exposeOutputs(decoder.graph, tensors));
   const session = await ort.InferenceSession.create(bytes, sessionOptions(ctx.threads));
   try {

@@ -83,8 +83,7 @@ export enum HealingMethod {
   HEALING_METHOD_NONE = 1,
   /**
    * HEALING_METHOD_LINEAR_LEAST_SQUARES - ReplaceMe (2025): a linear map T = (M^T M + alpha I)^-1 M^T (L - Y), estimated by least squares on the
-   * calibration activations in float64 and folded into an existing projection of the layer before the cut:
-   * no training and no new parameters.
+   * calibration activations in float64. Where it goes is the HealingPlacement.
    */
   HEALING_METHOD_LINEAR_LEAST_SQUARES = 2,
   UNRECOGNIZED = -1,
@@ -117,6 +116,58 @@ export function healingMethodToJSON(object: HealingMethod): string {
     case HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES:
       return "HEALING_METHOD_LINEAR_LEAST_SQUARES";
     case HealingMethod.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Where the least-squares map goes. */
+export enum HealingPlacement {
+  /** HEALING_PLACEMENT_UNSPECIFIED - Fold when the graph allows it, else insert. */
+  HEALING_PLACEMENT_UNSPECIFIED = 0,
+  /**
+   * HEALING_PLACEMENT_FOLD - ReplaceMe's form: the stream entering the cut is x = Y + M, with M the output projection (MatMul, with
+   * or without a bias Add) of the layer before the cut and Y its residual. T maps M onto L - Y (L: the
+   * stream after the block) and is multiplied into that projection's weight and bias: no new parameters.
+   * Needs a layer before the cut (start_layer >= 1) whose output is such an Add; FAILED_PRECONDITION
+   * otherwise.
+   */
+  HEALING_PLACEMENT_FOLD = 1,
+  /**
+   * HEALING_PLACEMENT_INSERT - A new MatMul on the stream entering the cut, x T ~ L with T = I + (ridge fit of L - x): d^2 new
+   * parameters, works for any cut including start_layer 0.
+   */
+  HEALING_PLACEMENT_INSERT = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function healingPlacementFromJSON(object: any): HealingPlacement {
+  switch (object) {
+    case 0:
+    case "HEALING_PLACEMENT_UNSPECIFIED":
+      return HealingPlacement.HEALING_PLACEMENT_UNSPECIFIED;
+    case 1:
+    case "HEALING_PLACEMENT_FOLD":
+      return HealingPlacement.HEALING_PLACEMENT_FOLD;
+    case 2:
+    case "HEALING_PLACEMENT_INSERT":
+      return HealingPlacement.HEALING_PLACEMENT_INSERT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return HealingPlacement.UNRECOGNIZED;
+  }
+}
+
+export function healingPlacementToJSON(object: HealingPlacement): string {
+  switch (object) {
+    case HealingPlacement.HEALING_PLACEMENT_UNSPECIFIED:
+      return "HEALING_PLACEMENT_UNSPECIFIED";
+    case HealingPlacement.HEALING_PLACEMENT_FOLD:
+      return "HEALING_PLACEMENT_FOLD";
+    case HealingPlacement.HEALING_PLACEMENT_INSERT:
+      return "HEALING_PLACEMENT_INSERT";
+    case HealingPlacement.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -288,6 +339,12 @@ export interface HealingSpec {
   ridgeAlpha: number;
   /** Calibration tokens used for the fit; 0 uses all of them. */
   maxTokens: number;
+  /** Where the map goes; in a result, where it went (FOLD or INSERT). */
+  placement: HealingPlacement;
+  /** In a result: the MatMul node the map was folded into; empty otherwise. */
+  foldedInto: string;
+  /** In a result: parameters the healing added to the model (0 when folded). */
+  addedParameters: number;
 }
 
 /** How the models before and after are evaluated. */
@@ -1491,7 +1548,7 @@ export const BlockChoice: MessageFns<BlockChoice> = {
 };
 
 function createBaseHealingSpec(): HealingSpec {
-  return { method: 0, ridgeAlpha: 0, maxTokens: 0 };
+  return { method: 0, ridgeAlpha: 0, maxTokens: 0, placement: 0, foldedInto: "", addedParameters: 0 };
 }
 
 export const HealingSpec: MessageFns<HealingSpec> = {
@@ -1504,6 +1561,15 @@ export const HealingSpec: MessageFns<HealingSpec> = {
     }
     if (message.maxTokens !== 0) {
       writer.uint32(24).uint64(message.maxTokens);
+    }
+    if (message.placement !== 0) {
+      writer.uint32(32).int32(message.placement);
+    }
+    if (message.foldedInto !== "") {
+      writer.uint32(42).string(message.foldedInto);
+    }
+    if (message.addedParameters !== 0) {
+      writer.uint32(48).uint64(message.addedParameters);
     }
     return writer;
   },
@@ -1545,6 +1611,30 @@ export const HealingSpec: MessageFns<HealingSpec> = {
             message.maxTokens = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.placement = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.foldedInto = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.addedParameters = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1570,6 +1660,17 @@ export const HealingSpec: MessageFns<HealingSpec> = {
         : isSet(object.max_tokens)
         ? globalThis.Number(object.max_tokens)
         : 0,
+      placement: isSet(object.placement) ? healingPlacementFromJSON(object.placement) : 0,
+      foldedInto: isSet(object.foldedInto)
+        ? globalThis.String(object.foldedInto)
+        : isSet(object.folded_into)
+        ? globalThis.String(object.folded_into)
+        : "",
+      addedParameters: isSet(object.addedParameters)
+        ? globalThis.Number(object.addedParameters)
+        : isSet(object.added_parameters)
+        ? globalThis.Number(object.added_parameters)
+        : 0,
     };
   },
 
@@ -1584,6 +1685,15 @@ export const HealingSpec: MessageFns<HealingSpec> = {
     if (message.maxTokens !== 0) {
       obj.maxTokens = Math.round(message.maxTokens);
     }
+    if (message.placement !== 0) {
+      obj.placement = healingPlacementToJSON(message.placement);
+    }
+    if (message.foldedInto !== "") {
+      obj.foldedInto = message.foldedInto;
+    }
+    if (message.addedParameters !== 0) {
+      obj.addedParameters = Math.round(message.addedParameters);
+    }
     return obj;
   },
 
@@ -1595,6 +1705,9 @@ export const HealingSpec: MessageFns<HealingSpec> = {
     message.method = object.method ?? 0;
     message.ridgeAlpha = object.ridgeAlpha ?? 0;
     message.maxTokens = object.maxTokens ?? 0;
+    message.placement = object.placement ?? 0;
+    message.foldedInto = object.foldedInto ?? "";
+    message.addedParameters = object.addedParameters ?? 0;
     return message;
   },
 };
