@@ -18,7 +18,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,7 @@ import {
 } from './adapters/onnx-graph.js';
 import { angularDistanceMatrix, bestBlock, blockInfluence, distanceAt } from './domain/angular-distance.js';
 import { BlockBridgeFit } from './domain/least-squares.js';
+import { readmeCalibrationAndEvaluation } from './readme-corpus.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const { values: args } = parseArgs({
@@ -50,87 +51,6 @@ const samplePositions = [63, 127, 191, 255];
 const fitWindows = 32; // 8192 tokens for each least-squares fit
 const ridgeAlpha = 1e-3; // relative to the mean diagonal of MᵀM, the contract's default
 const batch = 16;
-
-// ---------------------------------------------------------------- text
-
-/** Prose paragraphs of a Markdown README: no code, tables, headings, HTML, links or badges. */
-function proseParagraphs(markdown: string): string[] {
-  const text = markdown
-    .replace(/```[\s\S]*?```/g, '\n')
-    .replace(/<!--[\s\S]*?-->/g, '\n')
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/!\[[^\]]*\]\([^)]*\)/g, ' ')
-    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
-    .replace(/\[([^\]]*)\]\[[^\]]*\]/g, '$1')
-    .replace(/`([^`]*)`/g, '$1')
-    .replace(/[*_]{1,3}([^*_\n]+)[*_]{1,3}/g, '$1');
-  const out: string[] = [];
-  for (const block of text.split(/\n\s*\n/)) {
-    const lines = block.split('\n').filter((l) => !/^\s*(#|\||>|\[| {4}|\t)/.test(l));
-    const para = lines
-      .map((l) => l.replace(/^\s*([-*+]|\d+\.)\s+/, '').trim())
-      .join(' ')
-      .replace(/\s+/g, ' ')
-      .trim();
-    if (para.length < 120 || /https?:|\{|\}|=>|;$/.test(para)) continue;
-    const letters = para.match(/[A-Za-z ,.'()-]/g)?.length ?? 0;
-    if (letters / para.length < 0.95) continue;
-    out.push(para);
-  }
-  return out;
-}
-
-function readmeFiles(): { pkg: string; path: string }[] {
-  const root = join(repoRoot, 'node_modules');
-  const dirs: string[] = [];
-  for (const name of readdirSync(root).sort()) {
-    if (name.startsWith('.')) continue;
-    if (name.startsWith('@')) for (const sub of readdirSync(join(root, name)).sort()) dirs.push(`${name}/${sub}`);
-    else dirs.push(name);
-  }
-  const out: { pkg: string; path: string }[] = [];
-  for (const pkg of dirs) {
-    let files: string[];
-    try {
-      files = readdirSync(join(root, pkg));
-    } catch {
-      continue;
-    }
-    const readme = files.find((f) => /^readme\.md$/i.test(f));
-    if (readme) out.push({ pkg, path: join(root, pkg, readme) });
-  }
-  return out;
-}
-
-/**
- * Calibration windows of `context` bytes, and held-out evaluation text of `evaluationWindows × context`
- * bytes, from disjoint packages.
- */
-function calibrationAndEvaluation(): { calibration: Uint8Array[]; evaluation: string; packages: [number, number] } {
-  const streams = { calibration: [] as string[], evaluation: [] as string[] };
-  const counts = [0, 0];
-  for (const { pkg, path } of readmeFiles()) {
-    const paras = proseParagraphs(readFileSync(path, 'utf8'));
-    if (paras.length === 0) continue;
-    const toEval = createHash('sha256').update(pkg).digest()[0]! % 2 === 0;
-    (toEval ? streams.evaluation : streams.calibration).push(...paras);
-    counts[toEval ? 1 : 0]!++;
-  }
-  const calibrationBytes = Buffer.from(streams.calibration.join('\n\n'), 'utf8');
-  const calibration: Uint8Array[] = [];
-  for (let s = 0; s + context <= calibrationBytes.length && calibration.length < calibrationWindows; s += context) {
-    calibration.push(calibrationBytes.subarray(s, s + context));
-  }
-  const evaluationBytes = Buffer.from(streams.evaluation.join('\n\n'), 'utf8');
-  if (calibration.length < calibrationWindows || evaluationBytes.length < evaluationWindows * context) {
-    throw new Error('not enough README prose in node_modules for the calibration and evaluation windows');
-  }
-  // Cut at a character boundary at or before the byte budget, so the text stays valid UTF-8.
-  let end = evaluationWindows * context;
-  while (end > 0 && (evaluationBytes[end]! & 0xc0) === 0x80) end--;
-  const evaluation = evaluationBytes.subarray(0, end).toString('utf8');
-  return { calibration, evaluation, packages: [counts[0]!, counts[1]!] };
-}
 
 // ---------------------------------------------------------------- model runs
 
@@ -245,7 +165,12 @@ async function main(): Promise<void> {
   const model = decodeOnnxModel(sourceBytes);
   const boundaries = findLayerBoundaries(model);
   const layers = boundaries.layerCount;
-  const text = calibrationAndEvaluation();
+  const text = readmeCalibrationAndEvaluation({
+    nodeModules: join(repoRoot, 'node_modules'),
+    context,
+    calibrationWindows,
+    evaluationWindows,
+  });
   const evaluation = text.evaluation;
   console.log(
     `model ${args.model}: ${layers} layers; boundaries ${boundaries.tensors[0]} .. ${boundaries.tensors[layers]}`,
