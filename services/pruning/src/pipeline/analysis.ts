@@ -16,11 +16,10 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
   return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 }
 
-/** What an analysis produced, with the captured activations a healing fit can reuse. */
+/** What an analysis produced. */
 export interface AnalysisRun {
   readonly result: pruningV1.AnalysisResult;
   readonly distances: BlockDistances;
-  readonly captured: CapturedStreams;
 }
 
 /** Checks a calibration spec against the model before any work; returns the resolved settings. */
@@ -47,6 +46,10 @@ export async function analyseBlocks(
     throw new SiftError('invalid_argument', `max_block_size ${maxBlockSize} must be below the layer count ${L}`);
   }
   const { tensors, source, exposed } = residualStreamTensors(decoder, spec.calibration?.residualStreamPattern ?? '');
+  const metric =
+    spec.metric === pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
+      ? pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
+      : pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN;
   const bytes = exposed ? encodeOnnxModel(exposeOutputs(decoder.graph, tensors)) : decoder.bytes;
   const session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
   let captured: CapturedStreams;
@@ -57,14 +60,11 @@ export async function analyseBlocks(
       byteSequences(calibration.texts, calibration.sequenceLength),
       calibration.batchSize,
       onBatch,
+      metric === pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN ? 'last-token' : 'all-tokens',
     );
   } finally {
     await session.release();
   }
-  const metric =
-    spec.metric === pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
-      ? pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
-      : pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN;
   const options = { maxBlockSize, finalLayer: 'mask' as const };
   const distances =
     metric === pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN
@@ -87,5 +87,5 @@ export async function analyseBlocks(
     markdownReportPath: '',
     heatmapPath: '',
   };
-  return { result, distances, captured };
+  return { result, distances };
 }

@@ -5,7 +5,8 @@ import * as ort from 'onnxruntime-node';
 export interface CapturedStreams {
   /** x^k of the final (last non-padding) token of every text: [L+1] of texts × dim. */
   readonly lastToken: Float32Array[];
-  /** x^k of every non-padding token: [L+1] of tokens × dim, texts in order. */
+  /** x^k of every non-padding token: [L+1] of tokens × dim, texts in order; empty arrays when only the
+   * final tokens were kept. */
   readonly allTokens: Float32Array[];
   readonly texts: number;
   readonly tokens: number;
@@ -24,7 +25,9 @@ export function byteSequences(texts: readonly string[], sequenceLength: number):
  * Runs the calibration sequences through a session that outputs the `tensors` x^0..x^L and keeps the rows
  * of real tokens. Sequences of a batch are right-padded to the longest; the model is causal, so padding
  * after a token never changes it, and padded rows are simply not kept. `onBatch` is called after each batch
- * (it may throw to cancel).
+ * (it may throw to cancel). With `keep` = `last-token` only the final tokens are kept: the angular distance
+ * needs nothing else, and all tokens of all boundaries is (L + 1) × tokens × dim floats (360 MiB for 64k
+ * tokens of byte-gpt, tens of GiB for a 7B model).
  */
 export async function captureResidualStream(
   session: ort.InferenceSession,
@@ -32,7 +35,9 @@ export async function captureResidualStream(
   sequences: readonly Uint8Array[],
   batchSize: number,
   onBatch: (done: number, total: number) => void,
+  keep: 'last-token' | 'all-tokens' = 'all-tokens',
 ): Promise<CapturedStreams> {
+  const keepAll = keep === 'all-tokens';
   const tokens = sequences.reduce((s, q) => s + q.length, 0);
   const batches = Math.ceil(sequences.length / batchSize);
   let lastToken: Float32Array[] = [];
@@ -53,12 +58,12 @@ export async function captureResidualStream(
       if (dim === 0) {
         dim = Number(t.dims.at(-1));
         lastToken = tensors.map(() => new Float32Array(sequences.length * dim));
-        allTokens = tensors.map(() => new Float32Array(tokens * dim));
+        allTokens = tensors.map(() => new Float32Array(keepAll ? tokens * dim : 0));
       }
       let r = row;
       group.forEach((q, i) => {
         const base = i * width * dim;
-        (allTokens[k] as Float32Array).set(data.subarray(base, base + q.length * dim), r * dim);
+        if (keepAll) (allTokens[k] as Float32Array).set(data.subarray(base, base + q.length * dim), r * dim);
         r += q.length;
         const last = base + (q.length - 1) * dim;
         (lastToken[k] as Float32Array).set(data.subarray(last, last + dim), (b * batchSize + i) * dim);
