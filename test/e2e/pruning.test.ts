@@ -122,10 +122,23 @@ describe('pruning end to end', () => {
       (e: ServiceError) => e.code,
     );
     expect(analysis).toBe(status.INVALID_ARGUMENT);
+    const missingFile = {
+      source: { $case: 'dataset' as const, value: { path: join(dataDir, 'nope.jsonl'), textField: 'text' } },
+    };
+    expect(
+      await submit({ model: { name: 'byte-gpt', version: '' }, blockSize: 1, calibration: { texts: missingFile } }),
+    ).toBe(status.NOT_FOUND);
   });
 
   it('finds the residual stream by graph analysis when the model does not output it, and prunes that model', async () => {
-    const texts = { source: { $case: 'inline' as const, value: { texts: calibration } } };
+    // Texts from files, as a user's corpus arrives: calibration from JSONL records, evaluation from plain text.
+    const calibrationFile = join(dataDir, 'calibration.jsonl');
+    writeFileSync(calibrationFile, calibration.map((t, i) => JSON.stringify({ id: i, text: t })).join('\n'));
+    const evaluationFile = join(dataDir, 'held-out.txt');
+    writeFileSync(evaluationFile, evaluation.join('\n\n'));
+    const texts = {
+      source: { $case: 'dataset' as const, value: { path: calibrationFile, textField: 'text', limit: 0 } },
+    };
     const { jobId: analysisId } = await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
       client,
       'submitAnalysis',
@@ -149,7 +162,10 @@ describe('pruning end to end', () => {
           model: { name: 'byte-gpt-plain', version: '' },
           blockSize: 1,
           analysisJobId: analysisId,
-          evaluation: { texts: { source: { $case: 'inline', value: { texts: evaluation } } }, latencyRuns: 1 },
+          evaluation: {
+            texts: { source: { $case: 'dataset', value: { path: evaluationFile, textField: '', limit: 0 } } },
+            latencyRuns: 1,
+          },
         },
       }),
     );

@@ -5,7 +5,7 @@ import type { ModelStore } from '@sift/inference';
 import { streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
-import { resolveCalibration } from '../pipeline/analysis.js';
+import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
 import { checkPruningSpec } from '../pipeline/pruning.js';
 
@@ -59,7 +59,7 @@ export function pruningHandlers(
     const spec = req.spec;
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');
     const decoder = await decoderOf(spec.model);
-    resolveCalibration(spec.calibration, decoder.contextLength, 'spec.calibration');
+    await checkCalibration(spec.calibration, decoder.contextLength, 'spec.calibration');
     if (spec.maxBlockSize >= decoder.layerCount) {
       throw new SiftError(
         'invalid_argument',
@@ -88,7 +88,7 @@ export function pruningHandlers(
       throw new SiftError('invalid_argument', `spec.output_name "${spec.outputName}" is not a valid model name`);
     }
     const decoder = await decoderOf(spec.model);
-    checkPruningSpec(spec, decoder.layerCount, decoder.contextLength);
+    await checkPruningSpec(spec, decoder.layerCount, decoder.contextLength);
     if (spec.analysisJobId && spec.startLayer === undefined) {
       const analysis = await store.get(spec.analysisJobId);
       if (

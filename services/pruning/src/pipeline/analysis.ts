@@ -9,7 +9,8 @@ import {
   blockInfluenceMatrix,
 } from '../domain/angular-distance.js';
 import { byteSequences, type CapturedStreams, captureResidualStream } from './calibration.js';
-import { corpusTexts, type DecoderModel, residualStreamTensors, sequenceLength } from './decoder-model.js';
+import { type DecoderModel, residualStreamTensors, sequenceLength } from './decoder-model.js';
+import { checkCorpus, loadCorpus } from './text-corpus.js';
 
 /** Options shared by every ONNX Runtime session of a job. */
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
@@ -22,11 +23,25 @@ export interface AnalysisRun {
   readonly distances: BlockDistances;
 }
 
-/** Checks a calibration spec against the model before any work; returns the resolved settings. */
-export function resolveCalibration(spec: pruningV1.CalibrationSpec | undefined, contextLength: number, field: string) {
-  const texts = corpusTexts(spec?.texts, `${field}.texts`);
+/** Checks a calibration spec against the model before any work (the texts are not read); its settings. */
+export async function checkCalibration(
+  spec: pruningV1.CalibrationSpec | undefined,
+  contextLength: number,
+  field: string,
+): Promise<{ sequenceLength: number; batchSize: number }> {
+  await checkCorpus(spec?.texts, `${field}.texts`);
   const seq = sequenceLength(spec?.sequenceLength ?? 0, contextLength, `${field}.sequence_length`);
-  return { texts, sequenceLength: seq, batchSize: spec?.batchSize || 8 };
+  return { sequenceLength: seq, batchSize: spec?.batchSize || 8 };
+}
+
+/** The calibration settings and texts (read from the dataset when the texts are a file). */
+export async function loadCalibration(
+  spec: pruningV1.CalibrationSpec | undefined,
+  contextLength: number,
+  field: string,
+) {
+  const settings = await checkCalibration(spec, contextLength, field);
+  return { ...settings, texts: await loadCorpus(spec?.texts, `${field}.texts`) };
 }
 
 /**
@@ -40,7 +55,7 @@ export async function analyseBlocks(
   onBatch: (done: number, total: number) => void,
 ): Promise<AnalysisRun> {
   const L = decoder.layerCount;
-  const calibration = resolveCalibration(spec.calibration, decoder.contextLength, 'calibration');
+  const calibration = await loadCalibration(spec.calibration, decoder.contextLength, 'calibration');
   const maxBlockSize = spec.maxBlockSize || L - 1;
   if (maxBlockSize > L - 1) {
     throw new SiftError('invalid_argument', `max_block_size ${maxBlockSize} must be below the layer count ${L}`);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelStore } from '@sift/inference';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compilePattern, corpusTexts, resolveDecoder, sequenceLength } from './decoder-model.js';
+import { compilePattern, resolveDecoder, sequenceLength } from './decoder-model.js';
 import { checkPruningSpec } from './pruning.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sift-pruning-models-'));
@@ -35,13 +35,6 @@ describe('what the pruning service accepts', () => {
     });
   });
 
-  it('rejects missing and empty texts, and names the empty one', () => {
-    expect(() => corpusTexts(undefined, 'calibration.texts')).toThrow(/texts are required/);
-    expect(() => corpusTexts(inline([]), 'calibration.texts')).toThrow(/at least one/);
-    expect(() => corpusTexts(inline(['a', '']), 'calibration.texts')).toThrow(/texts\[1\] is empty/);
-    expect(corpusTexts(inline(['a', 'b']), 'x')).toEqual(['a', 'b']);
-  });
-
   it('defaults the sequence length to the context and rejects one longer than the context', () => {
     expect(sequenceLength(0, 256, 's')).toBe(256);
     expect(sequenceLength(0, 4096, 's')).toBe(512);
@@ -55,7 +48,7 @@ describe('what the pruning service accepts', () => {
     expect(compilePattern('^/layers\\.(\\d+)/x$').exec('/layers.3/x')?.[1]).toBe('3');
   });
 
-  it('rejects a block as large as the model, or one that would remove the final layer', () => {
+  it('rejects a block as large as the model, or one that would remove the final layer', async () => {
     const evaluation = { texts: inline(['held out']), sequenceLength: 0, latencyRuns: 0 };
     const spec = {
       model: { name: 'm', version: '' },
@@ -67,12 +60,12 @@ describe('what the pruning service accepts', () => {
       evaluation,
       outputName: '',
     };
-    expect(() => checkPruningSpec(spec, 8, 256)).not.toThrow();
-    expect(() => checkPruningSpec({ ...spec, blockSize: 8 }, 8, 256)).toThrow(/below the layer count 8/);
-    expect(() => checkPruningSpec({ ...spec, blockSize: 2, startLayer: 6 }, 8, 256)).toThrow(/final layer/);
-    expect(() => checkPruningSpec({ ...spec, blockSize: 0 }, 8, 256)).toThrow(/at least 1/);
+    await expect(checkPruningSpec(spec, 8, 256)).resolves.toBeUndefined();
+    await expect(checkPruningSpec({ ...spec, blockSize: 8 }, 8, 256)).rejects.toThrow(/below the layer count 8/);
+    await expect(checkPruningSpec({ ...spec, blockSize: 2, startLayer: 6 }, 8, 256)).rejects.toThrow(/final layer/);
+    await expect(checkPruningSpec({ ...spec, blockSize: 0 }, 8, 256)).rejects.toThrow(/at least 1/);
     // Without a start layer or analysis, calibration texts are needed to choose the block.
-    expect(() => checkPruningSpec({ ...spec, startLayer: undefined }, 8, 256)).toThrow(/calibration.texts/);
-    expect(() => checkPruningSpec({ ...spec, evaluation: undefined }, 8, 256)).toThrow(/evaluation.texts/);
+    await expect(checkPruningSpec({ ...spec, startLayer: undefined }, 8, 256)).rejects.toThrow(/calibration.texts/);
+    await expect(checkPruningSpec({ ...spec, evaluation: undefined }, 8, 256)).rejects.toThrow(/evaluation.texts/);
   });
 });

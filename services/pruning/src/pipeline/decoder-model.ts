@@ -138,24 +138,6 @@ export function compilePattern(pattern: string): RegExp {
   return re;
 }
 
-/** Inline texts of a corpus; files are not read yet (unimplemented). Every text must be non-empty. */
-export function corpusTexts(corpus: pruningV1.TextCorpus | undefined, field: string): string[] {
-  const source = corpus?.source;
-  if (!source) throw new SiftError('invalid_argument', `${field}: texts are required (inline)`);
-  if (source.$case === 'dataset') {
-    throw new SiftError(
-      'unimplemented',
-      `${field}.dataset: reading texts from files is not supported yet; send them inline`,
-    );
-  }
-  const texts = source.value.texts;
-  if (texts.length === 0)
-    throw new SiftError('invalid_argument', `${field}.inline.texts: at least one text is required`);
-  const empty = texts.findIndex((t) => t.length === 0);
-  if (empty >= 0) throw new SiftError('invalid_argument', `${field}.inline.texts[${empty}] is empty`);
-  return texts;
-}
-
 /**
  * Tokens per sequence: 0 means min(512, context). Longer than the model's context is invalid_argument;
  * texts longer than the sequence length are truncated to it (as the contract says).

@@ -15,11 +15,12 @@ import {
 } from '../adapters/onnx-graph.js';
 import { type BlockDistances, bestBlock, distanceAt } from '../domain/angular-distance.js';
 import { BlockBridgeFit, RidgeAccumulator } from '../domain/least-squares.js';
-import { analyseBlocks, resolveCalibration, sessionOptions } from './analysis.js';
+import { analyseBlocks, checkCalibration, loadCalibration, sessionOptions } from './analysis.js';
 import { byteSequences, type CapturedStreams, captureResidualStream } from './calibration.js';
-import { corpusTexts, type DecoderModel, sequenceLength } from './decoder-model.js';
+import { type DecoderModel, sequenceLength } from './decoder-model.js';
 import { modelMetrics, validateRuns } from './evaluation.js';
 import { storeModelVersion } from './model-output.js';
+import { checkCorpus, loadCorpus } from './text-corpus.js';
 
 /** What a pruning run needs from the worker: progress, cancellation and the store to write to. */
 export interface PruningContext {
@@ -36,7 +37,11 @@ export interface PruningContext {
 const defaultRidgeAlpha = 1e-3;
 
 /** Checks the parts of a pruning spec that need the model's layer count; throws invalid_argument. */
-export function checkPruningSpec(spec: pruningV1.PruningSpec, layerCount: number, contextLength: number): void {
+export async function checkPruningSpec(
+  spec: pruningV1.PruningSpec,
+  layerCount: number,
+  contextLength: number,
+): Promise<void> {
   const n = spec.blockSize;
   if (n < 1) throw new SiftError('invalid_argument', 'block_size must be at least 1');
   if (n >= layerCount) {
@@ -49,10 +54,10 @@ export function checkPruningSpec(spec: pruningV1.PruningSpec, layerCount: number
     );
   }
   if (healingOf(spec) !== 'none' || (spec.startLayer === undefined && !spec.analysisJobId)) {
-    resolveCalibration(spec.calibration, contextLength, 'calibration');
+    await checkCalibration(spec.calibration, contextLength, 'calibration');
   }
   if ((spec.healing?.ridgeAlpha ?? 0) < 0) throw new SiftError('invalid_argument', 'healing.ridge_alpha must be >= 0');
-  corpusTexts(spec.evaluation?.texts, 'evaluation.texts');
+  await checkCorpus(spec.evaluation?.texts, 'evaluation.texts');
   evaluationLength(spec, contextLength);
 }
 
@@ -117,7 +122,7 @@ export async function pruneModel(
   ctx.signal.throwIfAborted();
 
   ctx.stage('evaluate');
-  const texts = corpusTexts(spec.evaluation?.texts, 'evaluation.texts');
+  const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
   const evalOpts = {
     sequenceLength: evaluationLength(spec, decoder.contextLength),
     latencyRuns: spec.evaluation?.latencyRuns || 20,
@@ -278,7 +283,7 @@ async function captureTensors(
   tensors: readonly string[],
   ctx: PruningContext,
 ): Promise<CapturedStreams> {
-  const calibration = resolveCalibration(spec.calibration, decoder.contextLength, 'calibration');
+  const calibration = await loadCalibration(spec.calibration, decoder.contextLength, 'calibration');
   const bytes = encodeOnnxModel(exposeOutputs(decoder.graph, tensors));
   const session = await ort.InferenceSession.create(bytes, sessionOptions(ctx.threads));
   try {

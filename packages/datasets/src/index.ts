@@ -1,9 +1,10 @@
-/** Streaming reading and writing of datasets (JSONL, gzip JSONL, Parquet) for the selection service. */
+/** Streaming reading and writing of datasets (JSONL, gzip JSONL, Parquet) for the services that read corpora. */
 export { DatasetError, type DatasetErrorKind } from './dataset-error.js';
 export {
   type DatasetFile,
   type DatasetFormat,
   type FileFormat,
+  fileAccessError,
   formatFromExtension,
   listDatasetFiles,
   resolveFormat,

@@ -1,0 +1,104 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { pruningV1 } from '@sift/contracts';
+import { fileAccessError, formatFromExtension, readRecords } from '@sift/datasets';
+import { SiftError } from '@sift/kit';
+
+/**
+ * Most text one corpus may bring into memory, in UTF-16 code units (the whole corpus is held while the
+ * model runs over it). Calibration needs thousands of tokens, not gigabytes: beyond this, set `limit`.
+ */
+export const maxCorpusChars = 64 * 1024 * 1024;
+
+/**
+ * Checks a corpus without reading it, for submit time: inline texts present and non-empty; a dataset file
+ * that exists, with a text field when it is JSONL or Parquet. Throws invalid_argument or not_found naming
+ * `field`.
+ */
+export async function checkCorpus(corpus: pruningV1.TextCorpus | undefined, field: string): Promise<void> {
+  const source = corpus?.source;
+  if (!source) throw new SiftError('invalid_argument', `${field}: texts are required (inline or dataset)`);
+  if (source.$case === 'inline') {
+    inlineTexts(source.value, `${field}.inline`);
+    return;
+  }
+  const { path, textField } = source.value;
+  if (!path) throw new SiftError('invalid_argument', `${field}.dataset.path is required`);
+  const info = await stat(path).catch((err: unknown) => {
+    throw fileAccessError(path, err);
+  });
+  const plainText = info.isFile() && formatFromExtension(path) === undefined;
+  if (!plainText && !textField) {
+    throw new SiftError(
+      'invalid_argument',
+      `${field}.dataset.text_field is required for ${path} (JSONL or Parquet): name the field holding the text`,
+    );
+  }
+}
+
+/**
+ * The corpus's texts. A dataset is streamed: JSONL (plain or gzip) and Parquet through `@sift/datasets`
+ * (the text field, empty texts skipped), any other file as plain text split into samples on blank lines;
+ * at most `limit` texts and {@link maxCorpusChars} characters.
+ */
+export async function loadCorpus(corpus: pruningV1.TextCorpus | undefined, field: string): Promise<string[]> {
+  await checkCorpus(corpus, field);
+  const source = corpus?.source as NonNullable<pruningV1.TextCorpus['source']>;
+  if (source.$case === 'inline') return source.value.texts;
+  const { path, textField } = source.value;
+  const limit = Number(source.value.limit) || Number.POSITIVE_INFINITY;
+  const texts: string[] = [];
+  let chars = 0;
+  const add = (text: string): boolean => {
+    if (text.length === 0) return texts.length < limit;
+    chars += text.length;
+    if (chars > maxCorpusChars) {
+      throw new SiftError(
+        'resource_exhausted',
+        `${field}.dataset: ${path} holds more than ${maxCorpusChars} characters of text after ${texts.length} ` +
+          'texts; set limit to read fewer',
+      );
+    }
+    texts.push(text);
+    return texts.length < limit;
+  };
+  const info = await stat(path);
+  if (info.isFile() && formatFromExtension(path) === undefined) {
+    for await (const paragraph of paragraphs(path)) if (!add(paragraph)) break;
+  } else {
+    for await (const record of readRecords({ paths: [path], format: 'auto', textField })) if (!add(record.text)) break;
+  }
+  if (texts.length === 0) throw new SiftError('invalid_argument', `${field}.dataset: ${path} holds no non-empty text`);
+  return texts;
+}
+
+function inlineTexts(inline: pruningV1.InlineTexts, field: string): string[] {
+  const texts = inline.texts;
+  if (texts.length === 0) throw new SiftError('invalid_argument', `${field}.texts: at least one text is required`);
+  const empty = texts.findIndex((t) => t.length === 0);
+  if (empty >= 0) throw new SiftError('invalid_argument', `${field}.texts[${empty}] is empty`);
+  return texts;
+}
+
+/** Blank-line separated paragraphs of a UTF-8 text file, streamed line by line. */
+async function* paragraphs(path: string): AsyncGenerator<string> {
+  const lines = createInterface({
+    input: createReadStream(path, { encoding: 'utf8' }),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  let current: string[] = [];
+  try {
+    for await (const line of lines) {
+      if (line.trim() === '') {
+        if (current.length > 0) yield current.join('\n');
+        current = [];
+      } else {
+        current.push(line);
+      }
+    }
+    if (current.length > 0) yield current.join('\n');
+  } finally {
+    lines.close();
+  }
+}
