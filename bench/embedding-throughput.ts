@@ -3,7 +3,7 @@
  * same model called in-process, at several concurrencies; dynamic batching on vs off; p50/p99 latency.
  * Prints figures and ratios; targets from issue 2 are printed next to them, never asserted.
  *
- *   npx tsx bench/embedding-throughput.ts [--seconds 5] [--model glove-sif-100d]
+ *   npx tsx bench/embedding-throughput.ts [--seconds 5] [--model glove-sif-100d] [--texts 4]
  */
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
@@ -17,7 +17,7 @@ import { repoRoot, startDeployable } from '@sift/launcher';
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const seconds = Number(flag('--seconds')) || 5;
 const modelName = flag('--model') ?? 'glove-sif-100d';
-const textsPerRequest = 4;
+const textsPerRequest = Number(flag('--texts')) || 4;
 const words =
   'the river mountain city people market music government water science history language school family light city power story'.split(
     ' ',

@@ -30,6 +30,11 @@ export interface CallContext {
   readonly report: CallReport;
 }
 
+/** The server's view of a call: settled once its status is sent. */
+interface LiveCallContext extends CallContext {
+  settled: boolean;
+}
+
 /** Per-call facts a handler records for the `requests` metric. */
 export interface CallReport {
   batchSize: number;
@@ -118,7 +123,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
       const handler = binding.handlers[key];
       if (!handler) throw new Error(`no handler for ${method.path}`);
       const methodName = method.path.split('/')[2] ?? key;
-      const track = (ctx: CallContext, started: number) => (code: number) => {
+      const track = (ctx: LiveCallContext, started: number) => (code: number) => {
+        ctx.settled = true;
         inFlight--;
         opts.onCallFinished?.({
           service: opts.name,
@@ -206,14 +212,18 @@ function callContext(call: {
   metadata: Metadata;
   on(event: 'cancelled', fn: () => void): unknown;
   cancelled?: boolean;
-}): CallContext {
+}): LiveCallContext {
   const controller = new AbortController();
   const raw = call.getDeadline();
   const deadlineMs = raw instanceof Date ? raw.getTime() : raw;
   const deadline = Number.isFinite(deadlineMs) ? deadlineMs : undefined;
-  call.on('cancelled', () =>
-    controller.abort(new SiftError('cancelled', 'the client cancelled the call or its deadline passed')),
-  );
+  // grpc-js also emits 'cancelled' once the status has been sent: an already settled handler has no
+  // work to stop, and building the error (a stack trace) for every call was a measurable per-call cost.
+  call.on('cancelled', () => {
+    if (!controller.signal.aborted && !ctx.settled) {
+      controller.abort(new SiftError('cancelled', 'the client cancelled the call or its deadline passed'));
+    }
+  });
   if (deadline !== undefined) {
     const ms = deadline - Date.now();
     const timer = setTimeout(
@@ -223,7 +233,14 @@ function callContext(call: {
     timer.unref();
     controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
   }
-  return { signal: controller.signal, deadline, metadata: call.metadata, report: { batchSize: 0 } };
+  const ctx: LiveCallContext = {
+    signal: controller.signal,
+    deadline,
+    metadata: call.metadata,
+    report: { batchSize: 0 },
+    settled: false,
+  };
+  return ctx;
 }
 
 /** Maps anything a handler threw to a gRPC error; internal errors are logged, never sent in detail. */

@@ -7,6 +7,11 @@ export const embeddingConfigSpec = {
   modelsDir: key.string('SIFT_MODELS_DIR', 'models', 'model store root (<name>/<version>/model.json)'),
   defaultModel: key.string('SIFT_EMBEDDING_DEFAULT_MODEL', 'glove-sif-100d', 'model used when a request names none'),
   warmModels: key.string('SIFT_EMBEDDING_WARM_MODELS', 'glove-sif-100d', 'comma-separated models loaded at start'),
+  newestVersionTtlMs: key.int(
+    'SIFT_EMBEDDING_NEWEST_VERSION_TTL_MS',
+    5000,
+    'how long a request without a version keeps the newest version it resolved before the store is listed again',
+  ),
   provider: key.oneOf('SIFT_EXECUTION_PROVIDER', 'cpu', ['cpu', 'cuda'] as const, 'ONNX Runtime provider to request'),
   intraOpThreads: key.int('SIFT_ORT_THREADS', 0, 'CPU threads per model call; 0 = ONNX Runtime default'),
   maxBatchSize: key.int('SIFT_EMBEDDING_MAX_BATCH', 64, 'most inputs in one model call', 1),

@@ -29,6 +29,7 @@ export async function startEmbeddingService(config: EmbeddingConfig, logger: Log
       mode: config.batching,
     },
     logger,
+    config.newestVersionTtlMs,
   );
   const warm = config.warmModels
     .split(',')

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { createLogger } from '@sift/kit';
@@ -236,5 +237,35 @@ describe('embedding service under load limits', () => {
     const err = await grpcError(client.embed({ inputs: ['too late'] }, 2000));
     expect(err.code).toBe(status.UNAVAILABLE);
     client.close();
+  });
+
+  it('serves a new model version that appears in the store, once the newest-version TTL has passed', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'sift-embed-store-'));
+    cpSync(join(modelsDir, 'code-ngram', '1'), join(store, 'code-ngram', '1'), { recursive: true });
+    const { service, client } = await start({
+      SIFT_MODELS_DIR: store,
+      SIFT_EMBEDDING_WARM_MODELS: 'code-ngram',
+      SIFT_EMBEDDING_DEFAULT_MODEL: 'code-ngram',
+      SIFT_EMBEDDING_NEWEST_VERSION_TTL_MS: '2000',
+    });
+    try {
+      expect((await client.embed({ inputs: ['def f(x): return x'] })).model).toEqual({
+        name: 'code-ngram',
+        version: '1',
+      });
+      cpSync(join(store, 'code-ngram', '1'), join(store, 'code-ngram', '2'), { recursive: true });
+      // Within the TTL the resolved version is reused (no store listing per call); after it, the new one serves.
+      expect((await client.embed({ inputs: ['def g(): pass'] })).model?.version).toBe('1');
+      await new Promise((r) => setTimeout(r, 2100));
+      expect((await client.embed({ inputs: ['def g(): pass'] })).model?.version).toBe('2');
+      // An explicit version keeps resolving to itself.
+      expect(
+        (await client.embed({ inputs: ['x = 1'], model: { name: 'code-ngram', version: '1' } })).model?.version,
+      ).toBe('1');
+    } finally {
+      client.close();
+      await service.stop();
+      rmSync(store, { recursive: true, force: true });
+    }
   });
 });

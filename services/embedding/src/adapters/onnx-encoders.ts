@@ -95,15 +95,39 @@ function pooledRows(
 /** Loads embedding models from the store on first use and keeps one encoder (and batcher) per version. */
 export class OnnxEncoderRegistry implements EncoderRegistry {
   private readonly encoders = new Map<string, Promise<Encoder>>();
+  /**
+   * Requested (name, version) -> its encoder, so that a call does not list the store and parse the manifest
+   * again (that file-system work cost more than the whole model call for a small encoder). A stored version
+   * never changes, so explicit versions stay; the newest version is looked up again after the TTL.
+   */
+  private readonly resolved = new Map<string, { encoder: Promise<Encoder>; until: number }>();
 
   constructor(
     private readonly store: ModelStore,
     private readonly sessions: SessionCache,
     private readonly batcherOptions: BatcherOptions,
     private readonly logger: Logger,
+    /**
+     * How long "the newest version of a model" stays resolved before the store is listed again: a new
+     * version (a pruned or retrained model) is served within this time; calls in between do no file I/O.
+     */
+    private readonly newestVersionTtlMs = 5000,
   ) {}
 
   async get(name: string, version: string): Promise<Encoder> {
+    const request = `${name}\u0000${version}`;
+    const hit = this.resolved.get(request);
+    if (hit && hit.until > performance.now()) return hit.encoder;
+    const encoder = this.resolve(name, version);
+    this.resolved.set(request, {
+      encoder,
+      until: version === '' ? performance.now() + this.newestVersionTtlMs : Number.POSITIVE_INFINITY,
+    });
+    encoder.catch(() => this.resolved.delete(request));
+    return encoder;
+  }
+
+  private async resolve(name: string, version: string): Promise<Encoder> {
     const model = await this.store.resolve(name, version);
     const key = `${model.name}/${model.version}`;
     let encoder = this.encoders.get(key);
