@@ -1,13 +1,14 @@
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
-import { asSiftError, type Logger, SiftError } from '@sift/kit';
+import { JobRunner, jobProgressReporter } from '@sift/jobs';
+import { type Logger, SiftError } from '@sift/kit';
 import type { BlockDistances } from '../domain/angular-distance.js';
 import { analyseBlocks } from '../pipeline/analysis.js';
 import { writeAnalysisReport, writePruningReport } from '../pipeline/analysis-report.js';
 import { loadDecoder, resolveDecoder } from '../pipeline/decoder-model.js';
 import { pruneModel } from '../pipeline/pruning.js';
-import { isTerminal, type JobStore } from './job-store.js';
+import type { JobStore } from './job-store.js';
 
 /**
  * Runs analysis and pruning jobs taken from the work queue. A job has no saved intermediate state: one
@@ -15,8 +16,7 @@ import { isTerminal, type JobStore } from './job-store.js';
  * Cancellation is checked after every batch.
  */
 export class PruningWorker {
-  private current: AbortController | undefined;
-  private shuttingDown = false;
+  private readonly runner: JobRunner<pruningV1.Job>;
 
   constructor(
     private readonly store: JobStore,
@@ -24,37 +24,22 @@ export class PruningWorker {
     private readonly models: ModelStore,
     private readonly threads: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.runner = new JobRunner(store, logger, 'pruning');
+  }
 
   /** Runs one job to a final state. Never throws for job-level failures: they fail the job. */
-  async run(jobId: string): Promise<void> {
-    const job = await this.store.get(jobId);
-    if (isTerminal(job.status?.state ?? 0)) return;
-    const log = this.logger.child({ jobId });
-    const controller = new AbortController();
-    this.current = controller;
-    try {
-      await this.execute(job, controller, log);
-    } catch (err) {
-      if (this.shuttingDown) {
-        log.info('worker stopping; job will run again elsewhere');
-        throw err;
-      }
-      const cancelled = (await this.store.run(jobId)).cancelRequested;
-      const e = asSiftError(err);
-      if (!cancelled) log.error('job failed', { err: e.cause ?? e });
-      await this.finish(jobId, cancelled ? commonV1.JobState.JOB_STATE_CANCELLED : commonV1.JobState.JOB_STATE_FAILED, {
-        error: cancelled ? 'cancelled by a client' : e.message,
-      });
-    } finally {
-      this.current = undefined;
-    }
+  run(jobId: string): Promise<void> {
+    return this.runner.run(
+      jobId,
+      (job, controller, log) => this.execute(job, controller, log),
+      (state, error) => this.finish(jobId, state, { error }),
+    );
   }
 
   /** Stops the running job at its next batch without failing it (it runs again after redelivery). */
   shutdown(): void {
-    this.shuttingDown = true;
-    this.current?.abort(new SiftError('unavailable', 'pruning worker is shutting down'));
+    this.runner.shutdown();
   }
 
   private async execute(job: pruningV1.Job, controller: AbortController, log: Logger): Promise<void> {
@@ -66,7 +51,13 @@ export class PruningWorker {
       j.startedAtMs ||= Date.now();
     });
     log.info('job running');
-    const progress = this.progressReporter(jobId, controller);
+    const progress = jobProgressReporter({
+      jobId,
+      store: this.store,
+      controller,
+      publish: (status) => this.bus.publish(subjects.pruningJobProgressed, { status }, jobId),
+      logger: this.logger,
+    });
     const spec = job.spec;
     if (!spec) throw new SiftError('invalid_argument', 'the job has no spec');
     progress.stage('load');
@@ -134,44 +125,5 @@ export class PruningWorker {
       { status: job.status, analysisResult: extra.analysisResult },
       jobId,
     );
-  }
-
-  /** Stage bookkeeping plus a throttled tick that updates job.json, publishes progress and checks for cancel. */
-  private progressReporter(jobId: string, controller: AbortController) {
-    let stage = '';
-    let stageStarted = performance.now();
-    let last = 0;
-    let writing: Promise<void> = Promise.resolve();
-    const publish = (done: number, total: number) => {
-      const elapsed = (performance.now() - stageStarted) / 1000;
-      const eta = done > 0 && total > 0 ? (elapsed * (total - done)) / done : -1;
-      const current = stage;
-      writing = writing
-        .then(async () => {
-          const run = await this.store.run(jobId);
-          if (run.cancelRequested) controller.abort(new SiftError('cancelled', 'cancelled by a client'));
-          const job = await this.store.update(jobId, (j) => {
-            if (j.status) j.status.progress = { stage: current, done, total, etaSeconds: eta };
-          });
-          await this.bus.publish(subjects.pruningJobProgressed, { status: job.status }, jobId);
-        })
-        .catch((err: unknown) => this.logger.warn('progress not recorded', { jobId, err }));
-    };
-    return {
-      stage: (name: string) => {
-        if (controller.signal.aborted) throw controller.signal.reason;
-        stage = name;
-        stageStarted = performance.now();
-        last = 0;
-        publish(0, 0);
-      },
-      tick: (done: number, total: number) => {
-        if (controller.signal.aborted) throw controller.signal.reason;
-        const now = performance.now();
-        if (now - last < 250 && done < total) return;
-        last = now;
-        publish(done, total);
-      },
-    };
   }
 }

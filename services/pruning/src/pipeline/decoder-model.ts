@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { commonV1, pruningV1 } from '@sift/contracts';
+import type { commonV1 } from '@sift/contracts';
 import { graphFile, type ModelStore, type StoredModel } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 import { decodeOnnxModel, findLayerBoundaries, type LayerBoundaries, type OnnxModel } from '../adapters/onnx-graph.js';

@@ -1,16 +1,14 @@
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type selectionV1 } from '@sift/contracts';
-import { asSiftError, type Logger, SiftError } from '@sift/kit';
+import { JobRunner, jobProgressReporter } from '@sift/jobs';
+import { type Logger, SiftError } from '@sift/kit';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
 import { runStage } from '../pipeline/stages.js';
 import { type DropReason, loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
 import { resolveSteps } from '../pipeline/steps.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
-import { isTerminal, type JobStore } from './job-store.js';
-
-/** Reports stage progress; throttled so a million records do not mean a million events. */
-export type ProgressFn = (done: number, total: number) => void;
+import type { JobStore } from './job-store.js';
 
 /**
  * Runs selection jobs taken from the work queue. A job's stages run in order; after each one its result
@@ -18,8 +16,7 @@ export type ProgressFn = (done: number, total: number) => void;
  * this or another replica. Cancellation is checked at every progress tick.
  */
 export class SelectionWorker {
-  private current: AbortController | undefined;
-  private shuttingDown = false;
+  private readonly runner: JobRunner<selectionV1.Job>;
 
   constructor(
     private readonly store: JobStore,
@@ -27,38 +24,22 @@ export class SelectionWorker {
     private readonly embedder: TextEmbedder,
     private readonly logger: Logger,
     private readonly languageModels?: LanguageModelScorer,
-  ) {}
+  ) {
+    this.runner = new JobRunner(store, logger, 'selection');
+  }
 
   /** Runs (or resumes) one job to a final state. Never throws for job-level failures: they fail the job. */
-  async run(jobId: string): Promise<void> {
-    const job = await this.store.get(jobId);
-    if (isTerminal(job.status?.state ?? 0)) return;
-    const log = this.logger.child({ jobId });
-    const controller = new AbortController();
-    this.current = controller;
-    try {
-      await this.execute(job, controller, log);
-    } catch (err) {
-      if (this.shuttingDown) {
-        // Not the job's fault: leave it RUNNING so the queue hands it to another worker, which resumes it.
-        log.info('worker stopping; job will resume elsewhere');
-        throw err;
-      }
-      const cancelled = (await this.store.run(jobId)).cancelRequested;
-      const e = asSiftError(err);
-      if (!cancelled) log.error('job failed', { err: e.cause ?? e });
-      await this.finish(jobId, cancelled ? commonV1.JobState.JOB_STATE_CANCELLED : commonV1.JobState.JOB_STATE_FAILED, {
-        error: cancelled ? 'cancelled by a client' : e.message,
-      });
-    } finally {
-      this.current = undefined;
-    }
+  run(jobId: string): Promise<void> {
+    return this.runner.run(
+      jobId,
+      (job, controller, log) => this.execute(job, controller, log),
+      (state, error) => this.finish(jobId, state, { error }),
+    );
   }
 
   /** Stops the running job at its next progress tick without failing it (it resumes after redelivery). */
   shutdown(): void {
-    this.shuttingDown = true;
-    this.current?.abort(new SiftError('unavailable', 'selection worker is shutting down'));
+    this.runner.shutdown();
   }
 
   private async execute(job: selectionV1.Job, controller: AbortController, log: Logger): Promise<void> {
@@ -75,7 +56,13 @@ export class SelectionWorker {
     });
     log.info('job running', { resumingAfterStage: run.completedStages });
 
-    const progress = this.progressReporter(jobId, controller);
+    const progress = jobProgressReporter({
+      jobId,
+      store: this.store,
+      controller,
+      publish: (status) => this.bus.publish(subjects.selectionJobProgressed, { status }, jobId),
+      logger: this.logger,
+    });
     const dataset = job.dataset;
     if (!dataset) throw new SiftError('invalid_argument', 'dataset is required');
     progress.stage('load', 0);
@@ -150,47 +137,6 @@ export class SelectionWorker {
     });
     await this.bus.publish(subjects.selectionJobProgressed, { status: job.status }, jobId);
     await this.bus.publish(subjects.selectionJobFinished, { status: job.status, report: job.report }, jobId);
-  }
-
-  /** Stage bookkeeping plus a throttled tick that updates job.json, publishes progress and checks for cancel. */
-  private progressReporter(jobId: string, controller: AbortController) {
-    let stage = '';
-    let stageIndex = 0;
-    let stageStarted = performance.now();
-    let last = 0;
-    let writing: Promise<void> = Promise.resolve();
-    const publish = (done: number, total: number) => {
-      const elapsed = (performance.now() - stageStarted) / 1000;
-      const eta = done > 0 && total > 0 ? (elapsed * (total - done)) / done : -1;
-      writing = writing
-        .then(async () => {
-          const run = await this.store.run(jobId);
-          if (run.cancelRequested) controller.abort(new SiftError('cancelled', 'cancelled by a client'));
-          const job = await this.store.update(jobId, (j) => {
-            if (!j.status) return;
-            j.status.progress = { stage, done, total, etaSeconds: eta };
-            j.status.stageIndex = stageIndex;
-          });
-          await this.bus.publish(subjects.selectionJobProgressed, { status: job.status }, jobId);
-        })
-        .catch((err: unknown) => this.logger.warn('progress not recorded', { jobId, err }));
-    };
-    return {
-      stage: (name: string, index: number) => {
-        stage = name;
-        stageIndex = index;
-        stageStarted = performance.now();
-        last = 0;
-        publish(0, 0);
-      },
-      tick: ((done, total) => {
-        if (controller.signal.aborted) throw controller.signal.reason;
-        const now = performance.now();
-        if (now - last < 250 && done < total) return;
-        last = now;
-        publish(done, total);
-      }) as ProgressFn,
-    };
   }
 }
 

@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { selectionV1 } from '@sift/contracts';
-import { SiftError } from '@sift/kit';
 import { createRecordWriter, listDatasetFiles, readRecords, resolveFormat } from '@sift/datasets';
+import { SiftError } from '@sift/kit';
 import { decisionOf } from '../jobs/worker.js';
 import { markdownReport, type SelectionReportData, type StageSummary } from './report.js';
 import type { PipelineState } from './state.js';

@@ -1,0 +1,132 @@
+import { commonV1 } from '@sift/contracts';
+import { asSiftError, type Logger, SiftError } from '@sift/kit';
+import { type FileJobStore, isTerminal, type JobRecord } from './file-job-store.js';
+
+/** A job whose status carries progress (and, for staged jobs, the stage index). */
+export interface ProgressingJob extends JobRecord {
+  status?:
+    | (NonNullable<JobRecord['status']> & { progress?: commonV1.Progress | undefined; stageIndex?: number })
+    | undefined;
+}
+
+/** What a job body reports through: stage changes and throttled progress that also checks for cancel. */
+export interface JobProgress {
+  /** Enters a stage (index: its position, for services whose status counts stages); throws once aborted. */
+  stage(name: string, index?: number): void;
+  /** Units done in the current stage; throws once the job is cancelled or the worker stops. */
+  tick(done: number, total: number): void;
+}
+
+/** Least time between two progress writes of one job: a million records must not mean a million events. */
+const progressIntervalMs = 250;
+
+/**
+ * Stage bookkeeping plus a throttled tick that records progress (with an ETA from the stage's rate) in the
+ * job store, publishes the new status, and aborts `controller` when a client asked to cancel. Writes are
+ * chained, so they land in order and never block the job's computation.
+ */
+export function jobProgressReporter<J extends ProgressingJob>(opts: {
+  jobId: string;
+  store: FileJobStore<J>;
+  controller: AbortController;
+  publish: (status: J['status']) => Promise<void>;
+  logger: Logger;
+}): JobProgress {
+  const { jobId, store, controller } = opts;
+  let stage = '';
+  let stageIndex: number | undefined;
+  let stageStarted = performance.now();
+  let last = 0;
+  let writing: Promise<void> = Promise.resolve();
+  const record = (done: number, total: number) => {
+    const elapsed = (performance.now() - stageStarted) / 1000;
+    const eta = done > 0 && total > 0 ? (elapsed * (total - done)) / done : -1;
+    const [name, index] = [stage, stageIndex];
+    writing = writing
+      .then(async () => {
+        if ((await store.run(jobId)).cancelRequested) {
+          controller.abort(new SiftError('cancelled', 'cancelled by a client'));
+        }
+        const job = await store.update(jobId, (j) => {
+          if (!j.status) return;
+          j.status.progress = { stage: name, done, total, etaSeconds: eta };
+          if (index !== undefined) j.status.stageIndex = index;
+        });
+        await opts.publish(job.status);
+      })
+      .catch((err: unknown) => opts.logger.warn('progress not recorded', { jobId, err }));
+  };
+  const throwIfAborted = () => {
+    if (controller.signal.aborted) throw controller.signal.reason;
+  };
+  return {
+    stage: (name, index) => {
+      throwIfAborted();
+      stage = name;
+      stageIndex = index;
+      stageStarted = performance.now();
+      last = 0;
+      record(0, 0);
+    },
+    tick: (done, total) => {
+      throwIfAborted();
+      const now = performance.now();
+      if (now - last < progressIntervalMs && done < total) return;
+      last = now;
+      record(done, total);
+    },
+  };
+}
+
+/**
+ * Runs one queued job's body to a final state, the part every job worker shares: a job already final is
+ * left alone; a body that throws fails the job (or cancels it, when a client asked to) through `settle`;
+ * but when the worker itself is stopping the error is rethrown and the job left RUNNING, so that the work
+ * queue hands it to another replica. Never throws for job-level failures.
+ */
+export class JobRunner<J extends JobRecord> {
+  private current: AbortController | undefined;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly store: FileJobStore<J>,
+    private readonly logger: Logger,
+    /** The service's name, for the shutdown reason. */
+    private readonly service: string,
+  ) {}
+
+  async run(
+    jobId: string,
+    body: (job: J, controller: AbortController, log: Logger) => Promise<void>,
+    settle: (state: commonV1.JobState, error: string) => Promise<void>,
+  ): Promise<void> {
+    const job = await this.store.get(jobId);
+    if (isTerminal(job.status?.state ?? 0)) return;
+    const log = this.logger.child({ jobId });
+    const controller = new AbortController();
+    this.current = controller;
+    try {
+      await body(job, controller, log);
+    } catch (err) {
+      if (this.shuttingDown) {
+        log.info('worker stopping; the job will be picked up again');
+        throw err;
+      }
+      const cancelled = (await this.store.run(jobId)).cancelRequested;
+      const e = asSiftError(err);
+      if (!cancelled) log.error('job failed', { err: e.cause ?? e });
+      await settle(
+        cancelled ? commonV1.JobState.JOB_STATE_CANCELLED : commonV1.JobState.JOB_STATE_FAILED,
+        cancelled ? 'cancelled by a client' : e.message,
+      );
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Stops the running job at its next progress tick without failing it (it runs again after redelivery). */
+  shutdown(): void {
+    this.shuttingDown = true;
+    this.current?.abort(new SiftError('unavailable', `${this.service} worker is shutting down`));
+  }
+}
