@@ -143,7 +143,17 @@ describe('pruning end to end', () => {
       client,
       'submitAnalysis',
       pruningV1.SubmitAnalysisRequest.fromPartial({
-        spec: { model: { name: 'byte-gpt-plain', version: '' }, calibration: { texts, sequenceLength: 256 } },
+        spec: {
+          model: { name: 'byte-gpt-plain', version: '' },
+          calibration: { texts, sequenceLength: 256 },
+          maxBlockSize: 3,
+          // The loss table: every l*(n) removed and measured, unhealed and healed.
+          evaluation: {
+            texts: { source: { $case: 'dataset', value: { path: evaluationFile, textField: '', limit: 0 } } },
+            latencyRuns: 1,
+          },
+          healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
+        },
       }),
     );
     const statuses = await watch(client, analysisId);
@@ -154,6 +164,21 @@ describe('pruning end to end', () => {
     const analysis = job?.result?.$case === 'analysisResult' ? job.result.value : undefined;
     expect(analysis?.residualStreamSource).toBe('graph analysis of layer boundaries');
     expect(analysis?.layerCount).toBe(8);
+    const source = analysis?.sourceMetrics?.bitsPerByte ?? Number.NaN;
+    const table = analysis?.blockEvaluations ?? [];
+    expect(table.map((e) => [e.block?.blockSize, e.unhealed?.layerCount, e.healed?.layerCount])).toEqual([
+      [1, 7, 7],
+      [2, 6, 6],
+      [3, 5, 5],
+    ]);
+    for (const e of table) {
+      expect(e.unhealed?.bitsPerByte).toBeGreaterThan(source);
+      expect(e.healed?.bitsPerByte).toBeLessThan(e.unhealed?.bitsPerByte ?? 0);
+      expect(e.healing?.placement).toBe(pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD);
+    }
+    // Removing more layers costs more.
+    expect(table[2]?.unhealed?.bitsPerByte).toBeGreaterThan(table[0]?.unhealed?.bitsPerByte ?? 0);
+    expect(readFileSync(analysis?.markdownReportPath ?? '', 'utf8')).toContain('## Loss against layers removed');
     const { jobId } = await call<pruningV1.SubmitPruningRequest, pruningV1.SubmitPruningResponse>(
       client,
       'submitPruning',

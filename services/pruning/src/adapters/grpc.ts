@@ -7,6 +7,7 @@ import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
+import { checkEvaluation } from '../pipeline/evaluation.js';
 import { checkPruningSpec } from '../pipeline/pruning.js';
 
 /**
@@ -60,6 +61,14 @@ export function pruningHandlers(
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');
     const decoder = await decoderOf(spec.model);
     await checkCalibration(spec.calibration, decoder.contextLength, 'spec.calibration');
+    if (spec.evaluation) {
+      await checkEvaluation(spec.evaluation, spec.calibration, decoder.contextLength, 'spec.evaluation');
+    } else if (spec.healing && spec.healing.method !== pruningV1.HealingMethod.HEALING_METHOD_UNSPECIFIED) {
+      throw new SiftError('invalid_argument', 'spec.healing needs spec.evaluation: healing is measured on its texts');
+    }
+    if ((spec.healing?.ridgeAlpha ?? 0) < 0) {
+      throw new SiftError('invalid_argument', 'spec.healing.ridge_alpha must be >= 0');
+    }
     if (spec.maxBlockSize >= decoder.layerCount) {
       throw new SiftError(
         'invalid_argument',

@@ -6,6 +6,7 @@ import { type Logger, SiftError } from '@sift/kit';
 import type { BlockDistances } from '../domain/angular-distance.js';
 import { analyseBlocks } from '../pipeline/analysis.js';
 import { writeAnalysisReport, writePruningReport } from '../pipeline/analysis-report.js';
+import { evaluateBestBlocks } from '../pipeline/block-evaluation.js';
 import { loadDecoder, resolveDecoder } from '../pipeline/decoder-model.js';
 import { pruneModel } from '../pipeline/pruning.js';
 import type { JobStore } from './job-store.js';
@@ -65,8 +66,18 @@ export class PruningWorker {
     if (spec.$case === 'analysis') {
       progress.stage('capture');
       const analysed = await analyseBlocks(decoder, spec.value, this.threads, progress.tick);
+      let analysis = analysed.result;
+      if (spec.value.evaluation) {
+        const table = await evaluateBestBlocks(decoder, spec.value, analysis.bestBlocks, {
+          threads: this.threads,
+          signal: controller.signal,
+          stage: progress.stage,
+          tick: progress.tick,
+        });
+        analysis = { ...analysis, ...table };
+      }
       progress.stage('distances');
-      const result = await writeAnalysisReport(this.store.dir(jobId), analysed.result, analysed.distances);
+      const result = await writeAnalysisReport(this.store.dir(jobId), analysis, analysed.distances);
       await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { analysisResult: result });
       log.info('analysis succeeded', { layers: result.layerCount, best: result.bestBlocks[0] });
       return;

@@ -40,6 +40,7 @@ export async function writeAnalysisReport(
     '| ---: | ---: | ---: |',
     ...result.bestBlocks.map((b) => `| ${b.blockSize} | ${b.startLayer} | ${fmt(b.distance)} |`),
     '',
+    ...lossTable(result),
     `| l \\\\ n | ${Array.from({ length: distances.maxBlockSize }, (_, i) => i + 1).join(' | ')} |`,
     `| ---: |${' ---: |'.repeat(distances.maxBlockSize)}`,
     ...rows.map((r, l) => `| ${l} | ${r.map(fmt).join(' | ')} |`),
@@ -101,4 +102,41 @@ export async function writePruningReport(
   ].join('\n');
   await writeFile(markdownReportPath, md);
   return out;
+}
+
+/** Markdown of the loss against layers removed, when the analysis measured it; no lines otherwise. */
+function lossTable(result: pruningV1.AnalysisResult): string[] {
+  const source = result.sourceMetrics;
+  if (!source || result.blockEvaluations.length === 0) return [];
+  const healed = result.blockEvaluations.some((e) => e.healed);
+  const base = source.bitsPerByte;
+  const delta = (m: pruningV1.ModelMetrics | undefined) =>
+    m
+      ? `${m.bitsPerByte.toFixed(4)} | ${(m.bitsPerByte - base) >= 0 ? '+' : ''}${(m.bitsPerByte - base).toFixed(4)}`
+      : '— | —';
+  const header = healed
+    ? [
+        '| layers removed | block | bits/byte | Δ | healed bits/byte | Δ healed | p50 ms | bytes |',
+        '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ]
+    : ['| layers removed | block | bits/byte | Δ | p50 ms | bytes |', '| ---: | --- | ---: | ---: | ---: | ---: |'];
+  const row = (n: number, block: string, unhealed: pruningV1.ModelMetrics, h?: pruningV1.ModelMetrics) =>
+    `| ${n} | ${block} | ${delta(unhealed)} | ${healed ? `${delta(h)} | ` : ''}${(h ?? unhealed).latencyMsP50.toFixed(2)} | ${(h ?? unhealed).fileSizeBytes} |`;
+  return [
+    '## Loss against layers removed',
+    '',
+    `Each block l*(n) actually removed and measured on the held-out texts (bits per byte; Δ against the source's ${base.toFixed(4)}).`,
+    '',
+    ...header,
+    row(0, '—', source, healed ? source : undefined),
+    ...result.blockEvaluations.map((e) =>
+      row(
+        e.block?.blockSize ?? 0,
+        `${e.block?.startLayer}..${(e.block?.startLayer ?? 0) + (e.block?.blockSize ?? 0) - 1}`,
+        e.unhealed as pruningV1.ModelMetrics,
+        e.healed,
+      ),
+    ),
+    '',
+  ];
 }

@@ -101,6 +101,8 @@ export async function analyseBlocks(
     jsonReportPath: '',
     markdownReportPath: '',
     heatmapPath: '',
+    sourceMetrics: undefined,
+    blockEvaluations: [],
   };
   return { result, distances };
 }

@@ -4,6 +4,33 @@ import { SiftError } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
 import type { OnnxModel } from '../adapters/onnx-graph.js';
 import { sessionOptions } from './analysis.js';
+import { sequenceLength } from './decoder-model.js';
+import { checkCorpus } from './text-corpus.js';
+
+/** Sequence length and latency runs of an evaluation (the calibration's length when it names none). */
+export function evaluationSettings(
+  evaluation: pruningV1.EvaluationSpec | undefined,
+  calibration: pruningV1.CalibrationSpec | undefined,
+  contextLength: number,
+  field: string,
+): { sequenceLength: number; latencyRuns: number } {
+  const requested = evaluation?.sequenceLength || calibration?.sequenceLength || 0;
+  return {
+    sequenceLength: sequenceLength(requested, contextLength, `${field}.sequence_length`),
+    latencyRuns: evaluation?.latencyRuns || 20,
+  };
+}
+
+/** Checks an evaluation spec before any work: its texts (not read) and its sequence length. */
+export async function checkEvaluation(
+  evaluation: pruningV1.EvaluationSpec | undefined,
+  calibration: pruningV1.CalibrationSpec | undefined,
+  contextLength: number,
+  field: string,
+): Promise<void> {
+  await checkCorpus(evaluation?.texts, `${field}.texts`);
+  evaluationSettings(evaluation, calibration, contextLength, field);
+}
 
 /** Parameters in the graph's initializers. */
 export function parameterCount(model: OnnxModel): number {

@@ -2,25 +2,14 @@ import { createHash } from 'node:crypto';
 import { pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
 import { SiftError } from '@sift/kit';
-import * as ort from 'onnxruntime-node';
-import {
-  encodeOnnxModel,
-  exposeOutputs,
-  findOutputProjection,
-  foldLinearMap,
-  insertLinearMap,
-  type OnnxModel,
-  type PrunedGraph,
-  removeBlock,
-} from '../adapters/onnx-graph.js';
+import { encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
 import { type BlockDistances, bestBlock, distanceAt } from '../domain/angular-distance.js';
-import { BlockBridgeFit, RidgeAccumulator } from '../domain/least-squares.js';
-import { analyseBlocks, checkCalibration, loadCalibration, sessionOptions } from './analysis.js';
-import { byteSequences, type CapturedStreams, captureResidualStream } from './calibration.js';
-import { type DecoderModel, sequenceLength } from './decoder-model.js';
-import { modelMetrics, validateRuns } from './evaluation.js';
+import { analyseBlocks, checkCalibration } from './analysis.js';
+import type { DecoderModel } from './decoder-model.js';
+import { checkEvaluation, evaluationSettings, modelMetrics, validateRuns } from './evaluation.js';
+import { type HealingOutcome, heal } from './healing.js';
 import { storeModelVersion } from './model-output.js';
-import { checkCorpus, loadCorpus } from './text-corpus.js';
+import { loadCorpus } from './text-corpus.js';
 
 /** What a pruning run needs from the worker: progress, cancellation and the store to write to. */
 export interface PruningContext {
@@ -33,8 +22,6 @@ export interface PruningContext {
   /** Units done in the current stage; throws when the job was cancelled. */
   tick(done: number, total: number): void;
 }
-
-const defaultRidgeAlpha = 1e-3;
 
 /** Checks the parts of a pruning spec that need the model's layer count; throws invalid_argument. */
 export async function checkPruningSpec(
@@ -57,19 +44,13 @@ export async function checkPruningSpec(
     await checkCalibration(spec.calibration, contextLength, 'calibration');
   }
   if ((spec.healing?.ridgeAlpha ?? 0) < 0) throw new SiftError('invalid_argument', 'healing.ridge_alpha must be >= 0');
-  await checkCorpus(spec.evaluation?.texts, 'evaluation.texts');
-  evaluationLength(spec, contextLength);
+  await checkEvaluation(spec.evaluation, spec.calibration, contextLength, 'evaluation');
 }
 
 function healingOf(spec: pruningV1.PruningSpec): 'none' | 'least-squares' {
   return spec.healing?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES
     ? 'least-squares'
     : 'none';
-}
-
-function evaluationLength(spec: pruningV1.PruningSpec, contextLength: number): number {
-  const requested = spec.evaluation?.sequenceLength || spec.calibration?.sequenceLength || 0;
-  return sequenceLength(requested, contextLength, 'evaluation.sequence_length');
 }
 
 /**
@@ -114,7 +95,7 @@ export async function pruneModel(
   let finalModel = pruned.model;
   let healingResult: HealingOutcome | undefined;
   if (healing === 'least-squares') {
-    healingResult = await heal(decoder, spec, pruned, start, n, ctx);
+    healingResult = await heal(decoder, spec.calibration, spec.healing, pruned, start, n, ctx);
     finalModel = healingResult.model;
   }
   const finalBytes = healingResult ? encodeOnnxModel(finalModel) : unhealedBytes;
@@ -124,8 +105,7 @@ export async function pruneModel(
   ctx.stage('evaluate');
   const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
   const evalOpts = {
-    sequenceLength: evaluationLength(spec, decoder.contextLength),
-    latencyRuns: spec.evaluation?.latencyRuns || 20,
+    ...evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation'),
     threads: ctx.threads,
     signal: ctx.signal,
   };
@@ -194,109 +174,6 @@ export async function pruneModel(
     heatmapPath: '',
   };
   return { result, distances };
-}
-
-interface HealingOutcome {
-  readonly model: OnnxModel;
-  /** What was done, as the result reports it. */
-  readonly spec: pruningV1.HealingSpec;
-}
-
-/**
- * ReplaceMe's least-squares bridge of the cut, fitted on the calibration texts. Folded into the output
- * projection of layer start − 1 when the graph has one (x^start = Y + M, fit M T ≈ x^(start+n) − Y, W ← W T),
- * otherwise (start 0, or an unrecognised pattern) inserted as a MatMul x^start T ≈ x^(start+n), unless the
- * spec insists on folding.
- */
-async function heal(
-  decoder: DecoderModel,
-  spec: pruningV1.PruningSpec,
-  pruned: PrunedGraph,
-  start: number,
-  n: number,
-  ctx: PruningContext,
-): Promise<HealingOutcome> {
-  const requested = spec.healing?.placement ?? pruningV1.HealingPlacement.HEALING_PLACEMENT_UNSPECIFIED;
-  const search =
-    requested === pruningV1.HealingPlacement.HEALING_PLACEMENT_INSERT
-      ? ({ found: false, reason: 'insertion was asked for' } as const)
-      : findOutputProjection(pruned.model, pruned.bridgedTensor);
-  if (!search.found && requested === pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD) {
-    throw new SiftError(
-      'failed_precondition',
-      `healing.placement FOLD: no projection to fold into before layer ${start}: ${search.reason}; ` +
-        'use HEALING_PLACEMENT_INSERT or leave it unspecified',
-    );
-  }
-  const after = decoder.boundaries.tensors[start + n] as string;
-  const tensors = search.found
-    ? [search.projection.projection, search.projection.residual, after]
-    : [pruned.bridgedTensor, after];
-  ctx.stage('capture');
-  const captured = await captureTensors(decoder, spec, tensors, ctx);
-  ctx.stage('heal');
-  const dim = captured.dim;
-  const rows = Math.min(captured.tokens, spec.healing?.maxTokens || captured.tokens);
-  const ridgeAlpha = spec.healing?.ridgeAlpha || defaultRidgeAlpha;
-  const rowsOf = (k: number) => (captured.allTokens[k] as Float32Array).subarray(0, rows * dim);
-  const common = {
-    method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES,
-    ridgeAlpha,
-    maxTokens: rows,
-  };
-  if (search.found) {
-    // Target L − Y: what the projection must produce for x^start to stand in for x^(start+n).
-    const target = rowsOf(2).slice();
-    const residual = rowsOf(1);
-    for (let i = 0; i < target.length; i++) target[i]! -= residual[i]!;
-    const fit = new RidgeAccumulator(dim, dim);
-    fit.add(rowsOf(0), target, rows);
-    const t = fit.solve({ alpha: ridgeAlpha });
-    return {
-      model: foldLinearMap(pruned.model, search.projection, t),
-      spec: {
-        ...common,
-        placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD,
-        foldedInto: search.projection.matmulNode,
-        addedParameters: 0,
-      },
-    };
-  }
-  const fit = new BlockBridgeFit(dim);
-  fit.add(rowsOf(0), rowsOf(1), rows);
-  const t = fit.solve({ alpha: ridgeAlpha });
-  return {
-    model: insertLinearMap(pruned.model, pruned.bridgedTensor, t, [dim, dim]).model,
-    spec: {
-      ...common,
-      placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_INSERT,
-      foldedInto: '',
-      addedParameters: dim * dim,
-    },
-  };
-}
-
-/** Every calibration token's value of `tensors` (tensors of the source graph, exposed as outputs). */
-async function captureTensors(
-  decoder: DecoderModel,
-  spec: pruningV1.PruningSpec,
-  tensors: readonly string[],
-  ctx: PruningContext,
-): Promise<CapturedStreams> {
-  const calibration = await loadCalibration(spec.calibration, decoder.contextLength, 'calibration');
-  const bytes = encodeOnnxModel(exposeOutputs(decoder.graph, tensors));
-  const session = await ort.InferenceSession.create(bytes, sessionOptions(ctx.threads));
-  try {
-    return await captureResidualStream(
-      session,
-      tensors,
-      byteSequences(calibration.texts, calibration.sequenceLength),
-      calibration.batchSize,
-      ctx.tick,
-    );
-  } finally {
-    await session.release();
-  }
 }
 
 function calibrationHash(spec: pruningV1.PruningSpec): string {

@@ -282,6 +282,18 @@ export interface AnalysisSpec {
   metric: DistanceMetric;
   /** Largest block size n to measure; 0 measures every n up to layer_count - 1. */
   maxBlockSize: number;
+  /**
+   * When set, the loss table: for every n, the block l*(n) is actually removed (nothing is stored) and the
+   * model measured on these held-out texts, so the report shows loss against layers removed.
+   */
+  evaluation?:
+    | EvaluationSpec
+    | undefined;
+  /**
+   * With `evaluation`: also measure each removal healed this way (HEALING_METHOD_NONE or unset: unhealed
+   * only).
+   */
+  healing?: HealingSpec | undefined;
 }
 
 /** The result of an analysis job. */
@@ -316,6 +328,30 @@ export interface AnalysisResult {
   markdownReportPath: string;
   /** PNG heatmap of the distance matrix. */
   heatmapPath: string;
+  /** With an evaluation in the spec: the source model on the evaluation texts. */
+  sourceMetrics?:
+    | ModelMetrics
+    | undefined;
+  /** With an evaluation in the spec: every l*(n), n = 1..max_block_size, removed and measured. */
+  blockEvaluations: BlockEvaluation[];
+}
+
+/** One block l*(n) of an analysis, actually removed and measured on the evaluation texts. */
+export interface BlockEvaluation {
+  /** The block. */
+  block?:
+    | BlockChoice
+    | undefined;
+  /** The model without the block. */
+  unhealed?:
+    | ModelMetrics
+    | undefined;
+  /** The model without the block, healed; unset without healing. */
+  healed?:
+    | ModelMetrics
+    | undefined;
+  /** The healing applied (where the map went); unset without healing. */
+  healing?: HealingSpec | undefined;
 }
 
 /** A block of consecutive layers. */
@@ -1045,7 +1081,14 @@ export const CalibrationSpec: MessageFns<CalibrationSpec> = {
 };
 
 function createBaseAnalysisSpec(): AnalysisSpec {
-  return { model: undefined, calibration: undefined, metric: 0, maxBlockSize: 0 };
+  return {
+    model: undefined,
+    calibration: undefined,
+    metric: 0,
+    maxBlockSize: 0,
+    evaluation: undefined,
+    healing: undefined,
+  };
 }
 
 export const AnalysisSpec: MessageFns<AnalysisSpec> = {
@@ -1061,6 +1104,12 @@ export const AnalysisSpec: MessageFns<AnalysisSpec> = {
     }
     if (message.maxBlockSize !== 0) {
       writer.uint32(32).uint32(message.maxBlockSize);
+    }
+    if (message.evaluation !== undefined) {
+      EvaluationSpec.encode(message.evaluation, writer.uint32(42).fork()).join();
+    }
+    if (message.healing !== undefined) {
+      HealingSpec.encode(message.healing, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1110,6 +1159,22 @@ export const AnalysisSpec: MessageFns<AnalysisSpec> = {
             message.maxBlockSize = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.evaluation = EvaluationSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.healing = HealingSpec.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1132,6 +1197,8 @@ export const AnalysisSpec: MessageFns<AnalysisSpec> = {
         : isSet(object.max_block_size)
         ? globalThis.Number(object.max_block_size)
         : 0,
+      evaluation: isSet(object.evaluation) ? EvaluationSpec.fromJSON(object.evaluation) : undefined,
+      healing: isSet(object.healing) ? HealingSpec.fromJSON(object.healing) : undefined,
     };
   },
 
@@ -1149,6 +1216,12 @@ export const AnalysisSpec: MessageFns<AnalysisSpec> = {
     if (message.maxBlockSize !== 0) {
       obj.maxBlockSize = Math.round(message.maxBlockSize);
     }
+    if (message.evaluation !== undefined) {
+      obj.evaluation = EvaluationSpec.toJSON(message.evaluation);
+    }
+    if (message.healing !== undefined) {
+      obj.healing = HealingSpec.toJSON(message.healing);
+    }
     return obj;
   },
 
@@ -1165,6 +1238,12 @@ export const AnalysisSpec: MessageFns<AnalysisSpec> = {
       : undefined;
     message.metric = object.metric ?? 0;
     message.maxBlockSize = object.maxBlockSize ?? 0;
+    message.evaluation = (object.evaluation !== undefined && object.evaluation !== null)
+      ? EvaluationSpec.fromPartial(object.evaluation)
+      : undefined;
+    message.healing = (object.healing !== undefined && object.healing !== null)
+      ? HealingSpec.fromPartial(object.healing)
+      : undefined;
     return message;
   },
 };
@@ -1182,6 +1261,8 @@ function createBaseAnalysisResult(): AnalysisResult {
     jsonReportPath: "",
     markdownReportPath: "",
     heatmapPath: "",
+    sourceMetrics: undefined,
+    blockEvaluations: [],
   };
 }
 
@@ -1219,6 +1300,12 @@ export const AnalysisResult: MessageFns<AnalysisResult> = {
     }
     if (message.heatmapPath !== "") {
       writer.uint32(90).string(message.heatmapPath);
+    }
+    if (message.sourceMetrics !== undefined) {
+      ModelMetrics.encode(message.sourceMetrics, writer.uint32(98).fork()).join();
+    }
+    for (const v of message.blockEvaluations) {
+      BlockEvaluation.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1324,6 +1411,22 @@ export const AnalysisResult: MessageFns<AnalysisResult> = {
             message.heatmapPath = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.sourceMetrics = ModelMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.blockEvaluations.push(BlockEvaluation.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1373,6 +1476,16 @@ export const AnalysisResult: MessageFns<AnalysisResult> = {
         : isSet(object.heatmap_path)
         ? globalThis.String(object.heatmap_path)
         : "",
+      sourceMetrics: isSet(object.sourceMetrics)
+        ? ModelMetrics.fromJSON(object.sourceMetrics)
+        : isSet(object.source_metrics)
+        ? ModelMetrics.fromJSON(object.source_metrics)
+        : undefined,
+      blockEvaluations: globalThis.Array.isArray(object?.blockEvaluations)
+        ? object.blockEvaluations.map((e: any) => BlockEvaluation.fromJSON(e))
+        : globalThis.Array.isArray(object?.block_evaluations)
+        ? object.block_evaluations.map((e: any) => BlockEvaluation.fromJSON(e))
+        : [],
     };
   },
 
@@ -1411,6 +1524,12 @@ export const AnalysisResult: MessageFns<AnalysisResult> = {
     if (message.heatmapPath !== "") {
       obj.heatmapPath = message.heatmapPath;
     }
+    if (message.sourceMetrics !== undefined) {
+      obj.sourceMetrics = ModelMetrics.toJSON(message.sourceMetrics);
+    }
+    if (message.blockEvaluations?.length) {
+      obj.blockEvaluations = message.blockEvaluations.map((e) => BlockEvaluation.toJSON(e));
+    }
     return obj;
   },
 
@@ -1434,6 +1553,135 @@ export const AnalysisResult: MessageFns<AnalysisResult> = {
     message.jsonReportPath = object.jsonReportPath ?? "";
     message.markdownReportPath = object.markdownReportPath ?? "";
     message.heatmapPath = object.heatmapPath ?? "";
+    message.sourceMetrics = (object.sourceMetrics !== undefined && object.sourceMetrics !== null)
+      ? ModelMetrics.fromPartial(object.sourceMetrics)
+      : undefined;
+    message.blockEvaluations = object.blockEvaluations?.map((e) => BlockEvaluation.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBlockEvaluation(): BlockEvaluation {
+  return { block: undefined, unhealed: undefined, healed: undefined, healing: undefined };
+}
+
+export const BlockEvaluation: MessageFns<BlockEvaluation> = {
+  encode(message: BlockEvaluation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.block !== undefined) {
+      BlockChoice.encode(message.block, writer.uint32(10).fork()).join();
+    }
+    if (message.unhealed !== undefined) {
+      ModelMetrics.encode(message.unhealed, writer.uint32(18).fork()).join();
+    }
+    if (message.healed !== undefined) {
+      ModelMetrics.encode(message.healed, writer.uint32(26).fork()).join();
+    }
+    if (message.healing !== undefined) {
+      HealingSpec.encode(message.healing, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockEvaluation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockEvaluation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.block = BlockChoice.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.unhealed = ModelMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.healed = ModelMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.healing = HealingSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockEvaluation {
+    return {
+      block: isSet(object.block) ? BlockChoice.fromJSON(object.block) : undefined,
+      unhealed: isSet(object.unhealed) ? ModelMetrics.fromJSON(object.unhealed) : undefined,
+      healed: isSet(object.healed) ? ModelMetrics.fromJSON(object.healed) : undefined,
+      healing: isSet(object.healing) ? HealingSpec.fromJSON(object.healing) : undefined,
+    };
+  },
+
+  toJSON(message: BlockEvaluation): unknown {
+    const obj: any = {};
+    if (message.block !== undefined) {
+      obj.block = BlockChoice.toJSON(message.block);
+    }
+    if (message.unhealed !== undefined) {
+      obj.unhealed = ModelMetrics.toJSON(message.unhealed);
+    }
+    if (message.healed !== undefined) {
+      obj.healed = ModelMetrics.toJSON(message.healed);
+    }
+    if (message.healing !== undefined) {
+      obj.healing = HealingSpec.toJSON(message.healing);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockEvaluation>, I>>(base?: I): BlockEvaluation {
+    return BlockEvaluation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockEvaluation>, I>>(object: I): BlockEvaluation {
+    const message = createBaseBlockEvaluation();
+    message.block = (object.block !== undefined && object.block !== null)
+      ? BlockChoice.fromPartial(object.block)
+      : undefined;
+    message.unhealed = (object.unhealed !== undefined && object.unhealed !== null)
+      ? ModelMetrics.fromPartial(object.unhealed)
+      : undefined;
+    message.healed = (object.healed !== undefined && object.healed !== null)
+      ? ModelMetrics.fromPartial(object.healed)
+      : undefined;
+    message.healing = (object.healing !== undefined && object.healing !== null)
+      ? HealingSpec.fromPartial(object.healing)
+      : undefined;
     return message;
   },
 };

@@ -1,0 +1,52 @@
+import { pruningV1 } from '@sift/contracts';
+import { encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
+import type { DecoderModel } from './decoder-model.js';
+import { evaluationSettings, modelMetrics } from './evaluation.js';
+import { type HealingContext, heal } from './healing.js';
+import { loadCorpus } from './text-corpus.js';
+
+/** The loss table of an analysis: the source model and every l*(n) removed, unhealed and healed. */
+export interface BlockLossTable {
+  readonly sourceMetrics: pruningV1.ModelMetrics;
+  readonly blockEvaluations: pruningV1.BlockEvaluation[];
+}
+
+/**
+ * Removes each chosen block l*(n) in turn (in memory; nothing is stored) and measures the result on the
+ * analysis's evaluation texts, healed too when the spec asks for it: the "loss against layers removed"
+ * table that tells an engineer how deep a cut the model tolerates before committing to one.
+ */
+export async function evaluateBestBlocks(
+  decoder: DecoderModel,
+  spec: pruningV1.AnalysisSpec,
+  best: readonly pruningV1.BlockChoice[],
+  ctx: HealingContext & { signal: AbortSignal },
+): Promise<BlockLossTable> {
+  const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
+  const opts = {
+    ...evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation'),
+    threads: ctx.threads,
+    signal: ctx.signal,
+  };
+  const healed = spec.healing?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES;
+  const L = decoder.layerCount;
+  ctx.stage('evaluate');
+  const sourceMetrics = await modelMetrics(decoder.bytes, decoder.graph, L, texts, opts);
+  const blockEvaluations: pruningV1.BlockEvaluation[] = [];
+  for (const [i, block] of best.entries()) {
+    ctx.stage('evaluate');
+    ctx.tick(i, best.length);
+    const { startLayer: start, blockSize: n } = block;
+    const pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
+    const unhealed = await modelMetrics(encodeOnnxModel(pruned.model), pruned.model, L - n, texts, opts);
+    let healing: pruningV1.HealingSpec | undefined;
+    let healedMetrics: pruningV1.ModelMetrics | undefined;
+    if (healed) {
+      const outcome = await heal(decoder, spec.calibration, spec.healing, pruned, start, n, ctx);
+      healing = outcome.spec;
+      healedMetrics = await modelMetrics(encodeOnnxModel(outcome.model), outcome.model, L - n, texts, opts);
+    }
+    blockEvaluations.push({ block, unhealed, healed: healedMetrics, healing });
+  }
+  return { sourceMetrics, blockEvaluations };
+}
