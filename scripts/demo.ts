@@ -190,6 +190,11 @@ try {
       say(`   before          ${f(r.before)}`);
       say(`   after           ${f(r.afterUnhealed)}`);
       say(`   after + healing ${f(r.afterHealed)}`);
+      say(
+        r.healing?.foldedInto
+          ? `   healing: least-squares map folded into ${r.healing.foldedInto} (no new parameters)`
+          : `   healing: least-squares map inserted as a MatMul (${r.healing?.addedParameters} parameters)`,
+      );
       say(`   stored as ${r.prunedModel?.name}@${r.prunedModel?.version} in ${demoModels}`);
       return true;
     },
