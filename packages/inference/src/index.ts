@@ -1,5 +1,6 @@
 export * from './batcher.js';
 export * from './byte-lm.js';
+export * from './gemm.js';
 export * from './kmeans-assign.js';
 export * from './manifest.js';
 export * from './model-store.js';

@@ -1,6 +1,7 @@
 import { SiftError } from '@sift/kit/errors';
 import { gatherRows, type KMeansResult } from '@sift/numeric';
 import { type ClusteredEmbeddings, checkClusteredEmbeddings } from './clustered-embeddings.js';
+import type { TileProduct } from './earlier-similarity.js';
 import { checkInRange, checkInteger, checkOneOf, invalidArgument } from './parameter-checks.js';
 import { type SemDedupKeep, semDedupKeeps, semDedupSimilarities } from './sem-dedup.js';
 import { type PrototypeDrop, prototypeDrops, sslPrototypes } from './ssl-prototypes.js';
@@ -28,6 +29,8 @@ export interface D4Options {
   prototypeDrop?: PrototypeDrop;
   /** SemDeDup similarity block rows; default 1024. */
   blockRows?: number;
+  /** SemDeDup's similarity-tile kernel; default the TypeScript one. */
+  product?: TileProduct;
 }
 
 /** The D4 phase that decided a row: the phase that dropped it, or for a kept row the last phase. */
@@ -88,10 +91,11 @@ export async function d4(input: ClusteredEmbeddings, options: D4Options, cluster
   const reclusterK = checkInteger(options.reclusterK, 'reclusterK', 1, Math.max(1, dedupKeepCount));
 
   // Phase 1: SemDeDup by rank on M_j.
-  const sims = semDedupSimilarities(input, {
+  const sims = await semDedupSimilarities(input, {
     keep: dedupKeep,
     seed,
     ...(options.blockRows === undefined ? {} : { blockRows: options.blockRows }),
+    ...(options.product ? { product: options.product } : {}),
   });
   const M = sims.maxSimilarity;
   const removable = Int32Array.from({ length: n }, (_, i) => i).filter(

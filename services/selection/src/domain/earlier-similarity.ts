@@ -1,6 +1,20 @@
 import { matmulTransposed } from '@sift/numeric';
 
 /**
+ * out[i·m + j] = a_i · b_j for the n rows of `a` and m rows of `b` (d columns each): one tile of S = X Xᵀ.
+ * The TypeScript kernel (`matmulTransposed`) is the default; a caller may pass a faster one (the selection
+ * pipeline passes ONNX Runtime's GEMM), which may be asynchronous.
+ */
+export type TileProduct = (
+  a: Float32Array,
+  n: number,
+  b: Float32Array,
+  m: number,
+  d: number,
+  out: Float32Array<ArrayBuffer>,
+) => unknown;
+
+/**
  * Buffers of one blocked scan. Track t of a point at position p lives at index t·m + p, where m is the
  * cluster's size; callers size them for their largest cluster and reuse them across clusters.
  */
@@ -33,14 +47,15 @@ export interface EarlierSimilarityBuffers {
  *
  * Ties keep the earliest maximum (strict >), so `argMax` is deterministic.
  */
-export function scanEarlierSimilarity(
+export async function scanEarlierSimilarity(
   rows: Float32Array,
   m: number,
   dims: number,
   blockRows: number,
   keptOnlyThresholds: Float64Array | null,
   buffers: EarlierSimilarityBuffers,
-): void {
+  product: TileProduct = matmulTransposed,
+): Promise<void> {
   const { maxSimilarity, argMax, kept, tile } = buffers;
   const tracks = keptOnlyThresholds ? keptOnlyThresholds.length : 1;
   for (let r0 = 0; r0 < m; r0 += blockRows) {
@@ -57,7 +72,7 @@ export function scanEarlierSimilarity(
     for (let c0 = 0; c0 < r0; c0 += blockRows) {
       const c1 = Math.min(r0, c0 + blockRows);
       const nc = c1 - c0;
-      matmulTransposed(rowBlock, nr, rows.subarray(c0 * dims, c1 * dims), nc, dims, tile);
+      await product(rowBlock, nr, rows.subarray(c0 * dims, c1 * dims), nc, dims, tile);
       for (let t = 0; t < tracks; t++) {
         const base = t * m;
         for (let r = 0; r < nr; r++) {
@@ -78,7 +93,7 @@ export function scanEarlierSimilarity(
     }
 
     // The diagonal tile: only columns before the row, decided in order.
-    matmulTransposed(rowBlock, nr, rowBlock, nr, dims, tile);
+    await product(rowBlock, nr, rowBlock, nr, dims, tile);
     for (let r = 0; r < nr; r++) {
       const o = r * nr;
       for (let t = 0; t < tracks; t++) {

@@ -1,3 +1,4 @@
+import { createOrtGemmTransposed } from '@sift/inference';
 import { normalizeRows, rowDot, seededRandom } from '@sift/numeric';
 import { describe, expect, it } from 'vitest';
 import type { ClusteredEmbeddings } from './clustered-embeddings.js';
@@ -18,13 +19,13 @@ const six: ClusteredEmbeddings = {
 };
 const cos = (deg: number) => Math.fround(Math.cos(rad(deg)));
 
-function run(keep: SemDedupKeep, comparison: SemDedupComparison) {
-  return semDedup(six, { eps: 0.006, sweepEps: [0.001, 0.006, 0.02], keep, comparison });
+async function run(keep: SemDedupKeep, comparison: SemDedupComparison) {
+  return await semDedup(six, { eps: 0.006, sweepEps: [0.001, 0.006, 0.02], keep, comparison });
 }
 
 describe('semDedup on a hand-checkable 6-point cluster', () => {
-  it('hardest + all-earlier (the reference) drops the whole chain behind p0, even via the dropped p1', () => {
-    const r = run('hardest', 'all-earlier');
+  it('hardest + all-earlier (the reference) drops the whole chain behind p0, even via the dropped p1', async () => {
+    const r = await run('hardest', 'all-earlier');
     expect(Array.from(r.rank)).toEqual([1, 2, 3, 4, 5, 0]);
     expect(Array.from(r.kept)).toEqual([1, 0, 0, 1, 0, 1]);
     expect(Array.from(r.duplicateOf)).toEqual([5, 0, 1, 2, 3, -1]);
@@ -35,8 +36,8 @@ describe('semDedup on a hand-checkable 6-point cluster', () => {
     expect(r.removed).toBe(3);
   });
 
-  it('hardest + kept-only keeps p2, whose only close earlier point p1 was itself dropped', () => {
-    const r = run('hardest', 'kept-only');
+  it('hardest + kept-only keeps p2, whose only close earlier point p1 was itself dropped', async () => {
+    const r = await run('hardest', 'kept-only');
     expect(Array.from(r.kept)).toEqual([1, 0, 1, 1, 0, 1]);
     // p2's nearest earlier kept point is p0, 10° away: below the threshold, so p2 survives.
     expect(r.duplicateOf[2]).toBe(0);
@@ -44,40 +45,40 @@ describe('semDedup on a hand-checkable 6-point cluster', () => {
     expect(r.removed).toBe(2);
   });
 
-  it('easiest + all-earlier keeps the points closest to the centroid of each group', () => {
-    const r = run('easiest', 'all-earlier');
+  it('easiest + all-earlier keeps the points closest to the centroid of each group', async () => {
+    const r = await run('easiest', 'all-earlier');
     expect(Array.from(r.rank)).toEqual([4, 3, 2, 1, 0, 5]);
     expect(Array.from(r.kept)).toEqual([0, 0, 1, 0, 1, 1]);
     // p2's nearest earlier point is p4 (20°), not p3 (23°).
     expect(Array.from(r.duplicateOf)).toEqual([1, 2, 4, 4, -1, 3]);
   });
 
-  it('easiest + kept-only keeps p0, 10° from the kept p2', () => {
-    const r = run('easiest', 'kept-only');
+  it('easiest + kept-only keeps p0, 10° from the kept p2', async () => {
+    const r = await run('easiest', 'kept-only');
     expect(Array.from(r.kept)).toEqual([1, 0, 1, 0, 1, 1]);
     expect(r.duplicateOf[0]).toBe(2);
   });
 
-  it('reports the removed fraction for every swept eps', () => {
+  it('reports the removed fraction for every swept eps', async () => {
     // eps 0.001: threshold acos(0.999) ≈ 2.6°, nothing is that close. eps 0.02: ≈ 11.5°, so p0–p2 (10°) counts.
-    const fractions = (keep: SemDedupKeep, comparison: SemDedupComparison) =>
-      run(keep, comparison).sweep.map((s) => s.removed);
-    expect(fractions('hardest', 'all-earlier')).toEqual([0, 3, 3]);
-    expect(fractions('hardest', 'kept-only')).toEqual([0, 2, 3]);
-    expect(fractions('easiest', 'all-earlier')).toEqual([0, 3, 3]);
-    expect(fractions('easiest', 'kept-only')).toEqual([0, 2, 3]);
-    expect(run('hardest', 'all-earlier').sweep[1]).toEqual({ eps: 0.006, removed: 3, removedFraction: 0.5 });
+    const fractions = async (keep: SemDedupKeep, comparison: SemDedupComparison) =>
+      (await run(keep, comparison)).sweep.map((s) => s.removed);
+    expect(await fractions('hardest', 'all-earlier')).toEqual([0, 3, 3]);
+    expect(await fractions('hardest', 'kept-only')).toEqual([0, 2, 3]);
+    expect(await fractions('easiest', 'all-earlier')).toEqual([0, 3, 3]);
+    expect(await fractions('easiest', 'kept-only')).toEqual([0, 2, 3]);
+    expect((await run('hardest', 'all-earlier')).sweep[1]).toEqual({ eps: 0.006, removed: 3, removedFraction: 0.5 });
   });
 
-  it('rejects parameters out of range, naming them', () => {
-    expect(() => semDedup(six, { eps: 0 })).toThrow(/^eps must be in \(0, 1\)/);
-    expect(() => semDedup(six, { eps: 0.1, sweepEps: [0.1, 1.5] })).toThrow(/^sweepEps\[1\]/);
-    expect(() => semDedup(six, { eps: 0.1, blockRows: 0 })).toThrow(/^blockRows/);
-    expect(() => semDedup({ ...six, labels: Int32Array.of(0, 0, 0, 0, 0, 1) }, { eps: 0.1 })).toThrow(
+  it('rejects parameters out of range, naming them', async () => {
+    await expect(semDedup(six, { eps: 0 })).rejects.toThrow(/^eps must be in \(0, 1\)/);
+    await expect(semDedup(six, { eps: 0.1, sweepEps: [0.1, 1.5] })).rejects.toThrow(/^sweepEps\[1\]/);
+    await expect(semDedup(six, { eps: 0.1, blockRows: 0 })).rejects.toThrow(/^blockRows/);
+    await expect(semDedup({ ...six, labels: Int32Array.of(0, 0, 0, 0, 0, 1) }, { eps: 0.1 })).rejects.toThrow(
       /^labels\[5\] must be a cluster index in \[0, 1\)/,
     );
     try {
-      semDedup(six, { eps: 0.1, keep: 'newest' as SemDedupKeep });
+      await semDedup(six, { eps: 0.1, keep: 'newest' as SemDedupKeep });
       expect.unreachable();
     } catch (err) {
       expect(err).toMatchObject({ name: 'SiftError', kind: 'invalid_argument' });
@@ -141,8 +142,8 @@ describe('semDedup blocked computation', () => {
     ['random', 'all-earlier', 7],
     ['random', 'kept-only', 300],
   ];
-  it.each(cases)('equals brute force (keep %s, %s, blocks of %i rows)', (keep, comparison, blockRows) => {
-    const r = semDedup(data, { eps: 0.012, keep, comparison, seed: 3, blockRows });
+  it.each(cases)('equals brute force (keep %s, %s, blocks of %i rows)', async (keep, comparison, blockRows) => {
+    const r = await semDedup(data, { eps: 0.012, keep, comparison, seed: 3, blockRows });
     expect(r.removed).toBeGreaterThan(20);
     const expected = bruteForce(data, r.rank, 0.012, comparison);
     expect(Array.from(r.kept)).toEqual(Array.from(expected.kept));
@@ -150,38 +151,52 @@ describe('semDedup blocked computation', () => {
     expect(Array.from(r.similarity)).toEqual(Array.from(expected.similarity));
   });
 
-  it('sweeps kept-only exactly: each swept eps matches a run at that eps', () => {
+  it('sweeps kept-only exactly: each swept eps matches a run at that eps', async () => {
     const sweepEps = [0.005, 0.01, 0.02, 0.05];
-    const r = semDedup(data, { eps: 0.01, sweepEps, comparison: 'kept-only', blockRows: 16 });
+    const r = await semDedup(data, { eps: 0.01, sweepEps, comparison: 'kept-only', blockRows: 16 });
     for (const point of r.sweep) {
-      const alone = semDedup(data, { eps: point.eps, comparison: 'kept-only', blockRows: 16 });
+      const alone = await semDedup(data, { eps: point.eps, comparison: 'kept-only', blockRows: 16 });
       expect(point.removed).toBe(alone.removed);
       expect(point.removedFraction).toBe(alone.removed / 300);
     }
     expect(new Set(r.sweep.map((s) => s.removed)).size).toBeGreaterThan(1);
   });
 
-  it('all-earlier removes at least as much as kept-only at every eps', () => {
+  it('all-earlier removes at least as much as kept-only at every eps', async () => {
     const sweepEps = [0.005, 0.01, 0.02, 0.05];
-    const all = semDedup(data, { eps: 0.01, sweepEps, comparison: 'all-earlier' });
-    const keptOnly = semDedup(data, { eps: 0.01, sweepEps, comparison: 'kept-only' });
+    const all = await semDedup(data, { eps: 0.01, sweepEps, comparison: 'all-earlier' });
+    const keptOnly = await semDedup(data, { eps: 0.01, sweepEps, comparison: 'kept-only' });
     all.sweep.forEach((s, i) => {
       expect(s.removed).toBeGreaterThanOrEqual(keptOnly.sweep[i]?.removed as number);
     });
   });
 
-  it('random keep order is fixed by the seed', () => {
-    const a = semDedup(data, { eps: 0.012, keep: 'random', seed: 11 });
-    const b = semDedup(data, { eps: 0.012, keep: 'random', seed: 11 });
-    const c = semDedup(data, { eps: 0.012, keep: 'random', seed: 12 });
+  it('random keep order is fixed by the seed', async () => {
+    const a = await semDedup(data, { eps: 0.012, keep: 'random', seed: 11 });
+    const b = await semDedup(data, { eps: 0.012, keep: 'random', seed: 11 });
+    const c = await semDedup(data, { eps: 0.012, keep: 'random', seed: 12 });
     expect(Array.from(a.rank)).toEqual(Array.from(b.rank));
     expect(Array.from(a.rank)).not.toEqual(Array.from(c.rank));
   });
 
-  it('semDedupSimilarities gives the eps-free M_j that semDedup thresholds', () => {
-    const s = semDedupSimilarities(data, { blockRows: 32 });
-    const r = semDedup(data, { eps: 0.012 });
+  it('semDedupSimilarities gives the eps-free M_j that semDedup thresholds', async () => {
+    const s = await semDedupSimilarities(data, { blockRows: 32 });
+    const r = await semDedup(data, { eps: 0.012 });
     expect(Array.from(s.maxSimilarity)).toEqual(Array.from(r.similarity));
     expect(Array.from(r.kept)).toEqual(Array.from(s.maxSimilarity, (m) => (m > 1 - 0.012 ? 0 : 1)));
+  });
+});
+
+describe('semDedup with ONNX Runtime computing the tiles', () => {
+  it('makes the same decisions as with the TypeScript kernel', async () => {
+    const data = noisyCopies();
+    const gemm = await createOrtGemmTransposed();
+    for (const comparison of ['all-earlier', 'kept-only'] as const) {
+      const plain = await semDedup(data, { eps: 0.012, comparison, blockRows: 16 });
+      const viaOrt = await semDedup(data, { eps: 0.012, comparison, blockRows: 16, product: gemm });
+      expect(Array.from(viaOrt.kept)).toEqual(Array.from(plain.kept));
+      expect(Array.from(viaOrt.duplicateOf)).toEqual(Array.from(plain.duplicateOf));
+      expect(viaOrt.removed).toBeGreaterThan(0);
+    }
   });
 });

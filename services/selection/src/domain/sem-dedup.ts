@@ -6,7 +6,7 @@ import {
   checkClusteredEmbeddings,
   clusterMembers,
 } from './clustered-embeddings.js';
-import { type EarlierSimilarityBuffers, scanEarlierSimilarity } from './earlier-similarity.js';
+import { type EarlierSimilarityBuffers, scanEarlierSimilarity, type TileProduct } from './earlier-similarity.js';
 import { checkInRange, checkInteger, checkOneOf, invalidArgument } from './parameter-checks.js';
 
 /**
@@ -39,6 +39,8 @@ export interface SemDedupOrderOptions {
   seed?: number;
   /** Rows per similarity block (memory is blockRows² floats); default 1024. */
   blockRows?: number;
+  /** The similarity-tile kernel; default the TypeScript one (see {@link TileProduct}). */
+  product?: TileProduct;
 }
 
 export interface SemDedupOptions extends SemDedupOrderOptions {
@@ -100,7 +102,7 @@ export interface SemDedupSimilarities {
  * on eps, so each eps is a threshold on the same M; under `kept-only` the set of counted points does depend
  * on eps, so every eps runs its own greedy track over the shared similarity tiles.
  */
-export function semDedup(input: ClusteredEmbeddings, options: SemDedupOptions): SemDedupResult {
+export async function semDedup(input: ClusteredEmbeddings, options: SemDedupOptions): Promise<SemDedupResult> {
   const { n, k } = checkClusteredEmbeddings(input);
   const eps = checkInRange(options.eps, 'eps', 0, 1);
   const sweepEps = (options.sweepEps ?? []).map((e, i) => checkInRange(e, `sweepEps[${i}]`, 0, 1));
@@ -112,7 +114,15 @@ export function semDedup(input: ClusteredEmbeddings, options: SemDedupOptions): 
   const thresholds = Float64Array.from(epsTracks, (e) => 1 - e);
   const members = clusterMembers(input.labels, k);
   const ordered = keepOrder(input, members, keep, seed);
-  const scan = scanClusters(input, members, ordered, blockRows, thresholds, comparison === 'kept-only');
+  const scan = await scanClusters(
+    input,
+    members,
+    ordered,
+    blockRows,
+    thresholds,
+    comparison === 'kept-only',
+    options.product,
+  );
 
   const removedAt = (e: number) => scan.removed[epsTracks.indexOf(e)] as number;
   return {
@@ -132,15 +142,15 @@ export function semDedup(input: ClusteredEmbeddings, options: SemDedupOptions): 
  * M_j and its argmax for every row under the reference (all-earlier) rule, without choosing eps: what a
  * caller needs to pick the threshold itself, e.g. D4 removing an exact number of rows.
  */
-export function semDedupSimilarities(
+export async function semDedupSimilarities(
   input: ClusteredEmbeddings,
   options: SemDedupOrderOptions = {},
-): SemDedupSimilarities {
+): Promise<SemDedupSimilarities> {
   const { k } = checkClusteredEmbeddings(input);
   const { keep, seed, blockRows } = checkOrderOptions(options);
   const members = clusterMembers(input.labels, k);
   const ordered = keepOrder(input, members, keep, seed);
-  const scan = scanClusters(input, members, ordered, blockRows, new Float64Array(0), false);
+  const scan = await scanClusters(input, members, ordered, blockRows, new Float64Array(0), false, options.product);
   return { maxSimilarity: scan.similarity, duplicateOf: scan.duplicateOf, rank: scan.rank };
 }
 
@@ -203,14 +213,15 @@ interface ClusterScan {
  * are kept for track 0 only; the other thresholds only count removals, so a long sweep costs no memory
  * per row.
  */
-function scanClusters(
+async function scanClusters(
   input: ClusteredEmbeddings,
   members: ClusterMembers,
   ordered: Int32Array,
   blockRows: number,
   thresholds: Float64Array,
   keptOnly: boolean,
-): ClusterScan {
+  product: TileProduct | undefined,
+): Promise<ClusterScan> {
   const { embeddings, dims } = input;
   const n = ordered.length;
   const out: ClusterScan = {
@@ -244,7 +255,7 @@ function scanClusters(
       const j = ordered[start + p] as number;
       rows.set(embeddings.subarray(j * dims, j * dims + dims), p * dims);
     }
-    scanEarlierSimilarity(rows, m, dims, blockRows, keptOnly ? thresholds : null, buffers);
+    await scanEarlierSimilarity(rows, m, dims, blockRows, keptOnly ? thresholds : null, buffers, product);
 
     for (let p = 0; p < m; p++) {
       const j = ordered[start + p] as number;

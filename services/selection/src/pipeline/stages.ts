@@ -1,9 +1,10 @@
-import { createOrtAssignKernel } from '@sift/inference';
+import { createOrtAssignKernel, createOrtGemmTransposed } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 import {
   type AssignKernel,
   gatherRows,
   type KMeansResult,
+  matmulTransposed,
   sampleIndices,
   seededRandom,
   sphericalKMeans,
@@ -27,6 +28,7 @@ import {
   scipPrune,
   semDedup,
   sslPrototypes,
+  type TileProduct,
   textQuality,
 } from '../domain/index.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
@@ -50,6 +52,19 @@ let assignKernel: Promise<AssignKernel> | undefined;
 const ortAssign = () => {
   assignKernel ??= createOrtAssignKernel();
   return assignKernel;
+};
+
+/** Below this much work (n·m·d multiply-adds) a tile is cheaper in TypeScript than a call into ONNX Runtime. */
+const smallTileWork = 32_768;
+let gemmKernel: Promise<TileProduct> | undefined;
+/** SemDeDup's similarity tiles on ONNX Runtime's GEMM, small tiles in TypeScript; created once per process. */
+export const tileProduct = () => {
+  gemmKernel ??= createOrtGemmTransposed().then(
+    (gemm): TileProduct =>
+      (a, n, b, m, d, out) =>
+        n * m * d < smallTileWork ? matmulTransposed(a, n, b, m, d, out) : gemm(a, n, b, m, d, out),
+  );
+  return gemmKernel;
 };
 
 /** Spherical k-means with the ONNX assignment kernel: the clustering every embedding-space step uses. */
@@ -185,13 +200,14 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
     }
     case 'sem-dedup': {
       const input = clusteredAlive(state, alive);
-      const r = semDedup(input, {
+      const r = await semDedup(input, {
         eps: step.eps,
         sweepEps: step.reportEps,
         keep: step.keep,
         comparison: step.comparison,
         seed: step.seed,
         blockRows: step.blockRows,
+        product: await tileProduct(),
       });
       alive.forEach((rec, row) => {
         if (r.kept[row]) return;
@@ -234,6 +250,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
           seed: step.recluster.seed,
           dedupKeep: step.dedupKeep,
           prototypeDrop: step.prototypeDrop,
+          product: await tileProduct(),
         },
         (x, d, k, seed) => clusterRows(x, d, k, seed, step.recluster.maxIterations),
       );
