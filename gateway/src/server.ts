@@ -41,41 +41,48 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const bus = config.natsUrl ? await Bus.connect(config.natsUrl, 'sift-gateway') : undefined;
   const report: (call: FinishedCall) => void = bus ? publishRequestMetrics(bus, logger) : () => {};
 
-  /** Routes with a job id in the path: `/v1/selection/jobs/{id}` and `/v1/selection/jobs/{id}/events`. */
+  const timeout = config.upstreamTimeoutMs;
+  /** The job endpoints of each job service, with responses as protobuf JSON. */
+  const jobApis = {
+    selection: () => {
+      const u = needSelection();
+      return {
+        get: async (id: string) => selectionV1.GetJobResponse.toJSON(await u.get(id, timeout)),
+        cancel: async (id: string) => selectionV1.CancelJobResponse.toJSON(await u.cancel(id, timeout)),
+        watch: u.watch.bind(u),
+      };
+    },
+    pruning: () => {
+      const u = needPruning();
+      return {
+        get: async (id: string) => pruningV1.GetJobResponse.toJSON(await u.get(id, timeout)),
+        cancel: async (id: string) => pruningV1.CancelJobResponse.toJSON(await u.cancel(id, timeout)),
+        watch: u.watch.bind(u),
+      };
+    },
+  };
+
+  /**
+   * Routes with a job id in the path, for both job services: `GET /v1/{selection|pruning}/jobs/{id}`,
+   * `GET .../events` (Server-Sent Events), `POST .../cancel`, and `GET /v1/pruning/jobs/{id}/heatmap.png`.
+   */
   const jobRoute = (method: string, path: string): Route | undefined => {
-    const p = path.match(/^\/v1\/pruning\/jobs\/([\w-]+)(\/heatmap\.png)?$/);
-    if (p && method === 'GET') {
-      const [, id = '', heatmap] = p;
-      if (heatmap) {
-        return async (_req, res) => {
-          const png = await needPruning().heatmap(id, config.upstreamTimeoutMs);
-          res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
-          res.end(png);
-        };
-      }
-      return async (_req, res) =>
-        sendJson(res, 200, pruningV1.GetJobResponse.toJSON(await needPruning().get(id, config.upstreamTimeoutMs)));
-    }
-    const m = path.match(/^\/v1\/selection\/jobs\/([\w-]+)(\/events|\/cancel)?$/);
+    const m = path.match(/^\/v1\/(selection|pruning)\/jobs\/([\w-]+)(\/events|\/cancel|\/heatmap\.png)?$/);
     if (!m) return undefined;
-    const [, id = '', tail] = m;
-    if (method === 'GET' && !tail) {
-      return async (_req, res) =>
-        sendJson(res, 200, selectionV1.GetJobResponse.toJSON(await needSelection().get(id, config.upstreamTimeoutMs)));
-    }
-    if (method === 'POST' && tail === '/cancel') {
-      return async (_req, res) =>
-        sendJson(
-          res,
-          200,
-          selectionV1.CancelJobResponse.toJSON(await needSelection().cancel(id, config.upstreamTimeoutMs)),
-        );
-    }
+    const [, service = '', id = '', tail = ''] = m;
+    const api = jobApis[service as keyof typeof jobApis];
+    if (method === 'GET' && tail === '') return async (_req, res) => sendJson(res, 200, await api().get(id));
+    if (method === 'POST' && tail === '/cancel') return async (_req, res) => sendJson(res, 200, await api().cancel(id));
     if (method === 'GET' && tail === '/events') {
       return (_req, res) =>
-        new Promise<void>((resolve, reject) =>
-          needSelection().watch(id, res, (err) => (err ? reject(err) : resolve())),
-        );
+        new Promise<void>((resolve, reject) => api().watch(id, res, (err) => (err ? reject(err) : resolve())));
+    }
+    if (method === 'GET' && tail === '/heatmap.png' && service === 'pruning') {
+      return async (_req, res) => {
+        const png = await needPruning().heatmap(id, timeout);
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
+        res.end(png);
+      };
     }
     return undefined;
   };

@@ -232,6 +232,10 @@ describe('pruning end to end', () => {
     expect(image.readUInt32BE(16)).toBe(7 * 24); // width: one 24-px column per block size n = 1..7
     expect(image.readUInt32BE(20)).toBe(8 * 24); // height: one row per start layer
     expect(readFileSync(analysis?.markdownReportPath ?? '', 'utf8')).toContain('best start l*(n)');
+    // The gateway relays WatchJob as Server-Sent Events; for a finished job: its final status, then the end.
+    const events = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs/${analysisId}/events`);
+    expect(events.headers.get('content-type')).toBe('text/event-stream');
+    expect(await events.text()).toMatch(/event: status\ndata: \{.*"state":"JOB_STATE_SUCCEEDED"/);
     const notAnalysis = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs/job-zzzz-00000000/heatmap.png`);
     expect(notAnalysis.status).toBe(404);
     expect(analysis?.distances?.dims).toEqual([8, 7]);

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { credentials, Metadata } from '@grpc/grpc-js';
+import type { ServerResponse } from 'node:http';
+import { credentials } from '@grpc/grpc-js';
 import { pruningV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
+import { relayStatusEvents, unaryCall } from './upstream.js';
 
 /** Promise-returning client of the pruning service, with a deadline per call. */
 export class PruningUpstream {
@@ -11,38 +13,31 @@ export class PruningUpstream {
     this.client = new pruningV1.PruningServiceClient(address, credentials.createInsecure());
   }
 
-  private unary<Req, Res>(
-    method: 'submitAnalysis' | 'submitPruning' | 'getJob',
-    req: Req,
-    timeoutMs: number,
-  ): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      const fn = this.client[method].bind(this.client) as unknown as (
-        r: Req,
-        m: Metadata,
-        o: { deadline: Date },
-        cb: (e: unknown, r: Res) => void,
-      ) => void;
-      fn(req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (e, r) => (e ? reject(e) : resolve(r)));
-    });
-  }
-
   /** POST /v1/pruning/analyses: the body is a SubmitAnalysisRequest in protobuf JSON. */
   submitAnalysis(body: unknown, timeoutMs: number): Promise<pruningV1.SubmitAnalysisResponse> {
     if (typeof body !== 'object' || body === null)
       throw new SiftError('invalid_argument', 'body must be a SubmitAnalysisRequest JSON object');
-    return this.unary('submitAnalysis', pruningV1.SubmitAnalysisRequest.fromJSON(body), timeoutMs);
+    return unaryCall(this.client, 'submitAnalysis', pruningV1.SubmitAnalysisRequest.fromJSON(body), timeoutMs);
   }
 
   /** POST /v1/pruning/prunings: the body is a SubmitPruningRequest in protobuf JSON. */
   submitPruning(body: unknown, timeoutMs: number): Promise<pruningV1.SubmitPruningResponse> {
     if (typeof body !== 'object' || body === null)
       throw new SiftError('invalid_argument', 'body must be a SubmitPruningRequest JSON object');
-    return this.unary('submitPruning', pruningV1.SubmitPruningRequest.fromJSON(body), timeoutMs);
+    return unaryCall(this.client, 'submitPruning', pruningV1.SubmitPruningRequest.fromJSON(body), timeoutMs);
   }
 
   get(jobId: string, timeoutMs: number): Promise<pruningV1.GetJobResponse> {
-    return this.unary('getJob', { jobId }, timeoutMs);
+    return unaryCall(this.client, 'getJob', { jobId }, timeoutMs);
+  }
+
+  cancel(jobId: string, timeoutMs: number): Promise<pruningV1.CancelJobResponse> {
+    return unaryCall(this.client, 'cancelJob', { jobId }, timeoutMs);
+  }
+
+  /** GET /v1/pruning/jobs/{id}/events: the WatchJob stream as Server-Sent Events, as for selection jobs. */
+  watch(jobId: string, res: ServerResponse, onEnd: (err?: unknown) => void): void {
+    relayStatusEvents(this.client.watchJob({ jobId }), pruningV1.JobStatus.toJSON, res, onEnd);
   }
 
   /**
