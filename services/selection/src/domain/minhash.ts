@@ -1,13 +1,38 @@
-import { seededRandom } from '@sift/numeric';
 import { checkIds, type DuplicateKeep, duplicateKeeps, indexedDuplicate, prefers } from './exact-dedup.js';
+import { BandTables, bandKeysOf, chooseBandsRows, find, union } from './lsh-banding.js';
+import {
+  type MinHashOptions,
+  resolveShingling,
+  ShingleScratch,
+  type ShingleUnit,
+  sortedJaccard,
+  sortUnique,
+} from './minhash-shingles.js';
+import { defaultNumPermutations, MinHasher, signatureAgreement } from './minhash-signatures.js';
 import { checkInRange, checkInteger, checkOneOf, invalidArgument } from './parameter-checks.js';
 import {
   describeTextNormalization,
   normalizeText,
-  noTextNormalization,
   sameTextNormalization,
   type TextNormalization,
 } from './text-normalization.js';
+
+export { chooseBandsRows, sCurve } from './lsh-banding.js';
+export {
+  defaultNgramSize,
+  jaccardSimilarity,
+  type MinHashOptions,
+  type ShingleUnit,
+  shingleSet,
+  shingleUnits,
+} from './minhash-shingles.js';
+export {
+  defaultNumPermutations,
+  MinHasher,
+  minHashPrime,
+  minHashSignatures,
+  signatureAgreement,
+} from './minhash-signatures.js';
 
 /**
  * MinHash near-duplicate detection with locality-sensitive hashing (Broder 1997, "On the resemblance and
@@ -15,23 +40,12 @@ import {
  * §3.4). A document is the set of hashes of its shingles; two documents are duplicates when the Jaccard
  * similarity of their sets is at least the threshold.
  *
- * Hash functions, and why (the choice decides both speed and exactness):
- * - Words are hashed with 32-bit FNV-1a over their UTF-16 code units, a shingle (n consecutive words or
- *   code points) with a murmur3-style mix of its n tokens; two distinct shingles collide with probability
- *   about 2⁻³².
- * - Permutation i is h_i(x) = (a_i·x + b_i) mod p over x = shingle hash >>> 1, with the Mersenne prime
- *   p = 2³¹ − 1, a_i ≠ 0. Arithmetic is exact: the two multiplications a shingle needs are split into 16-bit
- *   halves so every product stays below 2⁴⁸ (exact in a double) and reduced with 2³¹ ≡ 1 (mod p). 2⁶¹ − 1
- *   would need 64-bit products, which JavaScript has only as BigInt (too slow) or as 4-way 16-bit splits.
- *   Dropping the low hash bit makes two distinct shingles collide with probability 2⁻³¹, so spurious shared
- *   shingles between two 200-shingle documents have probability about 2·10⁻⁵ and move J by 1/400 when
- *   they occur; signature values are uniform on [0, p), so ties between different minima are as rare.
- * - The coefficients form arithmetic progressions: (a_i, b_i) = (a + i·a′, b + i·b′) mod p with a, b, a′, b′
- *   drawn from the seed. Each h_i is still a member of the universal family, but h_{i+1}(x) = h_i(x) +
- *   (a′x + b′) mod p, so after two exact evaluations per shingle every further permutation costs one
- *   add-and-reduce in int32 (no multiplication, no branch). Over random sets the agreement rate of 128
- *   such permutations has the mean J and the binomial spread √(J(1−J)/128) of independent ones
- *   (checked at J = 0.2, 0.5, 0.8).
+ * The method is split into four modules, read in this order:
+ * - `minhash-shingles.ts`: text to shingle hashes (FNV-1a words, murmur3-mixed shingles) and exact Jaccard;
+ * - `minhash-signatures.ts`: the P exact permutations modulo 2³¹ − 1 and the signatures under them;
+ * - `lsh-banding.ts`: bands × rows from the threshold, 64-bit band keys, the bucket tables, union-find;
+ * - this module: the streaming dedup pass, candidate verification, survivors and the index of earlier
+ *   datasets.
  *
  * Memory: signatures are a preallocated Uint32Array of n·P values (n·P·4 bytes: 512 bytes per document at
  * P = 128, 51 MB per 100k documents); LSH keeps per band an open-addressing table from a 64-bit band key
@@ -40,16 +54,8 @@ import {
  * Documents are processed one at a time with reused scratch buffers; there is no all-pairs step.
  */
 
-/** Unit of a shingle: words (split on Unicode whitespace and punctuation) or code points. */
-export type ShingleUnit = 'word' | 'character';
-export const shingleUnits: readonly ShingleUnit[] = ['word', 'character'];
-
-/** The prime of the permutations, 2³¹ − 1; also the signature value of a document without shingles. */
-export const minHashPrime = 0x7fffffff;
 /** Name of the shingle hashes, permutation family and band keys; an index built with another cannot be read. */
 export const minHashScheme = 'fnv1a-murmur3-m31ap-v1';
-export const defaultNgramSize = 5;
-export const defaultNumPermutations = 128;
 export const defaultJaccardThreshold = 0.8;
 /**
  * Most members of one LSH bucket a document is compared with (newest first). It bounds the work a bucket
@@ -57,19 +63,6 @@ export const defaultJaccardThreshold = 0.8;
  * only a bucket holding more than this many distinct near-duplicate groups can miss an edge.
  */
 export const maxBucketScan = 256;
-
-export interface MinHashOptions {
-  /** Applied before shingling; default none. */
-  normalization?: TextNormalization;
-  /** Default `word`. */
-  shingleUnit?: ShingleUnit;
-  /** Units per shingle; default 5. A document with fewer units is one shingle of all of them. */
-  ngramSize?: number;
-  /** Permutations per signature P; default 128. */
-  numPermutations?: number;
-  /** Seed of the permutations, a non-negative safe integer (folded to 32 bits); default 0. */
-  seed?: number;
-}
 
 export interface MinHashDedupOptions extends MinHashOptions {
   /** Jaccard similarity at or above which two documents are duplicates, in (0, 1); default 0.8. */
@@ -132,447 +125,6 @@ export interface MinHashDedupResult {
   removed: number;
   /** n × P signature values, row-major. */
   signatures: Uint32Array;
-}
-
-// ---------------------------------------------------------------------------------------------- shingles
-
-const fnvOffset = 0x811c9dc5;
-const fnvPrime = 0x01000193;
-// Per UTF-16 code unit: 0 not yet classified, 1 separator (whitespace or punctuation), 2 part of a word.
-const charClass = new Uint8Array(65536);
-const separatorPattern = /[\s\p{P}]/u;
-
-function classify(unit: number): number {
-  // Surrogate halves are parts of astral characters, which we count as word characters.
-  const isSurrogate = unit >= 0xd800 && unit <= 0xdfff;
-  const cls = !isSurrogate && separatorPattern.test(String.fromCharCode(unit)) ? 1 : 2;
-  charClass[unit] = cls;
-  return cls;
-}
-
-/** The murmur3 block scramble of one 32-bit token. */
-function scramble(token: number): number {
-  const k = Math.imul(token, 0xcc9e2d51);
-  return Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-}
-
-/** One murmur3 block step of `h` with an already scrambled token. */
-function mixScrambled(h: number, scrambled: number): number {
-  h ^= scrambled;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function mixToken(h: number, token: number): number {
-  return mixScrambled(h, scramble(token));
-}
-
-function finalMix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** Reused per-document buffers; they grow to the longest document seen. */
-class ShingleScratch {
-  tokens = new Uint32Array(1024);
-  shingles = new Uint32Array(1024);
-
-  /**
-   * Writes the shingle hashes of `text` (already normalised) into `shingles`; returns their count. Tokens
-   * are stored scrambled, so each of the n tokens of a shingle costs one mixing step.
-   */
-  fill(text: string, unit: ShingleUnit, ngramSize: number): number {
-    if (this.tokens.length < text.length) {
-      this.tokens = new Uint32Array(text.length * 2);
-      this.shingles = new Uint32Array(text.length * 2);
-    }
-    const tokens = this.tokens;
-    let count = 0;
-    if (unit === 'word') {
-      let h = fnvOffset;
-      let inWord = false;
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        const cls = (charClass[c] as number) || classify(c);
-        if (cls === 2) {
-          h = Math.imul(h ^ c, fnvPrime);
-          inWord = true;
-        } else if (inWord) {
-          tokens[count++] = scramble(h);
-          h = fnvOffset;
-          inWord = false;
-        }
-      }
-      if (inWord) tokens[count++] = scramble(h);
-    } else {
-      for (let i = 0; i < text.length; i++) {
-        const c = text.codePointAt(i) as number;
-        tokens[count++] = scramble(c);
-        if (c > 0xffff) i++;
-      }
-    }
-    if (count === 0) return 0;
-    const width = Math.min(ngramSize, count);
-    const shingles = count - width + 1;
-    const out = this.shingles;
-    for (let j = 0; j < shingles; j++) {
-      let h = 0x2545f491;
-      for (let k = 0; k < width; k++) h = mixScrambled(h, tokens[j + k] as number);
-      out[j] = finalMix(h ^ width);
-    }
-    return shingles;
-  }
-}
-
-/** Sorts `values[0, count)` and removes repeats in place; returns the number of distinct values. */
-function sortUnique(values: Uint32Array, count: number): number {
-  if (count === 0) return 0;
-  values.subarray(0, count).sort();
-  let m = 1;
-  for (let i = 1; i < count; i++) {
-    const v = values[i] as number;
-    if (v !== values[m - 1]) values[m++] = v;
-  }
-  return m;
-}
-
-/** |A ∩ B| / |A ∪ B| of two sorted sets without repeats; 1 when both are empty (two empty documents are equal). */
-function sortedJaccard(a: Uint32Array, na: number, b: Uint32Array, nb: number): number {
-  if (na === 0 && nb === 0) return 1;
-  let i = 0;
-  let j = 0;
-  let common = 0;
-  while (i < na && j < nb) {
-    const x = a[i] as number;
-    const y = b[j] as number;
-    if (x === y) {
-      common++;
-      i++;
-      j++;
-    } else if (x < y) i++;
-    else j++;
-  }
-  return common / (na + nb - common);
-}
-
-/** The sorted distinct shingle hashes of `text` after normalisation, as MinHash sees the document. */
-export function shingleSet(text: string, options: MinHashOptions = {}): Uint32Array {
-  const { normalization, shingleUnit, ngramSize } = resolveShingling(options);
-  const scratch = new ShingleScratch();
-  const count = scratch.fill(normalizeText(text, normalization), shingleUnit, ngramSize);
-  return scratch.shingles.slice(0, sortUnique(scratch.shingles, count));
-}
-
-/** Jaccard similarity of two shingle sets from {@link shingleSet} (sorted, distinct); 1 for two empty sets. */
-export function jaccardSimilarity(a: Uint32Array, b: Uint32Array): number {
-  return sortedJaccard(a, a.length, b, b.length);
-}
-
-// -------------------------------------------------------------------------------------------- signatures
-
-const two31 = 2147483648;
-const inverseTwo31 = 1 / two31; // exact: multiplying by it is division by 2³¹ without a divide
-
-/** (hi·x_hi + lo·x_lo + c) mod p, where hi = a·2¹⁶ mod p and lo = a, for x = x_hi·2¹⁶ + x_lo < 2³¹. */
-function mulAddMod(hi: number, lo: number, c: number, xHi: number, xLo: number): number {
-  const t = hi * xHi + lo * xLo + c; // < 2⁴⁸: exact
-  const q = Math.floor(t * inverseTwo31);
-  const r = t - q * two31 + q; // t ≡ q + (t mod 2³¹), because 2³¹ ≡ 1 (mod p)
-  return r >= minHashPrime ? r - minHashPrime : r;
-}
-
-/** (x + y) mod p for x, y in [0, p), in int32 without a branch. */
-function addMod(x: number, y: number): number {
-  const s = (x - minHashPrime + y) | 0;
-  return s + ((s >> 31) & minHashPrime);
-}
-
-/**
- * P seeded permutations h_i(x) = (a_i·x + b_i) mod (2³¹ − 1) with (a_i, b_i) = (a + i·a′, b + i·b′) mod p,
- * and the signature of a shingle set under them (see the module comment for the arithmetic).
- */
-export class MinHasher {
-  readonly numPermutations: number;
-  private readonly padded: number;
-  private readonly mins: Int32Array;
-  // h_0(x) = (a·x + b) mod p and the step d(x) = (a′·x + b′) mod p, each kept as a·2¹⁶ mod p, a and b.
-  private readonly baseHi: number;
-  private readonly baseLo: number;
-  private readonly baseAdd: number;
-  private readonly stepHi: number;
-  private readonly stepLo: number;
-  private readonly stepAdd: number;
-
-  constructor(numPermutations: number, seed: number) {
-    this.numPermutations = checkInteger(numPermutations, 'numPermutations', 1, 4096);
-    checkInteger(seed, 'seed', 0);
-    // The inner loop runs four permutations per pass; the padding ones are computed and ignored.
-    this.padded = Math.ceil(numPermutations / 4) * 4;
-    this.mins = new Int32Array(this.padded);
-    const { a, b, aStep, bStep } = drawCoefficients(seed, this.padded);
-    this.baseHi = (a * 65536) % minHashPrime;
-    this.baseLo = a;
-    this.baseAdd = b;
-    this.stepHi = (aStep * 65536) % minHashPrime;
-    this.stepLo = aStep;
-    this.stepAdd = bStep;
-  }
-
-  /** a_i and b_i of permutation i (for tests and documentation). */
-  coefficients(i: number): { a: number; b: number } {
-    const times = (x: number, k: number) => Number((BigInt(x) * BigInt(k)) % BigInt(minHashPrime));
-    return {
-      a: (this.baseLo + times(this.stepLo, i)) % minHashPrime,
-      b: (this.baseAdd + times(this.stepAdd, i)) % minHashPrime,
-    };
-  }
-
-  /**
-   * Writes the P minima of the first `count` shingle hashes into out[offset, offset + P). A document
-   * without shingles gets p in every position, a value no shingle produces.
-   */
-  signature(shingles: Uint32Array, count: number, out: Uint32Array, offset: number): void {
-    const mins = this.mins;
-    mins.fill(minHashPrime);
-    let j = 0;
-    for (; j + 1 < count; j += 2) this.twoShingles(shingles[j] as number, shingles[j + 1] as number);
-    if (j < count) this.twoShingles(shingles[j] as number, shingles[j] as number);
-    for (let i = 0; i < this.numPermutations; i++) out[offset + i] = mins[i] as number;
-  }
-
-  /**
-   * Folds two shingles into the running minima. Permutation i + 4 of a shingle is permutation i's value
-   * plus 4·d(x) mod p, so each shingle runs four independent add-and-reduce chains; two shingles per pass
-   * halve the loads and stores of the minima. This loop is where MinHash spends its time.
-   */
-  private twoShingles(first: number, second: number): void {
-    const mins = this.mins;
-    const padded = this.padded;
-    const p = minHashPrime;
-    let a0 = this.firstValue(first);
-    const da = this.stepValue(first);
-    let a1 = addMod(a0, da);
-    let a2 = addMod(a1, da);
-    let a3 = addMod(a2, da);
-    const da4 = addMod(addMod(da, da), addMod(da, da)) - p; // 4d mod p, shifted to [-p, 0)
-    let b0 = this.firstValue(second);
-    const db = this.stepValue(second);
-    let b1 = addMod(b0, db);
-    let b2 = addMod(b1, db);
-    let b3 = addMod(b2, db);
-    const db4 = addMod(addMod(db, db), addMod(db, db)) - p;
-    for (let i = 0; i < padded; i += 4) {
-      let m = mins[i] as number;
-      if (a0 < m || b0 < m) mins[i] = Math.min(m, a0, b0);
-      m = mins[i + 1] as number;
-      if (a1 < m || b1 < m) mins[i + 1] = Math.min(m, a1, b1);
-      m = mins[i + 2] as number;
-      if (a2 < m || b2 < m) mins[i + 2] = Math.min(m, a2, b2);
-      m = mins[i + 3] as number;
-      if (a3 < m || b3 < m) mins[i + 3] = Math.min(m, a3, b3);
-      // (h + 4d) mod p without a branch: h + (4d − p) is in [-p, p); add p back when negative.
-      a0 = (a0 + da4) | 0;
-      a0 += (a0 >> 31) & p;
-      a1 = (a1 + da4) | 0;
-      a1 += (a1 >> 31) & p;
-      a2 = (a2 + da4) | 0;
-      a2 += (a2 >> 31) & p;
-      a3 = (a3 + da4) | 0;
-      a3 += (a3 >> 31) & p;
-      b0 = (b0 + db4) | 0;
-      b0 += (b0 >> 31) & p;
-      b1 = (b1 + db4) | 0;
-      b1 += (b1 >> 31) & p;
-      b2 = (b2 + db4) | 0;
-      b2 += (b2 >> 31) & p;
-      b3 = (b3 + db4) | 0;
-      b3 += (b3 >> 31) & p;
-    }
-  }
-
-  /** h_0(x) for shingle hash `shingle` (x = shingle >>> 1 < 2³¹, split into 15 + 16 bits). */
-  private firstValue(shingle: number): number {
-    const x = shingle >>> 1;
-    return mulAddMod(this.baseHi, this.baseLo, this.baseAdd, x >>> 16, x & 0xffff) | 0;
-  }
-
-  /** d(x) = (a′·x + b′) mod p, the step from permutation i to i + 1. */
-  private stepValue(shingle: number): number {
-    const x = shingle >>> 1;
-    return mulAddMod(this.stepHi, this.stepLo, this.stepAdd, x >>> 16, x & 0xffff) | 0;
-  }
-}
-
-/**
- * a, a′ uniform on [1, p) and b, b′ on [0, p) from the seed (a safe integer, folded to 32 bits for the
- * generator), redrawn when some a_i = a + i·a′ of the first `count` is 0 (probability about count/p). The a_i
- * are distinct because a′ ≠ 0.
- */
-function drawCoefficients(seed: number, count: number): { a: number; b: number; aStep: number; bStep: number } {
-  const random = seededRandom((seed >>> 0) ^ Math.imul(Math.floor(seed / 2 ** 32) | 0, 0x9e3779b1));
-  const below = (m: number) => Math.floor(random() * m);
-  for (;;) {
-    const a = 1 + below(minHashPrime - 1);
-    const aStep = 1 + below(minHashPrime - 1);
-    const b = below(minHashPrime);
-    const bStep = below(minHashPrime);
-    let ai = a;
-    let nonZero = true;
-    for (let i = 0; i < count && nonZero; i++, ai = addMod(ai, aStep)) nonZero = ai !== 0;
-    if (nonZero) return { a, b, aStep, bStep };
-  }
-}
-
-/** The n × P signatures of `texts` (normalise, shingle, MinHash), computed one document at a time. */
-export function minHashSignatures(texts: readonly string[], options: MinHashOptions = {}): Uint32Array {
-  const { normalization, shingleUnit, ngramSize } = resolveShingling(options);
-  const hasher = new MinHasher(options.numPermutations ?? defaultNumPermutations, options.seed ?? 0);
-  const p = hasher.numPermutations;
-  const out = new Uint32Array(texts.length * p);
-  const scratch = new ShingleScratch();
-  for (let d = 0; d < texts.length; d++) {
-    const count = scratch.fill(normalizeText(texts[d] as string, normalization), shingleUnit, ngramSize);
-    hasher.signature(scratch.shingles, count, out, d * p);
-  }
-  return out;
-}
-
-/** Fraction of equal positions of signature rows i and j: the MinHash estimate of their Jaccard similarity. */
-export function signatureAgreement(signatures: Uint32Array, p: number, i: number, j: number): number {
-  let equal = 0;
-  for (let k = 0; k < p; k++) if (signatures[i * p + k] === signatures[j * p + k]) equal++;
-  return equal / p;
-}
-
-// ----------------------------------------------------------------------------------------------- banding
-
-/** Probability that two documents of Jaccard similarity s share at least one of b bands of r rows: 1 − (1 − s^r)^b. */
-export function sCurve(s: number, bands: number, rows: number): number {
-  return 1 - (1 - s ** rows) ** bands;
-}
-
-function simpson(f: (s: number) => number, from: number, to: number, intervals = 64): number {
-  const h = (to - from) / intervals;
-  let sum = f(from) + f(to);
-  for (let i = 1; i < intervals; i++) sum += f(from + i * h) * (i % 2 === 1 ? 4 : 2);
-  return (sum * h) / 3;
-}
-
-/**
- * Bands b and rows r with b·r ≤ P minimising w_fp·FP + w_fn·FN, where FP = ∫₀ᵗ S(s) ds is the false-positive
- * area under the S-curve S(s) = 1 − (1 − s^r)^b below the threshold and FN = ∫ₜ¹ (1 − S(s)) ds the
- * false-negative area above it (Simpson's rule, 64 intervals). Equal weights by default, the proto's "sum
- * of false-positive and false-negative probability". At P = 128: t = 0.8 gives 9 × 13, t = 0.9 gives 5 × 25.
- */
-export function chooseBandsRows(
-  numPermutations: number,
-  threshold: number,
-  weights: { falsePositive: number; falseNegative: number } = { falsePositive: 0.5, falseNegative: 0.5 },
-): { bands: number; rows: number } {
-  checkInteger(numPermutations, 'numPermutations', 1, 4096);
-  checkInRange(threshold, 'threshold', 0, 1);
-  let best = { bands: 1, rows: numPermutations, cost: Number.POSITIVE_INFINITY };
-  for (let bands = 1; bands <= numPermutations; bands++) {
-    for (let rows = 1; bands * rows <= numPermutations; rows++) {
-      const fp = simpson((s) => sCurve(s, bands, rows), 0, threshold);
-      const fn = simpson((s) => 1 - sCurve(s, bands, rows), threshold, 1);
-      const cost = weights.falsePositive * fp + weights.falseNegative * fn;
-      if (cost < best.cost) best = { bands, rows, cost };
-    }
-  }
-  return { bands: best.bands, rows: best.rows };
-}
-
-/**
- * Writes the 64-bit keys of all bands of the signature at `offset` into out[0, 2·bands) as (high, low)
- * pairs: band k hashes rows [k·r, k·r + r) with two independently seeded murmur3-style mixes, so two
- * different bands collide with probability 2⁻⁶⁴ (no spurious candidates in practice).
- */
-function bandKeysOf(signatures: Uint32Array, offset: number, bands: number, rows: number, out: Uint32Array): void {
-  for (let band = 0; band < bands; band++) {
-    let h1 = 0x3c6ef372 ^ band;
-    let h2 = 0x510e527f ^ Math.imul(band, 0x9e3779b1);
-    const start = offset + band * rows;
-    for (let k = 0; k < rows; k++) {
-      const v = signatures[start + k] as number;
-      h1 = mixToken(h1, v);
-      h2 = mixToken(h2, v ^ 0x5bd1e995);
-    }
-    out[2 * band] = finalMix(h1 ^ rows);
-    out[2 * band + 1] = finalMix(h2 + 0x68e31da4);
-  }
-}
-
-/**
- * For each band, a map from 64-bit band key to the newest document (or index slot) with that key: open
- * addressing with linear probing in typed arrays, sized for `entries` keys per band at load ≤ 1/2, so
- * bands × 2^⌈log₂ 2·entries⌉ × 12 bytes (28 MB for 100k documents and 9 bands). A JavaScript Map keyed by
- * numbers measured 5× slower here (keys above 2³¹ are heap numbers) and holds only 53 bits.
- */
-class BandTables {
-  private readonly capacity: number;
-  private readonly mask: number;
-  private readonly keyHigh: Uint32Array;
-  private readonly keyLow: Uint32Array;
-  private readonly newest: Int32Array;
-
-  constructor(bands: number, entries: number) {
-    this.capacity = 2 ** Math.ceil(Math.log2(Math.max(2, 2 * entries)));
-    this.mask = this.capacity - 1;
-    this.keyHigh = new Uint32Array(bands * this.capacity);
-    this.keyLow = new Uint32Array(bands * this.capacity);
-    this.newest = new Int32Array(bands * this.capacity).fill(-1);
-  }
-
-  /** The slot of band `band`'s key (high, low): where it is, or the empty slot where it would go. */
-  private slot(band: number, high: number, low: number): number {
-    const base = band * this.capacity;
-    let i = low & this.mask;
-    for (;;) {
-      const at = base + i;
-      if (this.newest[at] === -1 || (this.keyLow[at] === low && this.keyHigh[at] === high)) return at;
-      i = (i + 1) & this.mask;
-    }
-  }
-
-  /** The newest entry with this key in this band, or -1. */
-  get(band: number, high: number, low: number): number {
-    return this.newest[this.slot(band, high, low)] as number;
-  }
-
-  /** Makes `entry` the newest with this key in this band; returns the previous newest, or -1. */
-  push(band: number, high: number, low: number, entry: number): number {
-    const at = this.slot(band, high, low);
-    const previous = this.newest[at] as number;
-    this.keyHigh[at] = high;
-    this.keyLow[at] = low;
-    this.newest[at] = entry;
-    return previous;
-  }
-}
-
-// ----------------------------------------------------------------------------------------- deduplication
-
-function find(parent: Int32Array, i: number): number {
-  while (parent[i] !== i) {
-    const grand = parent[parent[i] as number] as number;
-    parent[i] = grand; // path halving
-    i = grand;
-  }
-  return i;
-}
-
-/** Joins the components of a and b under the smaller root; false when they were already one. */
-function union(parent: Int32Array, a: number, b: number): boolean {
-  const ra = find(parent, a);
-  const rb = find(parent, b);
-  if (ra === rb) return false;
-  if (ra < rb) parent[rb] = ra;
-  else parent[ra] = rb;
-  return true;
 }
 
 /**
@@ -884,14 +436,6 @@ export function checkMinHashIndex(index: MinHashIndex, params: MinHashParams): v
       `has ${index.bandKeys.length} band key halves for ${index.ids.length} ids × ${params.bands} bands × 2`,
     );
   }
-}
-
-function resolveShingling(options: MinHashOptions) {
-  return {
-    normalization: options.normalization ?? noTextNormalization,
-    shingleUnit: checkOneOf(options.shingleUnit ?? 'word', 'shingleUnit', shingleUnits),
-    ngramSize: checkInteger(options.ngramSize ?? defaultNgramSize, 'ngramSize', 1, 1000),
-  };
 }
 
 /** The step's parameters with defaults applied and bands × rows resolved from the threshold when not given. */
