@@ -8,9 +8,10 @@
  */
 import { cpus } from 'node:os';
 import { createOrtAssignKernel } from '@sift/inference';
+import { createLogger } from '@sift/kit';
 import { normalizeRows, seededRandom, sphericalKMeans } from '@sift/numeric';
 import { semDedup } from '../services/selection/src/domain/index.js';
-import { tileProduct } from '../services/selection/src/pipeline/stages.js';
+import { createSelectionKernels } from '../services/selection/src/pipeline/stages.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -64,7 +65,8 @@ const input = { embeddings: x, dims: d, labels: clusters.labels, centroids: clus
 const options = { eps: 0.01, sweepEps: [0.001, 0.005, 0.01, 0.05] };
 t = performance.now();
 // The service's kernel: tiles on ONNX Runtime's GEMM, tiny tiles in TypeScript.
-const r = await semDedup(input, { ...options, product: await tileProduct() });
+const kernels = await createSelectionKernels({ provider: 'cpu', logger: createLogger('bench', 'warn') });
+const r = await semDedup(input, { ...options, product: kernels.tileProduct });
 const dedupS = (performance.now() - t) / 1000;
 clearInterval(sampler);
 peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);

@@ -1,5 +1,7 @@
+import { createLogger, type Logger } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from './onnx-writer.js';
+import { openSession, type ProviderPreference } from './sessions.js';
 
 /** Nearest centroid of each row: index and cosine similarity (the numeric package's Assignment). */
 export interface OrtAssignment {
@@ -13,7 +15,7 @@ export interface OrtAssignment {
  * TypeScript loop. Rows are processed in chunks to bound the [chunk, k] score matrix.
  */
 export async function createOrtAssignKernel(
-  opts: { provider?: 'cpu' | 'cuda'; chunkRows?: number; threads?: number } = {},
+  opts: { provider?: ProviderPreference; logger?: Logger; chunkRows?: number; threads?: number } = {},
 ) {
   const bytes = encodeModel({
     graphName: 'kmeans-assign',
@@ -37,14 +39,12 @@ export async function createOrtAssignKernel(
     ],
     initializers: [],
   });
-  const base = { graphOptimizationLevel: 'all' as const, ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}) };
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: [opts.provider ?? 'cpu'] });
-  } catch (err) {
-    if (opts.provider !== 'cuda') throw err;
-    session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] });
-  }
+  const { session } = await openSession(
+    bytes,
+    { graphOptimizationLevel: 'all', ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}) },
+    opts.provider ?? 'cpu',
+    (opts.logger ?? createLogger('inference', 'warn')).child({ graph: 'kmeans-assign' }),
+  );
   const chunkRows = opts.chunkRows ?? 16384;
   return async (x: Float32Array, n: number, d: number, centroids: Float32Array, k: number): Promise<OrtAssignment> => {
     const labels = new Int32Array(n);

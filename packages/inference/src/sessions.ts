@@ -23,6 +23,39 @@ export interface SessionCacheOptions {
 }
 
 /**
+ * Opens a graph on the preferred provider. CUDA is requested when preferred; when its libraries are absent
+ * ONNX Runtime throws, and the graph is opened on CPU instead with a warning that names the reason, so a
+ * GPU-less machine serves rather than crashes. Logs which provider runs the graph.
+ */
+export async function openSession(
+  source: string | Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+  provider: ProviderPreference,
+  log: Logger,
+): Promise<{ session: ort.InferenceSession; provider: ProviderPreference }> {
+  if (provider === 'cuda') {
+    try {
+      const session = await create(source, { ...options, executionProviders: ['cuda'] });
+      log.info('graph loaded', { provider: 'cuda' });
+      return { session, provider: 'cuda' };
+    } catch (err) {
+      log.warn('CUDA execution provider unavailable; falling back to CPU', {
+        reason: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+  const session = await create(source, { ...options, executionProviders: ['cpu'] });
+  log.info('graph loaded', { provider: 'cpu' });
+  return { session, provider: 'cpu' };
+}
+
+function create(source: string | Uint8Array, options: ort.InferenceSession.SessionOptions) {
+  return typeof source === 'string'
+    ? ort.InferenceSession.create(source, options)
+    : ort.InferenceSession.create(source, options);
+}
+
+/**
  * Opens each (model version, graph) once and shares the session. CUDA is requested when configured; when
  * its libraries are absent ONNX Runtime throws, and the graph is opened on CPU instead with a warning that
  * names the reason, so a GPU-less machine serves rather than crashes.
@@ -61,21 +94,9 @@ export class SessionCache {
       ...(this.opts.intraOpThreads ? { intraOpNumThreads: this.opts.intraOpThreads } : {}),
     };
     const log = this.opts.logger.child({ model: `${model.name}/${model.version}`, graph: role });
-    if (this.opts.provider === 'cuda') {
-      try {
-        const session = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cuda'] });
-        log.info('graph loaded', { provider: 'cuda' });
-        return { session, provider: 'cuda', model, role };
-      } catch (err) {
-        log.warn('CUDA execution provider unavailable; falling back to CPU', {
-          reason: err instanceof Error ? err.message : String(err),
-        });
-      }
-    }
     try {
-      const session = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cpu'] });
-      log.info('graph loaded', { provider: 'cpu' });
-      return { session, provider: 'cpu', model, role };
+      const { session, provider } = await openSession(path, base, this.opts.provider, log);
+      return { session, provider, model, role };
     } catch (err) {
       throw new SiftError('failed_precondition', `model ${model.name}/${model.version}: cannot load ${path}`, {
         cause: err,

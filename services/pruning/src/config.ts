@@ -13,6 +13,12 @@ export const pruningConfigSpec = {
   natsUrl: key.string('SIFT_NATS_URL', 'nats://127.0.0.1:4222', 'NATS server(s): job queue and events'),
   worker: key.bool('SIFT_PRUNING_WORKER', true, 'take jobs from the queue in this process'),
   ackWaitMs: key.int('SIFT_PRUNING_ACK_WAIT_MS', 30_000, "a dead worker's job is redelivered after this", 500),
+  provider: key.oneOf(
+    'SIFT_EXECUTION_PROVIDER',
+    'cpu',
+    ['cpu', 'cuda'] as const,
+    'ONNX Runtime provider for analysis, healing and evaluation sessions',
+  ),
   threads: key.int('SIFT_PRUNING_THREADS', 2, 'ONNX Runtime intra-op threads per session', 1),
   maxMessageBytes: key.int('SIFT_GRPC_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 'largest gRPC message', 1024),
   logLevel: key.oneOf('SIFT_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const, 'log level'),

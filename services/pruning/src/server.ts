@@ -18,7 +18,12 @@ export async function startPruningService(config: PruningConfig, logger: Logger)
   const store = new JobStore(resolve(config.dataDir, 'jobs'));
   const models = new ModelStore(resolve(config.modelsDir));
   const bus = await Bus.connect(config.natsUrl, 'sift-pruning');
-  const worker = new PruningWorker(store, bus, models, config.threads, logger);
+  const runtime = {
+    threads: config.threads,
+    provider: config.provider,
+    logger: logger.child({ component: 'onnxruntime' }),
+  };
+  const worker = new PruningWorker(store, bus, models, runtime, logger);
   const stopWorker = config.worker
     ? await bus.work(subjects.pruningJobSubmitted, 'pruning-workers', (m) => worker.run(m.status?.jobId ?? ''), {
         ackWaitMs: config.ackWaitMs,

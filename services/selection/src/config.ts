@@ -8,6 +8,12 @@ export const selectionConfigSpec = {
   modelsDir: key.string('SIFT_MODELS_DIR', 'models', 'model store root, for the text-quality language model'),
   embeddingAddress: key.string('SIFT_EMBEDDING_ADDRESS', '127.0.0.1:50051', 'embedding service host:port'),
   natsUrl: key.string('SIFT_NATS_URL', 'nats://127.0.0.1:4222', 'NATS server(s): job queue and events'),
+  provider: key.oneOf(
+    'SIFT_EXECUTION_PROVIDER',
+    'cpu',
+    ['cpu', 'cuda'] as const,
+    'ONNX Runtime provider for the clustering and SemDeDup kernels',
+  ),
   worker: key.bool('SIFT_SELECTION_WORKER', true, 'take jobs from the queue in this process'),
   ackWaitMs: key.int('SIFT_SELECTION_ACK_WAIT_MS', 30_000, "a dead worker's job is redelivered after this", 500),
   maxMessageBytes: key.int('SIFT_GRPC_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 'largest gRPC message', 1024),

@@ -9,6 +9,7 @@ import { StoreLanguageModels } from './adapters/language-model.js';
 import type { SelectionConfig } from './config.js';
 import { JobStore } from './jobs/job-store.js';
 import { SelectionWorker } from './jobs/worker.js';
+import { createSelectionKernels } from './pipeline/stages.js';
 
 /** A running selection service (gRPC API and, unless disabled, a queue worker). */
 export interface SelectionService {
@@ -21,7 +22,8 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
   const bus = await Bus.connect(config.natsUrl, 'sift-selection');
   const embedder = new StreamingEmbedder(config.embeddingAddress, config.maxMessageBytes);
   const languageModels = new StoreLanguageModels(new ModelStore(resolve(config.modelsDir)), logger);
-  const worker = new SelectionWorker(store, bus, embedder, logger, languageModels);
+  const kernels = await createSelectionKernels({ provider: config.provider, logger });
+  const worker = new SelectionWorker(store, bus, embedder, kernels, logger, languageModels);
   const stopWorker = config.worker
     ? await bus.work(subjects.selectionJobSubmitted, 'selection-workers', (m) => worker.run(m.status?.jobId ?? ''), {
         ackWaitMs: config.ackWaitMs,

@@ -4,7 +4,7 @@ import type { ModelStore } from '@sift/inference';
 import { JobRunner, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
 import type { BlockDistances } from '../domain/angular-distance.js';
-import { analyseBlocks } from '../pipeline/analysis.js';
+import { analyseBlocks, type PruningRuntime } from '../pipeline/analysis.js';
 import { writeAnalysisReport, writePruningReport } from '../pipeline/analysis-report.js';
 import { evaluateBestBlocks } from '../pipeline/block-evaluation.js';
 import { loadDecoder, resolveDecoder } from '../pipeline/decoder-model.js';
@@ -23,7 +23,7 @@ export class PruningWorker {
     private readonly store: JobStore,
     private readonly bus: Bus,
     private readonly models: ModelStore,
-    private readonly threads: number,
+    private readonly runtime: PruningRuntime,
     private readonly logger: Logger,
   ) {
     this.runner = new JobRunner(store, logger, 'pruning');
@@ -65,11 +65,11 @@ export class PruningWorker {
     const decoder = await loadDecoder(await resolveDecoder(this.models, spec.value.model));
     if (spec.$case === 'analysis') {
       progress.stage('capture');
-      const analysed = await analyseBlocks(decoder, spec.value, this.threads, progress.tick);
+      const analysed = await analyseBlocks(decoder, spec.value, this.runtime, progress.tick);
       let analysis = analysed.result;
       if (spec.value.evaluation) {
         const table = await evaluateBestBlocks(decoder, spec.value, analysis.bestBlocks, {
-          threads: this.threads,
+          runtime: this.runtime,
           signal: controller.signal,
           stage: progress.stage,
           tick: progress.tick,
@@ -86,7 +86,7 @@ export class PruningWorker {
     const pruned = await pruneModel(decoder, spec.value, analysis, {
       jobId,
       models: this.models,
-      threads: this.threads,
+      runtime: this.runtime,
       signal: controller.signal,
       stage: progress.stage,
       tick: progress.tick,

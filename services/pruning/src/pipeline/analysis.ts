@@ -1,6 +1,7 @@
 import { commonV1, pruningV1 } from '@sift/contracts';
-import { SiftError } from '@sift/kit';
-import * as ort from 'onnxruntime-node';
+import { openSession, type ProviderPreference } from '@sift/inference';
+import { type Logger, SiftError } from '@sift/kit';
+import type * as ort from 'onnxruntime-node';
 import { encodeOnnxModel, exposeOutputs } from '../adapters/onnx-graph.js';
 import {
   angularDistanceMatrix,
@@ -15,6 +16,18 @@ import { checkCorpus, loadCorpus } from './text-corpus.js';
 /** Options shared by every ONNX Runtime session of a job. */
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
   return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+}
+
+/** How a job opens its ONNX Runtime sessions: intra-op threads, and the provider (CUDA falls back to CPU). */
+export interface PruningRuntime {
+  readonly threads: number;
+  readonly provider: ProviderPreference;
+  readonly logger: Logger;
+}
+
+/** A session for a graph a job built (a copy with exposed outputs, a pruned model) on the job's runtime. */
+export async function openJobSession(bytes: Uint8Array, runtime: PruningRuntime): Promise<ort.InferenceSession> {
+  return (await openSession(bytes, sessionOptions(runtime.threads), runtime.provider, runtime.logger)).session;
 }
 
 /** What an analysis produced. */
@@ -51,7 +64,7 @@ export async function loadCalibration(
 export async function analyseBlocks(
   decoder: DecoderModel,
   spec: pruningV1.AnalysisSpec,
-  threads: number,
+  runtime: PruningRuntime,
   onBatch: (done: number, total: number) => void,
 ): Promise<AnalysisRun> {
   const L = decoder.layerCount;
@@ -66,7 +79,7 @@ export async function analyseBlocks(
       ? pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
       : pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN;
   const bytes = exposed ? encodeOnnxModel(exposeOutputs(decoder.graph, tensors)) : decoder.bytes;
-  const session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
+  const session = await openJobSession(bytes, runtime);
   let captured: CapturedStreams;
   try {
     captured = await captureResidualStream(

@@ -25,7 +25,7 @@ export async function evaluateBestBlocks(
   const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
   const opts = {
     ...evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation'),
-    threads: ctx.threads,
+    runtime: ctx.runtime,
     signal: ctx.signal,
   };
   const healed = spec.healing?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES;

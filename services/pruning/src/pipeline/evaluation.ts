@@ -3,7 +3,7 @@ import { runOutputs, scoreBytes } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
 import type { OnnxModel } from '../adapters/onnx-graph.js';
-import { sessionOptions } from './analysis.js';
+import { openJobSession, type PruningRuntime } from './analysis.js';
 import { sequenceLength } from './decoder-model.js';
 import { checkCorpus } from './text-corpus.js';
 
@@ -43,10 +43,10 @@ export function parameterCount(model: OnnxModel): number {
  * Loads the graph in ONNX Runtime and runs one short input: the pruned model must load and give finite
  * logits of the vocabulary's width before it is stored. failed_precondition names what went wrong.
  */
-export async function validateRuns(bytes: Uint8Array, threads: number): Promise<void> {
+export async function validateRuns(bytes: Uint8Array, runtime: PruningRuntime): Promise<void> {
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
+    session = await openJobSession(bytes, runtime);
   } catch (err) {
     throw new SiftError('internal', `the pruned graph does not load in ONNX Runtime: ${(err as Error).message}`, {
       cause: err,
@@ -68,9 +68,9 @@ export async function modelMetrics(
   model: OnnxModel,
   layerCount: number,
   texts: readonly string[],
-  opts: { sequenceLength: number; latencyRuns: number; threads: number; signal: AbortSignal },
+  opts: { sequenceLength: number; latencyRuns: number; runtime: PruningRuntime; signal: AbortSignal },
 ): Promise<pruningV1.ModelMetrics> {
-  const session = await ort.InferenceSession.create(bytes, sessionOptions(opts.threads));
+  const session = await openJobSession(bytes, opts.runtime);
   try {
     const score = await scoreBytes(session, texts, { contextLength: opts.sequenceLength, batchSize: 8 });
     opts.signal.throwIfAborted();

@@ -1,6 +1,5 @@
 import { pruningV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
-import * as ort from 'onnxruntime-node';
 import {
   encodeOnnxModel,
   exposeOutputs,
@@ -11,16 +10,16 @@ import {
   type PrunedGraph,
 } from '../adapters/onnx-graph.js';
 import { BlockBridgeFit, RidgeAccumulator } from '../domain/least-squares.js';
-import { loadCalibration, sessionOptions } from './analysis.js';
+import { loadCalibration, openJobSession, type PruningRuntime } from './analysis.js';
 import { byteSequences, type CapturedStreams, captureResidualStream } from './calibration.js';
 import type { DecoderModel } from './decoder-model.js';
 
 /** The contract's default ridge strength, relative to the mean diagonal of MᵀM. */
 export const defaultRidgeAlpha = 1e-3;
 
-/** What healing needs from a job: stage changes, progress ticks (which throw on cancel) and threads. */
+/** What healing needs from a job: stage changes, progress ticks (which throw on cancel), its runtime. */
 export interface HealingContext {
-  readonly threads: number;
+  readonly runtime: PruningRuntime;
   stage(name: string): void;
   tick(done: number, total: number): void;
 }
@@ -115,7 +114,7 @@ async function captureTensors(
 ): Promise<CapturedStreams> {
   const calibration = await loadCalibration(spec, decoder.contextLength, 'calibration');
   const bytes = encodeOnnxModel(exposeOutputs(decoder.graph, tensors));
-  const session = await ort.InferenceSession.create(bytes, sessionOptions(ctx.threads));
+  const session = await openJobSession(bytes, ctx.runtime);
   try {
     return await captureResidualStream(
       session,

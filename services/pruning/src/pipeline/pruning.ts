@@ -4,7 +4,7 @@ import type { ModelStore } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 import { encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
 import { type BlockDistances, bestBlock, distanceAt } from '../domain/angular-distance.js';
-import { analyseBlocks, checkCalibration } from './analysis.js';
+import { analyseBlocks, checkCalibration, type PruningRuntime } from './analysis.js';
 import type { DecoderModel } from './decoder-model.js';
 import { checkEvaluation, evaluationSettings, modelMetrics, validateRuns } from './evaluation.js';
 import { type HealingOutcome, heal } from './healing.js';
@@ -15,7 +15,7 @@ import { loadCorpus } from './text-corpus.js';
 export interface PruningContext {
   readonly jobId: string;
   readonly models: ModelStore;
-  readonly threads: number;
+  readonly runtime: PruningRuntime;
   readonly signal: AbortSignal;
   /** Enters a stage ("capture", "distances", "rewrite", "heal", "evaluate", "store"). */
   stage(name: string): void;
@@ -78,7 +78,7 @@ export async function pruneModel(
         metric: pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN,
         maxBlockSize: n,
       },
-      ctx.threads,
+      ctx.runtime,
       ctx.tick,
     );
     distances = run.distances;
@@ -99,14 +99,14 @@ export async function pruneModel(
     finalModel = healingResult.model;
   }
   const finalBytes = healingResult ? encodeOnnxModel(finalModel) : unhealedBytes;
-  await validateRuns(finalBytes, ctx.threads);
+  await validateRuns(finalBytes, ctx.runtime);
   ctx.signal.throwIfAborted();
 
   ctx.stage('evaluate');
   const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
   const evalOpts = {
     ...evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation'),
-    threads: ctx.threads,
+    runtime: ctx.runtime,
     signal: ctx.signal,
   };
   const variants = healing === 'least-squares' ? 3 : 2;

@@ -4,7 +4,7 @@ import { JobRunner, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
-import { runStage } from '../pipeline/stages.js';
+import { runStage, type SelectionKernels } from '../pipeline/stages.js';
 import { type DropReason, loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
 import { resolveSteps } from '../pipeline/steps.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
@@ -22,6 +22,7 @@ export class SelectionWorker {
     private readonly store: JobStore,
     private readonly bus: Bus,
     private readonly embedder: TextEmbedder,
+    private readonly kernels: SelectionKernels,
     private readonly logger: Logger,
     private readonly languageModels?: LanguageModelScorer,
   ) {
@@ -80,6 +81,7 @@ export class SelectionWorker {
       const started = performance.now();
       const facts = await runStage(step, state, {
         embedder: this.embedder,
+        kernels: this.kernels,
         progress: progress.tick,
         signal: controller.signal,
         ...(this.languageModels ? { languageModels: this.languageModels } : {}),

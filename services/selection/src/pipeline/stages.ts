@@ -1,5 +1,5 @@
-import { createOrtAssignKernel, createOrtGemmTransposed } from '@sift/inference';
-import { SiftError } from '@sift/kit';
+import { createOrtAssignKernel, createOrtGemmTransposed, type ProviderPreference } from '@sift/inference';
+import { type Logger, SiftError } from '@sift/kit';
 import {
   type AssignKernel,
   gatherRows,
@@ -41,31 +41,37 @@ export interface StageContext {
   embedder: TextEmbedder;
   /** Byte-level language models, for text-quality weights. */
   languageModels?: LanguageModelScorer;
+  /** ONNX Runtime kernels for clustering and SemDeDup. */
+  kernels: SelectionKernels;
   progress: (done: number, total: number) => void;
   signal: AbortSignal;
 }
 
 type StageFacts = Pick<StageSummary, 'clusterSizes' | 'epsSweep' | 'facts'>;
 
-let assignKernel: Promise<AssignKernel> | undefined;
-/** The k-means assignment on ONNX Runtime's GEMM, created once per process. */
-const ortAssign = () => {
-  assignKernel ??= createOrtAssignKernel();
-  return assignKernel;
-};
-
 /** Below this much work (n·m·d multiply-adds) a tile is cheaper in TypeScript than a call into ONNX Runtime. */
 const smallTileWork = 32_768;
-let gemmKernel: Promise<TileProduct> | undefined;
-/** SemDeDup's similarity tiles on ONNX Runtime's GEMM, small tiles in TypeScript; created once per process. */
-export const tileProduct = () => {
-  gemmKernel ??= createOrtGemmTransposed().then(
-    (gemm): TileProduct =>
-      (a, n, b, m, d, out) =>
-        n * m * d < smallTileWork ? matmulTransposed(a, n, b, m, d, out) : gemm(a, n, b, m, d, out),
-  );
-  return gemmKernel;
-};
+
+/** The ONNX Runtime kernels of the embedding-space steps: created once per worker, on its provider. */
+export interface SelectionKernels {
+  /** The k-means assignment (Gemm + ArgMax). */
+  readonly assign: AssignKernel;
+  /** SemDeDup's similarity tiles on the GEMM; tiles too small to be worth a call stay in TypeScript. */
+  readonly tileProduct: TileProduct;
+}
+
+/** Opens the kernels on `provider` (CUDA falls back to CPU with a warning, see `openSession`). */
+export async function createSelectionKernels(opts: {
+  provider: ProviderPreference;
+  logger: Logger;
+}): Promise<SelectionKernels> {
+  const gemm = await createOrtGemmTransposed(opts);
+  return {
+    assign: await createOrtAssignKernel(opts),
+    tileProduct: (a, n, b, m, d, out) =>
+      n * m * d < smallTileWork ? matmulTransposed(a, n, b, m, d, out) : gemm(a, n, b, m, d, out),
+  };
+}
 
 /** Spherical k-means with the ONNX assignment kernel: the clustering every embedding-space step uses. */
 export async function clusterRows(
@@ -73,6 +79,7 @@ export async function clusterRows(
   d: number,
   k: number,
   seed: number,
+  assign: AssignKernel,
   maxIterations = 20,
   sampleSize = 0,
   tolerance = 1e-5,
@@ -82,7 +89,7 @@ export async function clusterRows(
     seed,
     maxIterations,
     tolerance,
-    assign: await ortAssign(),
+    assign,
     ...(sampleSize > 0 ? { sampleSize } : {}),
   });
 }
@@ -184,7 +191,16 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       }
       ctx.progress(0, step.maxIterations);
       const x = gatherRows(vectors, alive, dims);
-      const r = await clusterRows(x, dims, step.k, step.seed, step.maxIterations, step.sampleSize, step.tolerance);
+      const r = await clusterRows(
+        x,
+        dims,
+        step.k,
+        step.seed,
+        ctx.kernels.assign,
+        step.maxIterations,
+        step.sampleSize,
+        step.tolerance,
+      );
       const labels = new Int32Array(state.ids.length).fill(-1);
       const similarity = new Float32Array(state.ids.length);
       alive.forEach((rec, row) => {
@@ -207,7 +223,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         comparison: step.comparison,
         seed: step.seed,
         blockRows: step.blockRows,
-        product: await tileProduct(),
+        product: ctx.kernels.tileProduct,
       });
       alive.forEach((rec, row) => {
         if (r.kept[row]) return;
@@ -250,9 +266,9 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
           seed: step.recluster.seed,
           dedupKeep: step.dedupKeep,
           prototypeDrop: step.prototypeDrop,
-          product: await tileProduct(),
+          product: ctx.kernels.tileProduct,
         },
-        (x, d, k, seed) => clusterRows(x, d, k, seed, step.recluster.maxIterations),
+        (x, d, k, seed) => clusterRows(x, d, k, seed, ctx.kernels.assign, step.recluster.maxIterations),
       );
       alive.forEach((rec, row) => {
         if (r.kept[row]) return;
@@ -403,7 +419,7 @@ async function corruptionReport(
     ctx.signal,
   );
   const k = input.centroids.length / input.dims;
-  const placed = await (await ortAssign())(e.vectors, corrupted.length, input.dims, input.centroids, k);
+  const placed = await ctx.kernels.assign(e.vectors, corrupted.length, input.dims, input.centroids, k);
   const base = clusterPlacement(input);
   const original = {
     clusterSize: originals.map((r) => base.clusterSize[r] as number),

@@ -1,0 +1,67 @@
+import type { Logger } from '@sift/kit';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { createOrtGemmTransposed } from './gemm.js';
+import { encodeModel } from './onnx-writer.js';
+import { openSession } from './sessions.js';
+
+/** A logger that keeps its lines. */
+function recordingLogger(lines: { level: string; msg: string; fields: Record<string, unknown> }[]): Logger {
+  const at =
+    (level: string, base: Record<string, unknown>) =>
+    (msg: string, fields: Record<string, unknown> = {}) =>
+      lines.push({ level, msg, fields: { ...base, ...fields } });
+  const make = (base: Record<string, unknown>): Logger => ({
+    debug: at('debug', base),
+    info: at('info', base),
+    warn: at('warn', base),
+    error: at('error', base),
+    child: (fields) => make({ ...base, ...fields }),
+  });
+  return make({});
+}
+
+const identity = encodeModel({
+  graphName: 'identity',
+  inputs: [{ name: 'x', dtype: 'float32', shape: ['n'] }],
+  outputs: [{ name: 'y', dtype: 'float32', shape: ['n'] }],
+  nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+  initializers: [],
+});
+
+describe('openSession', () => {
+  it('runs on CPU when asked for CPU, and says which provider runs the graph', async () => {
+    const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+    const { session, provider } = await openSession(identity, {}, 'cpu', recordingLogger(lines));
+    expect(provider).toBe('cpu');
+    expect(lines).toEqual([{ level: 'info', msg: 'graph loaded', fields: { provider: 'cpu' } }]);
+    await session.release();
+  });
+
+  it('falls back to CPU with a warning naming the reason when CUDA cannot be used, and still runs', async () => {
+    const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+    const { session, provider } = await openSession(identity, {}, 'cuda', recordingLogger(lines));
+    try {
+      const out = await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2), [2]) });
+      expect(Array.from(out.y?.data as Float32Array)).toEqual([1, 2]);
+      if (provider === 'cpu') {
+        // This project installs onnxruntime-node without its CUDA libraries, so this is the path taken here.
+        const warning = lines.find((l) => l.level === 'warn');
+        expect(warning?.msg).toBe('CUDA execution provider unavailable; falling back to CPU');
+        expect(String(warning?.fields.reason)).not.toBe('');
+      }
+      expect(lines.at(-1)).toMatchObject({ msg: 'graph loaded', fields: { provider } });
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('lets the ONNX kernels ask for CUDA and fall back the same way', async () => {
+    const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+    const gemm = await createOrtGemmTransposed({ provider: 'cuda', logger: recordingLogger(lines) });
+    const out = new Float32Array(1);
+    await gemm(Float32Array.of(1, 2), 1, Float32Array.of(3, 4), 1, 2, out);
+    expect(out[0]).toBe(11);
+    expect(lines.at(-1)).toMatchObject({ msg: 'graph loaded', fields: { graph: 'gemm-transposed' } });
+  });
+});
