@@ -109,34 +109,44 @@ function lossTable(result: pruningV1.AnalysisResult): string[] {
   const source = result.sourceMetrics;
   if (!source || result.blockEvaluations.length === 0) return [];
   const healed = result.blockEvaluations.some((e) => e.healed);
-  const base = source.bitsPerByte;
-  const delta = (m: pruningV1.ModelMetrics | undefined) =>
-    m
-      ? `${m.bitsPerByte.toFixed(4)} | ${(m.bitsPerByte - base) >= 0 ? '+' : ''}${(m.bitsPerByte - base).toFixed(4)}`
-      : '— | —';
-  const header = healed
-    ? [
-        '| layers removed | block | bits/byte | Δ | healed bits/byte | Δ healed | p50 ms | bytes |',
-        '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ]
-    : ['| layers removed | block | bits/byte | Δ | p50 ms | bytes |', '| ---: | --- | ---: | ---: | ---: | ---: |'];
-  const row = (n: number, block: string, unhealed: pruningV1.ModelMetrics, h?: pruningV1.ModelMetrics) =>
-    `| ${n} | ${block} | ${delta(unhealed)} | ${healed ? `${delta(h)} | ` : ''}${(h ?? unhealed).latencyMsP50.toFixed(2)} | ${(h ?? unhealed).fileSizeBytes} |`;
+  const bits = (m: pruningV1.ModelMetrics | undefined) => (m ? m.bitsPerByte.toFixed(4) : '—');
+  const delta = (m: pruningV1.ModelMetrics | undefined) => {
+    if (!m) return '—';
+    const d = m.bitsPerByte - source.bitsPerByte;
+    return `${d >= 0 ? '+' : ''}${d.toFixed(4)}`;
+  };
+  const rows = [
+    { n: 0, block: '—', unhealed: source, healed: healed ? source : undefined },
+    ...result.blockEvaluations.map((e) => {
+      const start = e.block?.startLayer ?? 0;
+      const n = e.block?.blockSize ?? 0;
+      return { n, block: `${start}..${start + n - 1}`, unhealed: e.unhealed, healed: e.healed };
+    }),
+  ];
+  const columns = ['layers removed', 'block', 'bits/byte', 'Δ'];
+  if (healed) columns.push('healed bits/byte', 'Δ healed');
+  columns.push('p50 ms', 'bytes');
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [
     '## Loss against layers removed',
     '',
-    `Each block l*(n) actually removed and measured on the held-out texts (bits per byte; Δ against the source's ${base.toFixed(4)}).`,
+    `Each block l*(n) actually removed and measured on the held-out texts (bits per byte; Δ against the ` +
+      `source's ${source.bitsPerByte.toFixed(4)}; latency and size of the model as it would be stored).`,
     '',
-    ...header,
-    row(0, '—', source, healed ? source : undefined),
-    ...result.blockEvaluations.map((e) =>
-      row(
-        e.block?.blockSize ?? 0,
-        `${e.block?.startLayer}..${(e.block?.startLayer ?? 0) + (e.block?.blockSize ?? 0) - 1}`,
-        e.unhealed as pruningV1.ModelMetrics,
-        e.healed,
-      ),
-    ),
+    line(columns),
+    line(columns.map((_, i) => (i === 1 ? '---' : '---:'))),
+    ...rows.map((r) => {
+      const stored = r.healed ?? r.unhealed;
+      return line([
+        String(r.n),
+        r.block,
+        bits(r.unhealed),
+        delta(r.unhealed),
+        ...(healed ? [bits(r.healed), delta(r.healed)] : []),
+        stored ? stored.latencyMsP50.toFixed(2) : '—',
+        String(stored?.fileSizeBytes ?? '—'),
+      ]);
+    }),
     '',
   ];
 }
