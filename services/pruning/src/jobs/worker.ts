@@ -13,7 +13,8 @@ import type { JobStore } from './job-store.js';
 
 /**
  * Runs analysis and pruning jobs taken from the work queue. A job has no saved intermediate state: one
- * whose worker died starts again from the beginning when JetStream hands it to this or another replica.
+ * whose worker died starts again from the beginning when JetStream hands it to this or another replica
+ * (a model version it had already stored is found by its job id and reused, not stored twice).
  * Cancellation is checked after every batch.
  */
 export class PruningWorker {

@@ -37,8 +37,12 @@ describe('storeModelVersion', () => {
     };
     const bytes = new Uint8Array([1, 2, 3]);
     const first = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), 3, provenance, {});
-    const second = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), 3, provenance, {});
+    const another = { ...provenance, jobId: 'job-2' };
+    const second = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), 3, another, {});
     expect([first.version, second.version]).toEqual(['10', '11']);
+    // job-1 redelivered after its worker died past the store: its version is found, not duplicated.
+    const again = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), 3, provenance, {});
+    expect(again.version).toBe('10');
     const manifest = JSON.parse(readFileSync(join(first.dir, 'model.json'), 'utf8'));
     expect(manifest.outputs.map((o: { name: string }) => o.name)).toEqual(['logits']);
     expect(manifest.languageModel.layers).toBe(3);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareVersions, type StoredModel } from '@sift/inference';
 
@@ -25,6 +25,9 @@ export interface PruningProvenance {
  * a model.json derived from the source's: same inputs, the outputs the pruned graph still has, the new
  * layer count, provenance. The folder is written under a dot-name (which the model store skips) and renamed
  * into place, so a reader never sees half a model; the source folder is never touched.
+ *
+ * Idempotent per job: when a version whose provenance names this job id already exists (the worker died
+ * after storing it, and the redelivered job ran again), that version is returned instead of a duplicate.
  */
 export async function storeModelVersion(
   root: string,
@@ -38,6 +41,8 @@ export async function storeModelVersion(
 ): Promise<{ name: string; version: string; dir: string }> {
   const nameDir = join(root, name);
   await mkdir(nameDir, { recursive: true });
+  const earlier = await versionStoredBy(nameDir, provenance.jobId);
+  if (earlier) return { name, version: earlier, dir: join(nameDir, earlier) };
   const tmp = join(nameDir, `.tmp-${provenance.jobId}-${randomBytes(3).toString('hex')}`);
   await mkdir(tmp);
   try {
@@ -86,4 +91,20 @@ function healingNote(h: PruningProvenance['healing']): string {
   return h.foldedInto
     ? `, healed by a least-squares map folded into ${h.foldedInto}`
     : ', healed by an inserted least-squares map';
+}
+
+/** The version under `nameDir` whose manifest says job `jobId` made it, if any. */
+async function versionStoredBy(nameDir: string, jobId: string): Promise<string | undefined> {
+  const versions = (await readdir(nameDir, { withFileTypes: true })).filter(
+    (e) => e.isDirectory() && !e.name.startsWith('.'),
+  );
+  for (const v of versions) {
+    try {
+      const manifest = JSON.parse(await readFile(join(nameDir, v.name, 'model.json'), 'utf8'));
+      if (manifest?.provenance?.pruning?.jobId === jobId) return v.name;
+    } catch {
+      // A version without a readable manifest is not one of ours.
+    }
+  }
+  return undefined;
 }
