@@ -54,9 +54,10 @@ function healingOf(spec: pruningV1.PruningSpec): 'none' | 'least-squares' {
 }
 
 /**
- * Cuts the block (l*(n) from the analysis, or the given start), optionally bridges it with the ridge fit
- * x^l T ≈ x^(l+n) (ReplaceMe, Shopkhoev et al. 2025, here as an inserted MatMul), checks the result runs in
- * ONNX Runtime, measures before/after, and stores the result as a new model version.
+ * Cuts the block (l*(n) from the analysis, or the given start), optionally bridges the cut with a
+ * least-squares map (ReplaceMe, Shopkhoev et al. 2025; folded into the preceding projection or inserted,
+ * see `heal`), checks the result runs in ONNX Runtime, measures before/after, and stores the result as a
+ * new model version. Returns the result and the distances the block was chosen from (for the report).
  */
 export async function pruneModel(
   decoder: DecoderModel,
