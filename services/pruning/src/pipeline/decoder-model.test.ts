@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pruningV1 } from '@sift/contracts';
 import { ModelStore } from '@sift/inference';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compilePattern, resolveDecoder, sequenceLength } from './decoder-model.js';
@@ -64,6 +65,21 @@ describe('what the pruning service accepts', () => {
     await expect(checkPruningSpec({ ...spec, blockSize: 8 }, 8, 256)).rejects.toThrow(/below the layer count 8/);
     await expect(checkPruningSpec({ ...spec, blockSize: 2, startLayer: 6 }, 8, 256)).rejects.toThrow(/final layer/);
     await expect(checkPruningSpec({ ...spec, blockSize: 0 }, 8, 256)).rejects.toThrow(/at least 1/);
+    const fold = {
+      method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES,
+      placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD,
+      ridgeAlpha: 0,
+      maxTokens: 0,
+      foldedInto: '',
+      addedParameters: 0,
+    };
+    const calibration = { texts: inline(['calibrate']), batchSize: 0, sequenceLength: 0, residualStreamPattern: '' };
+    await expect(checkPruningSpec({ ...spec, calibration, healing: fold }, 8, 256)).rejects.toThrow(
+      /FOLD needs a layer before the cut/,
+    );
+    await expect(
+      checkPruningSpec({ ...spec, calibration, healing: fold, startLayer: 2 }, 8, 256),
+    ).resolves.toBeUndefined();
     // Without a start layer or analysis, calibration texts are needed to choose the block.
     await expect(checkPruningSpec({ ...spec, startLayer: undefined }, 8, 256)).rejects.toThrow(/calibration.texts/);
     await expect(checkPruningSpec({ ...spec, evaluation: undefined }, 8, 256)).rejects.toThrow(/evaluation.texts/);

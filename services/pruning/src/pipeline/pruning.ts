@@ -44,6 +44,12 @@ export async function checkPruningSpec(
     await checkCalibration(spec.calibration, contextLength, 'calibration');
   }
   if ((spec.healing?.ridgeAlpha ?? 0) < 0) throw new SiftError('invalid_argument', 'healing.ridge_alpha must be >= 0');
+  if (spec.healing?.placement === pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD && spec.startLayer === 0) {
+    throw new SiftError(
+      'invalid_argument',
+      'healing.placement FOLD needs a layer before the cut to fold into; start_layer 0 has none (use INSERT)',
+    );
+  }
   await checkEvaluation(spec.evaluation, spec.calibration, contextLength, 'evaluation');
 }
 
