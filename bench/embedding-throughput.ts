@@ -85,8 +85,41 @@ async function grpcCaller(env: Record<string, string>) {
         (err, r) => (err ? rej(err) : res(r.embeddings?.dims[0] ?? 0)),
       ),
     );
+  /**
+   * Bulk work as the selection service does it: one EmbedStream, chunks of `chunk` texts, `inFlight`
+   * chunks outstanding, for `seconds`; returns texts embedded per second.
+   */
+  const bulk = (chunk: number, inFlight: number) =>
+    new Promise<Run>((resolveRun, reject) => {
+      const stream = client.embedStream();
+      const sentAt = new Map<string, number>();
+      const latencies: number[] = [];
+      let texts = 0;
+      let next = 0;
+      const start = performance.now();
+      const until = start + seconds * 1000;
+      const send = () => {
+        const id = String(next);
+        sentAt.set(id, performance.now());
+        stream.write({
+          chunkId: id,
+          request: embeddingV1.EmbedRequest.fromPartial({ inputs: request(next++, chunk), model: { name: modelName } }),
+        });
+      };
+      stream.on('data', (m: embeddingV1.EmbedStreamResponse) => {
+        texts += m.response?.embeddings?.dims[0] ?? 0;
+        latencies.push(performance.now() - (sentAt.get(m.chunkId) ?? 0));
+        sentAt.delete(m.chunkId);
+        if (performance.now() < until) send();
+        else if (sentAt.size === 0) stream.end();
+      });
+      stream.on('error', reject);
+      stream.on('end', () => resolveRun({ texts, latencies, elapsedS: (performance.now() - start) / 1000 }));
+      for (let i = 0; i < inFlight; i++) send();
+    });
   return {
     call,
+    bulk,
     stop: async () => {
       client.close();
       await svc.stop();
@@ -137,6 +170,15 @@ for (const c of [1, 8, 32]) {
     `      grpc       ${fmt(results[`grpc dynamic c=${c}`] as Run)}   ratio ${(rate(results[`grpc dynamic c=${c}`] as Run) / rate(results[`in-process c=${c}`] as Run)).toFixed(2)}\n`,
   );
 }
+// Bulk: 256-text chunks, 4 in flight over one EmbedStream, against the same load in-process.
+const bulkChunk = 256;
+const bulkInProcess = await closedLoop(4, (i) => inProcess(request(i, bulkChunk)));
+const bulkGrpc = await dynamic.bulk(bulkChunk, 4);
+process.stdout.write(`\nbulk, ${bulkChunk}-text chunks, 4 in flight:\n`);
+process.stdout.write(`      in-process ${fmt(bulkInProcess)}\n`);
+process.stdout.write(
+  `      EmbedStream ${fmt(bulkGrpc)}   ratio ${(rate(bulkGrpc) / rate(bulkInProcess)).toFixed(2)}\n`,
+);
 const single = await closedLoop(32, (i) => dynamic.call(request(i, 1)));
 await dynamic.stop();
 const perRequest = await grpcCaller({ SIFT_EMBEDDING_BATCHING: 'per-request' });
