@@ -79,34 +79,38 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
 }
 
 /**
- * Runs one queued job's body to a final state, the part every job worker shares: a job already final is
- * left alone; a body that throws fails the job (or cancels it, when a client asked to) through `settle`;
- * but when the worker itself is stopping the error is rethrown and the job left RUNNING, so that the work
- * queue hands it to another replica. Never throws for job-level failures.
+ * A worker of queued jobs. Subclasses implement the job body (`execute`) and how a job is recorded as
+ * final (`settle`); this class owns what every worker shares: a job already final is left alone; a body
+ * that throws fails the job (or cancels it, when a client asked to); but when the worker itself is
+ * stopping the error is rethrown and the job left RUNNING, so that the work queue hands it to another
+ * replica. `run` never throws for job-level failures.
  */
-export class JobRunner<J extends JobRecord> {
+export abstract class JobWorker<J extends JobRecord> {
   private current: AbortController | undefined;
   private shuttingDown = false;
 
   constructor(
-    private readonly store: FileJobStore<J>,
-    private readonly logger: Logger,
+    protected readonly store: FileJobStore<J>,
+    protected readonly logger: Logger,
     /** The service's name, for the shutdown reason. */
     private readonly service: string,
   ) {}
 
-  async run(
-    jobId: string,
-    body: (job: J, controller: AbortController, log: Logger) => Promise<void>,
-    settle: (state: commonV1.JobState, error: string) => Promise<void>,
-  ): Promise<void> {
+  /** The job's work; `controller` aborts it (cancel, shutdown); progress ticks should throw once aborted. */
+  protected abstract execute(job: J, controller: AbortController, log: Logger): Promise<void>;
+
+  /** Records the job as failed or cancelled with `error`, and announces it. */
+  protected abstract settle(jobId: string, state: commonV1.JobState, error: string): Promise<void>;
+
+  /** Runs (or resumes) one job to a final state. */
+  async run(jobId: string): Promise<void> {
     const job = await this.store.get(jobId);
     if (isTerminal(job.status?.state ?? 0)) return;
     const log = this.logger.child({ jobId });
     const controller = new AbortController();
     this.current = controller;
     try {
-      await body(job, controller, log);
+      await this.execute(job, controller, log);
     } catch (err) {
       if (this.shuttingDown) {
         log.info('worker stopping; the job will be picked up again');
@@ -115,7 +119,8 @@ export class JobRunner<J extends JobRecord> {
       const cancelled = (await this.store.run(jobId)).cancelRequested;
       const e = asSiftError(err);
       if (!cancelled) log.error('job failed', { err: e.cause ?? e });
-      await settle(
+      await this.settle(
+        jobId,
         cancelled ? commonV1.JobState.JOB_STATE_CANCELLED : commonV1.JobState.JOB_STATE_FAILED,
         cancelled ? 'cancelled by a client' : e.message,
       );

@@ -1,7 +1,7 @@
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
-import { JobRunner, jobProgressReporter } from '@sift/jobs';
+import { JobWorker, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
 import type { BlockDistances } from '../domain/angular-distance.js';
 import { analyseBlocks, type PruningRuntime } from '../pipeline/analysis.js';
@@ -17,34 +17,18 @@ import type { JobStore } from './job-store.js';
  * (a model version it had already stored is found by its job id and reused, not stored twice).
  * Cancellation is checked after every batch.
  */
-export class PruningWorker {
-  private readonly runner: JobRunner<pruningV1.Job>;
-
+export class PruningWorker extends JobWorker<pruningV1.Job> {
   constructor(
-    private readonly store: JobStore,
+    store: JobStore,
     private readonly bus: Bus,
     private readonly models: ModelStore,
     private readonly runtime: PruningRuntime,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
-    this.runner = new JobRunner(store, logger, 'pruning');
+    super(store, logger, 'pruning');
   }
 
-  /** Runs one job to a final state. Never throws for job-level failures: they fail the job. */
-  run(jobId: string): Promise<void> {
-    return this.runner.run(
-      jobId,
-      (job, controller, log) => this.execute(job, controller, log),
-      (state, error) => this.finish(jobId, state, { error }),
-    );
-  }
-
-  /** Stops the running job at its next batch without failing it (it runs again after redelivery). */
-  shutdown(): void {
-    this.runner.shutdown();
-  }
-
-  private async execute(job: pruningV1.Job, controller: AbortController, log: Logger): Promise<void> {
+  protected async execute(job: pruningV1.Job, controller: AbortController, log: Logger): Promise<void> {
     const jobId = job.status?.jobId ?? '';
     if ((await this.store.run(jobId)).cancelRequested) throw new SiftError('cancelled', 'cancelled by a client');
     await this.store.update(jobId, (j) => {
@@ -112,6 +96,10 @@ export class PruningWorker {
       jobId: analysisJobId,
       distances: { layerCount: t.dims[0] ?? 0, maxBlockSize: t.dims[1] ?? 0, values },
     };
+  }
+
+  protected settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {
+    return this.finish(jobId, state, { error });
   }
 
   private async finish(

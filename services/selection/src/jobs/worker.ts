@@ -1,6 +1,6 @@
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type selectionV1 } from '@sift/contracts';
-import { JobRunner, jobProgressReporter } from '@sift/jobs';
+import { JobWorker, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
@@ -15,35 +15,19 @@ import type { JobStore } from './job-store.js';
  * is saved, so a job whose worker died continues from the last saved stage when JetStream hands it to
  * this or another replica. Cancellation is checked at every progress tick.
  */
-export class SelectionWorker {
-  private readonly runner: JobRunner<selectionV1.Job>;
-
+export class SelectionWorker extends JobWorker<selectionV1.Job> {
   constructor(
-    private readonly store: JobStore,
+    store: JobStore,
     private readonly bus: Bus,
     private readonly embedder: TextEmbedder,
     private readonly kernels: SelectionKernels,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly languageModels?: LanguageModelScorer,
   ) {
-    this.runner = new JobRunner(store, logger, 'selection');
+    super(store, logger, 'selection');
   }
 
-  /** Runs (or resumes) one job to a final state. Never throws for job-level failures: they fail the job. */
-  run(jobId: string): Promise<void> {
-    return this.runner.run(
-      jobId,
-      (job, controller, log) => this.execute(job, controller, log),
-      (state, error) => this.finish(jobId, state, { error }),
-    );
-  }
-
-  /** Stops the running job at its next progress tick without failing it (it resumes after redelivery). */
-  shutdown(): void {
-    this.runner.shutdown();
-  }
-
-  private async execute(job: selectionV1.Job, controller: AbortController, log: Logger): Promise<void> {
+  protected async execute(job: selectionV1.Job, controller: AbortController, log: Logger): Promise<void> {
     const jobId = job.status?.jobId ?? '';
     const dir = this.store.dir(jobId);
     const steps = resolveSteps(job.steps);
@@ -123,6 +107,10 @@ export class SelectionWorker {
         jobId,
       );
     }
+  }
+
+  protected settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {
+    return this.finish(jobId, state, { error });
   }
 
   private async finish(
