@@ -36,6 +36,9 @@ export interface AnalysisRun {
   readonly distances: BlockDistances;
 }
 
+/** Most sequences per calibration forward pass (the contract's limit). */
+const maxCalibrationBatch = 256;
+
 /** Checks a calibration spec against the model before any work (the texts are not read); its settings. */
 export async function checkCalibration(
   spec: pruningV1.CalibrationSpec | undefined,
@@ -44,7 +47,15 @@ export async function checkCalibration(
 ): Promise<{ sequenceLength: number; batchSize: number }> {
   await checkCorpus(spec?.texts, `${field}.texts`);
   const seq = sequenceLength(spec?.sequenceLength ?? 0, contextLength, `${field}.sequence_length`);
-  return { sequenceLength: seq, batchSize: spec?.batchSize || 8 };
+  const batchSize = spec?.batchSize || 8;
+  if (batchSize > maxCalibrationBatch) {
+    throw new SiftError(
+      'invalid_argument',
+      `${field}.batch_size ${batchSize} exceeds ${maxCalibrationBatch}: a batch's activations at every captured ` +
+        'boundary are held at once',
+    );
+  }
+  return { sequenceLength: seq, batchSize };
 }
 
 /** The calibration settings and texts (read from the dataset when the texts are a file). */

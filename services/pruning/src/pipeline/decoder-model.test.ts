@@ -74,6 +74,9 @@ describe('what the pruning service accepts', () => {
       addedParameters: 0,
     };
     const calibration = { texts: inline(['calibrate']), batchSize: 0, sequenceLength: 0, residualStreamPattern: '' };
+    await expect(
+      checkPruningSpec({ ...spec, startLayer: undefined, calibration: { ...calibration, batchSize: 1000 } }, 8, 256),
+    ).rejects.toThrow(/calibration.batch_size 1000 exceeds 256/);
     await expect(checkPruningSpec({ ...spec, calibration, healing: fold }, 8, 256)).rejects.toThrow(
       /FOLD needs a layer before the cut/,
     );

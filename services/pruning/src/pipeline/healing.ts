@@ -11,7 +11,7 @@ import {
 } from '../adapters/onnx-graph.js';
 import { BlockBridgeFit, RidgeAccumulator } from '../domain/least-squares.js';
 import { loadCalibration, openJobSession, type PruningRuntime } from './analysis.js';
-import { byteSequences, type CapturedStreams, captureResidualStream } from './calibration.js';
+import { byteSequences, forEachTokenBatch, type TokenBatch } from './calibration.js';
 import type { DecoderModel } from './decoder-model.js';
 
 /** The contract's default ridge strength, relative to the mean diagonal of MᵀM. */
@@ -61,26 +61,42 @@ export async function heal(
   const tensors = search.found
     ? [search.projection.projection, search.projection.residual, after]
     : [pruned.bridgedTensor, after];
-  ctx.stage('capture');
-  const captured = await captureTensors(decoder, calibration, tensors, ctx);
   ctx.stage('heal');
-  const dim = captured.dim;
-  const rows = Math.min(captured.tokens, healing?.maxTokens || captured.tokens);
+  const limit = healing?.maxTokens || Number.POSITIVE_INFINITY;
   const ridgeAlpha = healing?.ridgeAlpha || defaultRidgeAlpha;
-  const rowsOf = (k: number) => (captured.allTokens[k] as Float32Array).subarray(0, rows * dim);
+  // The fit keeps only MᵀM and MᵀY (float64, d² each): activations stream through one batch at a time.
+  let dim = 0;
+  let rows = 0;
+  let fold: RidgeAccumulator | undefined;
+  let bridge: BlockBridgeFit | undefined;
+  await forEachCalibrationBatch(decoder, calibration, tensors, ctx, (batch) => {
+    if (dim === 0) {
+      dim = batch.dim;
+      if (search.found) fold = new RidgeAccumulator(dim, dim);
+      else bridge = new BlockBridgeFit(dim);
+    }
+    const take = Math.min(batch.count, limit - rows);
+    if (fold) {
+      // Rows M, Y, L. Target L − Y: what the projection must produce for x^start to stand in for x^(start+n).
+      const [m, y, l] = batch.rows as [Float32Array, Float32Array, Float32Array];
+      const target = l.slice(0, take * dim);
+      for (let i = 0; i < target.length; i++) target[i]! -= y[i]!;
+      fold.add(m, target, take);
+    } else {
+      // Rows x^start, x^(start+n).
+      const [x, l] = batch.rows as [Float32Array, Float32Array];
+      bridge?.add(x, l, take);
+    }
+    rows += take;
+    return rows < limit;
+  });
   const common = {
     method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES,
     ridgeAlpha,
     maxTokens: rows,
   };
-  if (search.found) {
-    // Target L − Y: what the projection must produce for x^start to stand in for x^(start+n).
-    const target = rowsOf(2).slice();
-    const residual = rowsOf(1);
-    for (let i = 0; i < target.length; i++) target[i]! -= residual[i]!;
-    const fit = new RidgeAccumulator(dim, dim);
-    fit.add(rowsOf(0), target, rows);
-    const t = fit.solve({ alpha: ridgeAlpha });
+  if (fold && search.found) {
+    const t = fold.solve({ alpha: ridgeAlpha });
     return {
       model: foldLinearMap(pruned.model, search.projection, t),
       spec: {
@@ -91,9 +107,8 @@ export async function heal(
       },
     };
   }
-  const fit = new BlockBridgeFit(dim);
-  fit.add(rowsOf(0), rowsOf(1), rows);
-  const t = fit.solve({ alpha: ridgeAlpha });
+  if (!bridge) throw new SiftError('invalid_argument', 'calibration: no tokens to fit the healing map on');
+  const t = bridge.solve({ alpha: ridgeAlpha });
   return {
     model: insertLinearMap(pruned.model, pruned.bridgedTensor, t, [dim, dim]).model,
     spec: {
@@ -105,22 +120,23 @@ export async function heal(
   };
 }
 
-/** Every calibration token's value of `tensors` (tensors of the source graph, exposed as outputs). */
-async function captureTensors(
+/** Runs the calibration texts through the source graph with `tensors` exposed, one batch at a time. */
+async function forEachCalibrationBatch(
   decoder: DecoderModel,
   spec: pruningV1.CalibrationSpec | undefined,
   tensors: readonly string[],
   ctx: HealingContext,
-): Promise<CapturedStreams> {
+  visit: (batch: TokenBatch) => boolean,
+): Promise<void> {
   const calibration = await loadCalibration(spec, decoder.contextLength, 'calibration');
-  const bytes = encodeOnnxModel(exposeOutputs(decoder.graph, tensors));
-  const session = await openJobSession(bytes, ctx.runtime);
+  const session = await openJobSession(encodeOnnxModel(exposeOutputs(decoder.graph, tensors)), ctx.runtime);
   try {
-    return await captureResidualStream(
+    await forEachTokenBatch(
       session,
       tensors,
       byteSequences(calibration.texts, calibration.sequenceLength),
       calibration.batchSize,
+      visit,
       ctx.tick,
     );
   } finally {

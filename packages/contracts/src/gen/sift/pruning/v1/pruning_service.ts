@@ -251,7 +251,10 @@ export interface CalibrationSpec {
   texts?:
     | TextCorpus
     | undefined;
-  /** Sequences per forward pass; 0 means 8. */
+  /**
+   * Sequences per forward pass; 0 means 8, at most 256 (a batch's activations at every captured boundary
+   * are in memory at once).
+   */
   batchSize: number;
   /**
    * Tokens per sequence; longer texts are cut, shorter ones padded (padding is masked out of the metrics);
