@@ -5,11 +5,12 @@ import type * as ort from 'onnxruntime-node';
 import { encodeOnnxModel, exposeOutputs } from '../adapters/onnx-graph.js';
 import {
   angularDistanceMatrix,
+  type BlockDistanceOptions,
   type BlockDistances,
   bestBlocks,
   blockInfluenceMatrix,
 } from '../domain/angular-distance.js';
-import { byteSequences, type CapturedStreams, captureResidualStream } from './calibration.js';
+import { byteSequences, captureResidualStream, forEachTokenBatch } from './calibration.js';
 import { type DecoderModel, residualStreamTensors, sequenceLength } from './decoder-model.js';
 import { checkCorpus, loadCorpus } from './text-corpus.js';
 
@@ -90,25 +91,32 @@ export async function analyseBlocks(
       ? pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
       : pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN;
   const bytes = exposed ? encodeOnnxModel(exposeOutputs(decoder.graph, tensors)) : decoder.bytes;
+  const sequences = byteSequences(calibration.texts, calibration.sequenceLength);
+  const options = { maxBlockSize, finalLayer: 'mask' as const };
   const session = await openJobSession(bytes, runtime);
-  let captured: CapturedStreams;
+  let distances: BlockDistances;
   try {
-    captured = await captureResidualStream(
-      session,
-      tensors,
-      byteSequences(calibration.texts, calibration.sequenceLength),
-      calibration.batchSize,
-      onBatch,
-      metric === pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN ? 'last-token' : 'all-tokens',
-    );
+    if (metric === pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN) {
+      // Final tokens only: texts × (L + 1) × d floats, whatever the sequence length.
+      const captured = await captureResidualStream(
+        session,
+        tensors,
+        sequences,
+        calibration.batchSize,
+        onBatch,
+        'last-token',
+      );
+      distances = angularDistanceMatrix(
+        { states: captured.lastToken, rows: captured.texts, dim: captured.dim },
+        options,
+      );
+    } else {
+      distances = await streamedBlockInfluence(session, tensors, sequences, calibration.batchSize, options, onBatch);
+    }
   } finally {
     await session.release();
   }
-  const options = { maxBlockSize, finalLayer: 'mask' as const };
-  const distances =
-    metric === pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN
-      ? angularDistanceMatrix({ states: captured.lastToken, rows: captured.texts, dim: captured.dim }, options)
-      : blockInfluenceMatrix({ states: captured.allTokens, rows: captured.tokens, dim: captured.dim }, options);
+  const tokens = sequences.reduce((n, q) => n + q.length, 0);
   const result: pruningV1.AnalysisResult = {
     model: { name: decoder.stored.name, version: decoder.stored.version },
     layerCount: L,
@@ -119,8 +127,8 @@ export async function analyseBlocks(
       data: Buffer.from(distances.values.buffer, distances.values.byteOffset, distances.values.byteLength),
     },
     bestBlocks: bestBlocks(distances).map((b) => ({ ...b })),
-    samples: captured.texts,
-    tokens: captured.tokens,
+    samples: sequences.length,
+    tokens,
     residualStreamSource: source,
     jsonReportPath: '',
     markdownReportPath: '',
@@ -129,4 +137,37 @@ export async function analyseBlocks(
     blockEvaluations: [],
   };
   return { result, distances };
+}
+
+/**
+ * Block influence over all tokens without holding them: each batch's per-block means, weighted by its
+ * token count, summed in float64 (the mean over all tokens, up to rounding).
+ */
+async function streamedBlockInfluence(
+  session: ort.InferenceSession,
+  tensors: readonly string[],
+  sequences: readonly Uint8Array[],
+  batchSize: number,
+  options: BlockDistanceOptions,
+  onBatch: (done: number, total: number) => void,
+): Promise<BlockDistances> {
+  let sums: Float64Array | undefined;
+  let shape = { layerCount: 0, maxBlockSize: 0 };
+  let tokens = 0;
+  await forEachTokenBatch(
+    session,
+    tensors,
+    sequences,
+    batchSize,
+    (batch) => {
+      const m = blockInfluenceMatrix({ states: batch.rows, rows: batch.count, dim: batch.dim }, options);
+      shape = { layerCount: m.layerCount, maxBlockSize: m.maxBlockSize };
+      sums ??= new Float64Array(m.values.length);
+      for (let i = 0; i < m.values.length; i++) sums[i]! += m.values[i]! * batch.count;
+      tokens += batch.count;
+      return true;
+    },
+    onBatch,
+  );
+  return { ...shape, values: Float32Array.from(sums ?? [], (v) => v / tokens) };
 }
