@@ -47,6 +47,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     selection: () => {
       const u = needSelection();
       return {
+        list: async (query: Record<string, unknown>) =>
+          selectionV1.ListJobsResponse.toJSON(
+            await u.list(parseQuery(selectionV1.ListJobsRequest.fromJSON, query, 'ListJobsRequest'), timeout),
+          ),
         get: async (id: string) => selectionV1.GetJobResponse.toJSON(await u.get(id, timeout)),
         cancel: async (id: string) => selectionV1.CancelJobResponse.toJSON(await u.cancel(id, timeout)),
         watch: u.watch.bind(u),
@@ -55,6 +59,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     pruning: () => {
       const u = needPruning();
       return {
+        list: async (query: Record<string, unknown>) =>
+          pruningV1.ListJobsResponse.toJSON(
+            await u.list(parseQuery(pruningV1.ListJobsRequest.fromJSON, query, 'ListJobsRequest'), timeout),
+          ),
         get: async (id: string) => pruningV1.GetJobResponse.toJSON(await u.get(id, timeout)),
         cancel: async (id: string) => pruningV1.CancelJobResponse.toJSON(await u.cancel(id, timeout)),
         watch: u.watch.bind(u),
@@ -88,6 +96,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   };
 
   const routes: Record<string, Route> = {
+    'GET /v1/selection/jobs': async (req, res) => sendJson(res, 200, await jobApis.selection().list(queryOf(req))),
+    'GET /v1/pruning/jobs': async (req, res) => sendJson(res, 200, await jobApis.pruning().list(queryOf(req))),
     'POST /v1/pruning/analyses': async (req, res, call) => {
       const r = await needPruning().submitAnalysis(
         await readJsonBody(req, config.maxBodyBytes),
@@ -197,4 +207,42 @@ async function checkHealth(address: string, timeoutMs: number): Promise<string> 
   } finally {
     client.close();
   }
+}
+
+/**
+ * A request's query string as a protobuf-JSON object: `page_size=10&state=JOB_STATE_RUNNING&state=...`
+ * -> `{ page_size: "10", states: [...] }`. Repeated keys become arrays; `state` is the singular of the
+ * contract's `states`.
+ */
+function queryOf(req: IncomingMessage): Record<string, unknown> {
+  const params = new URL(req.url ?? '/', 'http://gateway').searchParams;
+  const out: Record<string, unknown> = {};
+  for (const key of new Set(params.keys())) {
+    const values = params.getAll(key);
+    if (key === 'state' || key === 'states') out.states = values;
+    else out[key] = values.length === 1 ? values[0] : values;
+  }
+  return out;
+}
+
+/**
+ * Decodes a query object with a ts-proto `fromJSON`. Unknown enum names decode to UNRECOGNIZED (-1) and
+ * numbers that are not numbers to NaN: both are a 400 naming the parameter, not a silently empty page.
+ */
+function parseQuery<T extends object>(
+  fromJSON: (object: unknown) => T,
+  query: Record<string, unknown>,
+  message: string,
+): T {
+  const decoded = fromJSON(query);
+  for (const [field, value] of Object.entries(decoded)) {
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    if (values.some((v) => v === -1 || Number.isNaN(v))) {
+      throw new SiftError(
+        'invalid_argument',
+        `query parameters: ${field} of ${message} has an unknown value (${JSON.stringify(query[field] ?? query)})`,
+      );
+    }
+  }
+  return decoded;
 }

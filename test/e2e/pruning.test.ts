@@ -300,6 +300,14 @@ describe('pruning end to end', () => {
     );
     expect(listed.jobs.map((j) => j.jobId)).toContain(jobId);
     expect(listed.jobs.every((j) => j.kind === pruningV1.JobKind.JOB_KIND_PRUNING)).toBe(true);
+    // The same through the gateway, filtered by query parameters; a bad one is a 400 naming the problem.
+    const page = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs?kind=JOB_KIND_ANALYSIS&state=JOB_STATE_SUCCEEDED`);
+    const pageJson = (await page.json()) as { jobs: { jobId: string; kind: string }[] };
+    expect(pageJson.jobs.map((j) => j.jobId)).toContain(analysisId);
+    expect(pageJson.jobs.every((j) => j.kind === 'JOB_KIND_ANALYSIS')).toBe(true);
+    const bad = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs?state=DONE`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('query parameters');
     expect(result?.afterUnhealed?.fileSizeBytes).toBeLessThan(result?.before?.fileSizeBytes ?? 0);
 
     // The new version is in the temporary store, with provenance; the source version is untouched.

@@ -27,6 +27,11 @@ export class PruningUpstream {
     return unaryCall(this.client, 'submitPruning', pruningV1.SubmitPruningRequest.fromJSON(body), timeoutMs);
   }
 
+  /** GET /v1/pruning/jobs: a page of jobs, newest first. */
+  list(request: pruningV1.ListJobsRequest, timeoutMs: number): Promise<pruningV1.ListJobsResponse> {
+    return unaryCall(this.client, 'listJobs', request, timeoutMs);
+  }
+
   get(jobId: string, timeoutMs: number): Promise<pruningV1.GetJobResponse> {
     return unaryCall(this.client, 'getJob', { jobId }, timeoutMs);
   }

@@ -19,6 +19,11 @@ export class SelectionUpstream {
     return unaryCall(this.client, 'submitJob', selectionV1.SubmitJobRequest.fromJSON(body), timeoutMs);
   }
 
+  /** GET /v1/selection/jobs: a page of jobs, newest first. */
+  list(request: selectionV1.ListJobsRequest, timeoutMs: number): Promise<selectionV1.ListJobsResponse> {
+    return unaryCall(this.client, 'listJobs', request, timeoutMs);
+  }
+
   get(jobId: string, timeoutMs: number): Promise<selectionV1.GetJobResponse> {
     return unaryCall(this.client, 'getJob', { jobId }, timeoutMs);
   }
