@@ -158,49 +158,94 @@ try {
   const calibration = Array.from({ length: 16 }, (_, i) => chunk(i));
   const evaluation = Array.from({ length: 8 }, (_, i) => chunk(16 + i));
   const pruning = new pruningV1.PruningServiceClient(platform.pruningAddress ?? '', credentials.createInsecure());
+  const inline = (t: string[]) => ({ source: { $case: 'inline' as const, value: { texts: t } } });
+  /** Polls GetJob until the job is final; its result, or undefined after printing why it failed. */
+  const finished = async (jobId: string) => {
+    let job: pruningV1.Job | undefined;
+    await waitUntil(
+      async () => {
+        job = await new Promise<pruningV1.GetJobResponse>((resolve, reject) =>
+          pruning.getJob({ jobId }, (err, res) => (err ? reject(err) : resolve(res))),
+        ).then((r) => r.job);
+        return (job?.status?.state ?? 0) >= commonV1.JobState.JOB_STATE_SUCCEEDED;
+      },
+      120_000,
+      250,
+    );
+    if (job?.status?.state !== commonV1.JobState.JOB_STATE_SUCCEEDED) {
+      say(`   job ${jobId} ended ${commonV1.jobStateToJSON(job?.status?.state ?? 0)}: ${job?.status?.error}`);
+      return undefined;
+    }
+    return job.result;
+  };
+  const healing = { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES };
+  const calibrationSpec = { texts: inline(calibration), sequenceLength: 256 };
+  const evaluationSpec = { texts: inline(evaluation), latencyRuns: 3 };
+
+  // 1. How many layers can it lose? The analysis removes each l*(n) in memory and measures it.
+  const analysisJob = await new Promise<pruningV1.SubmitAnalysisResponse>((resolve, reject) =>
+    pruning.submitAnalysis(
+      pruningV1.SubmitAnalysisRequest.fromPartial({
+        spec: {
+          model: { name: 'byte-gpt', version: '1' },
+          calibration: calibrationSpec,
+          maxBlockSize: 3,
+          evaluation: evaluationSpec,
+          healing,
+        },
+      }),
+      (err, res) => (err ? reject(err) : resolve(res)),
+    ),
+  );
+  const analysed = await finished(analysisJob.jobId);
+  if (analysed?.$case === 'analysisResult') {
+    const a = analysed.value;
+    const base = a.sourceMetrics?.bitsPerByte ?? Number.NaN;
+    say(`   held-out bits/byte of the 8-layer model: ${base.toFixed(3)}; removing the most redundant block l*(n):`);
+    for (const e of a.blockEvaluations) {
+      const b = e.block;
+      const d = (m?: pruningV1.ModelMetrics) =>
+        `${m?.bitsPerByte.toFixed(3)} (+${((m?.bitsPerByte ?? 0) - base).toFixed(3)})`;
+      say(
+        `     n = ${b?.blockSize}: layers ${b?.startLayer}..${(b?.startLayer ?? 0) + (b?.blockSize ?? 0) - 1}, ` +
+          `distance ${b?.distance.toFixed(3)} -> ${d(e.unhealed)} unhealed, ${d(e.healed)} healed`,
+      );
+    }
+    say(`   report: ${a.markdownReportPath}`);
+  }
+
+  // 2. Remove one layer for real, healed, as a new model version.
   const submittedPruning = await new Promise<pruningV1.SubmitPruningResponse>((resolve, reject) =>
     pruning.submitPruning(
       pruningV1.SubmitPruningRequest.fromPartial({
         spec: {
           model: { name: 'byte-gpt', version: '1' },
           blockSize: 1,
-          calibration: { texts: { source: { $case: 'inline', value: { texts: calibration } } }, sequenceLength: 256 },
-          healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
-          evaluation: { texts: { source: { $case: 'inline', value: { texts: evaluation } } }, latencyRuns: 3 },
+          analysisJobId: analysisJob.jobId,
+          calibration: calibrationSpec,
+          healing,
+          evaluation: evaluationSpec,
         },
       }),
       (err, res) => (err ? reject(err) : resolve(res)),
     ),
   );
-  await waitUntil(
-    async () => {
-      const j = await new Promise<pruningV1.GetJobResponse>((resolve, reject) =>
-        pruning.getJob({ jobId: submittedPruning.jobId }, (err, res) => (err ? reject(err) : resolve(res))),
-      );
-      const state = j.job?.status?.state ?? 0;
-      if (state < commonV1.JobState.JOB_STATE_SUCCEEDED) return false;
-      const r = j.job?.result?.$case === 'pruningResult' ? j.job.result.value : undefined;
-      if (!r) {
-        say(`   pruning job ended ${commonV1.jobStateToJSON(state)}: ${j.job?.status?.error}`);
-        return true;
-      }
-      const f = (m?: { bitsPerByte: number; latencyMsP50: number; fileSizeBytes: number; layerCount: number }) =>
-        `${m?.layerCount} layers, ${m?.bitsPerByte.toFixed(3)} bits/byte, p50 ${m?.latencyMsP50.toFixed(1)} ms, ${((m?.fileSizeBytes ?? 0) / 1e6).toFixed(2)} MB`;
-      say(`   removed layer ${r.removedBlock?.startLayer} (angular distance ${r.removedBlock?.distance.toFixed(3)})`);
-      say(`   before          ${f(r.before)}`);
-      say(`   after           ${f(r.afterUnhealed)}`);
-      say(`   after + healing ${f(r.afterHealed)}`);
-      say(
-        r.healing?.foldedInto
-          ? `   healing: least-squares map folded into ${r.healing.foldedInto} (no new parameters)`
-          : `   healing: least-squares map inserted as a MatMul (${r.healing?.addedParameters} parameters)`,
-      );
-      say(`   stored as ${r.prunedModel?.name}@${r.prunedModel?.version} in ${demoModels}`);
-      return true;
-    },
-    120_000,
-    250,
-  );
+  const prunedResult = await finished(submittedPruning.jobId);
+  if (prunedResult?.$case === 'pruningResult') {
+    const r = prunedResult.value;
+    const f = (m?: { bitsPerByte: number; latencyMsP50: number; fileSizeBytes: number; layerCount: number }) =>
+      `${m?.layerCount} layers, ${m?.bitsPerByte.toFixed(3)} bits/byte, p50 ${m?.latencyMsP50.toFixed(1)} ms, ${((m?.fileSizeBytes ?? 0) / 1e6).toFixed(2)} MB`;
+    say(`   removed layer ${r.removedBlock?.startLayer} (angular distance ${r.removedBlock?.distance.toFixed(3)})`);
+    say(`   before          ${f(r.before)}`);
+    say(`   after           ${f(r.afterUnhealed)}`);
+    say(`   after + healing ${f(r.afterHealed)}`);
+    say(
+      r.healing?.foldedInto
+        ? `   healing: least-squares map folded into ${r.healing.foldedInto} (no new parameters)`
+        : `   healing: least-squares map inserted as a MatMul (${r.healing?.addedParameters} parameters)`,
+    );
+    say(`   stored as ${r.prunedModel?.name}@${r.prunedModel?.version} in ${demoModels}`);
+  }
   pruning.close();
 
   say('\n== a bad request gets a precise error');
