@@ -1,3 +1,3 @@
 export * from './file-job-store.js';
-export * from './job-runner.js';
+export * from './job-worker.js';
 export * from './watch.js';
