@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { commonV1, pruningV1 } from '@sift/contracts';
+import { createLogger, type Logger, SiftError } from '@sift/kit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileJobStore } from './file-job-store.js';
+import { JobWorker, jobProgressReporter } from './job-worker.js';
+
+const root = mkdtempSync(join(tmpdir(), 'sift-jobs-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const store = new FileJobStore<pruningV1.Job>(root, pruningV1.Job, 'pruning');
+const logger = createLogger('jobs-test', 'error');
+
+async function newJob(): Promise<string> {
+  const jobId = FileJobStore.newId();
+  await store.create(
+    pruningV1.Job.fromPartial({ status: { jobId, state: commonV1.JobState.JOB_STATE_QUEUED, updatedAtMs: 1 } }),
+  );
+  return jobId;
+}
+
+/** A worker whose body is given by the test; it records how jobs were settled. */
+class TestWorker extends JobWorker<pruningV1.Job> {
+  readonly settled: { jobId: string; state: commonV1.JobState; error: string }[] = [];
+
+  constructor(private readonly body: (controller: AbortController, jobId: string) => Promise<void>) {
+    super(store, logger, 'test');
+  }
+
+  protected execute(job: pruningV1.Job, controller: AbortController, _log: Logger): Promise<void> {
+    return this.body(controller, job.status?.jobId ?? '');
+  }
+
+  protected async settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {
+    this.settled.push({ jobId, state, error });
+    await store.update(jobId, (j) => {
+      if (j.status) j.status.state = state;
+    });
+  }
+}
+
+describe('JobWorker', () => {
+  it('fails a job whose body throws, with the error as the reason, and leaves final jobs alone', async () => {
+    const jobId = await newJob();
+    const worker = new TestWorker(async () => {
+      throw new SiftError('invalid_argument', 'calibration.texts[3] is empty');
+    });
+    await worker.run(jobId);
+    expect(worker.settled).toEqual([
+      { jobId, state: commonV1.JobState.JOB_STATE_FAILED, error: 'calibration.texts[3] is empty' },
+    ]);
+    await worker.run(jobId); // FAILED is final: nothing runs again
+    expect(worker.settled).toHaveLength(1);
+  });
+
+  it('cancels a job a client asked to cancel, through the progress tick', async () => {
+    const jobId = await newJob();
+    const worker = new TestWorker(async (controller) => {
+      const progress = jobProgressReporter({ jobId, store, controller, publish: async () => {}, logger });
+      progress.stage('work');
+      await store.saveRun(jobId, { completedStages: 0, cancelRequested: true });
+      for (let i = 1; ; i++) {
+        progress.tick(i, 1_000_000);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    });
+    await worker.run(jobId);
+    expect(worker.settled).toEqual([
+      { jobId, state: commonV1.JobState.JOB_STATE_CANCELLED, error: 'cancelled by a client' },
+    ]);
+    expect((await store.get(jobId)).status?.progress?.stage).toBe('work');
+  });
+
+  it('on shutdown stops the job without settling it and rethrows, so the queue redelivers it', async () => {
+    const jobId = await newJob();
+    let started!: () => void;
+    const running = new Promise<void>((r) => {
+      started = r;
+    });
+    const worker = new TestWorker(async (controller) => {
+      started();
+      await new Promise((_, reject) =>
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason)),
+      );
+    });
+    const run = worker.run(jobId);
+    await running;
+    worker.shutdown();
+    await expect(run).rejects.toMatchObject({ kind: 'unavailable' });
+    expect(worker.settled).toEqual([]);
+    expect((await store.get(jobId)).status?.state).toBe(commonV1.JobState.JOB_STATE_QUEUED);
+  });
+});
