@@ -77,7 +77,10 @@ describe('pruning end to end', () => {
     platform = await startPlatform(
       dataDir,
       {},
-      { pruning: true, pruningEnv: { SIFT_MODELS_DIR: modelsDir, SIFT_PRUNING_THREADS: '2' } },
+      {
+        pruning: true,
+        pruningEnv: { SIFT_MODELS_DIR: modelsDir, SIFT_PRUNING_THREADS: '2', SIFT_DATA_ROOTS: dataDir },
+      },
     );
     client = new pruningV1.PruningServiceClient(platform.pruningAddress ?? '', credentials.createInsecure());
   }, 60_000);
@@ -128,6 +131,10 @@ describe('pruning end to end', () => {
     expect(
       await submit({ model: { name: 'byte-gpt', version: '' }, blockSize: 1, calibration: { texts: missingFile } }),
     ).toBe(status.NOT_FOUND);
+    const outside = { source: { $case: 'dataset' as const, value: { path: '/etc/hostname', textField: '' } } };
+    expect(
+      await submit({ model: { name: 'byte-gpt', version: '' }, blockSize: 1, calibration: { texts: outside } }),
+    ).toBe(status.PERMISSION_DENIED);
   });
 
   it('finds the residual stream by graph analysis when the model does not output it, and prunes that model', async () => {

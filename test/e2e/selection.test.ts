@@ -19,7 +19,12 @@ describe('selection job end to end', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'sift-sel-'));
-    platform = await startPlatform(dataDir, { SIFT_SELECTION_ACK_WAIT_MS: '3000' }, { selection: true });
+    // Jobs may only touch files under the test's folder (SIFT_DATA_ROOTS), as in a shared deployment.
+    platform = await startPlatform(
+      dataDir,
+      { SIFT_SELECTION_ACK_WAIT_MS: '3000', SIFT_DATA_ROOTS: dataDir },
+      { selection: true },
+    );
   });
   afterAll(async () => {
     if (!stopped) await platform?.stop();
@@ -101,6 +106,13 @@ describe('selection job end to end', () => {
     expect(eps.body.error.message).toContain('steps[2].sem_dedup.eps must be in (0, 1)');
     const missing = await submit(pipeline(join(dataDir, 'nope.jsonl'), join(dataDir, 'x')));
     expect(missing.status).toBe(404);
+    // Files outside the data roots are refused before the service touches them, for reading and writing.
+    const outside = await submit(pipeline('/etc/hostname', join(dataDir, 'x')));
+    expect(outside.status).toBe(403);
+    expect(outside.body.error.message).toContain('dataset.paths[0] /etc/hostname is outside the folders');
+    const writeOutside = await submit(pipeline(dataset, join(tmpdir(), 'sift-elsewhere')));
+    expect(writeOutside.status).toBe(403);
+    expect(writeOutside.body.error.message).toContain('output.path');
     expect((await fetch(`${platform.gatewayUrl}/v1/selection/jobs/job-zzzz-00000000`)).status).toBe(404);
   });
 

@@ -7,6 +7,7 @@ describe('error mapping (DESIGN.md table)', () => {
   it.each([
     ['invalid_argument', status.INVALID_ARGUMENT, 400],
     ['not_found', status.NOT_FOUND, 404],
+    ['permission_denied', status.PERMISSION_DENIED, 403],
     ['failed_precondition', status.FAILED_PRECONDITION, 409],
     ['resource_exhausted', status.RESOURCE_EXHAUSTED, 429],
     ['payload_too_large', status.RESOURCE_EXHAUSTED, 413],
@@ -21,6 +22,7 @@ describe('error mapping (DESIGN.md table)', () => {
 
   it('maps upstream gRPC codes back to kinds, unknown ones to internal', () => {
     expect(kindOfGrpcStatus(status.NOT_FOUND)).toBe('not_found');
+    expect(kindOfGrpcStatus(status.PERMISSION_DENIED)).toBe('permission_denied');
     expect(kindOfGrpcStatus(status.DATA_LOSS)).toBe('internal');
     expect(grpcStatusName(status.RESOURCE_EXHAUSTED)).toBe('RESOURCE_EXHAUSTED');
   });

@@ -6,6 +6,7 @@ export * from './sift-error.js';
 const grpcByKind: Record<ErrorKind, GrpcStatus> = {
   invalid_argument: GrpcStatus.INVALID_ARGUMENT,
   not_found: GrpcStatus.NOT_FOUND,
+  permission_denied: GrpcStatus.PERMISSION_DENIED,
   failed_precondition: GrpcStatus.FAILED_PRECONDITION,
   resource_exhausted: GrpcStatus.RESOURCE_EXHAUSTED,
   payload_too_large: GrpcStatus.RESOURCE_EXHAUSTED,
@@ -19,6 +20,7 @@ const grpcByKind: Record<ErrorKind, GrpcStatus> = {
 const httpByKind: Record<ErrorKind, number> = {
   invalid_argument: 400,
   not_found: 404,
+  permission_denied: 403,
   failed_precondition: 409,
   resource_exhausted: 429,
   payload_too_large: 413,
@@ -43,6 +45,7 @@ const kindByGrpc = new Map<number, ErrorKind>([
   [GrpcStatus.INVALID_ARGUMENT, 'invalid_argument'],
   [GrpcStatus.OUT_OF_RANGE, 'invalid_argument'],
   [GrpcStatus.NOT_FOUND, 'not_found'],
+  [GrpcStatus.PERMISSION_DENIED, 'permission_denied'],
   [GrpcStatus.FAILED_PRECONDITION, 'failed_precondition'],
   [GrpcStatus.RESOURCE_EXHAUSTED, 'resource_exhausted'],
   [GrpcStatus.UNAVAILABLE, 'unavailable'],

@@ -7,6 +7,7 @@
 export type ErrorKind =
   | 'invalid_argument'
   | 'not_found'
+  | 'permission_denied'
   | 'failed_precondition'
   | 'resource_exhausted'
   | 'payload_too_large'

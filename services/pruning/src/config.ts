@@ -13,6 +13,11 @@ export const pruningConfigSpec = {
   natsUrl: key.string('SIFT_NATS_URL', 'nats://127.0.0.1:4222', 'NATS server(s): job queue and events'),
   worker: key.bool('SIFT_PRUNING_WORKER', true, 'take jobs from the queue in this process'),
   ackWaitMs: key.int('SIFT_PRUNING_ACK_WAIT_MS', 30_000, "a dead worker's job is redelivered after this", 500),
+  dataRoots: key.string(
+    'SIFT_DATA_ROOTS',
+    '',
+    'comma-separated folders calibration and evaluation texts may be read from; empty allows any path',
+  ),
   provider: key.oneOf(
     'SIFT_EXECUTION_PROVIDER',
     'cpu',

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Bus, publishRequestMetrics, subjects } from '@sift/bus';
 import { pruningV1 } from '@sift/contracts';
+import { DataRoots } from '@sift/datasets';
 import { ModelStore } from '@sift/inference';
 import { type Logger, startGrpcServer } from '@sift/kit';
 import { pruningHandlers } from './adapters/grpc.js';
@@ -37,7 +38,12 @@ export async function startPruningService(config: PruningConfig, logger: Logger)
     port: config.port,
     logger,
     maxMessageBytes: config.maxMessageBytes,
-    services: [{ definition: pruningV1.PruningServiceService, handlers: pruningHandlers(store, bus, models) }],
+    services: [
+      {
+        definition: pruningV1.PruningServiceService,
+        handlers: pruningHandlers(store, bus, models, DataRoots.parse(config.dataRoots)),
+      },
+    ],
     onCallFinished: publishRequestMetrics(bus, logger),
   });
   return {

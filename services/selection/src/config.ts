@@ -6,6 +6,11 @@ export const selectionConfigSpec = {
   port: key.int('SIFT_SELECTION_PORT', 50052, 'gRPC port; 0 picks a free one'),
   dataDir: key.string('SIFT_SELECTION_DATA_DIR', '.data/selection', 'job state folder, shared by replicas'),
   modelsDir: key.string('SIFT_MODELS_DIR', 'models', 'model store root, for the text-quality language model'),
+  dataRoots: key.string(
+    'SIFT_DATA_ROOTS',
+    '',
+    'comma-separated folders jobs may read datasets from and write outputs to; empty allows any path',
+  ),
   embeddingAddress: key.string('SIFT_EMBEDDING_ADDRESS', '127.0.0.1:50051', 'embedding service host:port'),
   natsUrl: key.string('SIFT_NATS_URL', 'nats://127.0.0.1:4222', 'NATS server(s): job queue and events'),
   provider: key.oneOf(

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Bus, publishRequestMetrics, subjects } from '@sift/bus';
 import { selectionV1 } from '@sift/contracts';
+import { DataRoots } from '@sift/datasets';
 import { ModelStore } from '@sift/inference';
 import { type Logger, startGrpcServer } from '@sift/kit';
 import { StreamingEmbedder } from './adapters/embedding-client.js';
@@ -37,7 +38,12 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
     port: config.port,
     logger,
     maxMessageBytes: config.maxMessageBytes,
-    services: [{ definition: selectionV1.SelectionServiceService, handlers: selectionHandlers(store, bus) }],
+    services: [
+      {
+        definition: selectionV1.SelectionServiceService,
+        handlers: selectionHandlers(store, bus, DataRoots.parse(config.dataRoots)),
+      },
+    ],
     onCallFinished: publishRequestMetrics(bus, logger),
   });
   return {

@@ -1,6 +1,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, pruningV1 } from '@sift/contracts';
+import type { DataRoots } from '@sift/datasets';
 import type { ModelStore } from '@sift/inference';
 import { streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
@@ -18,7 +19,20 @@ export function pruningHandlers(
   store: JobStore,
   bus: Bus,
   models: ModelStore,
+  dataRoots: DataRoots,
 ): Record<string, UnaryHandler | StreamHandler> {
+  /** Dataset files a spec names must lie inside the data roots; checked before anything reads them. */
+  const checkTextFiles = async (spec: {
+    calibration?: pruningV1.CalibrationSpec | undefined;
+    evaluation?: pruningV1.EvaluationSpec | undefined;
+  }) => {
+    for (const [corpus, field] of [
+      [spec.calibration?.texts, 'spec.calibration.texts'],
+      [spec.evaluation?.texts, 'spec.evaluation.texts'],
+    ] as const) {
+      if (corpus?.source?.$case === 'dataset') await dataRoots.check(corpus.source.value.path, `${field}.dataset.path`);
+    }
+  };
   /** Layer structure per model folder; a model version never changes once stored. */
   const decoders = new Map<string, Promise<DecoderModel>>();
   const decoderOf = async (ref: commonV1.ModelRef | undefined) => {
@@ -60,6 +74,7 @@ export function pruningHandlers(
     const spec = req.spec;
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');
     const decoder = await decoderOf(spec.model);
+    await checkTextFiles(spec);
     await checkCalibration(spec.calibration, decoder.contextLength, 'spec.calibration');
     if (spec.evaluation) {
       await checkEvaluation(spec.evaluation, spec.calibration, decoder.contextLength, 'spec.evaluation');
@@ -97,6 +112,7 @@ export function pruningHandlers(
       throw new SiftError('invalid_argument', `spec.output_name "${spec.outputName}" is not a valid model name`);
     }
     const decoder = await decoderOf(spec.model);
+    await checkTextFiles(spec);
     await checkPruningSpec(spec, decoder.layerCount, decoder.contextLength);
     if (spec.analysisJobId && spec.startLayer === undefined) {
       const analysis = await store.get(spec.analysisJobId);

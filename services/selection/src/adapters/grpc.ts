@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
+import type { DataRoots } from '@sift/datasets';
 import { streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
@@ -10,7 +11,11 @@ import { datasetFiles } from '../pipeline/outputs.js';
 import { resolveSteps } from '../pipeline/steps.js';
 
 /** Thin gRPC adapter: decode, validate, call the job store and queue, encode. */
-export function selectionHandlers(store: JobStore, bus: Bus): Record<string, UnaryHandler | StreamHandler> {
+export function selectionHandlers(
+  store: JobStore,
+  bus: Bus,
+  dataRoots: DataRoots,
+): Record<string, UnaryHandler | StreamHandler> {
   const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
     if (req.requestId) {
       const existing = await store.jobForRequest(req.requestId);
@@ -25,9 +30,23 @@ export function selectionHandlers(store: JobStore, bus: Bus): Record<string, Una
     if (!dataset || dataset.paths.length === 0)
       throw new SiftError('invalid_argument', 'dataset.paths: at least one path is required');
     if (!dataset.textField) throw new SiftError('invalid_argument', 'dataset.text_field is required');
-    await datasetFiles(dataset);
     if (!req.output?.path) throw new SiftError('invalid_argument', 'output.path is required');
-    resolveSteps(req.steps);
+    const steps = resolveSteps(req.steps);
+    // Every file the job will read or write, before anything touches them.
+    const files: [string, string][] = [
+      ...dataset.paths.map((p, i): [string, string] => [p, `dataset.paths[${i}]`]),
+      [req.output.path, 'output.path'],
+      ...steps.flatMap((s, i): [string, string][] =>
+        'index' in s
+          ? [
+              ...s.index.load.map((p, j): [string, string] => [p, `steps[${i}].index.load_paths[${j}]`]),
+              ...(s.index.save ? [[s.index.save, `steps[${i}].index.save_path`] as [string, string]] : []),
+            ]
+          : [],
+      ),
+    ];
+    for (const [path, field] of files) await dataRoots.check(path, field);
+    await datasetFiles(dataset);
     const jobId = JobStore.newId();
     const now = Date.now();
     const status: selectionV1.JobStatus = {

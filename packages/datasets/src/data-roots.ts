@@ -1,0 +1,57 @@
+import { realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { SiftError } from '@sift/kit/errors';
+
+/**
+ * Which folders a service may read datasets from and write outputs to. Requests name files by path, and
+ * the service reads them with its own rights; in a shared deployment that must not include its
+ * configuration, its keys or another team's data. Empty allows any path (a laptop, the tests).
+ */
+export class DataRoots {
+  private readonly roots: Promise<string[]>;
+
+  /** `roots`: folders, as configured (SIFT_DATA_ROOTS, comma-separated); resolved through symlinks. */
+  constructor(readonly configured: readonly string[]) {
+    this.roots = Promise.all(configured.map((r) => realOrResolved(resolve(r))));
+  }
+
+  static parse(value: string): DataRoots {
+    return new DataRoots(
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+  }
+
+  /**
+   * Throws permission_denied naming `field` unless `path` (an existing file or folder, or one to be
+   * created) lies inside one of the roots once symlinks are resolved, so `..` and links cannot escape.
+   */
+  async check(path: string, field: string): Promise<void> {
+    const roots = await this.roots;
+    if (roots.length === 0) return;
+    const real = await realOrResolved(resolve(path));
+    const inside = roots.some((root) => {
+      const rel = relative(root, real);
+      return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+    });
+    if (!inside) {
+      throw new SiftError(
+        'permission_denied',
+        `${field} ${path} is outside the folders this service may use (SIFT_DATA_ROOTS: ${this.configured.join(', ')})`,
+      );
+    }
+  }
+}
+
+/** The real path of `path`, or of its nearest existing ancestor with the rest appended (for outputs). */
+async function realOrResolved(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    const parent = dirname(path);
+    if (parent === path) return path;
+    return resolve(await realOrResolved(parent), relative(parent, path));
+  }
+}
