@@ -95,33 +95,30 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     return undefined;
   };
 
+  /** POST of a job submission: the JSON body goes upstream, the job id comes back with 202 Accepted. */
+  const submitRoute =
+    <R>(submit: (body: unknown) => Promise<R>, toJSON: (response: R) => unknown): Route =>
+    async (req, res, call) => {
+      const response = await submit(await readJsonBody(req, config.maxBodyBytes));
+      call.batchSize = 1;
+      sendJson(res, 202, toJSON(response));
+    };
+
   const routes: Record<string, Route> = {
     'GET /v1/selection/jobs': async (req, res) => sendJson(res, 200, await jobApis.selection().list(queryOf(req))),
     'GET /v1/pruning/jobs': async (req, res) => sendJson(res, 200, await jobApis.pruning().list(queryOf(req))),
-    'POST /v1/pruning/analyses': async (req, res, call) => {
-      const r = await needPruning().submitAnalysis(
-        await readJsonBody(req, config.maxBodyBytes),
-        config.upstreamTimeoutMs,
-      );
-      call.batchSize = 1;
-      sendJson(res, 202, pruningV1.SubmitAnalysisResponse.toJSON(r));
-    },
-    'POST /v1/pruning/prunings': async (req, res, call) => {
-      const r = await needPruning().submitPruning(
-        await readJsonBody(req, config.maxBodyBytes),
-        config.upstreamTimeoutMs,
-      );
-      call.batchSize = 1;
-      sendJson(res, 202, pruningV1.SubmitPruningResponse.toJSON(r));
-    },
-    'POST /v1/selection/jobs': async (req, res, call) => {
-      const response = await needSelection().submit(
-        await readJsonBody(req, config.maxBodyBytes),
-        config.upstreamTimeoutMs,
-      );
-      call.batchSize = 1;
-      sendJson(res, 202, selectionV1.SubmitJobResponse.toJSON(response));
-    },
+    'POST /v1/pruning/analyses': submitRoute(
+      (body) => needPruning().submitAnalysis(body, timeout),
+      pruningV1.SubmitAnalysisResponse.toJSON,
+    ),
+    'POST /v1/pruning/prunings': submitRoute(
+      (body) => needPruning().submitPruning(body, timeout),
+      pruningV1.SubmitPruningResponse.toJSON,
+    ),
+    'POST /v1/selection/jobs': submitRoute(
+      (body) => needSelection().submit(body, timeout),
+      selectionV1.SubmitJobResponse.toJSON,
+    ),
     'POST /v1/embeddings': async (req, res, call) => {
       const { request, base64 } = toEmbedRequest(await readJsonBody(req, config.maxBodyBytes));
       call.batchSize = request.inputs.length;

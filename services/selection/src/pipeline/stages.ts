@@ -73,6 +73,31 @@ export async function createSelectionKernels(opts: {
   };
 }
 
+/**
+ * Records the drops of a dedup step: a row whose duplicate is another row of this dataset
+ * (`duplicateOf` >= 0) gets `reason` and that row; one matched in a loaded index (-2) is an
+ * indexed-duplicate with the indexed record's id.
+ */
+function dropDuplicates(
+  state: PipelineState,
+  alive: Int32Array,
+  r: { kept: Uint8Array; duplicateOf: Int32Array; indexedDuplicateOf: readonly (string | undefined)[] },
+  stage: string,
+  reason: 'exact-duplicate' | 'near-duplicate',
+  scores?: ArrayLike<number>,
+): void {
+  alive.forEach((rec, row) => {
+    if (r.kept[row]) return;
+    const dup = r.duplicateOf[row] as number;
+    drop(state, rec, {
+      stage,
+      reason: dup === -2 ? 'indexed-duplicate' : reason,
+      ...(scores ? { score: scores[row] as number } : {}),
+      ...(dup >= 0 ? { duplicateOf: alive[dup] as number } : { indexedDuplicateOf: r.indexedDuplicateOf[row] ?? '' }),
+    });
+  });
+}
+
 /** Spherical k-means with the ONNX assignment kernel: the clustering every embedding-space step uses. */
 export async function clusterRows(
   x: Float32Array,
@@ -111,17 +136,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         ids,
         ...(index ? { index } : {}),
       });
-      alive.forEach((rec, row) => {
-        if (r.kept[row]) return;
-        const dup = r.duplicateOf[row] as number;
-        drop(state, rec, {
-          stage: step.name,
-          reason: dup === -2 ? 'indexed-duplicate' : 'exact-duplicate',
-          ...(dup >= 0
-            ? { duplicateOf: alive[dup] as number }
-            : { indexedDuplicateOf: r.indexedDuplicateOf[row] ?? '' }),
-        });
-      });
+      dropDuplicates(state, alive, r, step.name, 'exact-duplicate');
       if (step.index.save) await saveExactIndex(step.index.save, exactIndexOf(r, ids));
       return { facts: { removed: r.removed, indexSaved: step.index.save || undefined } };
     }
@@ -142,18 +157,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         ids,
         ...(index ? { index } : {}),
       });
-      alive.forEach((rec, row) => {
-        if (r.kept[row]) return;
-        const dup = r.duplicateOf[row] as number;
-        drop(state, rec, {
-          stage: step.name,
-          reason: dup === -2 ? 'indexed-duplicate' : 'near-duplicate',
-          score: r.jaccard[row] as number,
-          ...(dup >= 0
-            ? { duplicateOf: alive[dup] as number }
-            : { indexedDuplicateOf: r.indexedDuplicateOf[row] ?? '' }),
-        });
-      });
+      dropDuplicates(state, alive, r, step.name, 'near-duplicate', r.jaccard);
       if (step.index.save) await saveMinHashIndex(step.index.save, minHashIndexOf(r, ids));
       return {
         facts: {
