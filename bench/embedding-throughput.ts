@@ -3,8 +3,9 @@
  * same model called in-process, at several concurrencies; dynamic batching on vs off; p50/p99 latency.
  * Prints figures and ratios; targets from issue 2 are printed next to them, never asserted.
  *
- *   npx tsx bench/embedding-throughput.ts [--seconds 5] [--model glove-sif-100d] [--texts 4]
+ *   npx tsx bench/embedding-throughput.ts [--seconds 5] [--model glove-sif-100d] [--texts 4] [--thread main|worker]
  */
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { credentials, Metadata } from '@grpc/grpc-js';
@@ -18,6 +19,8 @@ const flag = (name: string) => (process.argv.includes(name) ? process.argv[proce
 const seconds = Number(flag('--seconds')) || 5;
 const modelName = flag('--model') ?? 'glove-sif-100d';
 const textsPerRequest = Number(flag('--texts')) || 4;
+/** Where the model computes, in the service and in-process alike: the event-loop thread or a worker thread. */
+const thread = flag('--thread') === 'worker' ? 'worker' : 'main';
 const words =
   'the river mountain city people market music government water science history language school family light city power story'.split(
     ' ',
@@ -37,15 +40,38 @@ interface Run {
   texts: number;
   latencies: number[];
   elapsedS: number;
+  /** CPU seconds (user + system, all threads) of this process during the run: the client, or all of in-process. */
+  ownCpuS: number;
+  /** CPU seconds of the service process during the run; 0 for in-process runs. */
+  serviceCpuS: number;
 }
 
-/** Runs `concurrency` closed loops of `call` for `seconds`. */
-async function closedLoop(concurrency: number, call: (i: number) => Promise<number>): Promise<Run> {
+/** CPU seconds used so far by another process, all threads (utime + stime from /proc, Linux). */
+function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks; CLK_TCK is 100 on Linux
+}
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** Runs `concurrency` closed loops of `call` for `seconds`, counting the CPU of this process and of `servicePid`. */
+async function closedLoop(
+  concurrency: number,
+  call: (i: number) => Promise<number>,
+  servicePid?: number,
+): Promise<Run> {
   const latencies: number[] = [];
   let texts = 0;
   let i = 0;
   const until = performance.now() + seconds * 1000;
   const start = performance.now();
+  const own0 = ownCpuSeconds();
+  const service0 = processCpuSeconds(servicePid);
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < until) {
@@ -57,7 +83,13 @@ async function closedLoop(concurrency: number, call: (i: number) => Promise<numb
       }
     }),
   );
-  return { texts, latencies, elapsedS: (performance.now() - start) / 1000 };
+  return {
+    texts,
+    latencies,
+    elapsedS: (performance.now() - start) / 1000,
+    ownCpuS: ownCpuSeconds() - own0,
+    serviceCpuS: processCpuSeconds(servicePid) - service0,
+  };
 }
 
 const pct = (xs: number[], p: number) => {
@@ -65,8 +97,15 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
 const rate = (r: Run) => r.texts / r.elapsedS;
+/** CPU milliseconds per 1,000 texts: of the service process for gRPC runs, of this process for in-process runs. */
+const cpuPerKText = (r: Run) => ((r.serviceCpuS || r.ownCpuS) * 1e6) / Math.max(1, r.texts);
 const fmt = (r: Run) =>
-  `${rate(r).toFixed(0).padStart(7)} texts/s  p50 ${pct(r.latencies, 50).toFixed(2).padStart(7)} ms  p99 ${pct(r.latencies, 99).toFixed(2).padStart(7)} ms`;
+  `${rate(r).toFixed(0).padStart(7)} texts/s  p50 ${pct(r.latencies, 50).toFixed(2).padStart(7)} ms  p99 ${pct(r.latencies, 99).toFixed(2).padStart(7)} ms  ` +
+  (r.serviceCpuS
+    ? `CPU ${cpuPerKText(r).toFixed(0).padStart(4)} ms/1k texts (client ${((r.ownCpuS * 1e6) / Math.max(1, r.texts)).toFixed(0)})`
+    : `CPU ${cpuPerKText(r).toFixed(0).padStart(4)} ms/1k texts`);
+/** In-process CPU per text over the service's CPU per text: the throughput ratio on cores the service has to itself. */
+const cpuRatio = (grpc: Run, inProcess: Run) => cpuPerKText(inProcess) / cpuPerKText(grpc);
 
 async function grpcCaller(env: Record<string, string>) {
   const svc = await startDeployable('embedding', 'services/embedding/src/main.ts', {
@@ -74,8 +113,10 @@ async function grpcCaller(env: Record<string, string>) {
     SIFT_LOG_LEVEL: 'warn',
     SIFT_NATS_URL: '',
     SIFT_EMBEDDING_WARM_MODELS: modelName,
+    SIFT_EMBEDDING_SESSION_THREAD: thread,
     ...env,
   });
+  const pid = svc.process.pid;
   const client = new embeddingV1.EmbeddingServiceClient(`127.0.0.1:${svc.port}`, credentials.createInsecure());
   const call = (inputs: string[]) =>
     new Promise<number>((res, rej) =>
@@ -98,6 +139,8 @@ async function grpcCaller(env: Record<string, string>) {
       let next = 0;
       const start = performance.now();
       const until = start + seconds * 1000;
+      const own0 = ownCpuSeconds();
+      const service0 = processCpuSeconds(pid);
       const send = () => {
         const id = String(next);
         sentAt.set(id, performance.now());
@@ -114,10 +157,19 @@ async function grpcCaller(env: Record<string, string>) {
         else if (sentAt.size === 0) stream.end();
       });
       stream.on('error', reject);
-      stream.on('end', () => resolveRun({ texts, latencies, elapsedS: (performance.now() - start) / 1000 }));
+      stream.on('end', () =>
+        resolveRun({
+          texts,
+          latencies,
+          elapsedS: (performance.now() - start) / 1000,
+          ownCpuS: ownCpuSeconds() - own0,
+          serviceCpuS: processCpuSeconds(pid) - service0,
+        }),
+      );
       for (let i = 0; i < inFlight; i++) send();
     });
   return {
+    pid,
     call,
     bulk,
     stop: async () => {
@@ -130,7 +182,7 @@ async function grpcCaller(env: Record<string, string>) {
 const logger = createLogger('bench', 'warn');
 const store = new ModelStore(resolve(repoRoot, 'models'));
 const model = await store.resolve(modelName);
-const sessions = new SessionCache({ provider: 'cpu', logger });
+const sessions = new SessionCache({ provider: 'cpu', logger, thread });
 const graph = await sessions.get(model);
 const featurizer = await createFeaturizer(model.dir, model.manifest.preprocessing ?? {}, graph.session.inputNames);
 /** The model called in-process through onnxruntime, one session.run per request (no batching). */
@@ -156,7 +208,7 @@ const inProcess = async (inputs: string[]) => {
 };
 
 process.stdout.write(
-  `# embedding-throughput  model=${model.name}@${model.version}  ${cpus().length} cores (${cpus()[0]?.model})  ${seconds}s per run, ${textsPerRequest} texts/request\n\n`,
+  `# embedding-throughput  model=${model.name}@${model.version}  ${cpus().length} cores (${cpus()[0]?.model})  ${seconds}s per run, ${textsPerRequest} texts/request, models on the ${thread} thread\n\n`,
 );
 const results: Record<string, Run> = {};
 const dynamic = await grpcCaller({ SIFT_EMBEDDING_BATCHING: 'dynamic' });
@@ -164,10 +216,12 @@ for (const c of [1, 8, 32]) {
   const raw = await closedLoop(c, (i) => direct(request(i)));
   process.stdout.write(`c=${String(c).padEnd(3)} direct     ${fmt(raw)}   (session.run per request)\n`);
   results[`in-process c=${c}`] = await closedLoop(c, (i) => inProcess(request(i)));
-  results[`grpc dynamic c=${c}`] = await closedLoop(c, (i) => dynamic.call(request(i)));
-  process.stdout.write(`      in-process ${fmt(results[`in-process c=${c}`] as Run)}   (same batcher, no gRPC)\n`);
+  results[`grpc dynamic c=${c}`] = await closedLoop(c, (i) => dynamic.call(request(i)), dynamic.pid);
+  const inProc = results[`in-process c=${c}`] as Run;
+  const grpc = results[`grpc dynamic c=${c}`] as Run;
+  process.stdout.write(`      in-process ${fmt(inProc)}   (same batcher, no gRPC)\n`);
   process.stdout.write(
-    `      grpc       ${fmt(results[`grpc dynamic c=${c}`] as Run)}   ratio ${(rate(results[`grpc dynamic c=${c}`] as Run) / rate(results[`in-process c=${c}`] as Run)).toFixed(2)}\n`,
+    `      grpc       ${fmt(grpc)}   ratio ${(rate(grpc) / rate(inProc)).toFixed(2)}, by service CPU ${cpuRatio(grpc, inProc).toFixed(2)}\n`,
   );
 }
 // Bulk: 256-text chunks, 4 in flight over one EmbedStream, against the same load in-process.
@@ -177,18 +231,21 @@ const bulkGrpc = await dynamic.bulk(bulkChunk, 4);
 process.stdout.write(`\nbulk, ${bulkChunk}-text chunks, 4 in flight:\n`);
 process.stdout.write(`      in-process ${fmt(bulkInProcess)}\n`);
 process.stdout.write(
-  `      EmbedStream ${fmt(bulkGrpc)}   ratio ${(rate(bulkGrpc) / rate(bulkInProcess)).toFixed(2)}\n`,
+  `      EmbedStream ${fmt(bulkGrpc)}   ratio ${(rate(bulkGrpc) / rate(bulkInProcess)).toFixed(2)}, by service CPU ${cpuRatio(bulkGrpc, bulkInProcess).toFixed(2)}\n`,
 );
-const single = await closedLoop(32, (i) => dynamic.call(request(i, 1)));
+const single = await closedLoop(32, (i) => dynamic.call(request(i, 1)), dynamic.pid);
 await dynamic.stop();
 const perRequest = await grpcCaller({ SIFT_EMBEDDING_BATCHING: 'per-request' });
-const unbatched = await closedLoop(32, (i) => perRequest.call(request(i, 1)));
+const unbatched = await closedLoop(32, (i) => perRequest.call(request(i, 1)), perRequest.pid);
 await perRequest.stop();
 await sessions.close();
 
-const r32 = rate(results['grpc dynamic c=32'] as Run) / rate(results['in-process c=32'] as Run);
+const grpc32 = results['grpc dynamic c=32'] as Run;
+const inProc32 = results['in-process c=32'] as Run;
+const r32 = rate(grpc32) / rate(inProc32);
 process.stdout.write(`\n1 text/request, c=32: dynamic batching ${fmt(single)}\n`);
 process.stdout.write(`                      per-request      ${fmt(unbatched)}\n`);
 process.stdout.write(
-  `\nsummary: grpc/in-process at c=32 = ${r32.toFixed(2)} (target >= 0.8); dynamic/per-request at c=32 = ${(rate(single) / rate(unbatched)).toFixed(2)}x (target >= 3x)\n`,
+  `\nsummary: grpc/in-process at c=32 = ${r32.toFixed(2)}, by service CPU per text ${cpuRatio(grpc32, inProc32).toFixed(2)} (target >= 0.8); ` +
+    `dynamic/per-request at c=32 = ${(rate(single) / rate(unbatched)).toFixed(2)}x, by service CPU per text ${(cpuPerKText(unbatched) / cpuPerKText(single)).toFixed(2)}x (target >= 3x)\n`,
 );

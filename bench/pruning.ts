@@ -19,7 +19,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ModelStore, runOutputs } from '@sift/inference';
+import { type GraphSession, ModelStore, runOutputs } from '@sift/inference';
 import * as ort from 'onnxruntime-node';
 import { decodeOnnxModel, encodeOnnxModel, removeBlock } from '../services/pruning/src/adapters/onnx-graph.js';
 import {
@@ -74,7 +74,7 @@ function inputIds(windows: readonly Uint8Array[]): ort.Tensor {
 }
 
 /** Plain forward pass over all windows in batches, logits only. */
-async function plainForward(session: ort.InferenceSession, windows: readonly Uint8Array[]): Promise<void> {
+async function plainForward(session: GraphSession, windows: readonly Uint8Array[]): Promise<void> {
   for (let b = 0; b < windows.length; b += batch) {
     await runOutputs(session, { input_ids: inputIds(windows.slice(b, b + batch)) }, ['logits']);
   }
@@ -165,7 +165,7 @@ interface Variant {
   readonly n: number;
   readonly bytes: Uint8Array;
   readonly parameters: number;
-  readonly session: ort.InferenceSession;
+  readonly session: GraphSession;
   readonly times: Record<number, number[]>;
 }
 const batchSizes = [1, 8];

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { runOutputs } from './tensors.js';
+import type { GraphSession } from './worker-session.js';
 
 /** Cross-entropy of a byte language model on some text. */
 export interface ByteLmScore {
@@ -18,7 +19,7 @@ export interface ByteLmScore {
  * one call run in batches of equal length (the last, shorter window alone), so no padding is needed.
  */
 export async function scoreBytes(
-  session: ort.InferenceSession,
+  session: GraphSession,
   texts: readonly string[],
   opts: { contextLength: number; batchSize?: number; logitsName?: string } = { contextLength: 256 },
 ): Promise<ByteLmScore> {

@@ -7,3 +7,4 @@ export * from './model-store.js';
 export * from './onnx-writer.js';
 export * from './sessions.js';
 export * from './tensors.js';
+export * from './worker-session.js';

@@ -34,7 +34,7 @@ describe('openSession', () => {
     const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
     const { session, provider } = await openSession(identity, {}, 'cpu', recordingLogger(lines));
     expect(provider).toBe('cpu');
-    expect(lines).toEqual([{ level: 'info', msg: 'graph loaded', fields: { provider: 'cpu' } }]);
+    expect(lines).toEqual([{ level: 'info', msg: 'graph loaded', fields: { provider: 'cpu', thread: 'main' } }]);
     await session.release();
   });
 
@@ -63,5 +63,17 @@ describe('openSession', () => {
     await gemm(Float32Array.of(1, 2), 1, Float32Array.of(3, 4), 1, 2, out);
     expect(out[0]).toBe(11);
     expect(lines.at(-1)).toMatchObject({ msg: 'graph loaded', fields: { graph: 'gemm-transposed' } });
+  });
+
+  it('opens a graph on a worker thread with the same provider fallback, and says so', async () => {
+    const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+    const { session, provider } = await openSession(identity, {}, 'cuda', recordingLogger(lines), 'worker');
+    try {
+      const out = await session.run({ x: new ort.Tensor('float32', Float32Array.of(3, 4), [2]) });
+      expect(Array.from(out.y?.data as Float32Array)).toEqual([3, 4]);
+      expect(lines.at(-1)).toMatchObject({ msg: 'graph loaded', fields: { provider, thread: 'worker' } });
+    } finally {
+      await session.release();
+    }
   });
 });

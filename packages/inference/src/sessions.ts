@@ -3,13 +3,20 @@ import { type Logger, SiftError } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
 import { graphFile } from './manifest.js';
 import type { StoredModel } from './model-store.js';
+import { type GraphSession, WorkerSession, type WorkerSessionOptions } from './worker-session.js';
 
 /** Which execution provider to ask ONNX Runtime for. */
 export type ProviderPreference = 'cuda' | 'cpu';
 
+/**
+ * Which thread computes a graph. `worker`: its own worker thread, so the event loop keeps serving while the
+ * model runs (services). `main`: the calling thread, no message passing (short kernels, scripts).
+ */
+export type SessionThread = 'worker' | 'main';
+
 /** A loaded graph and the provider that actually runs it. */
 export interface LoadedGraph {
-  readonly session: ort.InferenceSession;
+  readonly session: GraphSession;
   readonly provider: ProviderPreference;
   readonly model: StoredModel;
   readonly role: string;
@@ -20,6 +27,12 @@ export interface SessionCacheOptions {
   logger: Logger;
   /** Intra-op threads for the CPU provider; 0 lets ONNX Runtime choose. */
   intraOpThreads?: number;
+  /**
+   * Where graphs compute; default `main`. A worker thread costs ~0.25 ms and ~25% more CPU per call on the
+   * project's 2-core machine (bench/README.md), so it pays where calls are long: scoring and pruning jobs
+   * in services that must keep answering while they run.
+   */
+  thread?: SessionThread;
 }
 
 /**
@@ -29,14 +42,15 @@ export interface SessionCacheOptions {
  */
 export async function openSession(
   source: string | Uint8Array,
-  options: ort.InferenceSession.SessionOptions,
+  options: WorkerSessionOptions,
   provider: ProviderPreference,
   log: Logger,
-): Promise<{ session: ort.InferenceSession; provider: ProviderPreference }> {
+  thread: SessionThread = 'main',
+): Promise<{ session: GraphSession; provider: ProviderPreference }> {
   if (provider === 'cuda') {
     try {
-      const session = await create(source, { ...options, executionProviders: ['cuda'] });
-      log.info('graph loaded', { provider: 'cuda' });
+      const session = await create(source, { ...options, executionProviders: ['cuda'] }, thread);
+      log.info('graph loaded', { provider: 'cuda', thread });
       return { session, provider: 'cuda' };
     } catch (err) {
       log.warn('CUDA execution provider unavailable; falling back to CPU', {
@@ -44,12 +58,17 @@ export async function openSession(
       });
     }
   }
-  const session = await create(source, { ...options, executionProviders: ['cpu'] });
-  log.info('graph loaded', { provider: 'cpu' });
+  const session = await create(source, { ...options, executionProviders: ['cpu'] }, thread);
+  log.info('graph loaded', { provider: 'cpu', thread });
   return { session, provider: 'cpu' };
 }
 
-function create(source: string | Uint8Array, options: ort.InferenceSession.SessionOptions) {
+function create(
+  source: string | Uint8Array,
+  options: WorkerSessionOptions,
+  thread: SessionThread,
+): Promise<GraphSession> {
+  if (thread === 'worker') return WorkerSession.create(source, options);
   return typeof source === 'string'
     ? ort.InferenceSession.create(source, options)
     : ort.InferenceSession.create(source, options);
@@ -86,7 +105,7 @@ export class SessionCache {
 
   private async open(model: StoredModel, role: string): Promise<LoadedGraph> {
     const path = join(model.dir, graphFile(model.manifest, role));
-    const base: ort.InferenceSession.SessionOptions = {
+    const base: WorkerSessionOptions = {
       graphOptimizationLevel: 'all',
       // Idle intra-op threads would otherwise spin for work and take the cores the gRPC and featurizing
       // code needs between model calls (measured: several times lower throughput on 2 cores).
@@ -95,7 +114,7 @@ export class SessionCache {
     };
     const log = this.opts.logger.child({ model: `${model.name}/${model.version}`, graph: role });
     try {
-      const { session, provider } = await openSession(path, base, this.opts.provider, log);
+      const { session, provider } = await openSession(path, base, this.opts.provider, log, this.opts.thread ?? 'main');
       return { session, provider, model, role };
     } catch (err) {
       throw new SiftError('failed_precondition', `model ${model.name}/${model.version}: cannot load ${path}`, {

@@ -1,5 +1,6 @@
 import type { FeedTensor } from '@sift/featurizers';
 import * as ort from 'onnxruntime-node';
+import type { GraphSession } from './worker-session.js';
 
 /** Wraps featurizer output as ONNX Runtime tensors (no copy). */
 export function toOrtFeeds(feeds: Record<string, FeedTensor>): Record<string, ort.Tensor> {
@@ -10,7 +11,7 @@ export function toOrtFeeds(feeds: Record<string, FeedTensor>): Record<string, or
 
 /** A float32 output's data and shape, or an error naming the output when it is missing or not float32. */
 export function float32Output(
-  results: ort.InferenceSession.ReturnType,
+  results: Record<string, ort.Tensor>,
   name: string,
 ): { data: Float32Array; dims: number[] } {
   const t = results[name];
@@ -26,7 +27,7 @@ export function float32Output(
  * the named ones picked.
  */
 export async function runOutputs(
-  session: ort.InferenceSession,
+  session: GraphSession,
   feeds: Record<string, ort.Tensor>,
   names: readonly string[],
 ): Promise<Record<string, ort.Tensor>> {

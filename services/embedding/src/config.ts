@@ -14,6 +14,12 @@ export const embeddingConfigSpec = {
   ),
   provider: key.oneOf('SIFT_EXECUTION_PROVIDER', 'cpu', ['cpu', 'cuda'] as const, 'ONNX Runtime provider to request'),
   intraOpThreads: key.int('SIFT_ORT_THREADS', 0, 'CPU threads per model call; 0 = ONNX Runtime default'),
+  sessionThread: key.oneOf(
+    'SIFT_EMBEDDING_SESSION_THREAD',
+    'main',
+    ['main', 'worker'] as const,
+    'thread that runs the models: main (lowest per-call cost) or worker (event loop free during model calls)',
+  ),
   maxBatchSize: key.int('SIFT_EMBEDDING_MAX_BATCH', 64, 'most inputs in one model call', 1),
   maxBatchTokens: key.int('SIFT_EMBEDDING_MAX_BATCH_TOKENS', 16384, 'most padded tokens in one model call', 1),
   maxQueueDelayMs: key.number(

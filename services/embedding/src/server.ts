@@ -17,7 +17,12 @@ export interface EmbeddingService {
 /** Wires store, sessions, batcher, gRPC and metrics together and starts serving. */
 export async function startEmbeddingService(config: EmbeddingConfig, logger: Logger): Promise<EmbeddingService> {
   const store = new ModelStore(resolve(config.modelsDir));
-  const sessions = new SessionCache({ provider: config.provider, logger, intraOpThreads: config.intraOpThreads });
+  const sessions = new SessionCache({
+    provider: config.provider,
+    logger,
+    intraOpThreads: config.intraOpThreads,
+    thread: config.sessionThread,
+  });
   const registry = new OnnxEncoderRegistry(
     store,
     sessions,

@@ -192,6 +192,28 @@ describe('embedding service over gRPC', () => {
   });
 });
 
+describe('embedding service with its models on a worker thread', () => {
+  it('returns the vectors the main-thread service returns, for both encoders', async () => {
+    const main = await start();
+    const worker = await start({ SIFT_EMBEDDING_SESSION_THREAD: 'worker' });
+    try {
+      for (const model of [
+        { name: 'glove-sif-100d', version: '1' },
+        { name: 'mini-sentence-encoder', version: '1' },
+      ]) {
+        const request = { model, inputs: ['A man plays a guitar.', 'Stock markets fell sharply today.'] };
+        const [a, b] = await Promise.all([main.client.embed(request), worker.client.embed(request)]);
+        expect(b.embeddings?.dims).toEqual(a.embeddings?.dims);
+        expect(Buffer.from(b.embeddings?.data ?? []).equals(Buffer.from(a.embeddings?.data ?? []))).toBe(true);
+      }
+    } finally {
+      main.client.close();
+      worker.client.close();
+      await Promise.all([main.service.stop(), worker.service.stop()]);
+    }
+  });
+});
+
 describe('embedding service under load limits', () => {
   it('answers DEADLINE_EXCEEDED when the deadline passes while queued, then serves the next call', async () => {
     const { service, client } = await start({ SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '400' });

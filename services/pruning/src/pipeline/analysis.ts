@@ -1,7 +1,6 @@
 import { commonV1, pruningV1 } from '@sift/contracts';
-import { openSession, type ProviderPreference } from '@sift/inference';
+import { type GraphSession, openSession, type ProviderPreference, type WorkerSessionOptions } from '@sift/inference';
 import { type Logger, SiftError } from '@sift/kit';
-import type * as ort from 'onnxruntime-node';
 import { encodeOnnxModel, exposeOutputs } from '../adapters/onnx-graph.js';
 import {
   angularDistanceMatrix,
@@ -15,7 +14,7 @@ import { type DecoderModel, residualStreamTensors, sequenceLength } from './deco
 import { checkCorpus, loadCorpus } from './text-corpus.js';
 
 /** Options shared by every ONNX Runtime session of a job. */
-export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+export function sessionOptions(threads: number): WorkerSessionOptions {
   return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 }
 
@@ -27,8 +26,11 @@ export interface PruningRuntime {
 }
 
 /** A session for a graph a job built (a copy with exposed outputs, a pruned model) on the job's runtime. */
-export async function openJobSession(bytes: Uint8Array, runtime: PruningRuntime): Promise<ort.InferenceSession> {
-  return (await openSession(bytes, sessionOptions(runtime.threads), runtime.provider, runtime.logger)).session;
+export async function openJobSession(bytes: Uint8Array, runtime: PruningRuntime): Promise<GraphSession> {
+  // On a worker thread: a forward pass over a calibration batch takes long enough to stall the service's
+  // gRPC calls (job status, health) if it ran on the event loop.
+  return (await openSession(bytes, sessionOptions(runtime.threads), runtime.provider, runtime.logger, 'worker'))
+    .session;
 }
 
 /** What an analysis produced. */
@@ -144,7 +146,7 @@ export async function analyseBlocks(
  * token count, summed in float64 (the mean over all tokens, up to rounding).
  */
 async function streamedBlockInfluence(
-  session: ort.InferenceSession,
+  session: GraphSession,
   tensors: readonly string[],
   sequences: readonly Uint8Array[],
   batchSize: number,

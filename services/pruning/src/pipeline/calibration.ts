@@ -1,4 +1,4 @@
-import { runOutputs } from '@sift/inference';
+import { type GraphSession, runOutputs } from '@sift/inference';
 import * as ort from 'onnxruntime-node';
 
 /** The residual stream of calibration texts at every layer boundary (see domain ResidualStates). */
@@ -43,7 +43,7 @@ export interface TokenBatch {
  * (it may throw to cancel).
  */
 export async function forEachTokenBatch(
-  session: ort.InferenceSession,
+  session: GraphSession,
   tensors: readonly string[],
   sequences: readonly Uint8Array[],
   batchSize: number,
@@ -91,7 +91,7 @@ export async function forEachTokenBatch(
  * tokens of byte-gpt, tens of GiB for a 7B model).
  */
 export async function captureResidualStream(
-  session: ort.InferenceSession,
+  session: GraphSession,
   tensors: readonly string[],
   sequences: readonly Uint8Array[],
   batchSize: number,

@@ -1,5 +1,5 @@
 import type { pruningV1 } from '@sift/contracts';
-import { runOutputs, scoreBytes } from '@sift/inference';
+import { type GraphSession, runOutputs, scoreBytes } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
 import type { OnnxModel } from '../adapters/onnx-graph.js';
@@ -44,7 +44,7 @@ export function parameterCount(model: OnnxModel): number {
  * logits of the vocabulary's width before it is stored. failed_precondition names what went wrong.
  */
 export async function validateRuns(bytes: Uint8Array, runtime: PruningRuntime): Promise<void> {
-  let session: ort.InferenceSession;
+  let session: GraphSession;
   try {
     session = await openJobSession(bytes, runtime);
   } catch (err) {

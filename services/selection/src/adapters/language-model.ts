@@ -2,7 +2,7 @@ import { type ModelStore, SessionCache, scoreBytes } from '@sift/inference';
 import { type Logger, SiftError } from '@sift/kit';
 import type { LanguageModelScorer } from '../ports.js';
 
-/** Byte-level language models from the model store, scored in-process with ONNX Runtime. */
+/** Byte-level language models from the model store, scored with ONNX Runtime on a worker thread. */
 export class StoreLanguageModels implements LanguageModelScorer {
   private readonly sessions: SessionCache;
 
@@ -10,7 +10,9 @@ export class StoreLanguageModels implements LanguageModelScorer {
     private readonly store: ModelStore,
     logger: Logger,
   ) {
-    this.sessions = new SessionCache({ provider: 'cpu', logger });
+    // A worker thread: scoring a corpus is many 16 x 256-byte forward passes (tens of ms each) that would
+    // otherwise hold the event loop the service's gRPC calls and job messages need.
+    this.sessions = new SessionCache({ provider: 'cpu', logger, thread: 'worker' });
   }
 
   async perplexity(ref: { name: string; version: string }, texts: readonly string[]): Promise<number> {
