@@ -238,6 +238,9 @@ await dynamic.stop();
 const perRequest = await grpcCaller({ SIFT_EMBEDDING_BATCHING: 'per-request' });
 const unbatched = await closedLoop(32, (i) => perRequest.call(request(i, 1)), perRequest.pid);
 await perRequest.stop();
+// The same comparison without RPC: what batching itself gains for this model on this machine.
+const singleInProcess = await closedLoop(32, (i) => inProcess(request(i, 1)));
+const unbatchedInProcess = await closedLoop(32, (i) => direct(request(i, 1)));
 await sessions.close();
 
 const grpc32 = results['grpc dynamic c=32'] as Run;
@@ -245,6 +248,10 @@ const inProc32 = results['in-process c=32'] as Run;
 const r32 = rate(grpc32) / rate(inProc32);
 process.stdout.write(`\n1 text/request, c=32: dynamic batching ${fmt(single)}\n`);
 process.stdout.write(`                      per-request      ${fmt(unbatched)}\n`);
+process.stdout.write(`  in-process, no RPC: dynamic batching ${fmt(singleInProcess)}\n`);
+process.stdout.write(
+  `                      per-request      ${fmt(unbatchedInProcess)}   ratio ${(rate(singleInProcess) / rate(unbatchedInProcess)).toFixed(2)}x\n`,
+);
 process.stdout.write(
   `\nsummary: grpc/in-process at c=32 = ${r32.toFixed(2)}, by service CPU per text ${cpuRatio(grpc32, inProc32).toFixed(2)} (target >= 0.8); ` +
     `dynamic/per-request at c=32 = ${(rate(single) / rate(unbatched)).toFixed(2)}x, by service CPU per text ${(cpuPerKText(unbatched) / cpuPerKText(single)).toFixed(2)}x (target >= 3x)\n`,

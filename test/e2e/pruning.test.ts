@@ -79,7 +79,13 @@ describe('pruning end to end', () => {
       {},
       {
         pruning: true,
-        pruningEnv: { SIFT_MODELS_DIR: modelsDir, SIFT_PRUNING_THREADS: '2', SIFT_DATA_ROOTS: dataDir },
+        pruningEnv: {
+          SIFT_MODELS_DIR: modelsDir,
+          SIFT_PRUNING_THREADS: '2',
+          SIFT_DATA_ROOTS: dataDir,
+          // A killed worker's job is redelivered after 3 s (live workers keep theirs with heartbeats).
+          SIFT_PRUNING_ACK_WAIT_MS: '3000',
+        },
       },
     );
     client = new pruningV1.PruningServiceClient(platform.pruningAddress ?? '', credentials.createInsecure());
@@ -340,6 +346,74 @@ describe('pruning end to end', () => {
       await session.release();
     }
   }, 60_000);
+
+  it('finishes an analysis with the same loss table after its worker is killed mid-evaluation', async () => {
+    const inline = (texts: string[]) => ({ source: { $case: 'inline' as const, value: { texts } } });
+    const submitAnalysis = async () =>
+      (
+        await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
+          client,
+          'submitAnalysis',
+          pruningV1.SubmitAnalysisRequest.fromPartial({
+            spec: {
+              model: { name: 'byte-gpt', version: '1' },
+              calibration: { texts: inline(calibration), sequenceLength: 256 },
+              maxBlockSize: 3,
+              healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
+              // Long enough (7 models measured, ~1 s each) for the kill to land mid-table.
+              evaluation: { texts: inline(readmeTexts(48, 256, 24)), latencyRuns: 20 },
+            },
+          }),
+        )
+      ).jobId;
+    const resultOf = async (jobId: string) => {
+      const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', { jobId });
+      return job;
+    };
+    const reference = await submitAnalysis();
+    const referenceStatuses = await watch(client, reference);
+    expect(referenceStatuses.at(-1)?.state).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
+
+    const jobId = await submitAnalysis();
+    // Kill the worker as soon as the first row of the loss table is saved.
+    const jobDir = join(dataDir, 'pruning', 'jobs', jobId);
+    await waitUntil(
+      async () => existsSync(jobDir) && readdirSync(jobDir).some((f) => f.startsWith('checkpoint-block-')),
+      60_000,
+      10,
+    );
+    expect((await resultOf(jobId))?.status?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
+    const worker = platform.children.find((c) => c.name === 'pruning' && c.process.exitCode === null);
+    expect(worker).toBeDefined();
+    worker?.process.kill('SIGKILL');
+    await worker?.stop();
+    const restarted = await platform.startPruningReplica(Number(platform.pruningAddress?.split(':')[1]));
+    await waitUntil(
+      async () => (await resultOf(jobId))?.status?.state === commonV1.JobState.JOB_STATE_SUCCEEDED,
+      90_000,
+    );
+
+    // The new worker read the saved stages instead of recomputing them, and measured only the rest.
+    const logs = restarted.logs.join('\n');
+    for (const name of ['analysis.json', 'source-metrics.json']) expect(logs).toContain(`"checkpoint":"${name}"`);
+    expect(logs).toMatch(/"checkpoint":"block-\d+-1\.json"/);
+    const table = (job: pruningV1.Job | undefined) =>
+      job?.result?.$case === 'analysisResult'
+        ? job.result.value.blockEvaluations.map((row) => ({
+            block: [row.block?.startLayer, row.block?.blockSize],
+            unhealed: row.unhealed?.bitsPerByte ?? Number.NaN,
+            healed: row.healed?.bitsPerByte ?? Number.NaN,
+          }))
+        : [];
+    const expected = table(await resultOf(reference));
+    const got = table(await resultOf(jobId));
+    expect(got.map((r) => r.block)).toEqual(expected.map((r) => r.block));
+    expect(got).toHaveLength(3);
+    got.forEach((row, i) => {
+      expect(row.unhealed).toBeCloseTo(expected[i]?.unhealed ?? Number.NaN, 5);
+      expect(row.healed).toBeCloseTo(expected[i]?.healed ?? Number.NaN, 5);
+    });
+  }, 240_000);
 
   it('lands the pruning run in ClickHouse pruning_runs', async () => {
     const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');

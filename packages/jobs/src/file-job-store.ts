@@ -133,7 +133,8 @@ function keyFile(requestId: string): string {
   return Buffer.from(requestId).toString('base64url');
 }
 
-async function writeAtomic(path: string, data: string): Promise<void> {
+/** Writes a file so that readers see the old content or the whole new one, never a part (write + rename). */
+export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, data);
   await rename(tmp, path);

@@ -1,3 +1,4 @@
+export * from './checkpoints.js';
 export * from './file-job-store.js';
 export * from './job-worker.js';
 export * from './watch.js';

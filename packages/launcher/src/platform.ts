@@ -15,6 +15,8 @@ export interface LocalPlatform {
    * `port`) a restart in place of one that was killed, so the gateway reaches it at the same address.
    */
   startSelectionReplica(port?: number): Promise<Child & { port: number }>;
+  /** The same for the pruning service (its worker takes queued jobs, e.g. one whose worker was killed). */
+  startPruningReplica(port?: number): Promise<Child & { port: number }>;
   /** Folder of the embedded ClickHouse the metrics consumer writes. */
   clickhouseDir: string;
   children: Child[];
@@ -60,25 +62,33 @@ export async function startPlatform(
       SIFT_SELECTION_DATA_DIR: join(dataDir, 'selection'),
       SIFT_EMBEDDING_ADDRESS: embeddingAddress,
     };
-    const startSelectionReplica = async (port?: number) => {
-      const child = await startDeployable('selection', 'services/selection/src/main.ts', {
-        ...selectionEnv,
-        ...(port ? { SIFT_SELECTION_PORT: String(port) } : {}),
-      });
-      children.push(child);
-      return child;
-    };
+    /** One more process of a job service, on `port` when given (a restart in place of a killed one). */
+    const replicaStarter =
+      (name: string, entry: string, env: Record<string, string>, portKey: string) => async (port?: number) => {
+        const child = await startDeployable(name, entry, { ...env, ...(port ? { [portKey]: String(port) } : {}) });
+        children.push(child);
+        return child;
+      };
+    const startSelectionReplica = replicaStarter(
+      'selection',
+      'services/selection/src/main.ts',
+      selectionEnv,
+      'SIFT_SELECTION_PORT',
+    );
     const selection = opts.selection ? await startSelectionReplica() : undefined;
     const selectionAddress = selection ? `127.0.0.1:${selection.port}` : undefined;
-    const pruning = opts.pruning
-      ? await startDeployable('pruning', 'services/pruning/src/main.ts', {
-          ...common,
-          SIFT_PRUNING_PORT: '0',
-          SIFT_PRUNING_DATA_DIR: join(dataDir, 'pruning'),
-          ...opts.pruningEnv,
-        })
-      : undefined;
-    if (pruning) children.push(pruning);
+    const startPruningReplica = replicaStarter(
+      'pruning',
+      'services/pruning/src/main.ts',
+      {
+        ...common,
+        SIFT_PRUNING_PORT: '0',
+        SIFT_PRUNING_DATA_DIR: join(dataDir, 'pruning'),
+        ...opts.pruningEnv,
+      },
+      'SIFT_PRUNING_PORT',
+    );
+    const pruning = opts.pruning ? await startPruningReplica() : undefined;
     const pruningAddress = pruning ? `127.0.0.1:${pruning.port}` : undefined;
     const gateway = await startDeployable('gateway', 'gateway/src/main.ts', {
       ...common,
@@ -94,6 +104,7 @@ export async function startPlatform(
       ...(selectionAddress ? { selectionAddress } : {}),
       ...(pruningAddress ? { pruningAddress } : {}),
       startSelectionReplica,
+      startPruningReplica,
       gatewayUrl: `http://127.0.0.1:${gateway.port}`,
       clickhouseDir,
       children,

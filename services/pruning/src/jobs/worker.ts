@@ -1,21 +1,23 @@
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
-import { JobWorker, jobProgressReporter } from '@sift/jobs';
+import { JobCheckpoints, JobWorker, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
 import type { BlockDistances } from '../domain/angular-distance.js';
 import { analyseBlocks, type PruningRuntime } from '../pipeline/analysis.js';
 import { writeAnalysisReport, writePruningReport } from '../pipeline/analysis-report.js';
 import { evaluateBestBlocks } from '../pipeline/block-evaluation.js';
+import { analysisRunCodec, distancesOfResult } from '../pipeline/checkpoint-codecs.js';
 import { loadDecoder, resolveDecoder } from '../pipeline/decoder-model.js';
 import { pruneModel } from '../pipeline/pruning.js';
 import type { JobStore } from './job-store.js';
 
 /**
- * Runs analysis and pruning jobs taken from the work queue. A job has no saved intermediate state: one
- * whose worker died starts again from the beginning when JetStream hands it to this or another replica
- * (a model version it had already stored is found by its job id and reused, not stored twice).
- * Cancellation is checked after every batch.
+ * Runs analysis and pruning jobs taken from the work queue. Each stage's result (distances, the healed
+ * graph, the before/after figures, each row of a loss table) is saved in the job's folder as it finishes
+ * (`JobCheckpoints`): a job whose worker died continues after its last finished stage when JetStream hands
+ * it to this or another replica, and a model version it had already stored is found by its job id and
+ * reused, not stored twice. Cancellation is checked after every batch.
  */
 export class PruningWorker extends JobWorker<pruningV1.Job> {
   constructor(
@@ -46,16 +48,20 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
     });
     const spec = job.spec;
     if (!spec) throw new SiftError('invalid_argument', 'the job has no spec');
+    const checkpoints = new JobCheckpoints(this.store.dir(jobId), log);
     progress.stage('load');
     const decoder = await loadDecoder(await resolveDecoder(this.models, spec.value.model));
     if (spec.$case === 'analysis') {
-      progress.stage('capture');
-      const analysed = await analyseBlocks(decoder, spec.value, this.runtime, progress.tick);
+      const analysed = await checkpoints.once('analysis.json', analysisRunCodec, () => {
+        progress.stage('capture');
+        return analyseBlocks(decoder, spec.value, this.runtime, progress.tick);
+      });
       let analysis = analysed.result;
       if (spec.value.evaluation) {
         const table = await evaluateBestBlocks(decoder, spec.value, analysis.bestBlocks, {
           runtime: this.runtime,
           signal: controller.signal,
+          checkpoints,
           stage: progress.stage,
           tick: progress.tick,
         });
@@ -73,6 +79,7 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
       models: this.models,
       runtime: this.runtime,
       signal: controller.signal,
+      checkpoints,
       stage: progress.stage,
       tick: progress.tick,
     });
@@ -89,13 +96,7 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
     if (job.result?.$case !== 'analysisResult' || !job.result.value.distances) {
       throw new SiftError('failed_precondition', `analysis job ${analysisJobId} has no result`);
     }
-    const t = job.result.value.distances;
-    const bytes = Buffer.from(t.data);
-    const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-    return {
-      jobId: analysisJobId,
-      distances: { layerCount: t.dims[0] ?? 0, maxBlockSize: t.dims[1] ?? 0, values },
-    };
+    return { jobId: analysisJobId, distances: distancesOfResult(job.result.value) };
   }
 
   protected settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {

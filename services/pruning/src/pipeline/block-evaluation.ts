@@ -1,5 +1,7 @@
 import { pruningV1 } from '@sift/contracts';
+import type { JobCheckpoints } from '@sift/jobs';
 import { encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
+import { blockEvaluationCodec, metricsCodec } from './checkpoint-codecs.js';
 import type { DecoderModel } from './decoder-model.js';
 import { evaluationSettings, modelMetrics } from './evaluation.js';
 import { type HealingContext, heal } from './healing.js';
@@ -20,7 +22,7 @@ export async function evaluateBestBlocks(
   decoder: DecoderModel,
   spec: pruningV1.AnalysisSpec,
   best: readonly pruningV1.BlockChoice[],
-  ctx: HealingContext & { signal: AbortSignal },
+  ctx: HealingContext & { signal: AbortSignal; checkpoints: JobCheckpoints },
 ): Promise<BlockLossTable> {
   const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
   const opts = {
@@ -31,22 +33,28 @@ export async function evaluateBestBlocks(
   const healed = spec.healing?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES;
   const L = decoder.layerCount;
   ctx.stage('evaluate');
-  const sourceMetrics = await modelMetrics(decoder.bytes, decoder.graph, L, texts, opts);
+  // Each row is saved as it is measured: a redelivered job measures only the rows it had not finished.
+  const sourceMetrics = await ctx.checkpoints.once('source-metrics.json', metricsCodec, () =>
+    modelMetrics(decoder.bytes, decoder.graph, L, texts, opts),
+  );
   const blockEvaluations: pruningV1.BlockEvaluation[] = [];
   for (const [i, block] of best.entries()) {
     ctx.stage('evaluate');
     ctx.tick(i, best.length);
     const { startLayer: start, blockSize: n } = block;
-    const pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
-    const unhealed = await modelMetrics(encodeOnnxModel(pruned.model), pruned.model, L - n, texts, opts);
-    let healing: pruningV1.HealingSpec | undefined;
-    let healedMetrics: pruningV1.ModelMetrics | undefined;
-    if (healed) {
-      const outcome = await heal(decoder, spec.calibration, spec.healing, pruned, start, n, ctx);
-      healing = outcome.spec;
-      healedMetrics = await modelMetrics(encodeOnnxModel(outcome.model), outcome.model, L - n, texts, opts);
-    }
-    blockEvaluations.push({ block, unhealed, healed: healedMetrics, healing });
+    const row = await ctx.checkpoints.once(`block-${start}-${n}.json`, blockEvaluationCodec, async () => {
+      const pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
+      const unhealed = await modelMetrics(encodeOnnxModel(pruned.model), pruned.model, L - n, texts, opts);
+      let healing: pruningV1.HealingSpec | undefined;
+      let healedMetrics: pruningV1.ModelMetrics | undefined;
+      if (healed) {
+        const outcome = await heal(decoder, spec.calibration, spec.healing, pruned, start, n, ctx);
+        healing = outcome.spec;
+        healedMetrics = await modelMetrics(encodeOnnxModel(outcome.model), outcome.model, L - n, texts, opts);
+      }
+      return { block, unhealed, healed: healedMetrics, healing };
+    });
+    blockEvaluations.push(row);
   }
   return { sourceMetrics, blockEvaluations };
 }

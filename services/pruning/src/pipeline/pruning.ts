@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
+import type { JobCheckpoints } from '@sift/jobs';
 import { SiftError } from '@sift/kit';
-import { encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
+import { decodeOnnxModel, encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
 import { type BlockDistances, bestBlock, distanceAt } from '../domain/angular-distance.js';
 import { analyseBlocks, checkCalibration, type PruningRuntime } from './analysis.js';
+import { distancesCodec, healedGraphCodec, pruningMetricsCodec } from './checkpoint-codecs.js';
 import type { DecoderModel } from './decoder-model.js';
 import { checkEvaluation, evaluationSettings, modelMetrics, validateRuns } from './evaluation.js';
-import { type HealingOutcome, heal } from './healing.js';
+import { heal } from './healing.js';
 import { storeModelVersion } from './model-output.js';
 import { loadCorpus } from './text-corpus.js';
 
@@ -17,6 +19,8 @@ export interface PruningContext {
   readonly models: ModelStore;
   readonly runtime: PruningRuntime;
   readonly signal: AbortSignal;
+  /** Stage results of this job saved so far; a redelivered job reads them instead of recomputing. */
+  readonly checkpoints: JobCheckpoints;
   /** Enters a stage ("capture", "distances", "rewrite", "heal", "evaluate", "store"). */
   stage(name: string): void;
   /** Units done in the current stage; throws when the job was cancelled. */
@@ -76,19 +80,21 @@ export async function pruneModel(
   const healing = healingOf(spec);
   let distances = analysis?.distances;
   if (spec.startLayer === undefined && !distances) {
-    ctx.stage('capture');
-    const run = await analyseBlocks(
-      decoder,
-      {
-        model: spec.model,
-        calibration: spec.calibration,
-        metric: pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN,
-        maxBlockSize: n,
-      },
-      ctx.runtime,
-      ctx.tick,
-    );
-    distances = run.distances;
+    distances = await ctx.checkpoints.once('distances.json', distancesCodec, async () => {
+      ctx.stage('capture');
+      const run = await analyseBlocks(
+        decoder,
+        {
+          model: spec.model,
+          calibration: spec.calibration,
+          metric: pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN,
+          maxBlockSize: n,
+        },
+        ctx.runtime,
+        ctx.tick,
+      );
+      return run.distances;
+    });
   }
   const start = spec.startLayer ?? bestBlock(distances as BlockDistances, n)?.startLayer;
   if (start === undefined) {
@@ -97,37 +103,46 @@ export async function pruneModel(
   const distance = distances ? distanceAt(distances, start, n) : Number.NaN;
 
   ctx.stage('rewrite');
+  // Cutting the block is cheap and deterministic: redone on resume; the healing fit is saved.
   const pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
   const unhealedBytes = encodeOnnxModel(pruned.model);
-  let finalModel = pruned.model;
-  let healingResult: HealingOutcome | undefined;
-  if (healing === 'least-squares') {
-    healingResult = await heal(decoder, spec.calibration, spec.healing, pruned, start, n, ctx);
-    finalModel = healingResult.model;
-  }
-  const finalBytes = healingResult ? encodeOnnxModel(finalModel) : unhealedBytes;
+  const healed =
+    healing === 'least-squares'
+      ? await ctx.checkpoints.once('healed-model.bin', healedGraphCodec, async () => {
+          const outcome = await heal(decoder, spec.calibration, spec.healing, pruned, start, n, ctx);
+          return { spec: outcome.spec, bytes: encodeOnnxModel(outcome.model) };
+        })
+      : undefined;
+  const finalBytes = healed?.bytes ?? unhealedBytes;
+  const finalModel = healed ? decodeOnnxModel(healed.bytes) : pruned.model;
   await validateRuns(finalBytes, ctx.runtime);
   ctx.signal.throwIfAborted();
 
-  ctx.stage('evaluate');
-  const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
-  const evalOpts = {
-    ...evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation'),
-    runtime: ctx.runtime,
-    signal: ctx.signal,
-  };
-  const variants = healing === 'least-squares' ? 3 : 2;
-  const before = await modelMetrics(decoder.bytes, decoder.graph, L, texts, evalOpts);
-  ctx.tick(1, variants);
-  const afterUnhealed = await modelMetrics(unhealedBytes, pruned.model, L - n, texts, evalOpts);
-  ctx.tick(2, variants);
-  const afterHealed =
-    healing === 'least-squares' ? await modelMetrics(finalBytes, finalModel, L - n, texts, evalOpts) : undefined;
-  ctx.tick(variants, variants);
+  const { before, afterUnhealed, afterHealed } = await ctx.checkpoints.once(
+    'metrics.json',
+    pruningMetricsCodec,
+    async () => {
+      ctx.stage('evaluate');
+      const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
+      const evalOpts = {
+        ...evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation'),
+        runtime: ctx.runtime,
+        signal: ctx.signal,
+      };
+      const variants = healed ? 3 : 2;
+      const before = await modelMetrics(decoder.bytes, decoder.graph, L, texts, evalOpts);
+      ctx.tick(1, variants);
+      const afterUnhealed = await modelMetrics(unhealedBytes, pruned.model, L - n, texts, evalOpts);
+      ctx.tick(2, variants);
+      const afterHealed = healed ? await modelMetrics(finalBytes, finalModel, L - n, texts, evalOpts) : undefined;
+      ctx.tick(variants, variants);
+      return { before, afterUnhealed, afterHealed };
+    },
+  );
 
   ctx.stage('store');
   const source = decoder.stored;
-  const healingSpec: pruningV1.HealingSpec = healingResult?.spec ?? {
+  const healingSpec: pruningV1.HealingSpec = healed?.spec ?? {
     method: pruningV1.HealingMethod.HEALING_METHOD_NONE,
     ridgeAlpha: 0,
     maxTokens: 0,
@@ -152,15 +167,14 @@ export async function pruneModel(
       },
       removedBlock: { startLayer: start, blockSize: n, distance: Number.isFinite(distance) ? distance : null },
       analysisJobId: analysis?.jobId ?? '',
-      healing: healingResult
+      healing: healed
         ? {
             method: healing,
-            placement:
-              healingResult.spec.placement === pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD ? 'fold' : 'insert',
-            foldedInto: healingResult.spec.foldedInto || undefined,
-            addedParameters: healingResult.spec.addedParameters,
-            ridgeAlpha: healingResult.spec.ridgeAlpha,
-            fitTokens: healingResult.spec.maxTokens,
+            placement: healed.spec.placement === pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD ? 'fold' : 'insert',
+            foldedInto: healed.spec.foldedInto || undefined,
+            addedParameters: healed.spec.addedParameters,
+            ridgeAlpha: healed.spec.ridgeAlpha,
+            fitTokens: healed.spec.maxTokens,
           }
         : { method: 'none' },
       calibrationSha256: calibrationHash(spec),
