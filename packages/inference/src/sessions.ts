@@ -10,7 +10,8 @@ export type ProviderPreference = 'cuda' | 'cpu';
 
 /**
  * Which thread computes a graph. `worker`: its own worker thread, so the event loop keeps serving while the
- * model runs (services). `main`: the calling thread, no message passing (short kernels, scripts).
+ * model runs (long calls in a service: pruning passes, language-model scoring). `main`: the calling thread,
+ * no message passing (short calls: embedding batches, the numeric kernels, scripts).
  */
 export type SessionThread = 'worker' | 'main';
 
