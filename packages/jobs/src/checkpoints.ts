@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@sift/kit';
 import { writeAtomic } from './file-job-store.js';
@@ -44,6 +44,7 @@ export class JobCheckpoints {
       return codec.decode(saved);
     }
     const value = await compute();
+    await mkdir(this.dir, { recursive: true });
     await writeAtomic(path, codec.encode(value));
     return value;
   }
