@@ -123,7 +123,7 @@ export class HfFeaturizer implements Featurizer<HfEncoded> {
  * `modelDir`, and builds the featurizer for a graph with the given input names.
  *
  * @throws HfTokenizerError (kind `invalid`) for a missing or faulty key, an unreadable file or a graph
- *   without `input_ids`; (kind `unsupported`) for a tokenizer component not implemented, named.
+ *   without `input_ids`; (kind `unsupported`) for a tokenizer component this featurizer does not support, named.
  */
 export async function createHfFeaturizer(
   modelDir: string,
