@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { checkOneOf, invalidArgument } from './parameter-checks.js';
+import { recordsPerStep, runToEnd, type Steps } from './steps.js';
 import {
   describeTextNormalization,
   normalizeText,
@@ -84,6 +85,11 @@ export interface ExactDedupResult {
  * dropped with the indexed record's id. O(n) time; memory one digest string per distinct text.
  */
 export function exactDedup(texts: readonly string[], options: ExactDedupOptions = {}): ExactDedupResult {
+  return runToEnd(exactDedupSteps(texts, options));
+}
+
+/** {@link exactDedup} as {@link Steps}: yields its progress every {@link recordsPerStep} records hashed. */
+export function* exactDedupSteps(texts: readonly string[], options: ExactDedupOptions = {}): Steps<ExactDedupResult> {
   const n = texts.length;
   const normalization = options.normalization ?? noTextNormalization;
   const keep = checkOneOf(options.keep ?? 'first', 'keep', duplicateKeeps);
@@ -91,7 +97,11 @@ export function exactDedup(texts: readonly string[], options: ExactDedupOptions 
   const index = options.index;
   if (index !== undefined) checkExactIndex(index, normalization);
 
-  const hashes = texts.map((text) => exactDigest(normalizeText(text, normalization)));
+  const hashes = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    if (i % recordsPerStep === 0 && i > 0) yield { done: i, total: n };
+    hashes[i] = exactDigest(normalizeText(texts[i] as string, normalization));
+  }
   const kept = new Uint8Array(n);
   const duplicateOf = new Int32Array(n).fill(-1);
   const indexedDuplicateOf = new Array<string>(n).fill('');

@@ -11,5 +11,6 @@ export * from './quota-projection.js';
 export * from './scip.js';
 export * from './sem-dedup.js';
 export * from './ssl-prototypes.js';
+export * from './steps.js';
 export * from './text-normalization.js';
 export * from './text-quality.js';

@@ -10,6 +10,7 @@ import {
 } from './minhash-shingles.js';
 import { defaultNumPermutations, MinHasher, signatureAgreement } from './minhash-signatures.js';
 import { checkInRange, checkInteger, checkOneOf, invalidArgument } from './parameter-checks.js';
+import { recordsPerStep, runToEnd, type Steps } from './steps.js';
 import {
   describeTextNormalization,
   normalizeText,
@@ -237,6 +238,14 @@ class IndexLookup {
  * the index did not claim.
  */
 export function minHashDedup(texts: readonly string[], options: MinHashDedupOptions = {}): MinHashDedupResult {
+  return runToEnd(minHashDedupSteps(texts, options));
+}
+
+/** {@link minHashDedup} as {@link Steps}: yields its progress every {@link recordsPerStep} documents. */
+export function* minHashDedupSteps(
+  texts: readonly string[],
+  options: MinHashDedupOptions = {},
+): Steps<MinHashDedupResult> {
   const n = texts.length;
   const threshold = checkInRange(options.threshold ?? defaultJaccardThreshold, 'threshold', 0, 1);
   const params = resolveMinHashParams(options, threshold);
@@ -262,6 +271,7 @@ export function minHashDedup(texts: readonly string[], options: MinHashDedupOpti
   let verifiedPairs = 0;
 
   for (let d = 0; d < n; d++) {
+    if (d % recordsPerStep === 0 && d > 0) yield { done: d, total: n };
     parent[d] = d;
     const count = scratch.fill(
       normalizeText(texts[d] as string, params.normalization),

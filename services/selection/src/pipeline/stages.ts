@@ -18,10 +18,10 @@ import {
   corruptionShift,
   d4,
   densityPruning,
-  exactDedup,
+  exactDedupSteps,
   exactIndexOf,
   longFilePruning,
-  minHashDedup,
+  minHashDedupSteps,
   minHashIndexOf,
   qualityFilters,
   scipDropReason,
@@ -32,6 +32,7 @@ import {
   textQuality,
 } from '../domain/index.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
+import { runCooperatively } from './cooperative.js';
 import { clusterSizeHistogram, type StageSummary } from './report.js';
 import { aliveIndices, drop, type PipelineState } from './state.js';
 import type { ResolvedStep } from './steps.js';
@@ -130,12 +131,15 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       const texts = Array.from(alive, (i) => state.texts[i] as string);
       const ids = Array.from(alive, (i) => state.ids[i] as string);
       const index = step.index.load.length > 0 ? await loadExactIndex(step.index.load) : undefined;
-      const r = exactDedup(texts, {
-        normalization: step.normalization,
-        keep: step.keep,
-        ids,
-        ...(index ? { index } : {}),
-      });
+      const r = await runCooperatively(
+        exactDedupSteps(texts, {
+          normalization: step.normalization,
+          keep: step.keep,
+          ids,
+          ...(index ? { index } : {}),
+        }),
+        ctx.progress,
+      );
       dropDuplicates(state, alive, r, step.name, 'exact-duplicate');
       if (step.index.save) await saveExactIndex(step.index.save, exactIndexOf(r, ids));
       return { facts: { removed: r.removed, indexSaved: step.index.save || undefined } };
@@ -144,19 +148,22 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       const texts = Array.from(alive, (i) => state.texts[i] as string);
       const ids = Array.from(alive, (i) => state.ids[i] as string);
       const index = step.index.load.length > 0 ? await loadMinHashIndex(step.index.load) : undefined;
-      const r = minHashDedup(texts, {
-        normalization: step.normalization,
-        shingleUnit: step.shingleUnit,
-        ngramSize: step.ngramSize,
-        numPermutations: step.numPermutations,
-        seed: step.seed,
-        threshold: step.threshold,
-        ...(step.bands ? { bands: step.bands } : {}),
-        verifyCandidates: step.verifyCandidates,
-        keep: step.keep,
-        ids,
-        ...(index ? { index } : {}),
-      });
+      const r = await runCooperatively(
+        minHashDedupSteps(texts, {
+          normalization: step.normalization,
+          shingleUnit: step.shingleUnit,
+          ngramSize: step.ngramSize,
+          numPermutations: step.numPermutations,
+          seed: step.seed,
+          threshold: step.threshold,
+          ...(step.bands ? { bands: step.bands } : {}),
+          verifyCandidates: step.verifyCandidates,
+          keep: step.keep,
+          ids,
+          ...(index ? { index } : {}),
+        }),
+        ctx.progress,
+      );
       dropDuplicates(state, alive, r, step.name, 'near-duplicate', r.jaccard);
       if (step.index.save) await saveMinHashIndex(step.index.save, minHashIndexOf(r, ids));
       return {

@@ -1,0 +1,27 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Steps } from '../domain/index.js';
+
+/** Longest stretch of computation between two turns of the event loop. */
+const maxSliceMs = 50;
+
+/**
+ * Runs a domain generator (`Steps`) inside a job: reports each progress yield (the job's tick, which throws
+ * once the job is cancelled, so a long pass stops mid-way) and gives the event loop a turn at least every
+ * 50 ms, so RPCs are answered and the work queue's heartbeats go out while a stage crunches millions of
+ * records.
+ */
+export async function runCooperatively<R>(
+  steps: Steps<R>,
+  progress: (done: number, total: number) => void,
+): Promise<R> {
+  let sliceStarted = performance.now();
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    progress(next.value.done, next.value.total);
+    if (performance.now() - sliceStarted >= maxSliceMs) {
+      await nextTurn();
+      sliceStarted = performance.now();
+    }
+  }
+}
