@@ -1,5 +1,6 @@
 import { sampleIndices, seededRandom } from '@sift/numeric';
 import { checkInRange, checkInteger, invalidArgument, keepCountOf } from './parameter-checks.js';
+import { recordsPerStep, runToEnd, type Steps } from './steps.js';
 
 /**
  * The text-quality score of Sharma et al. 2024 ("Text quality-based pruning for efficient training of
@@ -268,6 +269,16 @@ export function scoreDocuments(
   filters: readonly LineFilter[],
   keepFraction: number,
 ): DocumentScores {
+  return runToEnd(scoreDocumentsSteps(texts, weights, filters, keepFraction));
+}
+
+/** {@link scoreDocuments} as {@link Steps}: yields its progress every {@link recordsPerStep} documents. */
+export function* scoreDocumentsSteps(
+  texts: readonly string[],
+  weights: ArrayLike<number>,
+  filters: readonly LineFilter[],
+  keepFraction: number,
+): Steps<DocumentScores> {
   checkFilters(filters);
   if (weights.length !== filters.length) {
     throw invalidArgument('weights', `has ${weights.length} entries for ${filters.length} filters`);
@@ -286,6 +297,7 @@ export function scoreDocuments(
 
   const docScores = new Float64Array(n);
   for (let d = 0; d < n; d++) {
+    if (d % recordsPerStep === 0 && d > 0) yield { done: d, total: n };
     let tokens = 0;
     let weighted = 0;
     for (const line of qualityLines(texts[d] as string)) {
@@ -318,6 +330,8 @@ export interface TextQualityOptions {
   weightSampleSize?: number;
   /** Seed of that sample; default 0. */
   seed?: number;
+  /** Runs the per-document scoring pass; default: in one go ({@link runToEnd}). A job passes one that pauses. */
+  runSteps?: <R>(steps: Steps<R>) => Promise<R>;
 }
 
 export interface TextQualityResult extends FilterWeights, DocumentScores {
@@ -342,7 +356,8 @@ export async function textQuality(texts: readonly string[], options: TextQuality
   const sampleLines = Array.from(sampleDocuments).flatMap((d) => qualityLines(texts[d] as string));
   if (sampleLines.length === 0) throw invalidArgument('texts', 'have no non-blank line in the weight sample');
   const weights = await computeFilterWeights(sampleLines, filters, options.perplexity);
-  const scores = scoreDocuments(texts, weights.weights, filters, options.keepFraction);
+  const run = options.runSteps ?? (async <R>(steps: Steps<R>) => runToEnd(steps));
+  const scores = await run(scoreDocumentsSteps(texts, weights.weights, filters, options.keepFraction));
   return { ...weights, ...scores, sampleDocuments };
 }
 

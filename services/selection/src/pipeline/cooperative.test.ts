@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { exactDedup, exactDedupSteps, minHashDedup, minHashDedupSteps } from '../domain/index.js';
+import {
+  exactDedup,
+  exactDedupSteps,
+  minHashDedup,
+  minHashDedupSteps,
+  qualityFilters,
+  scoreDocuments,
+  scoreDocumentsSteps,
+} from '../domain/index.js';
 import { runCooperatively } from './cooperative.js';
 
 /** `n` documents of 60 random words; every 10th repeats the one before it. */
@@ -21,7 +29,7 @@ function corpus(n: number): string[] {
 }
 
 describe('runCooperatively', () => {
-  it('gives the result of the uninterrupted pass, reporting progress on the way', async () => {
+  it('gives the result of the uninterrupted passes, reporting progress on the way', async () => {
     const texts = corpus(5000);
     const seen: number[] = [];
     const r = await runCooperatively(minHashDedupSteps(texts, { threshold: 0.8 }), (done, total) => {
@@ -35,6 +43,10 @@ describe('runCooperatively', () => {
     expect(seen).toEqual([1024, 2048, 3072, 4096]);
     const exact = await runCooperatively(exactDedupSteps(texts), () => {});
     expect(Array.from(exact.kept)).toEqual(Array.from(exactDedup(texts).kept));
+    const filters = qualityFilters();
+    const weights = filters.map((_, i) => i + 1);
+    const scored = await runCooperatively(scoreDocumentsSteps(texts, weights, filters, 0.5), () => {});
+    expect(Array.from(scored.docScores)).toEqual(Array.from(scoreDocuments(texts, weights, filters, 0.5).docScores));
   });
 
   it('lets timers run while a long MinHash pass computes', async () => {

@@ -358,6 +358,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         weightSampleSize: step.weightSampleSize,
         seed: step.seed,
         perplexity: (lines) => models.perplexity({ name: step.model, version: step.version }, [lines.join('\n')]),
+        runSteps: (steps) => runCooperatively(steps, ctx.progress),
       });
       alive.forEach((rec, row) => {
         if (!r.kept[row])
