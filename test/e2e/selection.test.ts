@@ -354,6 +354,56 @@ describe('selection job end to end', () => {
     console.info('text-quality weights', JSON.stringify(facts.weights), 'PPL_all', facts.pplAll);
   }, 180_000);
 
+  it('keeps a long MinHash stage with its worker: no second replica takes the job meanwhile', async () => {
+    // 30,000 documents with 512 permutations: seconds of MinHash, longer than the 3 s ack wait here. Run in
+    // one go, the pass would silence the worker's heartbeats and JetStream would hand the job to the other
+    // replica mid-stage; run cooperatively, the heartbeats go out and progress is reported inside the stage.
+    const extra = await platform.startSelectionReplica();
+    let seed = 5;
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const vocab = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}${'aeiou'[i % 5]}`);
+    const docs: string[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      docs.push(
+        i % 20 === 19
+          ? `${docs[i - 1]} appended`
+          : Array.from({ length: 200 }, () => vocab[Math.floor(rand() * vocab.length)]).join(' '),
+      );
+    }
+    const dataset = join(dataDir, 'crawl.jsonl');
+    writeFileSync(dataset, docs.map((text, i) => JSON.stringify({ id: `doc-${i}`, text })).join('\n'));
+    const { body } = await submit({
+      dataset: { paths: [dataset], textField: 'text', idField: 'id' },
+      steps: [{ name: 'minhash', minhashDedup: { numPermutations: 512, jaccardThreshold: 0.8 } }],
+      output: { path: join(dataDir, 'out-crawl') },
+    });
+    const jobId = body.jobId as string;
+    const insideStage: number[] = [];
+    await waitUntil(
+      async () => {
+        const { status } = (await job(jobId)).job;
+        if (status.progress?.stage === 'minhash') insideStage.push(Number(status.progress?.done ?? 0));
+        return ['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED'].includes(status.state);
+      },
+      120_000,
+      100,
+    );
+    const { job: finished } = await job(jobId);
+    expect(finished.status.state, finished.status.error).toBe('JOB_STATE_SUCCEEDED');
+    expect(Number(finished.report.recordsKept)).toBe(30_000 - 1500);
+    // Exactly one worker ever started the job, and progress moved within the stage.
+    const starts = platform.children
+      .filter((c) => c.name === 'selection')
+      .flatMap((c) => c.logs)
+      .filter((l) => l.includes('"msg":"job running"') && l.includes(jobId));
+    expect(starts).toHaveLength(1);
+    expect(insideStage.some((done) => done > 0 && done < 30_000)).toBe(true);
+    await extra.stop();
+  }, 180_000);
+
   it('lands every decision in ClickHouse selection_decisions', async () => {
     const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
     await waitUntil(async () => {
@@ -373,8 +423,8 @@ describe('selection job end to end', () => {
       const rows = (await rs.json<{ n: number | string; dups: number | string }>()).map((r) => Number(r.n));
       // One row per record of each successful job (the failed tiny job decided nothing): the 40 web pages,
       // the code corpora (67 files; 77 and 5 in the dedup jobs), the 264-record news job and the two
-      // 7,500-record jobs of the kill test.
-      expect(rows.slice(-3)).toEqual([264, 7500, 7500]);
+      // 7,500-record jobs of the kill test, and the 30,000-document crawl.
+      expect(rows.slice(-4)).toEqual([264, 7500, 7500, 30_000]);
       expect(rows).toEqual(expect.arrayContaining([40, 5]));
     } finally {
       await store.close();
