@@ -4,6 +4,7 @@
  * Prints figures and ratios; targets from issue 2 are printed next to them, never asserted.
  *
  *   npx tsx bench/embedding-throughput.ts [--seconds 5] [--model glove-sif-100d] [--texts 4] [--thread main|worker]
+ *     [--with-metrics]   (a real NATS server: every call also publishes its request metric, as deployed)
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -13,7 +14,7 @@ import { embeddingV1 } from '@sift/contracts';
 import { createFeaturizer, type EncodedInput } from '@sift/featurizers';
 import { DynamicBatcher, ModelStore, SessionCache, toOrtFeeds } from '@sift/inference';
 import { createLogger } from '@sift/kit';
-import { repoRoot, startDeployable } from '@sift/launcher';
+import { repoRoot, startDeployable, startNats } from '@sift/launcher';
 
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const seconds = Number(flag('--seconds')) || 5;
@@ -21,6 +22,8 @@ const modelName = flag('--model') ?? 'glove-sif-100d';
 const textsPerRequest = Number(flag('--texts')) || 4;
 /** Where the model computes, in the service and in-process alike: the event-loop thread or a worker thread. */
 const thread = flag('--thread') === 'worker' ? 'worker' : 'main';
+/** With a NATS server the service publishes every call's metric to JetStream, as it does when deployed. */
+const nats = process.argv.includes('--with-metrics') ? await startNats() : undefined;
 const words =
   'the river mountain city people market music government water science history language school family light city power story'.split(
     ' ',
@@ -111,7 +114,7 @@ async function grpcCaller(env: Record<string, string>) {
   const svc = await startDeployable('embedding', 'services/embedding/src/main.ts', {
     SIFT_EMBEDDING_PORT: '0',
     SIFT_LOG_LEVEL: 'warn',
-    SIFT_NATS_URL: '',
+    SIFT_NATS_URL: nats?.url ?? '',
     SIFT_EMBEDDING_WARM_MODELS: modelName,
     SIFT_EMBEDDING_SESSION_THREAD: thread,
     ...env,
@@ -208,7 +211,7 @@ const inProcess = async (inputs: string[]) => {
 };
 
 process.stdout.write(
-  `# embedding-throughput  model=${model.name}@${model.version}  ${cpus().length} cores (${cpus()[0]?.model})  ${seconds}s per run, ${textsPerRequest} texts/request, models on the ${thread} thread\n\n`,
+  `# embedding-throughput  model=${model.name}@${model.version}  ${cpus().length} cores (${cpus()[0]?.model})  ${seconds}s per run, ${textsPerRequest} texts/request, models on the ${thread} thread${nats ? ', request metrics to NATS' : ''}\n\n`,
 );
 const results: Record<string, Run> = {};
 const dynamic = await grpcCaller({ SIFT_EMBEDDING_BATCHING: 'dynamic' });
@@ -242,6 +245,7 @@ await perRequest.stop();
 const singleInProcess = await closedLoop(32, (i) => inProcess(request(i, 1)));
 const unbatchedInProcess = await closedLoop(32, (i) => direct(request(i, 1)));
 await sessions.close();
+await nats?.stop();
 
 const grpc32 = results['grpc dynamic c=32'] as Run;
 const inProc32 = results['in-process c=32'] as Run;
