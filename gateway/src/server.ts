@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
-import { Bus, publishRequestMetrics } from '@sift/bus';
+import { Bus, RequestMetricsPublisher } from '@sift/bus';
 import { pruningV1, selectionV1 } from '@sift/contracts';
 import { type FinishedCall, grpcStatusName, grpcStatusOf, type Logger, SiftError } from '@sift/kit';
 import { service as healthService } from 'grpc-health-check';
@@ -39,7 +39,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     return selection;
   };
   const bus = config.natsUrl ? await Bus.connect(config.natsUrl, 'sift-gateway') : undefined;
-  const report: (call: FinishedCall) => void = bus ? publishRequestMetrics(bus, logger) : () => {};
+  const metrics = bus ? new RequestMetricsPublisher(bus, logger) : undefined;
+  const report: (call: FinishedCall) => void = metrics ? metrics.record : () => {};
 
   const timeout = config.upstreamTimeoutMs;
   /** The job endpoints of each job service, with responses as protobuf JSON. */
@@ -178,6 +179,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       embedding.close();
       selection?.close();
       pruning?.close();
+      await metrics?.close();
       await bus?.close();
     },
   };

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Bus } from '@sift/bus';
+import { Bus, subjects } from '@sift/bus';
 import { type LocalPlatform, startPlatform, waitUntil } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,14 +83,22 @@ describe('platform end to end', () => {
 
   it('leaves a row in ClickHouse `requests` for each request, written by the metrics consumer', async () => {
     await post({ input: ['one', 'two', 'three', 'four'] });
-    // Wait until the consumer has stored and acknowledged every event on the stream: 8 gateway requests
-    // so far (health checks are not counted), 5 of which reached the embedding service.
+    // Wait until the services have published all 13 requests (8 gateway requests so far, health checks not
+    // counted, 5 of which reached the embedding service; they come in batches every 250 ms), and the
+    // consumer has stored and acknowledged every batch on the stream.
     const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
+    let published = 0;
+    const stopCounting = await bus.consume(subjects.requestsCompleted, 'e2e-request-counter', async (batch) => {
+      for (const d of batch) {
+        published += d.message.requests.length;
+        d.ack();
+      }
+    });
     await waitUntil(async () => {
-      const info = await bus.streamInfo('SIFT_METRICS');
       const lag = await bus.consumerLag('SIFT_METRICS', 'metrics-requests');
-      return info.messages >= 13 && lag.pending === 0 && lag.ackPending === 0;
+      return published >= 13 && lag.pending === 0 && lag.ackPending === 0;
     }, 20_000);
+    await stopCounting();
     await bus.close();
     // Stopping drains the services and makes the consumer store and ack what it holds; the embedded
     // engine allows one process per folder, so the rows are read after it let go.

@@ -23,12 +23,12 @@ export type StreamName = 'SIFT_JOBS' | 'SIFT_EVENTS' | 'SIFT_METRICS';
 
 /** Every subject of the platform; names follow `sift.<domain>.v1.<event_in_past_tense>`. */
 export const subjects = {
-  /** One finished RPC or HTTP request (service, method, status, latency, batch size). */
-  requestCompleted: {
-    name: 'sift.common.v1.request_completed',
+  /** The RPCs or HTTP requests a process finished since its last batch (service, method, status, latency, batch size). */
+  requestsCompleted: {
+    name: 'sift.common.v1.requests_completed',
     stream: 'SIFT_METRICS',
-    codec: commonV1.RequestCompleted,
-  } satisfies Subject<commonV1.RequestCompleted>,
+    codec: commonV1.RequestsCompleted,
+  } satisfies Subject<commonV1.RequestsCompleted>,
   /** A selection job was accepted; the work-queue message a worker takes (payload: the job status). */
   selectionJobSubmitted: {
     name: 'sift.selection.v1.job_submitted',

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Bus, publishRequestMetrics } from '@sift/bus';
+import { Bus, RequestMetricsPublisher } from '@sift/bus';
 import { embeddingV1 } from '@sift/contracts';
 import { ModelStore, SessionCache } from '@sift/inference';
 import { type Logger, startGrpcServer } from '@sift/kit';
@@ -42,6 +42,7 @@ export async function startEmbeddingService(config: EmbeddingConfig, logger: Log
     .filter(Boolean);
   await registry.warmUp(warm);
   const bus = config.natsUrl ? await Bus.connect(config.natsUrl, 'sift-embedding') : undefined;
+  const metrics = bus ? new RequestMetricsPublisher(bus, logger) : undefined;
   const server = await startGrpcServer({
     name: 'embedding',
     host: config.host,
@@ -62,13 +63,14 @@ export async function startEmbeddingService(config: EmbeddingConfig, logger: Log
         ),
       },
     ],
-    ...(bus ? { onCallFinished: publishRequestMetrics(bus, logger) } : {}),
+    ...(metrics ? { onCallFinished: metrics.record } : {}),
   });
   return {
     port: server.port,
     async stop(graceMs) {
       await server.shutdown(graceMs);
       await sessions.close();
+      await metrics?.close();
       await bus?.close();
     },
   };

@@ -28,12 +28,12 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
   const writer = new BatchedWriter(client, { maxRows: config.batchRows, maxDelayMs: 500 });
   const bus = await Bus.connect(config.natsUrl, 'sift-metrics-consumer');
   const stopRequests = await bus.consume(
-    subjects.requestCompleted,
+    subjects.requestsCompleted,
     'metrics-requests',
     async (batch) => {
       writer.add(
         'requests',
-        batch.map((d) => requestRow(d.message)),
+        batch.flatMap((d) => d.message.requests.map(requestRow)),
       );
       await writer.flush();
       for (const d of batch) d.ack();

@@ -1,6 +1,6 @@
 import { type commonV1, pruningV1, selectionV1 } from '@sift/contracts';
 
-/** The `requests` row for one request_completed event (column names as in 001_requests.sql). */
+/** The `requests` row for one request of a requests_completed event (column names as in 001_requests.sql). */
 export function requestRow(e: commonV1.RequestCompleted): Record<string, unknown> {
   return {
     finished_at: e.finishedAtMs,

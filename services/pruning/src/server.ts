@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Bus, publishRequestMetrics, subjects } from '@sift/bus';
+import { Bus, RequestMetricsPublisher, subjects } from '@sift/bus';
 import { pruningV1 } from '@sift/contracts';
 import { DataRoots } from '@sift/datasets';
 import { ModelStore } from '@sift/inference';
@@ -19,6 +19,7 @@ export async function startPruningService(config: PruningConfig, logger: Logger)
   const store = new JobStore(resolve(config.dataDir, 'jobs'));
   const models = new ModelStore(resolve(config.modelsDir));
   const bus = await Bus.connect(config.natsUrl, 'sift-pruning');
+  const metrics = new RequestMetricsPublisher(bus, logger);
   const runtime = {
     threads: config.threads,
     provider: config.provider,
@@ -44,7 +45,7 @@ export async function startPruningService(config: PruningConfig, logger: Logger)
         handlers: pruningHandlers(store, bus, models, DataRoots.parse(config.dataRoots)),
       },
     ],
-    onCallFinished: publishRequestMetrics(bus, logger),
+    onCallFinished: metrics.record,
   });
   return {
     port: server.port,
@@ -52,6 +53,7 @@ export async function startPruningService(config: PruningConfig, logger: Logger)
       await server.shutdown(graceMs);
       worker.shutdown();
       await stopWorker();
+      await metrics.close();
       await bus.close();
     },
   };

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Bus, publishRequestMetrics, subjects } from '@sift/bus';
+import { Bus, RequestMetricsPublisher, subjects } from '@sift/bus';
 import { selectionV1 } from '@sift/contracts';
 import { DataRoots } from '@sift/datasets';
 import { ModelStore } from '@sift/inference';
@@ -21,6 +21,7 @@ export interface SelectionService {
 export async function startSelectionService(config: SelectionConfig, logger: Logger): Promise<SelectionService> {
   const store = new JobStore(resolve(config.dataDir, 'jobs'));
   const bus = await Bus.connect(config.natsUrl, 'sift-selection');
+  const metrics = new RequestMetricsPublisher(bus, logger);
   const embedder = new StreamingEmbedder(config.embeddingAddress, config.maxMessageBytes);
   const languageModels = new StoreLanguageModels(new ModelStore(resolve(config.modelsDir)), logger);
   const kernels = await createSelectionKernels({ provider: config.provider, logger });
@@ -44,7 +45,7 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
         handlers: selectionHandlers(store, bus, DataRoots.parse(config.dataRoots)),
       },
     ],
-    onCallFinished: publishRequestMetrics(bus, logger),
+    onCallFinished: metrics.record,
   });
   return {
     port: server.port,
@@ -54,6 +55,7 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
       await stopWorker();
       embedder.close();
       await languageModels.close();
+      await metrics.close();
       await bus.close();
     },
   };

@@ -13,8 +13,8 @@ export interface StepProgress {
  */
 export type Steps<R> = Generator<StepProgress, R, void>;
 
-/** Records a per-record pass handles between two progress yields. */
-export const recordsPerStep = 1024;
+/** Records a per-record pass handles between two progress yields (a few milliseconds of work at most). */
+export const recordsPerStep = 128;
 
 /** Runs `steps` to its result without pausing. */
 export function runToEnd<R>(steps: Steps<R>): R {

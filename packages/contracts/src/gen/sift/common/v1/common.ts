@@ -179,7 +179,10 @@ export interface Progress {
   etaSeconds: number;
 }
 
-/** Emitted by every service after each RPC (or HTTP request at the gateway); lands in ClickHouse `requests`. */
+/**
+ * One finished RPC (or HTTP request at the gateway); a row of ClickHouse `requests`. Published in batches
+ * (RequestsCompleted).
+ */
 export interface RequestCompleted {
   /** Service that served the call, e.g. "embedding" or "gateway". */
   service: string;
@@ -197,6 +200,16 @@ export interface RequestCompleted {
     | undefined;
   /** Unix epoch milliseconds at which the call finished. */
   finishedAtMs: number;
+}
+
+/**
+ * The requests one service process finished since its last batch: every service (and the gateway) publishes
+ * one of these every few hundred milliseconds, or sooner when many calls finish, instead of one event per
+ * call; each request lands as one row of ClickHouse `requests`.
+ */
+export interface RequestsCompleted {
+  /** The finished calls, in the order they finished. */
+  requests: RequestCompleted[];
 }
 
 function createBaseTensor(): Tensor {
@@ -808,6 +821,77 @@ export const RequestCompleted: MessageFns<RequestCompleted> = {
       ? ModelRef.fromPartial(object.model)
       : undefined;
     message.finishedAtMs = object.finishedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseRequestsCompleted(): RequestsCompleted {
+  return { requests: [] };
+}
+
+export const RequestsCompleted: MessageFns<RequestsCompleted> = {
+  encode(message: RequestsCompleted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      RequestCompleted.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestsCompleted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestsCompleted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(RequestCompleted.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestsCompleted {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => RequestCompleted.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RequestsCompleted): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => RequestCompleted.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RequestsCompleted>, I>>(base?: I): RequestsCompleted {
+    return RequestsCompleted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RequestsCompleted>, I>>(object: I): RequestsCompleted {
+    const message = createBaseRequestsCompleted();
+    message.requests = object.requests?.map((e) => RequestCompleted.fromPartial(e)) || [];
     return message;
   },
 };
