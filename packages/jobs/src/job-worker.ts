@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { commonV1 } from '@sift/contracts';
 import { asSiftError, type Logger, SiftError } from '@sift/kit';
 import { type FileJobStore, isTerminal, type JobRecord } from './file-job-store.js';
@@ -109,6 +110,10 @@ export abstract class JobWorker<J extends JobRecord> {
     const log = this.logger.child({ jobId });
     const controller = new AbortController();
     this.current = controller;
+    // How long the event loop was held at a stretch while the job ran: RPCs, progress writes and the work
+    // queue's heartbeats wait that long (a stretch beyond the ack wait gets the job redelivered elsewhere).
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
     try {
       await this.execute(job, controller, log);
     } catch (err) {
@@ -125,6 +130,8 @@ export abstract class JobWorker<J extends JobRecord> {
         cancelled ? 'cancelled by a client' : e.message,
       );
     } finally {
+      loopDelay.disable();
+      log.info('job ended', { eventLoopMaxDelayMs: Math.round(loopDelay.max / 1e6) });
       this.current = undefined;
     }
   }
