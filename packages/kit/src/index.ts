@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './grpc-server.js';
 export * from './logger.js';
 export * from './shutdown.js';
+export * from './time-slicer.js';

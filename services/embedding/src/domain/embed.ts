@@ -1,5 +1,6 @@
 import type { EncodedInput } from '@sift/featurizers';
 import { SiftError } from '@sift/kit/errors';
+import { TimeSlicer } from '@sift/kit/time-slicer';
 import type { Encoder, EncoderRegistry } from '../ports.js';
 import { finishRows } from './vectors.js';
 
@@ -110,13 +111,12 @@ const encodeSliceMs = 5;
 /** Featurizes the inputs in slices of at most {@link encodeSliceMs}, stopping if the call is cancelled. */
 async function encodeAll(encoder: Encoder, inputs: readonly string[], signal: AbortSignal): Promise<EncodedInput[]> {
   const encoded: EncodedInput[] = [];
-  let sliceStarted = performance.now();
+  const slicer = new TimeSlicer(encodeSliceMs);
   for (const text of inputs) {
     encoded.push(encoder.encode(text));
-    if (performance.now() - sliceStarted >= encodeSliceMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    if (slicer.due()) {
+      await slicer.pause();
       signal.throwIfAborted();
-      sliceStarted = performance.now();
     }
   }
   return encoded;

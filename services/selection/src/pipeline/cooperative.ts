@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { TimeSlicer } from '@sift/kit';
 import type { Steps } from '../domain/index.js';
 
 /**
@@ -18,14 +18,11 @@ export async function runCooperatively<R>(
   steps: Steps<R>,
   progress: (done: number, total: number) => void,
 ): Promise<R> {
-  let sliceStarted = performance.now();
+  const slicer = new TimeSlicer(maxSliceMs);
   for (;;) {
     const next = steps.next();
     if (next.done) return next.value;
     progress(next.value.done, next.value.total);
-    if (performance.now() - sliceStarted >= maxSliceMs) {
-      await nextTurn();
-      sliceStarted = performance.now();
-    }
+    if (slicer.due()) await slicer.pause();
   }
 }
