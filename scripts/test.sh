@@ -7,6 +7,7 @@ export PATH="$PATH:/usr/sbin"
 
 bash scripts/setup.sh
 echo "== contracts are current"; bash scripts/generate-contracts.sh --check
+echo "== wasm kernels are current"; npx tsx scripts/build-wasm.ts --check
 echo "== buf lint + format"; npx buf lint && npx buf format --diff --exit-code
 echo "== biome"; npx biome check .
 echo "== typecheck"; npx tsc -p tsconfig.json

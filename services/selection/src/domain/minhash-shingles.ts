@@ -32,6 +32,8 @@ export interface MinHashOptions {
   numPermutations?: number;
   /** Seed of the permutations, a non-negative safe integer (folded to 32 bits); default 0. */
   seed?: number;
+  /** Implementation of the permutation loop (identical signatures); default `wasm`, `js` is the reference. */
+  kernel?: 'wasm' | 'js';
 }
 
 const fnvOffset = 0x811c9dc5;

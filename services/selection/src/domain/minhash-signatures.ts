@@ -1,4 +1,5 @@
 import { seededRandom } from '@sift/numeric';
+import { minHashKernelWasm } from './minhash-kernel-wasm.js';
 import { type MinHashOptions, resolveShingling, ShingleScratch } from './minhash-shingles.js';
 import { checkInteger } from './parameter-checks.js';
 import { normalizeText } from './text-normalization.js';
@@ -23,6 +24,10 @@ import { normalizeText } from './text-normalization.js';
  *   add-and-reduce in int32 (no multiplication, no branch). Over random sets the agreement rate of 128
  *   such permutations has the mean J and the binomial spread √(J(1−J)/128) of independent ones
  *   (checked at J = 0.2, 0.5, 0.8).
+ *
+ * Two kernels run that loop with bit-identical results: `wasm` (the default), the same arithmetic on four
+ * permutations at once in WebAssembly SIMD (`minhash-kernel.wat`), 3.5-4x faster per shingle; and `js`, the
+ * scalar TypeScript below, kept as the readable reference that the tests and the bench compare against.
  */
 
 /** The prime of the permutations, 2³¹ − 1; also the signature value of a document without shingles. */
@@ -46,12 +51,44 @@ function addMod(x: number, y: number): number {
   return s + ((s >> 31) & minHashPrime);
 }
 
+/** Which implementation runs the permutation loop; both give the same signatures. */
+export type MinHashKernel = 'wasm' | 'js';
+
+/**
+ * The parts of Node's WebAssembly API used here, typed locally: the project compiles against ES2023 and
+ * Node's types, neither of which declares the `WebAssembly` global (TypeScript's "dom" lib does).
+ */
+interface WebAssemblyApi {
+  Module: new (binary: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+}
+const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+/** Compiled once per process; each {@link MinHasher} instantiates it with a memory of its own. */
+let wasmModule: object | undefined;
+
+/** The WebAssembly kernel's exports (see minhash-kernel.wat). */
+interface WasmKernel {
+  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  signature(
+    shingles: number,
+    count: number,
+    mins: number,
+    padded: number,
+    a: bigint,
+    b: bigint,
+    aStep: bigint,
+    bStep: bigint,
+  ): void;
+}
+
 /**
  * P seeded permutations h_i(x) = (a_i·x + b_i) mod (2³¹ − 1) with (a_i, b_i) = (a + i·a′, b + i·b′) mod p,
  * and the signature of a shingle set under them (see the module comment for the arithmetic).
  */
 export class MinHasher {
   readonly numPermutations: number;
+  readonly kernel: MinHashKernel;
   private readonly padded: number;
   private readonly mins: Int32Array;
   // h_0(x) = (a·x + b) mod p and the step d(x) = (a′·x + b′) mod p, each kept as a·2¹⁶ mod p, a and b.
@@ -61,10 +98,13 @@ export class MinHasher {
   private readonly stepHi: number;
   private readonly stepLo: number;
   private readonly stepAdd: number;
+  /** The same coefficients as the WebAssembly kernel takes them, and its instance; `js` kernel: undefined. */
+  private readonly wasm?: { kernel: WasmKernel; a: bigint; b: bigint; aStep: bigint; bStep: bigint };
 
-  constructor(numPermutations: number, seed: number) {
+  constructor(numPermutations: number, seed: number, kernel: MinHashKernel = 'wasm') {
     this.numPermutations = checkInteger(numPermutations, 'numPermutations', 1, 4096);
     checkInteger(seed, 'seed', 0);
+    this.kernel = kernel;
     // The inner loop runs four permutations per pass; the padding ones are computed and ignored.
     this.padded = Math.ceil(numPermutations / 4) * 4;
     this.mins = new Int32Array(this.padded);
@@ -75,6 +115,12 @@ export class MinHasher {
     this.stepHi = (aStep * 65536) % minHashPrime;
     this.stepLo = aStep;
     this.stepAdd = bStep;
+    if (kernel === 'wasm') {
+      wasmModule ??= new webAssembly.Module(Buffer.from(minHashKernelWasm, 'base64'));
+      const instance = new webAssembly.Instance(wasmModule, {});
+      const wasmKernel = instance.exports as unknown as WasmKernel;
+      this.wasm = { kernel: wasmKernel, a: BigInt(a), b: BigInt(b), aStep: BigInt(aStep), bStep: BigInt(bStep) };
+    }
   }
 
   /** a_i and b_i of permutation i (for tests and documentation). */
@@ -91,12 +137,38 @@ export class MinHasher {
    * without shingles gets p in every position, a value no shingle produces.
    */
   signature(shingles: Uint32Array, count: number, out: Uint32Array, offset: number): void {
+    if (this.wasm) {
+      this.wasmSignature(this.wasm, shingles, count, out, offset);
+      return;
+    }
     const mins = this.mins;
     mins.fill(minHashPrime);
     let j = 0;
     for (; j + 1 < count; j += 2) this.twoShingles(shingles[j] as number, shingles[j + 1] as number);
     if (j < count) this.twoShingles(shingles[j] as number, shingles[j] as number);
     for (let i = 0; i < this.numPermutations; i++) out[offset + i] = mins[i] as number;
+  }
+
+  /**
+   * The WebAssembly kernel's memory holds the minima at byte 0 and the shingles after them; it grows (in
+   * 64 KiB pages) when a document has more shingles than it has room for, and keeps that size.
+   */
+  private wasmSignature(
+    wasm: NonNullable<MinHasher['wasm']>,
+    shingles: Uint32Array,
+    count: number,
+    out: Uint32Array,
+    offset: number,
+  ): void {
+    const { memory } = wasm.kernel;
+    const shinglesAt = this.padded * 4;
+    const needed = shinglesAt + count * 4;
+    if (needed > memory.buffer.byteLength) {
+      memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
+    }
+    new Uint32Array(memory.buffer, shinglesAt, count).set(shingles.subarray(0, count));
+    wasm.kernel.signature(shinglesAt, count, 0, this.padded, wasm.a, wasm.b, wasm.aStep, wasm.bStep);
+    out.set(new Uint32Array(memory.buffer, 0, this.numPermutations), offset);
   }
 
   /**
@@ -185,7 +257,7 @@ function drawCoefficients(seed: number, count: number): { a: number; b: number; 
 /** The n × P signatures of `texts` (normalise, shingle, MinHash), computed one document at a time. */
 export function minHashSignatures(texts: readonly string[], options: MinHashOptions = {}): Uint32Array {
   const { normalization, shingleUnit, ngramSize } = resolveShingling(options);
-  const hasher = new MinHasher(options.numPermutations ?? defaultNumPermutations, options.seed ?? 0);
+  const hasher = new MinHasher(options.numPermutations ?? defaultNumPermutations, options.seed ?? 0, options.kernel);
   const p = hasher.numPermutations;
   const out = new Uint32Array(texts.length * p);
   const scratch = new ShingleScratch();

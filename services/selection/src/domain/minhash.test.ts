@@ -59,24 +59,46 @@ describe('shingles and exact Jaccard', () => {
 });
 
 describe('MinHasher', () => {
-  it('computes min_x (a_i·x + b_i) mod (2^31 − 1) exactly (checked against BigInt)', () => {
-    const hasher = new MinHasher(13, 42);
-    const random = seededRandom(5);
-    const shingles = Uint32Array.from({ length: 37 }, () => Math.floor(random() * 2 ** 32));
-    shingles[0] = 0xffffffff;
-    shingles[1] = 0;
-    const out = new Uint32Array(13);
-    hasher.signature(shingles, shingles.length, out, 0);
-    const p = BigInt(minHashPrime);
-    for (let i = 0; i < 13; i++) {
-      const { a, b } = hasher.coefficients(i);
-      expect(a).toBeGreaterThan(0);
-      let min = p;
-      for (const s of shingles) {
-        const h = (BigInt(a) * BigInt(s >>> 1) + BigInt(b)) % p;
-        if (h < min) min = h;
+  it.each(['wasm', 'js'] as const)(
+    '%s kernel: computes min_x (a_i·x + b_i) mod (2^31 − 1) exactly (checked against BigInt)',
+    (kernel) => {
+      const hasher = new MinHasher(13, 42, kernel);
+      const random = seededRandom(5);
+      const shingles = Uint32Array.from({ length: 37 }, () => Math.floor(random() * 2 ** 32));
+      shingles[0] = 0xffffffff;
+      shingles[1] = 0;
+      const out = new Uint32Array(13);
+      hasher.signature(shingles, shingles.length, out, 0);
+      const p = BigInt(minHashPrime);
+      for (let i = 0; i < 13; i++) {
+        const { a, b } = hasher.coefficients(i);
+        expect(a).toBeGreaterThan(0);
+        let min = p;
+        for (const s of shingles) {
+          const h = (BigInt(a) * BigInt(s >>> 1) + BigInt(b)) % p;
+          if (h < min) min = h;
+        }
+        expect(out[i]).toBe(Number(min));
       }
-      expect(out[i]).toBe(Number(min));
+    },
+  );
+
+  it('WebAssembly and TypeScript kernels give identical signatures, for odd counts, odd P and a document that grows the memory', () => {
+    const random = seededRandom(11);
+    for (const p of [1, 5, 128, 257]) {
+      const wasm = new MinHasher(p, p * 7 + 1, 'wasm');
+      const js = new MinHasher(p, p * 7 + 1, 'js');
+      // 40,000 shingles need 160 kB, more than the kernel's first 64 kB page; the small ones after reuse it.
+      for (const count of [0, 1, 2, 3, 200, 40_000, 7]) {
+        const shingles = Uint32Array.from({ length: count + 3 }, () => Math.floor(random() * 2 ** 32));
+        const a = new Uint32Array(p + 2);
+        const b = new Uint32Array(p + 2);
+        wasm.signature(shingles, count, a, 1);
+        js.signature(shingles, count, b, 1);
+        expect(a, `P = ${p}, ${count} shingles`).toEqual(b);
+        expect(a[0]).toBe(0); // nothing written outside [offset, offset + P)
+        expect(a[p + 1]).toBe(0);
+      }
     }
   });
 

@@ -257,7 +257,7 @@ export function* minHashDedupSteps(
   const lookup = options.index === undefined ? undefined : new IndexLookup(options.index, bands);
 
   const signatures = new Uint32Array(n * p);
-  const hasher = new MinHasher(p, params.seed);
+  const hasher = new MinHasher(p, params.seed, options.kernel);
   const scratch = new ShingleScratch();
   const verifier = verifyCandidates ? new CandidateVerifier(texts, params) : undefined;
   const keys = new Uint32Array(2 * bands);
