@@ -5,7 +5,11 @@
  *
  *   npx tsx bench/embedding-throughput.ts [--seconds 5] [--model glove-sif-100d] [--texts 4] [--thread main|worker]
  *     [--with-metrics]   (a real NATS server: every call also publishes its request metric, as deployed)
+ *     [--threads N]      (ONNX Runtime intra-op threads, in the service and in-process alike; default: ORT's)
+ *     [--service-cpus 0,1 --client-cpus 2-5]   (Linux: the service, and the in-process baseline, run on the
+ *                        first CPUs, the load generator on the others, as if the client were another machine)
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
@@ -24,6 +28,19 @@ const textsPerRequest = Number(flag('--texts')) || 4;
 const thread = flag('--thread') === 'worker' ? 'worker' : 'main';
 /** With a NATS server the service publishes every call's metric to JetStream, as it does when deployed. */
 const nats = process.argv.includes('--with-metrics') ? await startNats() : undefined;
+const threads = Number(flag('--threads')) || 0;
+const serviceCpus = flag('--service-cpus');
+const clientCpus = flag('--client-cpus');
+if ((serviceCpus === undefined) !== (clientCpus === undefined)) {
+  throw new Error('--service-cpus and --client-cpus go together');
+}
+/**
+ * Moves this process (every thread, ONNX Runtime's pool too) onto `cpus`: the service's CPUs while it is the
+ * in-process baseline, the client's while it generates load for the service. A no-op without the flags.
+ */
+const runOn = (cpus: string | undefined) => {
+  if (cpus) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+};
 const words =
   'the river mountain city people market music government water science history language school family light city power story'.split(
     ' ',
@@ -111,14 +128,20 @@ const fmt = (r: Run) =>
 const cpuRatio = (grpc: Run, inProcess: Run) => cpuPerKText(inProcess) / cpuPerKText(grpc);
 
 async function grpcCaller(env: Record<string, string>) {
-  const svc = await startDeployable('embedding', 'services/embedding/src/main.ts', {
-    SIFT_EMBEDDING_PORT: '0',
-    SIFT_LOG_LEVEL: 'warn',
-    SIFT_NATS_URL: nats?.url ?? '',
-    SIFT_EMBEDDING_WARM_MODELS: modelName,
-    SIFT_EMBEDDING_SESSION_THREAD: thread,
-    ...env,
-  });
+  const svc = await startDeployable(
+    'embedding',
+    'services/embedding/src/main.ts',
+    {
+      SIFT_EMBEDDING_PORT: '0',
+      SIFT_LOG_LEVEL: 'warn',
+      SIFT_NATS_URL: nats?.url ?? '',
+      SIFT_EMBEDDING_WARM_MODELS: modelName,
+      SIFT_EMBEDDING_SESSION_THREAD: thread,
+      SIFT_ORT_THREADS: String(threads),
+      ...env,
+    },
+    serviceCpus ? { cpus: serviceCpus } : {},
+  );
   const pid = svc.process.pid;
   const client = new embeddingV1.EmbeddingServiceClient(`127.0.0.1:${svc.port}`, credentials.createInsecure());
   const call = (inputs: string[]) =>
@@ -185,7 +208,7 @@ async function grpcCaller(env: Record<string, string>) {
 const logger = createLogger('bench', 'warn');
 const store = new ModelStore(resolve(repoRoot, 'models'));
 const model = await store.resolve(modelName);
-const sessions = new SessionCache({ provider: 'cpu', logger, thread });
+const sessions = new SessionCache({ provider: 'cpu', logger, thread, ...(threads ? { intraOpThreads: threads } : {}) });
 const graph = await sessions.get(model);
 const featurizer = await createFeaturizer(model.dir, model.manifest.preprocessing ?? {}, graph.session.inputNames);
 /** The model called in-process through onnxruntime, one session.run per request (no batching). */
@@ -211,14 +234,17 @@ const inProcess = async (inputs: string[]) => {
 };
 
 process.stdout.write(
-  `# embedding-throughput  model=${model.name}@${model.version}  ${cpus().length} cores (${cpus()[0]?.model})  ${seconds}s per run, ${textsPerRequest} texts/request, models on the ${thread} thread${nats ? ', request metrics to NATS' : ''}\n\n`,
+  `# embedding-throughput  model=${model.name}@${model.version}  ${cpus().length} cores (${cpus()[0]?.model})  ${seconds}s per run, ${textsPerRequest} texts/request, models on the ${thread} thread${nats ? ', request metrics to NATS' : ''}` +
+    `${threads ? `, ${threads} ORT threads` : ''}${serviceCpus ? `, service and in-process on CPUs ${serviceCpus}, client on ${clientCpus}` : ''}\n\n`,
 );
 const results: Record<string, Run> = {};
 const dynamic = await grpcCaller({ SIFT_EMBEDDING_BATCHING: 'dynamic' });
 for (const c of [1, 8, 32]) {
+  runOn(serviceCpus);
   const raw = await closedLoop(c, (i) => direct(request(i)));
   process.stdout.write(`c=${String(c).padEnd(3)} direct     ${fmt(raw)}   (session.run per request)\n`);
   results[`in-process c=${c}`] = await closedLoop(c, (i) => inProcess(request(i)));
+  runOn(clientCpus);
   results[`grpc dynamic c=${c}`] = await closedLoop(c, (i) => dynamic.call(request(i)), dynamic.pid);
   const inProc = results[`in-process c=${c}`] as Run;
   const grpc = results[`grpc dynamic c=${c}`] as Run;
@@ -229,7 +255,9 @@ for (const c of [1, 8, 32]) {
 }
 // Bulk: 256-text chunks, 4 in flight over one EmbedStream, against the same load in-process.
 const bulkChunk = 256;
+runOn(serviceCpus);
 const bulkInProcess = await closedLoop(4, (i) => inProcess(request(i, bulkChunk)));
+runOn(clientCpus);
 const bulkGrpc = await dynamic.bulk(bulkChunk, 4);
 process.stdout.write(`\nbulk, ${bulkChunk}-text chunks, 4 in flight:\n`);
 process.stdout.write(`      in-process ${fmt(bulkInProcess)}\n`);
@@ -242,6 +270,7 @@ const perRequest = await grpcCaller({ SIFT_EMBEDDING_BATCHING: 'per-request' });
 const unbatched = await closedLoop(32, (i) => perRequest.call(request(i, 1)), perRequest.pid);
 await perRequest.stop();
 // The same comparison without RPC: what batching itself gains for this model on this machine.
+runOn(serviceCpus);
 const singleInProcess = await closedLoop(32, (i) => inProcess(request(i, 1)));
 const unbatchedInProcess = await closedLoop(32, (i) => direct(request(i, 1)));
 await sessions.close();

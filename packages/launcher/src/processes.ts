@@ -5,8 +5,23 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-/** Repository root (this file is packages/launcher/src/processes.ts). */
-export const repoRoot = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+/**
+ * Repository root (this file is packages/launcher/src/processes.ts). `SIFT_REPO_ROOT` overrides it for code
+ * bundled into one file (`bench/bundle.ts`), whose own location says nothing about the repository's.
+ */
+export const repoRoot = process.env.SIFT_REPO_ROOT
+  ? resolve(process.env.SIFT_REPO_ROOT)
+  : resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+
+/**
+ * How a deployable's entry file is run: with tsx from the sources, or, when `SIFT_BUNDLE_DIR` names a
+ * folder made by `bench/bundle.ts` (for a machine without npm packages), its bundled `.mjs` with plain node.
+ */
+function deployableCommand(entry: string): string[] {
+  const bundles = process.env.SIFT_BUNDLE_DIR;
+  if (bundles) return [process.execPath, join(resolve(bundles), entry.replace(/\.ts$/, '.mjs'))];
+  return [process.execPath, '--import', 'tsx', join(repoRoot, entry)];
+}
 
 /** A child process of the local platform. */
 export interface Child {
@@ -82,16 +97,22 @@ export async function startNats(): Promise<Child & { url: string }> {
 }
 
 /**
- * Starts a deployable (`services/<name>/src/main.ts` or `gateway/src/main.ts`) with tsx and waits for the
+ * Starts a deployable (`services/<name>/src/main.ts` or `gateway/src/main.ts`; see `deployableCommand`) and waits for the
  * `{"ready": ..., "port": N}` line it prints on stdout once serving.
  */
 export async function startDeployable(
   name: string,
   entry: string,
   env: Record<string, string>,
-  opts: { waitForPort?: boolean; timeoutMs?: number } = {},
+  opts: {
+    waitForPort?: boolean;
+    timeoutMs?: number;
+    /** CPUs the process may run on, as `taskset -c` takes them (`0,1`, `2-5`); Linux only. */
+    cpus?: string;
+  } = {},
 ): Promise<Child & { port: number }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
+  const command = [...(opts.cpus ? ['taskset', '-c', opts.cpus] : []), ...deployableCommand(entry)];
+  const proc = spawn(command[0] as string, command.slice(1), {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
