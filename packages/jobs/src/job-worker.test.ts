@@ -40,6 +40,11 @@ class TestWorker extends JobWorker<pruningV1.Job> {
   }
 }
 
+async function waitFor(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}
+
 describe('JobWorker', () => {
   it('fails a job whose body throws, with the error as the reason, and leaves final jobs alone', async () => {
     const jobId = await newJob();
@@ -70,6 +75,29 @@ describe('JobWorker', () => {
       { jobId, state: commonV1.JobState.JOB_STATE_CANCELLED, error: 'cancelled by a client' },
     ]);
     expect((await store.get(jobId)).status?.progress?.stage).toBe('work');
+  });
+
+  it('writes progress at most every 250 ms, also while the total is unknown, and always the completing tick', async () => {
+    const jobId = await newJob();
+    const controller = new AbortController();
+    const published: { done: number; total: number }[] = [];
+    const progress = jobProgressReporter({
+      jobId,
+      store,
+      controller,
+      publish: async (status) => {
+        published.push({ done: Number(status?.progress?.done), total: Number(status?.progress?.total) });
+      },
+      logger,
+    });
+    progress.stage('load');
+    for (let i = 1; i <= 5000; i++) progress.tick(i, 0); // reading: size unknown
+    progress.stage('work');
+    for (let i = 1; i <= 5000; i++) progress.tick(i, 5000);
+    await waitFor(() => published.at(-1)?.done === 5000);
+    // stage('load'), at most one unknown-total tick, stage('work'), at most one tick, and the completing one.
+    expect(published.length).toBeLessThanOrEqual(5);
+    expect(published.at(-1)).toEqual({ done: 5000, total: 5000 });
   });
 
   it('on shutdown stops the job without settling it and rethrows, so the queue redelivers it', async () => {

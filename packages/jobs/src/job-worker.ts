@@ -72,7 +72,11 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
     tick: (done, total) => {
       throwIfAborted();
       const now = performance.now();
-      if (now - last < progressIntervalMs && done < total) return;
+      // At most one status write per interval, except the tick that completes a stage of known size. A
+      // tick with an unknown total (0, e.g. while reading a dataset) is throttled like any other: not
+      // throttling it wrote the job file and published a status for every 1,000 records read.
+      const completes = total > 0 && done >= total;
+      if (now - last < progressIntervalMs && !completes) return;
       last = now;
       record(done, total);
     },
