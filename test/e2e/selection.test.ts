@@ -58,6 +58,11 @@ describe('selection job end to end', () => {
     const submitted = await submit(pipeline(dataset, out));
     expect(submitted.status).toBe(202);
     const jobId = submitted.body.jobId as string;
+    // The answer writes out every default the job will run with.
+    const [, cluster, semdedup] = submitted.body.resolvedSteps;
+    expect(cluster).toMatchObject({ name: 'cluster', kmeans: { k: 8, maxIterations: 20, seed: 3 } });
+    expect(Number(cluster.kmeans.sampleSize)).toBe(8 * 256);
+    expect(semdedup.semDedup).toMatchObject({ eps: 0.05, reportEps: [0.005, 0.02, 0.05], blockRows: 1024 });
 
     // Server-Sent Events until the job is final.
     const events = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${jobId}/events`);

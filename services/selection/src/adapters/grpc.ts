@@ -8,6 +8,7 @@ import { streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { datasetFiles } from '../pipeline/outputs.js';
+import { toProtoStep } from '../pipeline/resolved-steps.js';
 import { resolveSteps } from '../pipeline/steps.js';
 
 /** Thin gRPC adapter: decode, validate, call the job store and queue, encode. */
@@ -19,7 +20,8 @@ export function selectionHandlers(
   const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
     if (req.requestId) {
       const existing = await store.jobForRequest(req.requestId);
-      if (existing) return { jobId: existing, resolvedSteps: (await store.get(existing)).steps };
+      if (existing)
+        return { jobId: existing, resolvedSteps: resolveSteps((await store.get(existing)).steps).map(toProtoStep) };
     }
     if (req.resumeJobId)
       throw new SiftError(
@@ -72,7 +74,7 @@ export function selectionHandlers(
     if (req.requestId) await store.rememberRequest(req.requestId, jobId);
     await bus.publish(subjects.selectionJobSubmitted, { status });
     ctx.report.batchSize = 1;
-    return { jobId, resolvedSteps: req.steps };
+    return { jobId, resolvedSteps: steps.map(toProtoStep) };
   };
 
   const getJob: UnaryHandler<selectionV1.GetJobRequest, selectionV1.GetJobResponse> = async (req) => ({

@@ -279,7 +279,17 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
           prototypeDrop: step.prototypeDrop,
           product: ctx.kernels.tileProduct,
         },
-        (x, d, k, seed) => clusterRows(x, d, k, seed, ctx.kernels.assign, step.recluster.maxIterations),
+        (x, d, k, seed) =>
+          clusterRows(
+            x,
+            d,
+            k,
+            seed,
+            ctx.kernels.assign,
+            step.recluster.maxIterations,
+            step.recluster.sampleSize,
+            step.recluster.tolerance,
+          ),
       );
       alive.forEach((rec, row) => {
         if (r.kept[row]) return;

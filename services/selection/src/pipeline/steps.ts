@@ -45,7 +45,7 @@ export type ResolvedStep = { name: string } & (
       kind: 'd4';
       dedupRatio: number;
       keepRatio: number;
-      recluster: { k: number; maxIterations: number; seed: number };
+      recluster: { k: number; maxIterations: number; tolerance: number; seed: number; sampleSize: number };
       dedupKeep: 'hardest' | 'easiest' | 'random';
       prototypeDrop: 'most-prototypical' | 'hardest';
     }
@@ -93,7 +93,7 @@ function normalizationOf(n: selectionV1.TextNormalization | undefined): TextNorm
   };
 }
 
-const qualityFilterByCode: Record<number, QualityFilterName> = {
+export const qualityFilterByCode: Record<number, QualityFilterName> = {
   1: 'terminal-punctuation',
   2: 'min-words',
   3: 'not-uppercase',
@@ -234,16 +234,13 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
             `${at}.d4.keep_ratio (${keepRatio}) must not exceed dedup_ratio (${dedupRatio})`,
           );
         }
-        const r = kmeansParams(
-          v.recluster ?? { k: 0, maxIterations: 0, tolerance: 0, seed: 0, sampleSize: 0 },
-          `${at}.d4.recluster`,
-        );
+        const r = kmeansParams(v.recluster ?? { k: 0, maxIterations: 0, tolerance: 0, seed: 0 }, `${at}.d4.recluster`);
         out.push({
           name,
           kind: 'd4',
           dedupRatio,
           keepRatio,
-          recluster: { k: r.k, maxIterations: r.maxIterations, seed: r.seed },
+          recluster: r,
           dedupKeep: keepRule(v.dedupKeep),
           prototypeDrop: v.prototypeDrop === 2 ? 'hardest' : 'most-prototypical',
         });
@@ -337,13 +334,21 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
   return out;
 }
 
+/** Records per centroid that k-means fits on when the step sets no sample size (faiss's default). */
+export const defaultPointsPerCentroid = 256;
+
 function kmeansParams(v: selectionV1.KMeansStep, at: string) {
+  const k = intIn(v.k, 1, 1_000_000, `${at}.k`);
   return {
-    k: intIn(v.k, 1, 1_000_000, `${at}.k`),
+    k,
     maxIterations: intIn(v.maxIterations || 20, 1, 1000, `${at}.max_iterations`),
     tolerance: v.tolerance || 1e-5,
     seed: v.seed,
-    sampleSize: v.sampleSize,
+    // 0 (all records) is kept; a sample at least as large as the records left also fits on all of them.
+    sampleSize:
+      v.sampleSize === undefined
+        ? defaultPointsPerCentroid * k
+        : intIn(v.sampleSize, 0, Number.MAX_SAFE_INTEGER, `${at}.sample_size`),
   };
 }
 

@@ -633,17 +633,20 @@ export interface EmbedStep {
 export interface KMeansStep {
   /** Number of clusters; required. */
   k: number;
-  /** Most Lloyd iterations; 0 means 100. */
+  /** Most Lloyd iterations; 0 means 20. */
   maxIterations: number;
-  /** Stop when no centroid moves more than this (cosine distance); 0 means 1e-4. */
+  /** Stop when the mean cosine similarity to the assigned centroid improves by less than this; 0 means 1e-5. */
   tolerance: number;
   /** Seed of the k-means++ initialisation and of the sample. */
   seed: number;
   /**
    * Fit the centroids on a uniform sample of this many records, then assign all records to the nearest
-   * centroid (bounded memory on large datasets); 0 fits on all records.
+   * centroid (less time and memory on large datasets). Unset means 256 records per centroid (256·k, faiss's
+   * default), which fits on all records when there are fewer; 0 fits on all records.
    */
-  sampleSize: number;
+  sampleSize?:
+    | number
+    | undefined;
   /**
    * Spherical k-means: centroids re-normalised to unit length, cosine assignment (SemDeDup reference).
    * Unset means true.
@@ -2108,7 +2111,7 @@ export const EmbedStep: MessageFns<EmbedStep> = {
 };
 
 function createBaseKMeansStep(): KMeansStep {
-  return { k: 0, maxIterations: 0, tolerance: 0, seed: 0, sampleSize: 0, spherical: undefined };
+  return { k: 0, maxIterations: 0, tolerance: 0, seed: 0, sampleSize: undefined, spherical: undefined };
 }
 
 export const KMeansStep: MessageFns<KMeansStep> = {
@@ -2125,7 +2128,7 @@ export const KMeansStep: MessageFns<KMeansStep> = {
     if (message.seed !== 0) {
       writer.uint32(32).uint64(message.seed);
     }
-    if (message.sampleSize !== 0) {
+    if (message.sampleSize !== undefined) {
       writer.uint32(40).uint64(message.sampleSize);
     }
     if (message.spherical !== undefined) {
@@ -2221,7 +2224,7 @@ export const KMeansStep: MessageFns<KMeansStep> = {
         ? globalThis.Number(object.sampleSize)
         : isSet(object.sample_size)
         ? globalThis.Number(object.sample_size)
-        : 0,
+        : undefined,
       spherical: isSet(object.spherical) ? globalThis.Boolean(object.spherical) : undefined,
     };
   },
@@ -2240,7 +2243,7 @@ export const KMeansStep: MessageFns<KMeansStep> = {
     if (message.seed !== 0) {
       obj.seed = Math.round(message.seed);
     }
-    if (message.sampleSize !== 0) {
+    if (message.sampleSize !== undefined) {
       obj.sampleSize = Math.round(message.sampleSize);
     }
     if (message.spherical !== undefined) {
@@ -2258,7 +2261,7 @@ export const KMeansStep: MessageFns<KMeansStep> = {
     message.maxIterations = object.maxIterations ?? 0;
     message.tolerance = object.tolerance ?? 0;
     message.seed = object.seed ?? 0;
-    message.sampleSize = object.sampleSize ?? 0;
+    message.sampleSize = object.sampleSize ?? undefined;
     message.spherical = object.spherical ?? undefined;
     return message;
   },

@@ -1,0 +1,82 @@
+import { selectionV1 } from '@sift/contracts';
+import { describe, expect, it } from 'vitest';
+import { toProtoStep } from './resolved-steps.js';
+import { defaultPointsPerCentroid, resolveSteps } from './steps.js';
+
+const step = (name: string, kind: NonNullable<selectionV1.Step['kind']>) =>
+  selectionV1.Step.fromPartial({ name, kind: kind as never });
+
+/** One step of every kind, mostly left to the defaults, in an order the pipeline accepts. */
+const everyKind = [
+  step('exact', { $case: 'exactDedup', value: selectionV1.ExactDedupStep.fromPartial({}) }),
+  step('minhash', {
+    $case: 'minhashDedup',
+    value: selectionV1.MinHashDedupStep.fromPartial({ jaccardThreshold: 0.7 }),
+  }),
+  step('long', {
+    $case: 'longFilePruning',
+    value: selectionV1.LongFilePruningStep.fromPartial({ limit: { $case: 'maxTokens', value: 4000 } }),
+  }),
+  step('quality', {
+    $case: 'textQuality',
+    value: selectionV1.TextQualityStep.fromPartial({ keepFraction: 0.8, filters: [1, 5] }),
+  }),
+  step('embed', {
+    $case: 'embed',
+    value: selectionV1.EmbedStep.fromPartial({ model: { name: 'glove-sif-100d', version: '' } }),
+  }),
+  step('cluster', { $case: 'kmeans', value: selectionV1.KMeansStep.fromPartial({ k: 40, seed: 7 }) }),
+  step('semdedup', { $case: 'semDedup', value: selectionV1.SemDedupStep.fromPartial({ keep: 2 }) }),
+  step('ssl', { $case: 'sslPrototypes', value: selectionV1.SslPrototypesStep.fromPartial({ keepFraction: 0.9 }) }),
+  step('dbp', {
+    $case: 'densityPruning',
+    value: selectionV1.DensityPruningStep.fromPartial({ target: { $case: 'keepFraction', value: 0.8 } }),
+  }),
+  step('scip', { $case: 'scip', value: selectionV1.ScipStep.fromPartial({ pruneFraction: 0.1 }) }),
+  step('d4', {
+    $case: 'd4',
+    value: selectionV1.D4Step.fromPartial({ keepRatio: 0.5, recluster: { k: 20, sampleSize: 0 } }),
+  }),
+];
+
+describe('resolved steps', () => {
+  it('fits k-means on 256 records per centroid unless the step sets a sample size; 0 means all records', () => {
+    const [, , , , , cluster, , , , , d4] = resolveSteps(everyKind);
+    expect(cluster).toMatchObject({
+      kind: 'kmeans',
+      k: 40,
+      sampleSize: defaultPointsPerCentroid * 40,
+      maxIterations: 20,
+    });
+    expect(d4).toMatchObject({ kind: 'd4', recluster: { k: 20, sampleSize: 0 } });
+    const explicit = step('c', {
+      $case: 'kmeans',
+      value: selectionV1.KMeansStep.fromPartial({ k: 3, sampleSize: 500 }),
+    });
+    const [, resolved] = resolveSteps([everyKind[4] as selectionV1.Step, explicit]);
+    expect(resolved).toMatchObject({ sampleSize: 500 });
+  });
+
+  it('answers every default written out, and submitting the answer again resolves to the same pipeline', () => {
+    const resolved = resolveSteps(everyKind);
+    const answered = resolved.map(toProtoStep);
+    // Through the wire format, as a client receives them.
+    const received = answered.map((s) => selectionV1.Step.decode(selectionV1.Step.encode(s).finish()));
+    expect(resolveSteps(received)).toEqual(resolved);
+    const semDedup = received[6]?.kind;
+    expect(semDedup?.$case === 'semDedup' && semDedup.value).toMatchObject({
+      eps: 0.05,
+      reportEps: [0.01, 0.02, 0.05, 0.1],
+      keep: selectionV1.SemDedupKeep.SEM_DEDUP_KEEP_EASIEST,
+      blockRows: 1024,
+    });
+    const cluster = received[5]?.kind;
+    expect(cluster?.$case === 'kmeans' && cluster.value).toMatchObject({ sampleSize: 10240, tolerance: 1e-5 });
+    const quality = received[3]?.kind;
+    expect(quality?.$case === 'textQuality' && quality.value).toMatchObject({
+      filters: [1, 5],
+      languageModel: { name: 'byte-gpt' },
+      weightSampleSize: 300,
+    });
+  });
+});
