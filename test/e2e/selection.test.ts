@@ -82,6 +82,7 @@ describe('selection job end to end', () => {
 
     const { job: finished } = await job(jobId);
     expect(finished.report.recordsTotal).toBe(264);
+    expect(finished.report.resolvedSteps).toEqual(submitted.body.resolvedSteps);
     const decisions = readFileSync(join(out, 'decisions.jsonl'), 'utf8')
       .trim()
       .split('\n')

@@ -5,6 +5,7 @@ import { createRecordWriter, listDatasetFiles, readRecords, resolveFormat } from
 import { SiftError } from '@sift/kit';
 import { decisionOf } from '../jobs/worker.js';
 import { markdownReport, type SelectionReportData, type StageSummary } from './report.js';
+import { toProtoStep } from './resolved-steps.js';
 import type { PipelineState } from './state.js';
 import type { ResolvedStep } from './steps.js';
 
@@ -124,7 +125,7 @@ export async function writeOutputs(
     })),
     recordsTotal: state.ids.length,
     recordsKept: kept,
-    resolvedSteps: [],
+    resolvedSteps: steps.map(toProtoStep),
     outputPaths: [keptPath],
     decisionsPath,
     droppedPath: droppedPath ?? '',
