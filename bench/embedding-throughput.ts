@@ -6,6 +6,7 @@
  *   npx tsx bench/embedding-throughput.ts [--seconds 5] [--model glove-sif-100d] [--texts 4] [--thread main|worker]
  *     [--with-metrics]   (a real NATS server: every call also publishes its request metric, as deployed)
  *     [--threads N]      (ONNX Runtime intra-op threads, in the service and in-process alike; default: ORT's)
+ *     [--grpc-floor]     (also a bare grpc-js server answering Embed with a canned response: the per-call floor)
  *     [--service-cpus 0,1 --client-cpus 2-5]   (Linux: the service, and the in-process baseline, run on the
  *                        first CPUs, the load generator on the others, as if the client were another machine)
  */
@@ -127,10 +128,10 @@ const fmt = (r: Run) =>
 /** In-process CPU per text over the service's CPU per text: the throughput ratio on cores the service has to itself. */
 const cpuRatio = (grpc: Run, inProcess: Run) => cpuPerKText(inProcess) / cpuPerKText(grpc);
 
-async function grpcCaller(env: Record<string, string>) {
+async function grpcCaller(env: Record<string, string>, entry = 'services/embedding/src/main.ts') {
   const svc = await startDeployable(
-    'embedding',
-    'services/embedding/src/main.ts',
+    entry.includes('floor') ? 'grpc-floor' : 'embedding',
+    entry,
     {
       SIFT_EMBEDDING_PORT: '0',
       SIFT_LOG_LEVEL: 'warn',
@@ -194,9 +195,19 @@ async function grpcCaller(env: Record<string, string>) {
       );
       for (let i = 0; i < inFlight; i++) send();
     });
+  /** Dimensions of the model's vectors, from one call. */
+  const dims = () =>
+    new Promise<number>((res, rej) =>
+      client.embed(
+        embeddingV1.EmbedRequest.fromPartial({ inputs: ['dimensions'], model: { name: modelName, version: '' } }),
+        new Metadata(),
+        (err, r) => (err ? rej(err) : res(Number(r.embeddings?.dims[1] ?? 0))),
+      ),
+    );
   return {
     pid,
     call,
+    dims,
     bulk,
     stop: async () => {
       client.close();
@@ -265,7 +276,22 @@ process.stdout.write(
   `      EmbedStream ${fmt(bulkGrpc)}   ratio ${(rate(bulkGrpc) / rate(bulkInProcess)).toFixed(2)}, by service CPU ${cpuRatio(bulkGrpc, bulkInProcess).toFixed(2)}\n`,
 );
 const single = await closedLoop(32, (i) => dynamic.call(request(i, 1)), dynamic.pid);
+const dims = await dynamic.dims();
 await dynamic.stop();
+if (process.argv.includes('--grpc-floor')) {
+  // The same calls against grpc-js alone: what any unary service in Node pays per call before doing anything.
+  runOn(clientCpus);
+  const floor = await grpcCaller({ SIFT_FLOOR_DIMS: String(dims) }, 'bench/grpc-floor-server.ts');
+  const floorRun = await closedLoop(32, (i) => floor.call(request(i)), floor.pid);
+  await floor.stop();
+  const grpc = results['grpc dynamic c=32'] as Run;
+  const perCall = (r: Run) => ((r.serviceCpuS * 1000) / Math.max(1, r.texts)) * textsPerRequest;
+  process.stdout.write(
+    `\ngrpc-js alone, canned ${textsPerRequest} x ${dims} response, c=32: ${(rate(floorRun) / textsPerRequest).toFixed(0)} calls/s, ` +
+      `server ${perCall(floorRun).toFixed(3)} ms CPU per call; the embedding service at c=32: ${perCall(grpc).toFixed(3)} ms ` +
+      `per call, of which the model path in-process takes ${((cpuPerKText(results['in-process c=32'] as Run) * textsPerRequest) / 1000).toFixed(3)} ms\n`,
+  );
+}
 const perRequest = await grpcCaller({ SIFT_EMBEDDING_BATCHING: 'per-request' });
 const unbatched = await closedLoop(32, (i) => perRequest.call(request(i, 1)), perRequest.pid);
 await perRequest.stop();
