@@ -6,8 +6,16 @@ export interface DatasetRecord {
   id: string;
   /** Value of the text field. */
   text: string;
-  /** The whole record as read: parsed JSON for JSONL; for Parquet, hyparquet's values (INT64 as bigint, ...). */
+  /**
+   * The whole record as read: parsed JSON for JSONL (integers beyond ±(2⁵³ − 1) as their exact decimal
+   * strings, which `JSON.parse` would round); for Parquet, hyparquet's values (INT64 as bigint, ...).
+   */
   raw: Record<string, unknown>;
+  /**
+   * JSONL: the record's line as read, so that a JSONL output can carry it unchanged (every number as
+   * written, keys and spacing as they were) instead of re-serialising `raw`.
+   */
+  line?: string;
 }
 
 /** A record that was read but cannot be selected on: its text or id field is missing or of the wrong type. */

@@ -5,11 +5,14 @@ import { TextDecoder } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { DatasetError } from './dataset-error.js';
 import { fileAccessError } from './dataset-files.js';
+import { parseJsonExact } from './json-integers.js';
 
 /** A parsed JSON object and the 1-based line (JSONL) or row (Parquet) it came from. */
 export interface PositionedRecord {
   position: number;
   raw: Record<string, unknown>;
+  /** JSONL: the line itself (without its line ending), for writing the record out unchanged. */
+  line?: string;
 }
 
 /** Options for reading one JSONL file. */
@@ -48,7 +51,7 @@ export async function* readJsonlFile(path: string, options: JsonlReadOptions): A
   let lineNumber = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  const parseLine = (bytes: Buffer): Record<string, unknown> | undefined => {
+  const parseLine = (bytes: Buffer): PositionedRecord | undefined => {
     lineNumber += 1;
     const end = bytes.length > 0 && bytes[bytes.length - 1] === carriageReturn ? bytes.length - 1 : bytes.length;
     const line = bytes.subarray(0, end);
@@ -61,7 +64,7 @@ export async function* readJsonlFile(path: string, options: JsonlReadOptions): A
       let start = 0;
       let end = chunk.indexOf(newline, start);
       while (end !== -1) {
-        let record: Record<string, unknown> | undefined;
+        let record: PositionedRecord | undefined;
         checkLineLength(pendingBytes + end - start, maxLineBytes, path, lineNumber + 1);
         if (pending.length > 0) {
           pending.push(chunk.subarray(start, end));
@@ -71,7 +74,7 @@ export async function* readJsonlFile(path: string, options: JsonlReadOptions): A
         } else {
           record = parseLine(chunk.subarray(start, end));
         }
-        if (record !== undefined) yield { position: lineNumber, raw: record };
+        if (record !== undefined) yield record;
         start = end + 1;
         end = chunk.indexOf(newline, start);
       }
@@ -84,7 +87,7 @@ export async function* readJsonlFile(path: string, options: JsonlReadOptions): A
     }
     if (pending.length > 0) {
       const record = parseLine(Buffer.concat(pending));
-      if (record !== undefined) yield { position: lineNumber, raw: record };
+      if (record !== undefined) yield record;
     }
   } catch (err) {
     throw readError(err, path, lineNumber);
@@ -94,7 +97,7 @@ export async function* readJsonlFile(path: string, options: JsonlReadOptions): A
   }
 }
 
-function parseJsonLine(line: Buffer, decoder: TextDecoder, path: string, lineNumber: number): Record<string, unknown> {
+function parseJsonLine(line: Buffer, decoder: TextDecoder, path: string, lineNumber: number): PositionedRecord {
   let text: string;
   try {
     text = decoder.decode(line);
@@ -105,7 +108,7 @@ function parseJsonLine(line: Buffer, decoder: TextDecoder, path: string, lineNum
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonExact(text);
   } catch (err) {
     const detail = err instanceof Error ? `: ${err.message}` : '';
     throw new DatasetError('invalid_argument', `invalid JSON at ${path}:${lineNumber}${detail}`, path, lineNumber, {
@@ -115,7 +118,7 @@ function parseJsonLine(line: Buffer, decoder: TextDecoder, path: string, lineNum
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new DatasetError('invalid_argument', `line is not a JSON object at ${path}:${lineNumber}`, path, lineNumber);
   }
-  return value as Record<string, unknown>;
+  return { position: lineNumber, raw: value as Record<string, unknown>, line: text };
 }
 
 /** True for an empty line or one of only spaces and tabs; a record starts with `{`, so this stops at once. */

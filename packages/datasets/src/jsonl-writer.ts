@@ -50,10 +50,10 @@ class JsonlRecordWriter implements RecordWriter {
     });
   }
 
-  async write(raw: Record<string, unknown>): Promise<void> {
+  async write(raw: Record<string, unknown>, line?: string): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     if (this.state !== 'open') throw new Error(`record writer for ${this.path} is ${this.state}`);
-    this.pending += `${JSON.stringify(raw, jsonValue)}\n`;
+    this.pending += `${line ?? JSON.stringify(raw, jsonValue)}\n`;
     this.count += 1;
     if (this.pending.length >= chunkChars) await this.flush();
   }

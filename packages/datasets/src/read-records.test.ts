@@ -18,9 +18,9 @@ describe('readRecords on JSONL', () => {
     await writeFile(path, '{"text":"a"}\r\n\r\n   \n{"text":"b","n":1}\n\n{"text":"c"}');
     const records = await readAll({ paths: [path], format: 'jsonl', textField: 'text' });
     expect(records).toEqual([
-      { index: 0, id: '0', text: 'a', raw: { text: 'a' } },
-      { index: 1, id: '1', text: 'b', raw: { text: 'b', n: 1 } },
-      { index: 2, id: '2', text: 'c', raw: { text: 'c' } },
+      { index: 0, id: '0', text: 'a', raw: { text: 'a' }, line: '{"text":"a"}' },
+      { index: 1, id: '1', text: 'b', raw: { text: 'b', n: 1 }, line: '{"text":"b","n":1}' },
+      { index: 2, id: '2', text: 'c', raw: { text: 'c' }, line: '{"text":"c"}' },
     ]);
   });
 
@@ -36,6 +36,24 @@ describe('readRecords on JSONL', () => {
     );
     const records = await readAll({ paths: [path], format: 'jsonl', textField: 't', idField: 'id' });
     expect(records.map((r) => r.id)).toEqual(['x', '7', 'x']);
+  });
+
+  it('keeps integer ids beyond 2^53 exact: two tweet ids that a double would merge stay two', async () => {
+    const path = join(dir, 'tweets.jsonl');
+    await writeFile(
+      path,
+      [
+        '{"id": 1234567890123456789, "text": "first", "likes": 9007199254740991}',
+        '{"id": 1234567890123456790, "text": "a \\"quoted\\" 12345678901234567890 in text", "n": -98765432109876543210}',
+        '{"id": 1.5e300, "text": "not an integer"}',
+      ].join('\n'),
+    );
+    const records = await readAll({ paths: [path], format: 'jsonl', textField: 'text', idField: 'id' });
+    expect(records.map((r) => r.id)).toEqual(['1234567890123456789', '1234567890123456790', '1.5e+300']);
+    // The largest safe integer stays a number; digits inside a string stay text.
+    expect(records[0]?.raw.likes).toBe(9007199254740991);
+    expect(records[1]?.text).toBe('a "quoted" 12345678901234567890 in text');
+    expect(records[1]?.raw.n).toBe('-98765432109876543210');
   });
 
   it('reaches nested text with a dotted field name', async () => {

@@ -57,8 +57,9 @@ export async function* readRecords(spec: DatasetSpec): AsyncGenerator<DatasetRec
       records = readJsonlFile(file.path, { gzip, ...(spec.maxLineBytes ? { maxLineBytes: spec.maxLineBytes } : {}) });
       locate = (line) => `${file.path}:${line}`;
     }
-    for await (const { position, raw } of records) {
+    for await (const { position, raw, line } of records) {
       const record = toDatasetRecord(raw, index, fields);
+      if (line !== undefined && !('reason' in record)) record.line = line;
       if ('reason' in record) {
         const location = locate(position);
         if (!spec.onInvalidRecord) {

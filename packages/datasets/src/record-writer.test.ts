@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,6 +23,18 @@ describe('createRecordWriter', () => {
     expect(writer.count).toBe(2);
     expect(await readdir(dir)).toEqual(['kept.jsonl']);
     expect(await readFile(path, 'utf8')).toBe('{"id":"a","text":"first"}\n{"id":"b","text":"line\\nbreak"}\n');
+  });
+
+  it('writes a record read from JSONL as its line, unchanged: numbers as written, spacing kept', async () => {
+    const source = join(dir, 'in.jsonl');
+    const lines = ['{"id": 12345678901234567891, "text": "a", "score": 1.0}', '{"text":"b","x":[1e2, -0.0]}'];
+    await writeFile(source, `${lines.join('\n')}\n`);
+    const path = join(dir, 'kept.jsonl');
+    const writer = await createRecordWriter({ path, format: 'auto' });
+    for (const r of await readAll({ paths: [source], format: 'auto', textField: 'text' }))
+      await writer.write(r.raw, r.line);
+    await writer.close();
+    expect(await readFile(path, 'utf8')).toBe(`${lines.join('\n')}\n`);
   });
 
   it('gzips when the extension says so, and the reader reads it back', async () => {

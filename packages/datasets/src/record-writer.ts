@@ -15,8 +15,11 @@ export interface RecordWriter {
   readonly path: string;
   /** Records accepted so far. */
   readonly count: number;
-  /** Adds one record; await it, since it waits when the disk is behind (backpressure). */
-  write(raw: Record<string, unknown>): Promise<void>;
+  /**
+   * Adds one record; await it, since it waits when the disk is behind (backpressure). A JSONL writer given
+   * the record's JSONL `line` (see `DatasetRecord.line`) writes that line as it is; other formats use `raw`.
+   */
+  write(raw: Record<string, unknown>, line?: string): Promise<void>;
   /** Writes what is buffered, finishes the file and moves it to `path`. */
   close(): Promise<void>;
   /** Gives up: removes the temporary file and leaves `path` untouched. */

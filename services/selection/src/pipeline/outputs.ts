@@ -90,7 +90,7 @@ export async function writeOutputs(
     if (i >= state.ids.length) break;
     const decision = decisionOf(state, i);
     await decisionsWriter.write(selectionV1.RecordDecision.toJSON(decision) as Record<string, unknown>);
-    if (state.alive[i]) await keptWriter.write(r.raw);
+    if (state.alive[i]) await keptWriter.write(r.raw, r.line);
     else await droppedWriter?.write({ ...r.raw, _sift: selectionV1.RecordDecision.toJSON(decision) });
     i++;
     if (i % 1000 === 0) tick(i, state.ids.length);
