@@ -128,10 +128,14 @@ const fmt = (r: Run) =>
 /** In-process CPU per text over the service's CPU per text: the throughput ratio on cores the service has to itself. */
 const cpuRatio = (grpc: Run, inProcess: Run) => cpuPerKText(inProcess) / cpuPerKText(grpc);
 
-async function grpcCaller(env: Record<string, string>, entry = 'services/embedding/src/main.ts') {
+/** Starts `server` (the embedding service, or the bare grpc-js floor) and returns calls against it. */
+async function grpcCaller(
+  env: Record<string, string>,
+  server: { name: string; entry: string } = { name: 'embedding', entry: 'services/embedding/src/main.ts' },
+) {
   const svc = await startDeployable(
-    entry.includes('floor') ? 'grpc-floor' : 'embedding',
-    entry,
+    server.name,
+    server.entry,
     {
       SIFT_EMBEDDING_PORT: '0',
       SIFT_LOG_LEVEL: 'warn',
@@ -281,7 +285,10 @@ await dynamic.stop();
 if (process.argv.includes('--grpc-floor')) {
   // The same calls against grpc-js alone: what any unary service in Node pays per call before doing anything.
   runOn(clientCpus);
-  const floor = await grpcCaller({ SIFT_FLOOR_DIMS: String(dims) }, 'bench/grpc-floor-server.ts');
+  const floor = await grpcCaller(
+    { SIFT_FLOOR_DIMS: String(dims) },
+    { name: 'grpc-floor', entry: 'bench/grpc-floor-server.ts' },
+  );
   const floorRun = await closedLoop(32, (i) => floor.call(request(i)), floor.pid);
   await floor.stop();
   const grpc = results['grpc dynamic c=32'] as Run;

@@ -53,7 +53,7 @@ function readmeSentences(): string[] {
   return [...seen];
 }
 
-/** Writes the corpus; returns its texts in file order (the baseline reads them back from the file). */
+/** Writes the corpus file; returns how many exact and near copies it planted. */
 async function writeCorpus(path: string): Promise<{ exactCopies: number; nearCopies: number }> {
   const sentences = readmeSentences();
   const random = seededRandom(17);
