@@ -22,6 +22,7 @@ server.addService(embeddingV1.EmbeddingServiceService, {
         embeddings: { dims: [n, dims], dtype: commonV1.DataType.DATA_TYPE_FLOAT32, data: Buffer.alloc(n * dims * 4) },
         model: { name: 'floor', version: '1' },
         tokenCounts: new Array(n).fill(16),
+        fedTokens: new Array(n).fill(16),
         truncated: new Array(n).fill(false),
         timing: { queueMs: 0, computeMs: 0 },
       }),

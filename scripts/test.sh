@@ -9,7 +9,7 @@ bash scripts/setup.sh
 echo "== contracts are current"; bash scripts/generate-contracts.sh --check
 echo "== wasm kernels are current"; npx tsx scripts/build-wasm.ts --check
 echo "== buf lint + format"; npx buf lint && npx buf format --diff --exit-code
-echo "== biome"; npx biome check .
+echo "== biome"; npx biome check --error-on-warnings .
 echo "== typecheck"; npx tsc -p tsconfig.json
 
 mkdir -p .data

@@ -1,20 +1,36 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { asSiftError, type ErrorKind, httpStatusOf, kindOfGrpcStatus, SiftError } from '@sift/kit';
 
-/** Reads a JSON body up to `limit` bytes; larger bodies are refused without being buffered whole. */
+/**
+ * Reads a JSON body up to `limit` bytes; larger bodies are refused as soon as they pass the limit, without
+ * being buffered whole. The rest of a refused body is still read and dropped (Node's server does the same
+ * for a body refused by its declared length), so the client reads the 413 instead of a reset connection and
+ * can send its next request on the same one.
+ */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit)
     throw new SiftError('payload_too_large', `request body of ${declared} bytes exceeds ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new SiftError('payload_too_large', `request body exceeds ${limit} bytes`);
-    chunks.push(chunk);
-  }
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      refused = true;
+      chunks.length = 0;
+      reject(new SiftError('payload_too_large', `request body exceeds ${limit} bytes`));
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new SiftError('invalid_argument', 'request body is not valid JSON');
   }
@@ -27,12 +43,43 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** The error kind of anything thrown while serving: SiftError as is, gRPC errors by their status code. */
-export function errorKindOf(err: unknown): { kind: ErrorKind; message: string } {
+/** Which service a route calls, and how long it waits for it: for messages about the call itself. */
+export interface UpstreamCall {
+  service: string;
+  timeoutMs: number;
+}
+
+/**
+ * The error kind of anything thrown while serving: SiftError as is, gRPC errors by their status code.
+ * Failures of the call itself (no connection, deadline passed, a field the request cannot encode) are
+ * reworded: grpc-js's own text carries addresses and load-balancer states that mean nothing to an HTTP
+ * client.
+ */
+export function errorKindOf(err: unknown, upstream?: UpstreamCall): { kind: ErrorKind; message: string } {
   if (err instanceof SiftError) return { kind: err.kind, message: err.message };
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'number' && 'details' in (err as object)) {
-    return { kind: kindOfGrpcStatus(code), message: String((err as { details: unknown }).details) };
+    const kind = kindOfGrpcStatus(code);
+    const details = String((err as { details: unknown }).details);
+    const service = upstream?.service ?? 'upstream';
+    if (kind === 'deadline_exceeded') {
+      const within = upstream ? ` within ${upstream.timeoutMs} ms` : '';
+      return { kind, message: `the ${service} service did not answer${within}; retry later or send less per request` };
+    }
+    if (
+      kind === 'unavailable' &&
+      /No connection established|ECONNREFUSED|Connection dropped|remote_addr/.test(details)
+    ) {
+      return { kind, message: `the ${service} service is not reachable; retry later` };
+    }
+    if (kind === 'internal' && details.startsWith('Request message serialization failure')) {
+      // The client could not encode what the body asked for, e.g. an integer beyond a uint32 field.
+      return {
+        kind: 'invalid_argument',
+        message: `a field of the request is out of range (${details.replace(/^Request message serialization failure:?\s*/, '')})`,
+      };
+    }
+    return { kind, message: details };
   }
   const e = asSiftError(err);
   return { kind: e.kind, message: e.message };

@@ -7,7 +7,7 @@ import { type FinishedCall, grpcStatusName, grpcStatusOf, type Logger, SiftError
 import { service as healthService } from 'grpc-health-check';
 import type { GatewayConfig } from './config.js';
 import { errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
-import { EmbeddingUpstream, toEmbedRequest, toOpenAiResponse } from './routes/embeddings.js';
+import { EmbeddingUpstream, httpEmbeddingMessage, toEmbedRequest, toOpenAiResponse } from './routes/embeddings.js';
 import { PruningUpstream } from './routes/pruning.js';
 import { SelectionUpstream } from './routes/selection.js';
 
@@ -18,11 +18,14 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-type Route = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  call: { batchSize: number; model?: { name: string; version: string } },
-) => Promise<void>;
+/** What a route records about its request, and the signal that aborts when the HTTP client goes away. */
+interface RouteCall {
+  batchSize: number;
+  model?: { name: string; version: string };
+  readonly signal: AbortSignal;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse, call: RouteCall) => Promise<void>;
 
 /** Starts the HTTP JSON API in front of the services; every request is reported as a request metric. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
@@ -123,7 +126,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     'POST /v1/embeddings': async (req, res, call) => {
       const { request, base64 } = toEmbedRequest(await readJsonBody(req, config.maxBodyBytes));
       call.batchSize = request.inputs.length;
-      const response = await embedding.embed(request, config.upstreamTimeoutMs);
+      const response = await embedding.embed(request, config.upstreamTimeoutMs, call.signal).catch((err: unknown) => {
+        const { kind, message } = errorKindOf(err, { service: 'embedding', timeoutMs: timeout });
+        throw new SiftError(kind, httpEmbeddingMessage(message));
+      });
       if (response.model) call.model = response.model;
       sendJson(res, 200, toOpenAiResponse(response, base64));
     },
@@ -141,12 +147,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     const path = (req.url ?? '/').split('?')[0];
     const name = `${req.method} ${path?.replace(/\/jobs\/[\w-]+/, '/jobs/{id}')}`;
     const route = routes[name] ?? jobRoute(req.method ?? '', path ?? '');
-    const call: { batchSize: number; model?: { name: string; version: string } } = { batchSize: 0 };
+    const disconnected = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) disconnected.abort(new SiftError('cancelled', 'the HTTP client went away'));
+    });
+    const call: RouteCall = { batchSize: 0, signal: disconnected.signal };
     const finish = (status: string) => {
-      if (name === 'GET /healthz') return;
       report({
         service: 'gateway',
-        method: name,
+        // Paths without a route are not listed one by one: the `requests` table would grow a method per typo.
+        method: route ? name : 'no route',
         status,
         latencyMs: performance.now() - started,
         batchSize: call.batchSize,
@@ -161,7 +171,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     route(req, res, call).then(
       () => finish('OK'),
       (err: unknown) => {
-        const { kind, message } = errorKindOf(err);
+        const { kind, message } = errorKindOf(err, { service: upstreamOf(path ?? ''), timeoutMs: timeout });
         if (kind === 'internal') logger.error('request failed', { route: name, err });
         sendError(res, kind, message);
         finish(grpcStatusName(grpcStatusOf(kind)));
@@ -183,6 +193,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       await bus?.close();
     },
   };
+}
+
+/** The service behind a path, for messages about calls to it. */
+function upstreamOf(path: string): string {
+  const m = /^\/v1\/(selection|pruning)\//.exec(path);
+  return m?.[1] ?? 'embedding';
 }
 
 const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');

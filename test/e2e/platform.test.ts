@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus, subjects } from '@sift/bus';
@@ -65,7 +66,15 @@ describe('platform end to end', () => {
     ['a non-string input', { input: [1, 2] }, 400, 'input must be a string'],
     ['an unknown model', { input: 'x', model: 'nope' }, 404, 'unknown model "nope"'],
     ['dimensions above the model', { input: 'x', dimensions: 4096 }, 400, 'dimensions: 4096'],
-  ])('maps %s to HTTP %i with an actionable message', async (_name, body, code, message) => {
+    ['dimensions beyond 32 bits', { input: 'x', dimensions: 2 ** 32 }, 400, 'dimensions must be a positive integer'],
+    ['a malformed model reference', { input: 'x', model: 'glove-sif-100d@1@2' }, 400, 'model must be "name"'],
+    [
+      'more inputs than one call may carry',
+      { input: Array(2049).fill('x') },
+      400,
+      'input: 2049 inputs exceed the limit of 2048 per call',
+    ],
+  ])('maps %s to its HTTP status with an actionable message', async (_name, body, code, message) => {
     const res = await fetch(`${platform.gatewayUrl}/v1/embeddings`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -76,15 +85,57 @@ describe('platform end to end', () => {
     expect(err.error.message).toContain(message);
   });
 
+  it('flags inputs the model cannot read: fed_tokens 0 and a zero vector', async () => {
+    const res = await post({ input: ['😀 😀', 'A man plays a guitar.'] });
+    const body = (await res.json()) as { data: { embedding: number[] }[]; sift: { fed_tokens: number[] } };
+    expect(body.sift.fed_tokens).toEqual([0, 3]); // GloVe has no one-letter words: 'a' is not read
+    expect(Math.hypot(...(body.data[0]?.embedding ?? []))).toBe(0);
+    expect(Math.hypot(...(body.data[1]?.embedding ?? []))).toBeCloseTo(1, 5);
+  });
+
   it('refuses a body above the limit with 413', async () => {
     const res = await post({ input: 'z'.repeat(9 * 1024 * 1024) });
     expect(res.status).toBe(413);
   });
 
+  it('answers 413 to a chunked body above the limit, then serves the same client again', async () => {
+    // One keep-alive socket at a time: the second request reuses the first one's connection, which the
+    // gateway must leave readable (it drops the rest of the refused body) rather than tear down.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (body: Buffer[], chunked: boolean) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+        if (!chunked) headers['content-length'] = Buffer.concat(body).length;
+        const req = request(`${platform.gatewayUrl}/v1/embeddings`, { method: 'POST', agent, headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        for (const piece of body) req.write(piece);
+        req.end();
+      });
+    try {
+      const big = await send(
+        Array.from({ length: 9 }, () => Buffer.alloc(1024 * 1024, 0x20)),
+        true,
+      );
+      expect(big.status).toBe(413);
+      const next = await send([Buffer.from(JSON.stringify({ input: 'still serving' }))], false);
+      expect(next.status).toBe(200);
+      expect(JSON.parse(next.text).data).toHaveLength(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('leaves a row in ClickHouse `requests` for each request, written by the metrics consumer', async () => {
     await post({ input: ['one', 'two', 'three', 'four'] });
-    // Wait until the services have published all 13 requests (8 gateway requests so far, health checks not
-    // counted, 5 of which reached the embedding service; they come in batches every 250 ms), and the
+    // Wait until the services have published all 23 requests (15 gateway requests so far, the health check
+    // included, 8 of which reached the embedding service; they come in batches every 250 ms), and the
     // consumer has stored and acknowledged every batch on the stream.
     const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
     let published = 0;
@@ -96,7 +147,7 @@ describe('platform end to end', () => {
     });
     await waitUntil(async () => {
       const lag = await bus.consumerLag('SIFT_METRICS', 'metrics-requests');
-      return published >= 13 && lag.pending === 0 && lag.ackPending === 0;
+      return published >= 23 && lag.pending === 0 && lag.ackPending === 0;
     }, 20_000);
     await stopCounting();
     await bus.close();
@@ -131,6 +182,14 @@ describe('platform end to end', () => {
         batch_size: 4,
         model_name: 'glove-sif-100d',
       });
+      expect(rows).toContainEqual({
+        service: 'embedding',
+        method: 'Embed',
+        status: 'INVALID_ARGUMENT',
+        batch_size: 2049,
+        model_name: '',
+      });
+      expect(rows.filter((r) => r.service === 'gateway' && r.method === 'GET /healthz')).toHaveLength(1);
       expect(rows.filter((r) => r.service === 'gateway' && r.status === 'NOT_FOUND')).toHaveLength(1);
       expect(
         rows.filter((r) => r.service === 'gateway' && r.status === 'INVALID_ARGUMENT').length,

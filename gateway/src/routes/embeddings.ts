@@ -24,16 +24,16 @@ export function toEmbedRequest(body: unknown): { request: embeddingV1.EmbedReque
   if (b.model !== undefined && typeof b.model !== 'string') {
     throw new SiftError('invalid_argument', 'model must be a string such as "glove-sif-100d" or "glove-sif-100d@1"');
   }
-  if (b.dimensions !== undefined && (!Number.isInteger(b.dimensions) || (b.dimensions as number) <= 0)) {
-    throw new SiftError('invalid_argument', 'dimensions must be a positive integer');
+  const d = b.dimensions;
+  if (d !== undefined && (!Number.isInteger(d) || (d as number) <= 0 || (d as number) > maxUint32)) {
+    throw new SiftError('invalid_argument', "dimensions must be a positive integer (at most the model's dimensions)");
   }
   if (b.encoding_format !== undefined && b.encoding_format !== 'float' && b.encoding_format !== 'base64') {
     throw new SiftError('invalid_argument', 'encoding_format must be "float" or "base64"');
   }
-  const [name = '', version = ''] = (b.model ?? '').split('@');
   return {
     request: {
-      model: { name, version },
+      model: parseModelRef(b.model),
       inputs: inputs as string[],
       // OpenAI's embeddings are unit length; clients compare them with dot products.
       normalize: true,
@@ -42,6 +42,29 @@ export function toEmbedRequest(body: unknown): { request: embeddingV1.EmbedReque
     },
     base64: b.encoding_format === 'base64',
   };
+}
+
+const maxUint32 = 2 ** 32 - 1;
+
+/** `"name"` or `"name@version"`; omitted selects the service's default model. */
+function parseModelRef(model: string | undefined): { name: string; version: string } {
+  if (model === undefined) return { name: '', version: '' };
+  const m = /^([^@\s]+)(?:@([^@\s]+))?$/.exec(model);
+  if (!m) {
+    throw new SiftError(
+      'invalid_argument',
+      `model must be "name" or "name@version" (e.g. "glove-sif-100d" or "glove-sif-100d@1"), got ${JSON.stringify(model)}`,
+    );
+  }
+  return { name: m[1] ?? '', version: m[2] ?? '' };
+}
+
+/**
+ * The embedding service's messages name its gRPC fields; over HTTP the list of texts is `input`. Only
+ * the field name changes: the rest of the message (the index, the limit) stays as the service wrote it.
+ */
+export function httpEmbeddingMessage(message: string): string {
+  return message.replace(/\binputs(?=\[|:| \()/g, 'input');
 }
 
 /** The OpenAI-compatible response body for an EmbedResponse. */
@@ -68,7 +91,13 @@ export function toOpenAiResponse(res: embeddingV1.EmbedResponse, base64: boolean
     }),
     model: `${res.model?.name}@${res.model?.version}`,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
-    sift: { truncated: res.truncated, max_input_tokens: res.maxInputTokens, timing: res.timing },
+    sift: {
+      truncated: res.truncated,
+      // 0 where the model could read nothing of an input: its vector is all zeros.
+      fed_tokens: res.fedTokens,
+      max_input_tokens: res.maxInputTokens,
+      timing: res.timing,
+    },
   };
 }
 
@@ -83,10 +112,20 @@ export class EmbeddingUpstream {
     });
   }
 
-  embed(req: embeddingV1.EmbedRequest, timeoutMs: number): Promise<embeddingV1.EmbedResponse> {
+  /**
+   * Embed with a deadline. When `signal` aborts (the HTTP client went away) the call is cancelled, so
+   * the service drops its queued inputs instead of computing vectors nobody will read.
+   */
+  embed(req: embeddingV1.EmbedRequest, timeoutMs: number, signal: AbortSignal): Promise<embeddingV1.EmbedResponse> {
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + timeoutMs);
-      this.client.embed(req, new Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res)));
+      const call = this.client.embed(req, new Metadata(), { deadline }, (err, res) => {
+        signal.removeEventListener('abort', cancel);
+        if (err) reject(err);
+        else resolve(res);
+      });
+      const cancel = () => call.cancel();
+      signal.addEventListener('abort', cancel, { once: true });
     });
   }
 

@@ -75,6 +75,15 @@ describe('DynamicBatcher', () => {
     expect(batcher.stats().rejectedFull).toBe(1);
   });
 
+  it('refuses a request larger than the whole queue with INVALID_ARGUMENT, since no retry could succeed', async () => {
+    const { batcher, batches } = recording({ maxQueueItems: 3 });
+    const err = await batcher.submit([item('a'), item('b'), item('c'), item('d')]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'invalid_argument' });
+    expect((err as SiftError).message).toContain('4 inputs are more than the queue ever holds (3)');
+    await expect(batcher.submit([item('e')])).resolves.toMatchObject({ outputs: ['E'] });
+    expect(batches).toEqual([['e']]);
+  });
+
   it('drops a request whose signal aborts while it waits, without computing its items', async () => {
     const { batcher, batches } = recording({ maxQueueDelayMs: 50 });
     const controller = new AbortController();

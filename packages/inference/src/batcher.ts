@@ -76,6 +76,15 @@ export class DynamicBatcher<I extends Batchable, O> {
   submit(items: I[], signal?: AbortSignal): Promise<BatchedResult<O>> {
     if (items.length === 0) return Promise.resolve({ outputs: [], queueMs: 0, computeMs: 0, batchSizes: [] });
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (items.length > this.options.maxQueueItems) {
+      // Retrying cannot help a request that would not fit even an empty queue.
+      return Promise.reject(
+        new SiftError(
+          'invalid_argument',
+          `${items.length} inputs are more than the queue ever holds (${this.options.maxQueueItems}); split the request`,
+        ),
+      );
+    }
     if (this.queue.length + items.length > this.options.maxQueueItems) {
       this.counters.rejectedFull++;
       return Promise.reject(

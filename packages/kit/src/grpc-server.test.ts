@@ -89,8 +89,9 @@ describe('startGrpcServer', () => {
     client.close();
   });
 
-  it('aborts the handler signal when the client deadline passes', async () => {
+  it('aborts the handler signal when the client deadline passes, and records DEADLINE_EXCEEDED', async () => {
     let aborted: unknown;
+    const finished: FinishedCall[] = [];
     const { call, client } = await serve(
       (_req: embeddingV1.EmbedRequest, ctx: { signal: AbortSignal }) =>
         new Promise((_resolve, reject) => {
@@ -99,18 +100,50 @@ describe('startGrpcServer', () => {
             reject(ctx.signal.reason);
           });
         }),
+      finished,
     );
-    const e = await fail(call(['a'], 100));
-    expect(e.code).toBe(status.DEADLINE_EXCEEDED);
+    // grpc-js cancels the call on its own deadline timer; the kit must still see a deadline, not a cancel.
+    for (let i = 0; i < 3; i++) {
+      const e = await fail(call(['a'], 100));
+      expect(e.code).toBe(status.DEADLINE_EXCEEDED);
+    }
     await new Promise((r) => setTimeout(r, 50));
     expect(aborted).toBeInstanceOf(SiftError);
+    expect((aborted as SiftError).kind).toBe('deadline_exceeded');
+    expect(finished.map((f) => f.status)).toEqual(['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED']);
+    client.close();
+  });
+
+  it('answers a request that is not valid protobuf with INVALID_ARGUMENT and keeps serving', async () => {
+    const finished: FinishedCall[] = [];
+    const { call, client } = await serve(
+      async (req) =>
+        ({ tokenCounts: req.inputs.map(() => 1), truncated: [], fedTokens: [], maxInputTokens: 1 }) as never,
+      finished,
+    );
+    // Field 2 (inputs) announces 16 bytes but only one follows.
+    const raw = new Promise<unknown>((resolve, reject) =>
+      client.makeUnaryRequest(
+        '/sift.embedding.v1.EmbeddingService/Embed',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x12, 0x10, 0x61]),
+        (e, r) => (e ? reject(e) : resolve(r)),
+      ),
+    );
+    const e = await fail(raw);
+    expect(e.code).toBe(status.INVALID_ARGUMENT);
+    expect(e.details).toMatch(/^the Embed request is not a valid protobuf message/);
+    expect((await call(['a'])).tokenCounts).toEqual([1]);
+    expect(finished.map((f) => f.status)).toEqual(['INVALID_ARGUMENT', 'OK']);
     client.close();
   });
 
   it('reports every finished call with its status, latency and batch size', async () => {
     const finished: FinishedCall[] = [];
     const { call, client } = await serve(
-      async (req) => ({ tokenCounts: req.inputs.map(() => 1), truncated: [], maxInputTokens: 1 }) as never,
+      async (req) =>
+        ({ tokenCounts: req.inputs.map(() => 1), truncated: [], fedTokens: [], maxInputTokens: 1 }) as never,
       finished,
     );
     await call(['a', 'b', 'c']);

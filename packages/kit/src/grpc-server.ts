@@ -119,7 +119,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
 
   for (const binding of opts.services) {
     const impl: Record<string, unknown> = {};
-    for (const [key, method] of Object.entries(binding.definition)) {
+    const definition = withCheckedRequests(binding.definition);
+    for (const [key, method] of Object.entries(definition)) {
       const handler = binding.handlers[key];
       if (!handler) throw new Error(`no handler for ${method.path}`);
       const methodName = method.path.split('/')[2] ?? key;
@@ -141,7 +142,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
           const started = performance.now();
           const ctx = callContext(call);
           const done = track(ctx, started);
-          (handler as UnaryHandler)(call.request, ctx).then(
+          const serve = async () => (handler as UnaryHandler)(requireWellFormed(call.request), ctx);
+          serve().then(
             (res) => {
               callback(null, res);
               done(GrpcStatus.OK);
@@ -159,7 +161,12 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
           const started = performance.now();
           const ctx = callContext(call);
           const done = track(ctx, started);
-          (handler as StreamHandler)(call, ctx).then(
+          const serve = async () => {
+            // A server-streaming call's one request is decoded before the handler runs.
+            if (!method.requestStream) requireWellFormed((call as { request?: unknown }).request);
+            return (handler as StreamHandler)(call, ctx);
+          };
+          serve().then(
             () => {
               call.end();
               done(GrpcStatus.OK);
@@ -173,7 +180,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
         };
       }
     }
-    server.addService(binding.definition, impl as never);
+    server.addService(definition, impl as never);
   }
 
   const port = await new Promise<number>((resolve, reject) =>
@@ -219,10 +226,15 @@ function callContext(call: {
   const deadline = Number.isFinite(deadlineMs) ? deadlineMs : undefined;
   // grpc-js also emits 'cancelled' once the status has been sent: an already settled handler has no
   // work to stop, and building the error (a stack trace) for every call was a measurable per-call cost.
+  // grpc-js cancels the call on its own deadline timer, usually a moment before ours fires: a cancellation
+  // at or after the deadline is the deadline passing, and is reported (and recorded) as such.
   call.on('cancelled', () => {
-    if (!controller.signal.aborted && !ctx.settled) {
-      controller.abort(new SiftError('cancelled', 'the client cancelled the call or its deadline passed'));
-    }
+    if (controller.signal.aborted || ctx.settled) return;
+    controller.abort(
+      deadline !== undefined && Date.now() >= deadline
+        ? new SiftError('deadline_exceeded', 'the call deadline passed before it finished')
+        : new SiftError('cancelled', 'the client cancelled the call'),
+    );
   });
   if (deadline !== undefined) {
     const ms = deadline - Date.now();
@@ -248,4 +260,49 @@ export function toServiceError(err: unknown, logger: Logger, method: string): Pa
   const e = asSiftError(err);
   if (e.kind === 'internal') logger.error('internal error', { method, err: e.cause ?? e });
   return { code: grpcStatusOf(e.kind), details: e.message, message: e.message };
+}
+
+/**
+ * A request message that failed protobuf decoding. grpc-js answers a decoder exception with INTERNAL
+ * ("Error deserializing request"), which tells the caller the server broke; the decoder is wrapped so the
+ * failure reaches the handler wrapper instead, and the caller gets INVALID_ARGUMENT saying what was wrong.
+ */
+class MalformedRequest {
+  constructor(
+    readonly method: string,
+    readonly reason: string,
+  ) {}
+}
+
+/** The service definition with decoders that return a {@link MalformedRequest} instead of throwing. */
+function withCheckedRequests(definition: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, unknown> = {};
+  for (const [key, method] of Object.entries(definition)) {
+    const methodName = method.path.split('/')[2] ?? key;
+    out[key] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return new MalformedRequest(methodName, err instanceof Error ? err.message : String(err));
+        }
+      },
+    };
+  }
+  return out as ServiceDefinition;
+}
+
+/**
+ * Throws INVALID_ARGUMENT when `message` could not be decoded; returns it otherwise. Handlers of
+ * client-streaming methods call this on every message they read.
+ */
+export function requireWellFormed<T>(message: T): T {
+  if (message instanceof MalformedRequest) {
+    throw new SiftError(
+      'invalid_argument',
+      `the ${message.method} request is not a valid protobuf message (${message.reason}); encode it with the sift contracts`,
+    );
+  }
+  return message;
 }

@@ -1,4 +1,4 @@
-import { key, loadConfig } from '@sift/kit';
+import { key, loadConfig, SiftError } from '@sift/kit';
 
 /** Every setting of the embedding service; the only reader of process.env in this deployable. */
 export const embeddingConfigSpec = {
@@ -42,5 +42,14 @@ export const embeddingConfigSpec = {
   logLevel: key.oneOf('SIFT_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const, 'log level'),
 };
 
-export const loadEmbeddingConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(embeddingConfigSpec, env);
+export function loadEmbeddingConfig(env: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig(embeddingConfigSpec, env);
+  if (config.maxInputsPerCall > config.maxQueueItems) {
+    throw new SiftError(
+      'invalid_argument',
+      `SIFT_EMBEDDING_MAX_INPUTS (${config.maxInputsPerCall}) is larger than SIFT_EMBEDDING_MAX_QUEUE (${config.maxQueueItems}): a call of the allowed size could never be queued`,
+    );
+  }
+  return config;
+}
 export type EmbeddingConfig = ReturnType<typeof loadEmbeddingConfig>;

@@ -116,6 +116,18 @@ describe('embedding service over gRPC', () => {
     expect(err.details).toContain('inputs[1] has 300 tokens');
   });
 
+  it('flags inputs the model cannot read (fed_tokens 0, zero vector) and counts characters as code points', async () => {
+    // 150,000 emoji are 300,000 UTF-16 units but 150,000 characters: under the 200,000-character limit.
+    const res = await client.embed({ inputs: ['😀'.repeat(150_000), 'x', 'The cat sat on the mat.'], normalize: true });
+    expect(res.fedTokens).toEqual([0, 0, 6]);
+    const [emoji, letter, sentence] = rowsOf(res);
+    expect(Math.hypot(...(emoji ?? []))).toBe(0);
+    expect(Math.hypot(...(letter ?? []))).toBe(0);
+    expect(Math.hypot(...(sentence ?? []))).toBeCloseTo(1, 5);
+    const err = await grpcError(client.embed({ inputs: ['😀'.repeat(200_001)] }));
+    expect(err.details).toContain('inputs[0] has 200001 characters; the limit is 200000');
+  });
+
   it.each([
     ['an empty input list', { inputs: [] }, status.INVALID_ARGUMENT, 'inputs: at least one input'],
     ['an empty string', { inputs: ['ok', '  '] }, status.INVALID_ARGUMENT, 'inputs[1] is empty'],
@@ -174,7 +186,7 @@ describe('embedding service over gRPC', () => {
     expect(Array.from(answers.get('c5')?.[1] ?? [])).toEqual(Array.from(unary[1] as Float32Array));
   });
 
-  it('ends an EmbedStream with the status of an invalid chunk, naming the chunk', async () => {
+  it('ends an EmbedStream with the status of an invalid chunk at once, naming the chunk', async () => {
     const call = client.client.embedStream();
     const failed = new Promise<{ code: number; details: string }>((resolve) => {
       call.on('data', () => {});
@@ -185,10 +197,27 @@ describe('embedding service over gRPC', () => {
       request: { inputs: ['fine'], normalize: false, dimensions: 0, rejectLongInputs: false },
     });
     call.write({ chunkId: 'bad', request: { inputs: [], normalize: false, dimensions: 0, rejectLongInputs: false } });
-    call.end();
+    // The client keeps its side open: the status must not wait for it.
     const err = await failed;
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(err.details).toContain('chunk "bad"');
+  });
+
+  it('ends an EmbedStream whose chunk is not valid protobuf with INVALID_ARGUMENT', async () => {
+    const call = client.client.makeBidiStreamRequest(
+      '/sift.embedding.v1.EmbeddingService/EmbedStream',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
+    const failed = new Promise<{ code: number; details: string }>((resolve) => {
+      call.on('data', () => {});
+      call.on('error', (e: { code: number; details: string }) => resolve(e));
+    });
+    call.write(Buffer.from([0x12, 0x10, 0x61])); // field 2 announces 16 bytes, one follows
+    const err = await failed;
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/^the EmbedStream request is not a valid protobuf message/);
+    expect((await client.embed({ inputs: ['still serving'] })).tokenCounts).toEqual([2]);
   });
 });
 
@@ -262,6 +291,7 @@ describe('embedding service under load limits', () => {
   it('answers RESOURCE_EXHAUSTED when the queue is full', async () => {
     const { service, client } = await start({
       SIFT_EMBEDDING_MAX_QUEUE: '4',
+      SIFT_EMBEDDING_MAX_INPUTS: '4',
       SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '200',
     });
     try {
@@ -277,6 +307,12 @@ describe('embedding service under load limits', () => {
       client.close();
       await service.stop();
     }
+  });
+
+  it('refuses to start with a per-call limit larger than the queue (such calls could never be served)', () => {
+    expect(() => loadEmbeddingConfig({ SIFT_EMBEDDING_MAX_INPUTS: '100', SIFT_EMBEDDING_MAX_QUEUE: '10' })).toThrow(
+      'SIFT_EMBEDDING_MAX_INPUTS (100) is larger than SIFT_EMBEDDING_MAX_QUEUE (10)',
+    );
   });
 
   it('drains an in-flight call on shutdown instead of cutting it off', async () => {

@@ -1,6 +1,13 @@
 import type { Readable } from 'node:stream';
 import { commonV1, type embeddingV1 } from '@sift/contracts';
-import { type CallContext, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import {
+  asSiftError,
+  type CallContext,
+  requireWellFormed,
+  SiftError,
+  type StreamHandler,
+  type UnaryHandler,
+} from '@sift/kit';
 import { type EmbedLimits, type EmbedOutcome, embed } from '../domain/embed.js';
 import type { EncoderRegistry } from '../ports.js';
 
@@ -11,6 +18,8 @@ export function embeddingHandlers(
   maxChunksInFlight: number,
 ): Record<string, UnaryHandler | StreamHandler> {
   const run = async (req: embeddingV1.EmbedRequest, ctx: CallContext) => {
+    // Counted before the work, so a failed call's metric row still says how large it was.
+    ctx.report.batchSize += req.inputs.length;
     const outcome = await embed(
       {
         modelName: req.model?.name ?? '',
@@ -24,7 +33,6 @@ export function embeddingHandlers(
       limits,
       ctx.signal,
     );
-    ctx.report.batchSize += req.inputs.length;
     ctx.report.model = outcome.model;
     return outcome;
   };
@@ -34,33 +42,48 @@ export function embeddingHandlers(
     return toResponse(await run(req, ctx), performance.now() - started);
   };
 
+  /**
+   * Up to `maxChunksInFlight` chunks are computed while the next ones are read; answers go out as they
+   * finish. The first failing chunk ends the stream with its status at once, even while the client keeps
+   * its side open, and answers of chunks still computing are dropped.
+   */
   const embedStream: StreamHandler = async (call, ctx) => {
     const inFlight = new Set<Promise<void>>();
-    let failure: SiftError | undefined;
+    let failed = false;
+    let fail: (err: SiftError) => void = () => {};
+    const failure = new Promise<never>((_, reject) => {
+      fail = (err) => {
+        failed = true;
+        reject(err);
+      };
+    });
+    failure.catch(() => {}); // observed through the races below
     // A plain `for await` destroys the duplex stream when reading ends, which would drop the answers still
     // being computed; iterate without destroying and let the server end the call.
-    const chunks = (call as unknown as Readable).iterator({ destroyOnReturn: false });
-    for await (const chunk of chunks as AsyncIterable<embeddingV1.EmbedStreamRequest>) {
-      if (failure) break;
+    const chunks = (call as unknown as Readable).iterator({ destroyOnReturn: false }) as AsyncIterator<unknown>;
+    for (;;) {
+      const next = await Promise.race([chunks.next(), failure]);
+      if (next.done) break;
+      const chunk = requireWellFormed(next.value as embeddingV1.EmbedStreamRequest);
       if (!chunk.request) throw new SiftError('invalid_argument', `chunk "${chunk.chunkId}": request is required`);
       const started = performance.now();
       const work = run(chunk.request, ctx).then(
         (outcome) => {
-          call.write({ chunkId: chunk.chunkId, response: toResponse(outcome, performance.now() - started) });
+          if (!failed)
+            call.write({ chunkId: chunk.chunkId, response: toResponse(outcome, performance.now() - started) });
         },
-        (err: unknown) => {
-          failure ??=
+        (err: unknown) =>
+          fail(
             err instanceof SiftError
               ? new SiftError(err.kind, `chunk "${chunk.chunkId}": ${err.message}`)
-              : (err as SiftError);
-        },
+              : asSiftError(err),
+          ),
       );
       inFlight.add(work);
       void work.finally(() => inFlight.delete(work));
-      if (inFlight.size >= maxChunksInFlight) await Promise.race(inFlight);
+      if (inFlight.size >= maxChunksInFlight) await Promise.race([...inFlight, failure]);
     }
-    await Promise.all(inFlight);
-    if (failure) throw failure;
+    await Promise.race([Promise.all(inFlight), failure]);
   };
 
   const listModels: UnaryHandler<embeddingV1.ListModelsRequest, embeddingV1.ListModelsResponse> = async () => ({
@@ -87,6 +110,7 @@ function toResponse(o: EmbedOutcome, totalMs: number): embeddingV1.EmbedResponse
     },
     model: o.model,
     tokenCounts: o.tokenCounts,
+    fedTokens: o.fedTokens,
     truncated: o.truncated,
     maxInputTokens: o.maxInputTokens,
     timing: { queueMs: o.queueMs, computeMs: o.computeMs, totalMs },

@@ -31,6 +31,8 @@ export interface EmbedOutcome {
   vectors: Float32Array;
   dims: number;
   tokenCounts: number[];
+  /** Tokens the model read per input; 0 leaves a zero vector. */
+  fedTokens: number[];
   truncated: boolean[];
   maxInputTokens: number;
   queueMs: number;
@@ -51,15 +53,17 @@ export async function embed(
   if (cmd.inputs.length > limits.maxInputsPerCall) {
     throw new SiftError(
       'invalid_argument',
-      `inputs: ${cmd.inputs.length} inputs exceed the limit of ${limits.maxInputsPerCall} per call; split the batch or use EmbedStream`,
+      `inputs: ${cmd.inputs.length} inputs exceed the limit of ${limits.maxInputsPerCall} per call; split them over several calls`,
     );
   }
   cmd.inputs.forEach((text, i) => {
     if (text.trim() === '') throw new SiftError('invalid_argument', `inputs[${i}] is empty`);
-    if (text.length > limits.maxInputChars) {
+    // UTF-16 units bound the characters from above, so only a long input pays for counting code points.
+    const chars = text.length > limits.maxInputChars ? codePoints(text) : text.length;
+    if (chars > limits.maxInputChars) {
       throw new SiftError(
         'invalid_argument',
-        `inputs[${i}] has ${text.length} characters; the limit is ${limits.maxInputChars}`,
+        `inputs[${i}] has ${chars} characters; the limit is ${limits.maxInputChars}`,
       );
     }
   });
@@ -94,6 +98,7 @@ export async function embed(
     vectors: finishRows(result.vectors, info.dimensions, keep, cmd.normalize),
     dims: keep,
     tokenCounts: encoded.map((e) => e.tokenCount),
+    fedTokens: encoded.map((e) => e.fedTokens),
     truncated: encoded.map((e) => e.truncated),
     maxInputTokens: info.maxInputTokens,
     queueMs: result.queueMs,
@@ -120,4 +125,20 @@ async function encodeAll(encoder: Encoder, inputs: readonly string[], signal: Ab
     }
   }
   return encoded;
+}
+
+/** Characters of `text` as Unicode code points (a surrogate pair is one character). */
+function codePoints(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
 }

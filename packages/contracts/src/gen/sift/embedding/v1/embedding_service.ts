@@ -59,7 +59,15 @@ export interface EmbedResponse {
   /** The model's per-input token limit. */
   maxInputTokens: number;
   /** Where the time went. */
-  timing?: Timing | undefined;
+  timing?:
+    | Timing
+    | undefined;
+  /**
+   * Tokens the model actually read for each input: at most `max_input_tokens`, and only tokens its
+   * vocabulary knows (word-vector models skip unknown words). 0 means the model saw nothing of the input
+   * (e.g. only emoji or one-letter words for GloVe) and its vector is all zeros, even with `normalize`.
+   */
+  fedTokens: number[];
 }
 
 /** One chunk of a bulk embedding stream. */
@@ -255,6 +263,7 @@ function createBaseEmbedResponse(): EmbedResponse {
     truncated: [],
     maxInputTokens: 0,
     timing: undefined,
+    fedTokens: [],
   };
 }
 
@@ -285,6 +294,13 @@ export const EmbedResponse: MessageFns<EmbedResponse> = {
     }
     if (message.timing !== undefined) {
       Timing.encode(message.timing, writer.uint32(50).fork()).join();
+    }
+    if (message.fedTokens.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.fedTokens) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -370,6 +386,24 @@ export const EmbedResponse: MessageFns<EmbedResponse> = {
             message.timing = Timing.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag === 56) {
+              message.fedTokens.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.fedTokens.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -400,6 +434,11 @@ export const EmbedResponse: MessageFns<EmbedResponse> = {
         ? globalThis.Number(object.max_input_tokens)
         : 0,
       timing: isSet(object.timing) ? Timing.fromJSON(object.timing) : undefined,
+      fedTokens: globalThis.Array.isArray(object?.fedTokens)
+        ? object.fedTokens.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.fed_tokens)
+        ? object.fed_tokens.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -423,6 +462,9 @@ export const EmbedResponse: MessageFns<EmbedResponse> = {
     if (message.timing !== undefined) {
       obj.timing = Timing.toJSON(message.timing);
     }
+    if (message.fedTokens?.length) {
+      obj.fedTokens = message.fedTokens.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -443,6 +485,7 @@ export const EmbedResponse: MessageFns<EmbedResponse> = {
     message.timing = (object.timing !== undefined && object.timing !== null)
       ? Timing.fromPartial(object.timing)
       : undefined;
+    message.fedTokens = object.fedTokens?.map((e) => e) || [];
     return message;
   },
 };
@@ -932,8 +975,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
 export type EmbeddingServiceService = typeof EmbeddingServiceService;
 export const EmbeddingServiceService = {
   /**
-   * Embeds a batch of inputs with one model. Fails as a whole: INVALID_ARGUMENT for a bad field,
-   * NOT_FOUND for an unknown model, RESOURCE_EXHAUSTED when the batch or the queue is over its limit.
+   * Embeds a batch of inputs with one model. Fails as a whole: INVALID_ARGUMENT for a bad field or more
+   * inputs than one call may carry, NOT_FOUND for an unknown model, RESOURCE_EXHAUSTED when the model's
+   * queue is full (retry with backoff), DEADLINE_EXCEEDED when the deadline passes while queued.
    */
   embed: {
     path: "/sift.embedding.v1.EmbeddingService/Embed" as const,
@@ -972,8 +1016,9 @@ export const EmbeddingServiceService = {
 
 export interface EmbeddingServiceServer extends UntypedServiceImplementation {
   /**
-   * Embeds a batch of inputs with one model. Fails as a whole: INVALID_ARGUMENT for a bad field,
-   * NOT_FOUND for an unknown model, RESOURCE_EXHAUSTED when the batch or the queue is over its limit.
+   * Embeds a batch of inputs with one model. Fails as a whole: INVALID_ARGUMENT for a bad field or more
+   * inputs than one call may carry, NOT_FOUND for an unknown model, RESOURCE_EXHAUSTED when the model's
+   * queue is full (retry with backoff), DEADLINE_EXCEEDED when the deadline passes while queued.
    */
   embed: handleUnaryCall<EmbedRequest, EmbedResponse>;
   /**
@@ -988,8 +1033,9 @@ export interface EmbeddingServiceServer extends UntypedServiceImplementation {
 
 export interface EmbeddingServiceClient extends Client {
   /**
-   * Embeds a batch of inputs with one model. Fails as a whole: INVALID_ARGUMENT for a bad field,
-   * NOT_FOUND for an unknown model, RESOURCE_EXHAUSTED when the batch or the queue is over its limit.
+   * Embeds a batch of inputs with one model. Fails as a whole: INVALID_ARGUMENT for a bad field or more
+   * inputs than one call may carry, NOT_FOUND for an unknown model, RESOURCE_EXHAUSTED when the model's
+   * queue is full (retry with backoff), DEADLINE_EXCEEDED when the deadline passes while queued.
    */
   embed(
     request: EmbedRequest,
