@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { SiftError } from '@sift/kit';
 import { describe, expect, it } from 'vitest';
 import { errorKindOf } from './http.js';
+import { ProtoJsonChecker } from './proto-json.js';
 import { httpEmbeddingMessage, toEmbedRequest } from './routes/embeddings.js';
 
 /** A gRPC client error as grpc-js hands it over: a code and the details text. */
@@ -77,5 +78,62 @@ describe('upstream errors as HTTP errors', () => {
       kind: 'invalid_argument',
       message: 'a field of the request is out of range (invalid uint32: -1)',
     });
+  });
+});
+
+describe('job bodies checked against their protobuf type', () => {
+  const checker = new ProtoJsonChecker();
+  const refusal = (typeName: string, body: unknown) => {
+    try {
+      checker.check(typeName, body);
+    } catch (err) {
+      expect(err).toMatchObject({ kind: 'invalid_argument' });
+      return (err as Error).message;
+    }
+    throw new Error('expected the body to be refused');
+  };
+  const job = (step: Record<string, unknown>) => ({
+    dataset: { paths: ['corpus.jsonl'], textField: 'text' },
+    steps: [{ name: 'embed', embed: {} }, step],
+    output: { path: 'out/' },
+  });
+
+  it('accepts camelCase and snake_case names, enum names and numbers, and 64-bit integers as strings', () => {
+    checker.check(
+      'sift.selection.v1.SubmitJobRequest',
+      job({
+        name: 'dedup',
+        sem_dedup: { eps: 0.05, reportEps: [0.01, '0.1'], keep: 'SEM_DEDUP_KEEP_RANDOM', seed: '18446744073709551615' },
+      }),
+    );
+    checker.check('sift.selection.v1.SubmitJobRequest', job({ name: 'dedup', semDedup: { keep: 2, blockRows: null } }));
+  });
+
+  it('names a misspelt field with its path and the fields it could have been', () => {
+    expect(refusal('sift.selection.v1.SubmitJobRequest', job({ name: 'dedup', semDedup: { comparision: 'x' } }))).toBe(
+      'steps[1].semDedup.comparision is not a field of SemDedupStep (its fields: eps, reportEps, keep, comparison, seed, blockRows)',
+    );
+    expect(refusal('sift.pruning.v1.SubmitAnalysisRequest', { maxBlocksize: 1 })).toMatch(
+      /^maxBlocksize is not a field of SubmitAnalysisRequest/,
+    );
+  });
+
+  it('refuses unknown enum names, out-of-range integers, wrong types and two members of a oneof', () => {
+    expect(refusal('sift.selection.v1.SubmitJobRequest', job({ name: 'd', semDedup: { keep: 'HARDEST' } }))).toMatch(
+      /^steps\[1\]\.semDedup\.keep must be one of SEM_DEDUP_KEEP_UNSPECIFIED, .*; got "HARDEST"$/,
+    );
+    expect(refusal('sift.selection.v1.SubmitJobRequest', job({ name: 'k', kmeans: { k: -1 } }))).toBe(
+      'steps[1].kmeans.k must be an integer from 0 to 4294967295; got -1',
+    );
+    expect(refusal('sift.selection.v1.SubmitJobRequest', job({ name: 'k', kmeans: { k: 2.5 } }))).toMatch(
+      /^steps\[1\]\.kmeans\.k must be/,
+    );
+    expect(refusal('sift.selection.v1.SubmitJobRequest', { dataset: { paths: 'corpus.jsonl' } })).toBe(
+      'dataset.paths must be a list',
+    );
+    expect(refusal('sift.selection.v1.SubmitJobRequest', job({ name: 'x', embed: {}, kmeans: { k: 3 } }))).toBe(
+      'steps[1] sets embed and kmeans; only one of exactDedup, minhashDedup, embed, kmeans, semDedup, sslPrototypes, d4, densityPruning, scip, longFilePruning, textQuality may be set',
+    );
+    expect(refusal('sift.selection.v1.SubmitJobRequest', [])).toBe('the body must be a SubmitJobRequest object');
   });
 });

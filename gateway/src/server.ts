@@ -7,6 +7,7 @@ import { type FinishedCall, grpcStatusName, grpcStatusOf, type Logger, SiftError
 import { service as healthService } from 'grpc-health-check';
 import type { GatewayConfig } from './config.js';
 import { errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
+import { ProtoJsonChecker } from './proto-json.js';
 import { EmbeddingUpstream, httpEmbeddingMessage, toEmbedRequest, toOpenAiResponse } from './routes/embeddings.js';
 import { PruningUpstream } from './routes/pruning.js';
 import { SelectionUpstream } from './routes/selection.js';
@@ -46,14 +47,28 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const report: (call: FinishedCall) => void = metrics ? metrics.record : () => {};
 
   const timeout = config.upstreamTimeoutMs;
+  const bodies = new ProtoJsonChecker();
+  /** A query string, checked against the request type it fills, then decoded. */
+  const parseQuery = <T>(fromJSON: (object: unknown) => T, req: IncomingMessage, typeName: string): T => {
+    const query = queryOf(req);
+    try {
+      bodies.check(typeName, query);
+    } catch (err) {
+      throw err instanceof SiftError ? new SiftError(err.kind, `query parameters: ${err.message}`) : err;
+    }
+    return fromJSON(query);
+  };
   /** The job endpoints of each job service, with responses as protobuf JSON. */
   const jobApis = {
     selection: () => {
       const u = needSelection();
       return {
-        list: async (query: Record<string, unknown>) =>
+        list: async (req: IncomingMessage) =>
           selectionV1.ListJobsResponse.toJSON(
-            await u.list(parseQuery(selectionV1.ListJobsRequest.fromJSON, query, 'ListJobsRequest'), timeout),
+            await u.list(
+              parseQuery(selectionV1.ListJobsRequest.fromJSON, req, 'sift.selection.v1.ListJobsRequest'),
+              timeout,
+            ),
           ),
         get: async (id: string) => selectionV1.GetJobResponse.toJSON(await u.get(id, timeout)),
         cancel: async (id: string) => selectionV1.CancelJobResponse.toJSON(await u.cancel(id, timeout)),
@@ -63,9 +78,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     pruning: () => {
       const u = needPruning();
       return {
-        list: async (query: Record<string, unknown>) =>
+        list: async (req: IncomingMessage) =>
           pruningV1.ListJobsResponse.toJSON(
-            await u.list(parseQuery(pruningV1.ListJobsRequest.fromJSON, query, 'ListJobsRequest'), timeout),
+            await u.list(
+              parseQuery(pruningV1.ListJobsRequest.fromJSON, req, 'sift.pruning.v1.ListJobsRequest'),
+              timeout,
+            ),
           ),
         get: async (id: string) => pruningV1.GetJobResponse.toJSON(await u.get(id, timeout)),
         cancel: async (id: string) => pruningV1.CancelJobResponse.toJSON(await u.cancel(id, timeout)),
@@ -99,27 +117,35 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     return undefined;
   };
 
-  /** POST of a job submission: the JSON body goes upstream, the job id comes back with 202 Accepted. */
+  /**
+   * POST of a job submission: the JSON body, checked against the request type, goes upstream; the job id
+   * comes back with 202 Accepted.
+   */
   const submitRoute =
-    <R>(submit: (body: unknown) => Promise<R>, toJSON: (response: R) => unknown): Route =>
+    <R>(typeName: string, submit: (body: unknown) => Promise<R>, toJSON: (response: R) => unknown): Route =>
     async (req, res, call) => {
-      const response = await submit(await readJsonBody(req, config.maxBodyBytes));
+      const body = await readJsonBody(req, config.maxBodyBytes);
+      bodies.check(typeName, body);
+      const response = await submit(body);
       call.batchSize = 1;
       sendJson(res, 202, toJSON(response));
     };
 
   const routes: Record<string, Route> = {
-    'GET /v1/selection/jobs': async (req, res) => sendJson(res, 200, await jobApis.selection().list(queryOf(req))),
-    'GET /v1/pruning/jobs': async (req, res) => sendJson(res, 200, await jobApis.pruning().list(queryOf(req))),
+    'GET /v1/selection/jobs': async (req, res) => sendJson(res, 200, await jobApis.selection().list(req)),
+    'GET /v1/pruning/jobs': async (req, res) => sendJson(res, 200, await jobApis.pruning().list(req)),
     'POST /v1/pruning/analyses': submitRoute(
+      'sift.pruning.v1.SubmitAnalysisRequest',
       (body) => needPruning().submitAnalysis(body, timeout),
       pruningV1.SubmitAnalysisResponse.toJSON,
     ),
     'POST /v1/pruning/prunings': submitRoute(
+      'sift.pruning.v1.SubmitPruningRequest',
       (body) => needPruning().submitPruning(body, timeout),
       pruningV1.SubmitPruningResponse.toJSON,
     ),
     'POST /v1/selection/jobs': submitRoute(
+      'sift.selection.v1.SubmitJobRequest',
       (body) => needSelection().submit(body, timeout),
       selectionV1.SubmitJobResponse.toJSON,
     ),
@@ -238,26 +264,4 @@ function queryOf(req: IncomingMessage): Record<string, unknown> {
     else out[key] = values.length === 1 ? values[0] : values;
   }
   return out;
-}
-
-/**
- * Decodes a query object with a ts-proto `fromJSON`. Unknown enum names decode to UNRECOGNIZED (-1) and
- * numbers that are not numbers to NaN: both are a 400 naming the parameter, not a silently empty page.
- */
-function parseQuery<T extends object>(
-  fromJSON: (object: unknown) => T,
-  query: Record<string, unknown>,
-  message: string,
-): T {
-  const decoded = fromJSON(query);
-  for (const [field, value] of Object.entries(decoded)) {
-    const values: unknown[] = Array.isArray(value) ? value : [value];
-    if (values.some((v) => v === -1 || Number.isNaN(v))) {
-      throw new SiftError(
-        'invalid_argument',
-        `query parameters: ${field} of ${message} has an unknown value (${JSON.stringify(query[field] ?? query)})`,
-      );
-    }
-  }
-  return decoded;
 }

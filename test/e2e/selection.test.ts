@@ -115,6 +115,18 @@ describe('selection job end to end', () => {
     });
     expect(eps.status).toBe(400);
     expect(eps.body.error.message).toContain('steps[2].sem_dedup.eps must be in (0, 1)');
+    // A misspelt parameter would otherwise run with its default: the gateway checks bodies against the contract.
+    const typo = await submit({
+      ...pipeline(dataset, join(dataDir, 'x')),
+      steps: [{ embed: {} }, { kmeans: { k: 4 } }, { semDedup: { eps: 0.05, comparision: 'kept-only' } }],
+    });
+    expect(typo.status).toBe(400);
+    expect(typo.body.error.message).toContain('steps[2].semDedup.comparision is not a field of SemDedupStep');
+    const jobsPage = await fetch(`${platform.gatewayUrl}/v1/selection/jobs?page_size=-5`);
+    expect(jobsPage.status).toBe(400);
+    expect(((await jobsPage.json()) as { error: { message: string } }).error.message).toBe(
+      'query parameters: page_size must be an integer from 0 to 4294967295; got "-5"',
+    );
     const missing = await submit(pipeline(join(dataDir, 'nope.jsonl'), join(dataDir, 'x')));
     expect(missing.status).toBe(404);
     // Files outside the data roots are refused before the service touches them, for reading and writing.

@@ -1,0 +1,144 @@
+import { readDescriptorSet } from '@sift/contracts';
+import { SiftError } from '@sift/kit';
+import protobuf from 'protobufjs';
+import descriptor from 'protobufjs/ext/descriptor/index.js';
+
+/**
+ * Checks a protobuf-JSON value against its message type before ts-proto's `fromJSON` reads it.
+ *
+ * `fromJSON` is lenient: it skips fields it does not know, turns an unknown enum name into -1 and coerces
+ * any value to the field's type. A job body with a typo (`"maxBlocksize": 1`, `"comparision": ...`) would
+ * run with defaults nobody asked for, and an out-of-range integer would fail later as an encoding error.
+ * This check refuses such a body with the path of the offending field, the way the gRPC contract would.
+ *
+ * Accepted, as in the protobuf JSON mapping: both the lowerCamelCase and the proto (snake_case) field
+ * names, `null` for "not set", enum values by name or number, 64-bit integers as numbers or decimal
+ * strings, numbers as numeric strings (query parameters are strings).
+ */
+export class ProtoJsonChecker {
+  private readonly root: protobuf.Root;
+
+  constructor(descriptorSet: Uint8Array = readDescriptorSet()) {
+    const set = (descriptor as unknown as DescriptorExt).FileDescriptorSet.decode(descriptorSet);
+    this.root = (protobuf.Root as unknown as DescriptorExt['Root']).fromDescriptor(set);
+    this.root.resolveAll();
+  }
+
+  /** Throws INVALID_ARGUMENT naming the first field of `value` that `typeName` does not accept. */
+  check(typeName: string, value: unknown, path = ''): void {
+    this.checkMessage(this.root.lookupType(typeName), value, path);
+  }
+
+  private checkMessage(type: protobuf.Type, value: unknown, path: string): void {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw refuse(path || 'the body', `must be a ${type.name} object`);
+    }
+    const set: protobuf.Field[] = [];
+    for (const [key, v] of Object.entries(value)) {
+      const field = type.fields[key] ?? type.fieldsArray.find((f) => jsonName(f.name) === key);
+      const at = path ? `${path}.${key}` : key;
+      if (!field) {
+        const known = type.fieldsArray.map((f) => jsonName(f.name)).join(', ');
+        throw refuse(at, `is not a field of ${type.name} (its fields: ${known})`);
+      }
+      if (v === null) continue;
+      set.push(field);
+      if (field.repeated) {
+        if (!Array.isArray(v)) throw refuse(at, 'must be a list');
+        v.forEach((item, i) => {
+          this.checkValue(field, item, `${at}[${i}]`);
+        });
+      } else this.checkValue(field, v, at);
+    }
+    for (const oneof of type.oneofsArray) {
+      const chosen = set.filter((f) => f.partOf === oneof);
+      if (chosen.length > 1) {
+        throw refuse(
+          path || type.name,
+          `sets ${chosen.map((f) => jsonName(f.name)).join(' and ')}; only one of ${oneof.oneof.map(jsonName).join(', ')} may be set`,
+        );
+      }
+    }
+  }
+
+  private checkValue(field: protobuf.Field, v: unknown, at: string): void {
+    const resolved = field.resolvedType;
+    if (resolved instanceof protobuf.Type) return this.checkMessage(resolved, v, at);
+    if (resolved instanceof protobuf.Enum) {
+      const known = Object.entries(resolved.values);
+      if (known.some(([name, number]) => v === name || v === number)) return;
+      throw refuse(at, `must be one of ${known.map(([name]) => name).join(', ')}; got ${JSON.stringify(v)}`);
+    }
+    const scalar = scalars[field.type];
+    if (!scalar) return;
+    if (!scalar.accepts(v)) throw refuse(at, `must be ${scalar.what}; got ${JSON.stringify(v)}`);
+  }
+}
+
+/** lowerCamelCase of a proto field name, as the JSON mapping spells it. */
+function jsonName(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function refuse(path: string, what: string): SiftError {
+  return new SiftError('invalid_argument', `${path} ${what}`);
+}
+
+/** A JSON number, or a string holding one (the JSON mapping allows both for numeric fields). */
+const numeric = (v: unknown): number | undefined => {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return undefined;
+};
+
+const integerIn =
+  (min: number, max: number) =>
+  (v: unknown): boolean => {
+    const n = numeric(v);
+    return n !== undefined && Number.isInteger(n) && n >= min && n <= max;
+  };
+
+/** 64-bit integers: a safe-integer number, or a decimal string for values beyond 2^53. */
+const integer64 =
+  (signed: boolean) =>
+  (v: unknown): boolean => {
+    if (typeof v === 'string') {
+      if (!(signed ? /^-?\d+$/ : /^\d+$/).test(v.trim())) return false;
+      const n = BigInt(v.trim());
+      return signed ? n >= -(2n ** 63n) && n < 2n ** 63n : n < 2n ** 64n;
+    }
+    return typeof v === 'number' && Number.isSafeInteger(v) && (signed || v >= 0);
+  };
+
+const int32 = { accepts: integerIn(-(2 ** 31), 2 ** 31 - 1), what: 'a 32-bit integer' };
+const uint32 = { accepts: integerIn(0, 2 ** 32 - 1), what: 'an integer from 0 to 4294967295' };
+const int64 = { accepts: integer64(true), what: 'an integer (a decimal string beyond 2^53)' };
+const uint64 = { accepts: integer64(false), what: 'a non-negative integer (a decimal string beyond 2^53)' };
+const real = {
+  accepts: (v: unknown) => numeric(v) !== undefined || v === 'NaN' || v === 'Infinity' || v === '-Infinity',
+  what: 'a number',
+};
+
+const scalars: Record<string, { accepts: (v: unknown) => boolean; what: string }> = {
+  double: real,
+  float: real,
+  int32,
+  sint32: int32,
+  sfixed32: int32,
+  uint32,
+  fixed32: uint32,
+  int64,
+  sint64: int64,
+  sfixed64: int64,
+  uint64,
+  fixed64: uint64,
+  bool: { accepts: (v) => typeof v === 'boolean', what: 'true or false' },
+  string: { accepts: (v) => typeof v === 'string', what: 'a string' },
+  bytes: { accepts: (v) => typeof v === 'string' && /^[A-Za-z0-9+/_-]*={0,2}$/.test(v), what: 'base64 text' },
+};
+
+/** The parts of protobufjs's descriptor extension used here (its typings do not declare them on Root). */
+interface DescriptorExt {
+  FileDescriptorSet: { decode(bytes: Uint8Array): unknown };
+  Root: { fromDescriptor(set: unknown): protobuf.Root };
+}
