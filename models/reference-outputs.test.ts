@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelStore, SessionCache } from '@sift/inference';
+import { graphFile, ModelStore, SessionCache } from '@sift/inference';
 import { createLogger } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,12 +38,38 @@ const toTensor = (t: RefTensor) =>
 const models = await store.list();
 
 describe('models reproduce their reference outputs in onnxruntime-node', () => {
-  it('finds the default models in the store', () => {
+  it('finds every default model in the store', () => {
     const names = models.map((m) => m.name);
-    for (const name of ['glove-sif-100d', 'code-ngram', 'mini-sentence-encoder']) expect(names).toContain(name);
+    for (const name of [
+      'glove-sif-100d',
+      'code-ngram',
+      'mini-sentence-encoder',
+      'byte-gpt',
+      'nested-ae',
+      'digits-cls',
+    ]) {
+      expect(names).toContain(name);
+    }
   });
 
   for (const model of models) {
+    it(`${model.name}/${model.version}: files match their manifest's sha256`, () => {
+      const declared = model.manifest.sha256;
+      const sums =
+        typeof declared === 'string' ? [[graphFile(model.manifest), declared]] : Object.entries(declared ?? {});
+      expect(sums.length, 'the manifest lists no sha256').toBeGreaterThan(0);
+      // Every graph the manifest names is covered by a checksum.
+      for (const file of Object.values(model.manifest.graphs ?? {})) expect(sums.map(([f]) => f)).toContain(file);
+      for (const [file, sha] of sums) {
+        expect(
+          createHash('sha256')
+            .update(readFileSync(join(model.dir, file)))
+            .digest('hex'),
+          file,
+        ).toBe(sha);
+      }
+    });
+
     it(`${model.name}/${model.version}`, async () => {
       const ref = JSON.parse(readFileSync(join(model.dir, 'reference.json'), 'utf8')) as { cases: RefCase[] };
       expect(ref.cases.length).toBeGreaterThan(0);

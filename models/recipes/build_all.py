@@ -5,7 +5,8 @@
                                                [--parallel] [--weights-dir DIR]
 
 --minutes is the training budget of each of byte-gpt and nested-ae (digits-cls trains for a fixed
-number of epochs, about a minute on a CPU). --parallel trains the models concurrently (one GPU shared,
+number of epochs, about a minute on a CPU; mini-sentence-encoder, which runs only with --stage all, a fixed
+number of steps, about 3 minutes on one core). --parallel trains the models concurrently (one GPU shared,
 or CPU threads split between them) and writes each one's log to <weights-dir>/<name>.log.
 Use Debian's /usr/bin/python3 (python3-torch 1.13 and friends); see README.md.
 """
@@ -22,6 +23,8 @@ from pathlib import Path
 from common import RECIPES_DIR, WEIGHTS_DIR, log
 
 MODELS = {"byte-gpt": "byte_gpt.py", "nested-ae": "nested_ae.py", "digits-cls": "digits_cls.py"}
+# Recipes that prepare, train (a fixed number of steps) and export in one run, with no stages of their own.
+ONE_SHOT = {"mini-sentence-encoder": "mini_sentence_encoder.py"}
 
 
 def main() -> None:
@@ -29,14 +32,19 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--stage", choices=["all", "prep", "train", "export"], default="all")
-    ap.add_argument("--only", default=",".join(MODELS), help="comma-separated model names")
+    ap.add_argument("--only", default=",".join([*MODELS, *ONE_SHOT]), help="comma-separated model names")
     ap.add_argument("--parallel", action="store_true")
     ap.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     args = ap.parse_args()
-    names = [n for n in args.only.split(",") if n]
-    unknown = set(names) - set(MODELS)
+    requested = [n for n in args.only.split(",") if n]
+    unknown = set(requested) - set(MODELS) - set(ONE_SHOT)
     if unknown:
-        raise SystemExit(f"unknown models: {sorted(unknown)}; known: {list(MODELS)}")
+        raise SystemExit(f"unknown models: {sorted(unknown)}; known: {list(MODELS) + list(ONE_SHOT)}")
+    names = [n for n in requested if n in MODELS]
+    if args.stage == "all":
+        for n in [n for n in requested if n in ONE_SHOT]:
+            log("start", n)
+            subprocess.run([sys.executable, str(RECIPES_DIR / ONE_SHOT[n])], check=True)
     py = sys.executable
     wdir = Path(args.weights_dir)
     wdir.mkdir(parents=True, exist_ok=True)

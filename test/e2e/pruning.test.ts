@@ -209,7 +209,7 @@ describe('pruning end to end', () => {
     );
     const pruned = await watch(client, jobId);
     expect(pruned.at(-1)?.state, pruned.at(-1)?.error).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
-    const session = await ort.InferenceSession.create(join(modelsDir, 'byte-gpt-plain', '2', 'model.onnx'));
+    const session = await ort.InferenceSession.create(join(modelsDir, 'byte-gpt-plain-pruned', '1', 'model.onnx'));
     try {
       expect(session.outputNames).toEqual(['logits']);
       const ids = BigInt64Array.from(Buffer.from('Hello'), (b) => BigInt(b));
@@ -281,7 +281,7 @@ describe('pruning end to end', () => {
     const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', { jobId });
     const result = job?.result?.$case === 'pruningResult' ? job.result.value : undefined;
     expect(result?.removedBlock?.startLayer).toBe(best1?.startLayer);
-    expect(result?.prunedModel).toEqual({ name: 'byte-gpt', version: '2' });
+    expect(result?.prunedModel).toEqual({ name: 'byte-gpt-pruned', version: '1' });
     const before = result?.before?.bitsPerByte ?? Number.NaN;
     const unhealed = result?.afterUnhealed?.bitsPerByte ?? Number.NaN;
     const healed = result?.afterHealed?.bitsPerByte ?? Number.NaN;
@@ -324,7 +324,7 @@ describe('pruning end to end', () => {
     expect(result?.afterUnhealed?.fileSizeBytes).toBeLessThan(result?.before?.fileSizeBytes ?? 0);
 
     // The new version is in the temporary store, with provenance; the source version is untouched.
-    const dir = join(modelsDir, 'byte-gpt', '2');
+    const dir = join(modelsDir, 'byte-gpt-pruned', '1');
     const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
     expect(manifest.provenance.pruning.source).toMatchObject({ name: 'byte-gpt', version: '1' });
     expect(manifest.provenance.pruning.removedBlock).toMatchObject({ blockSize: 1, startLayer: best1?.startLayer });
@@ -334,7 +334,8 @@ describe('pruning end to end', () => {
         readFileSync(join(repoRoot, 'models/byte-gpt/1/model.onnx')),
       ),
     ).toBe(true);
-    expect(existsSync(join(repoRoot, 'models/byte-gpt/2'))).toBe(false);
+    expect(existsSync(join(repoRoot, 'models/byte-gpt-pruned'))).toBe(false);
+    expect(existsSync(join(modelsDir, 'byte-gpt', '2'))).toBe(false);
 
     const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
     try {
@@ -435,7 +436,7 @@ describe('pruning end to end', () => {
       const rows = await rs.json<Record<string, unknown>>();
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({
-        pruned_version: '2',
+        pruned_version: '1',
         block_size: 1,
         layers_after: 7,
         healing: 'linear_least_squares',

@@ -1,3 +1,4 @@
+import { SiftError } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
 import { runOutputs } from './tensors.js';
 import type { GraphSession } from './worker-session.js';
@@ -21,24 +22,29 @@ export interface ByteLmScore {
 export async function scoreBytes(
   session: GraphSession,
   texts: readonly string[],
-  opts: { contextLength: number; batchSize?: number; logitsName?: string } = { contextLength: 256 },
+  opts: {
+    contextLength: number;
+    batchSize?: number;
+    logitsName?: string;
+    /** Checked before every batch: a cancelled job stops within one model call. */
+    signal?: AbortSignal;
+    /** Called after every batch with the windows scored so far and their total. */
+    onProgress?: (done: number, total: number) => void;
+  } = { contextLength: 256 },
 ): Promise<ByteLmScore> {
-  const ctx = opts.contextLength;
-  const windows: Uint8Array[] = [];
-  for (const text of texts) {
-    const bytes = Buffer.from(text, 'utf8');
-    for (let s = 0; s < bytes.length; s += ctx) {
-      const w = bytes.subarray(s, Math.min(bytes.length, s + ctx));
-      if (w.length >= 2) windows.push(w);
-    }
+  const windows = scoredWindows(texts, opts.contextLength);
+  if (windows.length === 0) {
+    throw new SiftError('invalid_argument', 'no text to score: a text needs at least 2 bytes to predict one');
   }
   let nll = 0;
   let scored = 0;
+  let done = 0;
   const byLength = new Map<number, Uint8Array[]>();
   for (const w of windows) byLength.set(w.length, [...(byLength.get(w.length) ?? []), w]);
   const batchSize = opts.batchSize ?? 16;
   for (const [len, group] of byLength) {
     for (let b0 = 0; b0 < group.length; b0 += batchSize) {
+      opts.signal?.throwIfAborted();
       const batch = group.slice(b0, b0 + batchSize);
       const ids = new BigInt64Array(batch.length * len);
       batch.forEach((w, i) => {
@@ -59,9 +65,28 @@ export async function scoreBytes(
           scored++;
         }
       });
+      done += batch.length;
+      opts.onProgress?.(done, windows.length);
     }
   }
-  if (scored === 0) throw new RangeError('no text to score: every window needs at least 2 bytes');
   const bitsPerByte = nll / scored / Math.LN2;
   return { bitsPerByte, perplexity: 2 ** bitsPerByte, bytesScored: scored };
+}
+
+/** The windows {@link scoreBytes} scores: `contextLength`-byte slices of each text, those of 2 bytes or more. */
+export function scoredWindows(texts: readonly string[], contextLength: number): Uint8Array[] {
+  const windows: Uint8Array[] = [];
+  for (const text of texts) {
+    const bytes = Buffer.from(text, 'utf8');
+    for (let s = 0; s < bytes.length; s += contextLength) {
+      const w = bytes.subarray(s, Math.min(bytes.length, s + contextLength));
+      if (w.length >= 2) windows.push(w);
+    }
+  }
+  return windows;
+}
+
+/** Bytes {@link scoreBytes} predicts for these texts (each window's first byte has no context). */
+export function predictedBytes(texts: readonly string[], contextLength: number): number {
+  return scoredWindows(texts, contextLength).reduce((n, w) => n + w.length - 1, 0);
 }

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SiftError } from '@sift/kit';
+import { type Logger, SiftError } from '@sift/kit';
 import { type ModelManifest, parseManifest } from './manifest.js';
 
 /** One model version found in the store. */
@@ -17,9 +17,16 @@ export interface StoredModel {
  * Versions compare numerically when both are numbers, otherwise as strings.
  */
 export class ModelStore {
-  constructor(readonly root: string) {}
+  /**
+   * @param onUnreadable told about each manifest `list` skips because it cannot be read or parsed (e.g.
+   *   a service's logger): one broken model must not hide every other one.
+   */
+  constructor(
+    readonly root: string,
+    private readonly onUnreadable: (path: string, err: SiftError) => void = () => {},
+  ) {}
 
-  /** Every model version with a readable manifest, sorted by name then version. */
+  /** Every model version with a readable manifest, sorted by name then version; broken ones are skipped. */
   async list(): Promise<StoredModel[]> {
     const out: StoredModel[] = [];
     for (const name of await dirNames(this.root)) {
@@ -27,7 +34,12 @@ export class ModelStore {
         const dir = join(this.root, name, version);
         const manifestPath = join(dir, 'model.json');
         if (!(await exists(manifestPath))) continue;
-        out.push({ name, version, dir, manifest: await readManifest(manifestPath) });
+        try {
+          out.push({ name, version, dir, manifest: await readManifest(manifestPath) });
+        } catch (err) {
+          if (!(err instanceof SiftError)) throw err;
+          this.onUnreadable(manifestPath, err);
+        }
       }
     }
     return out.sort((a, b) => a.name.localeCompare(b.name) || compareVersions(a.version, b.version));
@@ -43,7 +55,7 @@ export class ModelStore {
     }
     const versions = (await dirNames(join(this.root, name))).sort(compareVersions);
     if (versions.length === 0) {
-      const names = [...new Set((await this.list()).map((m) => m.name))].join(', ') || 'none';
+      const names = (await dirNames(this.root)).sort().join(', ') || 'none';
       throw new SiftError('not_found', `unknown model "${name}"; the store has: ${names}`);
     }
     const chosen = version === '' ? versions[versions.length - 1] : versions.find((v) => v === version);
@@ -53,6 +65,11 @@ export class ModelStore {
     const dir = join(this.root, name, chosen);
     return { name, version: chosen, dir, manifest: await readManifest(join(dir, 'model.json')) };
   }
+}
+
+/** An `onUnreadable` callback for {@link ModelStore} that warns in a service's log. */
+export function skippedManifestLogger(logger: Logger): (path: string, err: SiftError) => void {
+  return (path, err) => logger.warn('skipping a model whose manifest cannot be read', { path, reason: err.message });
 }
 
 /** Numeric-aware version order: "2" < "10"; non-numeric versions sort as strings. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -89,6 +89,8 @@ export async function startNats(): Promise<Child & { url: string }> {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const child = track('nats-server', proc);
+  // The JetStream folder is this server's alone: it goes when the server has exited.
+  proc.once('exit', () => rmSync(storeDir, { recursive: true, force: true }));
   proc.once('error', (err) =>
     child.logs.push(`cannot start nats-server: ${err.message} (install it: apt-get install nats-server)`),
   );

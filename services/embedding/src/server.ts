@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Bus, RequestMetricsPublisher } from '@sift/bus';
 import { embeddingV1 } from '@sift/contracts';
-import { ModelStore, SessionCache } from '@sift/inference';
+import { ModelStore, SessionCache, skippedManifestLogger } from '@sift/inference';
 import { type Logger, startGrpcServer } from '@sift/kit';
 import { embeddingHandlers } from './adapters/grpc.js';
 import { OnnxEncoderRegistry } from './adapters/onnx-encoders.js';
@@ -16,7 +16,7 @@ export interface EmbeddingService {
 
 /** Wires store, sessions, batcher, gRPC and metrics together and starts serving. */
 export async function startEmbeddingService(config: EmbeddingConfig, logger: Logger): Promise<EmbeddingService> {
-  const store = new ModelStore(resolve(config.modelsDir));
+  const store = new ModelStore(resolve(config.modelsDir), skippedManifestLogger(logger));
   const sessions = new SessionCache({
     provider: config.provider,
     logger,

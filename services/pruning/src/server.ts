@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Bus, RequestMetricsPublisher, subjects } from '@sift/bus';
 import { pruningV1 } from '@sift/contracts';
 import { DataRoots } from '@sift/datasets';
-import { ModelStore } from '@sift/inference';
+import { ModelStore, skippedManifestLogger } from '@sift/inference';
 import { type Logger, startGrpcServer } from '@sift/kit';
 import { pruningHandlers } from './adapters/grpc.js';
 import type { PruningConfig } from './config.js';
@@ -17,7 +17,7 @@ export interface PruningService {
 
 export async function startPruningService(config: PruningConfig, logger: Logger): Promise<PruningService> {
   const store = new JobStore(resolve(config.dataDir, 'jobs'));
-  const models = new ModelStore(resolve(config.modelsDir));
+  const models = new ModelStore(resolve(config.modelsDir), skippedManifestLogger(logger));
   const bus = await Bus.connect(config.natsUrl, 'sift-pruning');
   const metrics = new RequestMetricsPublisher(bus, logger);
   const runtime = {

@@ -65,11 +65,12 @@ describe.skipIf(!existsSync(`${models}/byte-gpt/1/model.onnx`))('a pruning job t
     expect(second.stages).not.toContain('evaluate');
     expect(second.result).toEqual(first.result);
     // The version the first run stored is found by its job id, not stored twice.
-    expect(second.result.prunedModel).toEqual({ name: 'byte-gpt', version: '2' });
-    expect(readdirSync(join(store, 'byte-gpt')).sort()).toEqual(['1', '2']);
+    expect(second.result.prunedModel).toEqual({ name: 'byte-gpt-pruned', version: '1' });
+    expect(readdirSync(join(store, 'byte-gpt-pruned'))).toEqual(['1']);
+    expect(readdirSync(join(store, 'byte-gpt'))).toEqual(['1']);
     const healed = readFileSync(join(jobDir, 'checkpoint-healed-model.bin'));
-    expect(readFileSync(join(store, 'byte-gpt/2/model.onnx')).equals(healed.subarray(4 + healed.readUInt32LE(0)))).toBe(
-      true,
-    );
+    expect(
+      readFileSync(join(store, 'byte-gpt-pruned/1/model.onnx')).equals(healed.subarray(4 + healed.readUInt32LE(0))),
+    ).toBe(true);
   }, 120_000);
 });

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Bus, RequestMetricsPublisher, subjects } from '@sift/bus';
 import { selectionV1 } from '@sift/contracts';
 import { DataRoots } from '@sift/datasets';
-import { ModelStore } from '@sift/inference';
+import { ModelStore, skippedManifestLogger } from '@sift/inference';
 import { type Logger, startGrpcServer } from '@sift/kit';
 import { StreamingEmbedder } from './adapters/embedding-client.js';
 import { selectionHandlers } from './adapters/grpc.js';
@@ -23,7 +23,10 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
   const bus = await Bus.connect(config.natsUrl, 'sift-selection');
   const metrics = new RequestMetricsPublisher(bus, logger);
   const embedder = new StreamingEmbedder(config.embeddingAddress, config.maxMessageBytes);
-  const languageModels = new StoreLanguageModels(new ModelStore(resolve(config.modelsDir)), logger);
+  const languageModels = new StoreLanguageModels(
+    new ModelStore(resolve(config.modelsDir), skippedManifestLogger(logger)),
+    logger,
+  );
   const kernels = await createSelectionKernels({ provider: config.provider, logger });
   const worker = new SelectionWorker(store, bus, embedder, kernels, logger, languageModels);
   const stopWorker = config.worker

@@ -4,7 +4,7 @@ import { commonV1, pruningV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import type { ModelStore } from '@sift/inference';
 import { streamJobStatus } from '@sift/jobs';
-import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import { requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
@@ -73,6 +73,8 @@ export function pruningHandlers(
     }
     const spec = req.spec;
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');
+    requireKnownEnum(spec.metric, pruningV1.DistanceMetric, 'spec.metric');
+    checkHealingEnums(spec.healing);
     const decoder = await decoderOf(spec.model);
     await checkTextFiles(spec);
     await checkCalibration(spec.calibration, decoder.contextLength, 'spec.calibration');
@@ -108,6 +110,7 @@ export function pruningHandlers(
     }
     const spec = req.spec;
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');
+    checkHealingEnums(spec.healing);
     if (spec.outputName && !/^[A-Za-z0-9][\w.-]*$/.test(spec.outputName)) {
       throw new SiftError('invalid_argument', `spec.output_name "${spec.outputName}" is not a valid model name`);
     }
@@ -198,4 +201,10 @@ export function pruningHandlers(
   };
 
   return { submitAnalysis, submitPruning, watchJob, getJob, listJobs, cancelJob };
+}
+
+function checkHealingEnums(healing: pruningV1.HealingSpec | undefined): void {
+  if (!healing) return;
+  requireKnownEnum(healing.method, pruningV1.HealingMethod, 'spec.healing.method');
+  requireKnownEnum(healing.placement, pruningV1.HealingPlacement, 'spec.healing.placement');
 }

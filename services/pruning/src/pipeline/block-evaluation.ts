@@ -3,7 +3,7 @@ import type { JobCheckpoints } from '@sift/jobs';
 import { encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
 import { blockEvaluationCodec, metricsCodec } from './checkpoint-codecs.js';
 import type { DecoderModel } from './decoder-model.js';
-import { evaluationSettings, modelMetrics } from './evaluation.js';
+import { checkEvaluationTexts, evaluationSettings, modelMetrics } from './evaluation.js';
 import { type HealingContext, heal } from './healing.js';
 import { loadCorpus } from './text-corpus.js';
 
@@ -25,11 +25,9 @@ export async function evaluateBestBlocks(
   ctx: HealingContext & { signal: AbortSignal; checkpoints: JobCheckpoints },
 ): Promise<BlockLossTable> {
   const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
-  const opts = {
-    ...evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation'),
-    runtime: ctx.runtime,
-    signal: ctx.signal,
-  };
+  const settings = evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation');
+  checkEvaluationTexts(texts, settings.sequenceLength, 'evaluation.texts');
+  const opts = { ...settings, runtime: ctx.runtime, signal: ctx.signal };
   const healed = spec.healing?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES;
   const L = decoder.layerCount;
   ctx.stage('evaluate');

@@ -50,7 +50,8 @@ describe('what the pruning service accepts', () => {
   });
 
   it('rejects a block as large as the model, or one that would remove the final layer', async () => {
-    const evaluation = { texts: inline(['held out']), sequenceLength: 0, latencyRuns: 0 };
+    const heldOut = 'Held-out text that the pruned model is measured on, long enough to mean something.';
+    const evaluation = { texts: inline([heldOut]), sequenceLength: 0, latencyRuns: 0 };
     const spec = {
       model: { name: 'm', version: '' },
       blockSize: 1,
@@ -65,6 +66,13 @@ describe('what the pruning service accepts', () => {
     await expect(checkPruningSpec({ ...spec, blockSize: 8 }, 8, 256)).rejects.toThrow(/below the layer count 8/);
     await expect(checkPruningSpec({ ...spec, blockSize: 2, startLayer: 6 }, 8, 256)).rejects.toThrow(/final layer/);
     await expect(checkPruningSpec({ ...spec, blockSize: 0 }, 8, 256)).rejects.toThrow(/at least 1/);
+    // Bits per byte over a handful of bytes would be a number about nothing.
+    await expect(
+      checkPruningSpec({ ...spec, evaluation: { ...evaluation, texts: inline(['x', 'held out']) } }, 8, 256),
+    ).rejects.toThrow('evaluation.texts: the evaluation texts give 7 bytes to predict; at least 64 are needed');
+    await expect(
+      checkPruningSpec({ ...spec, evaluation: { ...evaluation, texts: inline([heldOut, ' \n\t']) } }, 8, 256),
+    ).rejects.toThrow('evaluation.texts.inline.texts[1] is empty or only whitespace');
     const fold = {
       method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES,
       placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD,

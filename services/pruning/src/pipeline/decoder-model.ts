@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import type { commonV1 } from '@sift/contracts';
 import { graphFile, type ModelStore, type StoredModel } from '@sift/inference';
 import { SiftError } from '@sift/kit';
-import { decodeOnnxModel, findLayerBoundaries, type LayerBoundaries, type OnnxModel } from '../adapters/onnx-graph.js';
+import {
+  decodeOnnxModel,
+  defaultLayerPattern,
+  findLayerBoundaries,
+  type LayerBoundaries,
+  type OnnxModel,
+} from '../adapters/onnx-graph.js';
 
 /** A byte-level decoder from the model store, decoded and with its layer boundaries found. */
 export interface DecoderModel {
@@ -53,13 +59,44 @@ export function contextLengthOf(stored: StoredModel): number {
   return context;
 }
 
-/** Loads the graph and finds its layers; failed_precondition when the layers cannot be found. */
+/**
+ * Node-name pattern that assigns graph nodes to layers: the manifest's `languageModel.layerNodePattern`
+ * (first capture group = layer index) for exports that name layers their own way, else the names common
+ * exporters use (`/blocks.N/`, `/layers.N/`, `/h.N/`).
+ */
+export function layerNodePatternOf(stored: StoredModel): RegExp {
+  const lm = stored.manifest.languageModel as { layerNodePattern?: unknown } | undefined;
+  if (lm?.layerNodePattern === undefined) return defaultLayerPattern;
+  const where = `model ${stored.name}/${stored.version}: manifest languageModel.layerNodePattern`;
+  if (typeof lm.layerNodePattern !== 'string') throw new SiftError('failed_precondition', `${where} is not a string`);
+  try {
+    return compilePattern(lm.layerNodePattern, 'layerNodePattern');
+  } catch (err) {
+    throw new SiftError('failed_precondition', `${where}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Loads the graph and finds its layers; failed_precondition when the file or its layers cannot be read. */
 export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
-  const bytes = new Uint8Array(await readFile(join(stored.dir, graphFile(stored.manifest))));
-  const graph = decodeOnnxModel(bytes);
+  const file = join(stored.dir, graphFile(stored.manifest));
+  const bytes = new Uint8Array(await readFile(file));
+  let graph: OnnxModel;
+  try {
+    graph = decodeOnnxModel(bytes);
+  } catch (err) {
+    // The stored file is broken, not the request: the store's keeper has to act.
+    throw new SiftError(
+      'failed_precondition',
+      `model ${stored.name}/${stored.version}: ${file}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const pattern = layerNodePatternOf(stored);
   let boundaries: LayerBoundaries;
   try {
-    boundaries = findLayerBoundaries(graph);
+    boundaries = findLayerBoundaries(graph, pattern);
   } catch (err) {
     throw new SiftError(
       'failed_precondition',
@@ -122,18 +159,18 @@ export function residualStreamTensors(
 }
 
 /** A user-given regular expression with one capture group, or invalid_argument. */
-export function compilePattern(pattern: string): RegExp {
+export function compilePattern(pattern: string, field = 'residual_stream_pattern'): RegExp {
   let re: RegExp;
   try {
     re = new RegExp(pattern);
   } catch (err) {
-    throw new SiftError('invalid_argument', `residual_stream_pattern is not a regular expression: ${pattern}`, {
+    throw new SiftError('invalid_argument', `${field} is not a regular expression: ${pattern}`, {
       cause: err,
     });
   }
   // `pattern|` always matches the empty string; its match array has one slot per capture group, plus one.
   if ((new RegExp(`${pattern}|`).exec('')?.length ?? 0) < 2) {
-    throw new SiftError('invalid_argument', 'residual_stream_pattern needs a capture group for the layer index');
+    throw new SiftError('invalid_argument', `${field} needs a capture group for the layer index`);
   }
   return re;
 }

@@ -1,5 +1,5 @@
 import type { pruningV1 } from '@sift/contracts';
-import { type GraphSession, runOutputs, scoreBytes } from '@sift/inference';
+import { type GraphSession, predictedBytes, runOutputs, scoreBytes } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
 import type { OnnxModel } from '../adapters/onnx-graph.js';
@@ -21,7 +21,14 @@ export function evaluationSettings(
   };
 }
 
-/** Checks an evaluation spec before any work: its texts (not read) and its sequence length. */
+/**
+ * Fewest bytes an evaluation must predict: below this, "bits per byte before and after" is a figure about
+ * a handful of characters, not about the model. Checked at submit for inline texts, and again on the texts
+ * a dataset yields.
+ */
+export const minEvaluationBytes = 64;
+
+/** Checks an evaluation spec before any work: its texts (inline ones fully) and its sequence length. */
 export async function checkEvaluation(
   evaluation: pruningV1.EvaluationSpec | undefined,
   calibration: pruningV1.CalibrationSpec | undefined,
@@ -29,7 +36,20 @@ export async function checkEvaluation(
   field: string,
 ): Promise<void> {
   await checkCorpus(evaluation?.texts, `${field}.texts`);
-  evaluationSettings(evaluation, calibration, contextLength, field);
+  const settings = evaluationSettings(evaluation, calibration, contextLength, field);
+  const source = evaluation?.texts?.source;
+  if (source?.$case === 'inline') checkEvaluationTexts(source.value.texts, settings.sequenceLength, `${field}.texts`);
+}
+
+/** INVALID_ARGUMENT when `texts` give fewer than {@link minEvaluationBytes} bytes to predict. */
+export function checkEvaluationTexts(texts: readonly string[], sequenceLength: number, field: string): void {
+  const predicted = predictedBytes(texts, sequenceLength);
+  if (predicted < minEvaluationBytes) {
+    throw new SiftError(
+      'invalid_argument',
+      `${field}: the evaluation texts give ${predicted} bytes to predict; at least ${minEvaluationBytes} are needed for a meaningful bits-per-byte figure`,
+    );
+  }
 }
 
 /** Parameters in the graph's initializers. */
@@ -68,12 +88,22 @@ export async function modelMetrics(
   model: OnnxModel,
   layerCount: number,
   texts: readonly string[],
-  opts: { sequenceLength: number; latencyRuns: number; runtime: PruningRuntime; signal: AbortSignal },
+  opts: {
+    sequenceLength: number;
+    latencyRuns: number;
+    runtime: PruningRuntime;
+    signal: AbortSignal;
+    onProgress?: (done: number, total: number) => void;
+  },
 ): Promise<pruningV1.ModelMetrics> {
   const session = await openJobSession(bytes, opts.runtime);
   try {
-    const score = await scoreBytes(session, texts, { contextLength: opts.sequenceLength, batchSize: 8 });
-    opts.signal.throwIfAborted();
+    const score = await scoreBytes(session, texts, {
+      contextLength: opts.sequenceLength,
+      batchSize: 8,
+      signal: opts.signal,
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
     // Latency of one sequence at the evaluation length, after two warm-up passes.
     const sample = Buffer.from(texts.join('\n'), 'utf8');
     const ids = new BigInt64Array(opts.sequenceLength);
@@ -81,6 +111,7 @@ export async function modelMetrics(
     const feeds = { input_ids: new ort.Tensor('int64', ids, [1, ids.length]) };
     const times: number[] = [];
     for (let r = 0; r < opts.latencyRuns + 2; r++) {
+      opts.signal.throwIfAborted();
       const started = performance.now();
       await session.run(feeds);
       if (r >= 2) times.push(performance.now() - started);

@@ -22,7 +22,11 @@ describe('storeModelVersion', () => {
         { name: 'logits', dtype: 'float32', shape: ['b', 's', 256] },
         { name: 'hidden_state_4', dtype: 'float32', shape: ['b', 's', 8] },
       ],
-      languageModel: { layers: 4 },
+      languageModel: {
+        layers: 4,
+        parameters: 4000,
+        hiddenStates: 'hidden_state_i enters block i; hidden_state_4 leaves block 3',
+      },
     };
     writeFileSync(join(srcDir, 'model.json'), JSON.stringify(sourceManifest));
     writeFileSync(join(srcDir, 'model.onnx'), 'source');
@@ -36,16 +40,19 @@ describe('storeModelVersion', () => {
       calibrationSha256: '',
     };
     const bytes = new Uint8Array([1, 2, 3]);
-    const first = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), 3, provenance, {});
+    const size = { layers: 3, parameters: 3000 };
+    const first = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), size, provenance, {});
     const another = { ...provenance, jobId: 'job-2' };
-    const second = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), 3, another, {});
+    const second = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), size, another, {});
     expect([first.version, second.version]).toEqual(['10', '11']);
     // job-1 redelivered after its worker died past the store: its version is found, not duplicated.
-    const again = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), 3, provenance, {});
+    const again = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), size, provenance, {});
     expect(again.version).toBe('10');
     const manifest = JSON.parse(readFileSync(join(first.dir, 'model.json'), 'utf8'));
     expect(manifest.outputs.map((o: { name: string }) => o.name)).toEqual(['logits']);
-    expect(manifest.languageModel.layers).toBe(3);
+    expect(manifest.languageModel).toMatchObject({ layers: 3, parameters: 3000 });
+    expect(manifest.languageModel.hiddenStates).toContain('hidden_state_3 leaves the last one');
+    expect(manifest.description).toBe('3-layer pruning of lm/9 (layers 1..1 removed); the source: a decoder');
     expect(manifest.provenance.pruning.removedBlock).toEqual({ startLayer: 1, blockSize: 1, distance: 0.1 });
     expect(readFileSync(join(srcDir, 'model.onnx'), 'utf8')).toBe('source');
     expect(readdirSync(join(root, 'lm')).sort()).toEqual(['10', '11', '9']);

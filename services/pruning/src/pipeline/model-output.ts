@@ -35,7 +35,7 @@ export async function storeModelVersion(
   source: StoredModel,
   bytes: Uint8Array,
   graphOutputs: ReadonlySet<string>,
-  layerCount: number,
+  size: { layers: number; parameters: number },
   provenance: PruningProvenance,
   metrics: Record<string, unknown>,
 ): Promise<{ name: string; version: string; dir: string }> {
@@ -56,16 +56,20 @@ export async function storeModelVersion(
       const highest = Number(versions.at(-1) ?? '0');
       const version = String(Number.isFinite(highest) ? Math.floor(highest) + 1 : versions.length + 1);
       const s = source.manifest;
+      const { startLayer, blockSize } = provenance.removedBlock;
       const manifest = {
         ...s,
         name,
         version,
-        description: `${s.description} — pruned: layers ${provenance.removedBlock.startLayer}..${
-          provenance.removedBlock.startLayer + provenance.removedBlock.blockSize - 1
-        } of ${source.name}/${source.version} removed${healingNote(provenance.healing)}`,
+        // The source's description may count its layers: the pruned count leads.
+        description: `${size.layers}-layer pruning of ${source.name}/${source.version} (layers ${startLayer}..${
+          startLayer + blockSize - 1
+        } removed${healingNote(provenance.healing)}); the source: ${s.description}`,
         graphs: { model: 'model.onnx' },
         outputs: s.outputs.filter((o) => graphOutputs.has(o.name)),
-        ...(s.languageModel ? { languageModel: { ...(s.languageModel as object), layers: layerCount } } : {}),
+        ...(s.languageModel
+          ? { languageModel: prunedLanguageModel(s.languageModel as Record<string, unknown>, size) }
+          : {}),
         provenance: { pruning: provenance, createdAt: new Date().toISOString(), sourceProvenance: s.provenance ?? {} },
         metrics,
         sha256: { 'model.onnx': sha },
@@ -86,11 +90,28 @@ export async function storeModelVersion(
   }
 }
 
+/**
+ * The source's `languageModel` block with the figures pruning changed: layers, parameters, and the
+ * hidden-state outputs (renumbered 0..layers by the block removal).
+ */
+function prunedLanguageModel(
+  source: Record<string, unknown>,
+  size: { layers: number; parameters: number },
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...source, layers: size.layers, parameters: size.parameters };
+  if ('hiddenStates' in source) {
+    out.hiddenStates =
+      `hidden_state_0..hidden_state_${size.layers}, renumbered after pruning: hidden_state_i enters remaining ` +
+      `block i, hidden_state_${size.layers} leaves the last one`;
+  }
+  return out;
+}
+
 function healingNote(h: PruningProvenance['healing']): string {
   if (h.method === 'none') return '';
   return h.foldedInto
-    ? `, healed by a least-squares map folded into ${h.foldedInto}`
-    : ', healed by an inserted least-squares map';
+    ? `; healed by a least-squares map folded into ${h.foldedInto}`
+    : '; healed by an inserted least-squares map';
 }
 
 /** The version under `nameDir` whose manifest says job `jobId` made it, if any. */

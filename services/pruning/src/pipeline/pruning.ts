@@ -8,7 +8,14 @@ import { type BlockDistances, bestBlock, distanceAt } from '../domain/angular-di
 import { analyseBlocks, checkCalibration, type PruningRuntime } from './analysis.js';
 import { distancesCodec, healedGraphCodec, pruningMetricsCodec } from './checkpoint-codecs.js';
 import type { DecoderModel } from './decoder-model.js';
-import { checkEvaluation, evaluationSettings, modelMetrics, validateRuns } from './evaluation.js';
+import {
+  checkEvaluation,
+  checkEvaluationTexts,
+  evaluationSettings,
+  modelMetrics,
+  parameterCount,
+  validateRuns,
+} from './evaluation.js';
 import { heal } from './healing.js';
 import { storeModelVersion } from './model-output.js';
 import { loadCorpus } from './text-corpus.js';
@@ -55,6 +62,15 @@ export async function checkPruningSpec(
     );
   }
   await checkEvaluation(spec.evaluation, spec.calibration, contextLength, 'evaluation');
+}
+
+/**
+ * Where a pruned model goes when the request names no output: a model of its own next to its source.
+ * A new version under the source's name would become what every unversioned request for the source
+ * resolves to (embedding, text-quality scoring, the next pruning), silently swapping in a shallower model.
+ */
+export function prunedNameOf(source: string): string {
+  return source.endsWith('-pruned') ? source : `${source}-pruned`;
 }
 
 function healingOf(spec: pruningV1.PruningSpec): 'none' | 'least-squares' {
@@ -124,18 +140,19 @@ export async function pruneModel(
     async () => {
       ctx.stage('evaluate');
       const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
-      const evalOpts = {
-        ...evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation'),
+      const settings = evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation');
+      checkEvaluationTexts(texts, settings.sequenceLength, 'evaluation.texts');
+      // Progress counts scored windows over the two or three variants measured.
+      const variants = healed ? 3 : 2;
+      const evalOpts = (variant: number) => ({
+        ...settings,
         runtime: ctx.runtime,
         signal: ctx.signal,
-      };
-      const variants = healed ? 3 : 2;
-      const before = await modelMetrics(decoder.bytes, decoder.graph, L, texts, evalOpts);
-      ctx.tick(1, variants);
-      const afterUnhealed = await modelMetrics(unhealedBytes, pruned.model, L - n, texts, evalOpts);
-      ctx.tick(2, variants);
-      const afterHealed = healed ? await modelMetrics(finalBytes, finalModel, L - n, texts, evalOpts) : undefined;
-      ctx.tick(variants, variants);
+        onProgress: (done: number, total: number) => ctx.tick(variant * total + done, variants * total),
+      });
+      const before = await modelMetrics(decoder.bytes, decoder.graph, L, texts, evalOpts(0));
+      const afterUnhealed = await modelMetrics(unhealedBytes, pruned.model, L - n, texts, evalOpts(1));
+      const afterHealed = healed ? await modelMetrics(finalBytes, finalModel, L - n, texts, evalOpts(2)) : undefined;
       return { before, afterUnhealed, afterHealed };
     },
   );
@@ -153,11 +170,11 @@ export async function pruneModel(
   const after = afterHealed ?? afterUnhealed;
   const stored = await storeModelVersion(
     ctx.models.root,
-    spec.outputName || source.name,
+    spec.outputName || prunedNameOf(source.name),
     source,
     finalBytes,
     new Set((finalModel.graph?.output ?? []).map((o) => o.name ?? '')),
-    L - n,
+    { layers: L - n, parameters: parameterCount(finalModel) },
     {
       jobId: ctx.jobId,
       source: {

@@ -76,8 +76,8 @@ export async function loadCorpus(corpus: pruningV1.TextCorpus | undefined, field
 function inlineTexts(inline: pruningV1.InlineTexts, field: string): string[] {
   const texts = inline.texts;
   if (texts.length === 0) throw new SiftError('invalid_argument', `${field}.texts: at least one text is required`);
-  const empty = texts.findIndex((t) => t.length === 0);
-  if (empty >= 0) throw new SiftError('invalid_argument', `${field}.texts[${empty}] is empty`);
+  const empty = texts.findIndex((t) => t.trim() === '');
+  if (empty >= 0) throw new SiftError('invalid_argument', `${field}.texts[${empty}] is empty or only whitespace`);
   return texts;
 }
 

@@ -265,8 +265,10 @@ export interface CalibrationSpec {
    * For models that do not output their hidden states: regular expression matched against the ONNX graph's
    * tensor names to find the residual stream entering each layer; its first capture group is the layer
    * index (e.g. `^/model/layers\.(\d+)/input_layernorm/.*_input_0$`). The matched tensors are exposed as
-   * extra outputs. Empty uses the model's hidden-state outputs, or the pattern in its manifest;
-   * INVALID_ARGUMENT when neither exists.
+   * extra outputs. Empty uses the model's `hidden_state_<k>` outputs when it has all of them, else the layer
+   * boundaries found by graph analysis: nodes are assigned to layers by their names (`/blocks.N/`,
+   * `/layers.N/`, `/h.N/`, or the manifest's `languageModel.layerNodePattern`), FAILED_PRECONDITION when no
+   * layers are found.
    */
   residualStreamPattern: string;
 }
@@ -430,7 +432,10 @@ export interface PruningSpec {
   evaluation?:
     | EvaluationSpec
     | undefined;
-  /** Name the pruned model is stored under; empty stores it as a new version of the source model's name. */
+  /**
+   * Name the pruned model is stored under (as its next version); empty means `<source name>-pruned`, never
+   * the source's own name, so that an unversioned request for the source keeps getting the source.
+   */
   outputName: string;
 }
 

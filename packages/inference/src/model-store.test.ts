@@ -1,0 +1,48 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ModelStore } from './model-store.js';
+
+const root = mkdtempSync(join(tmpdir(), 'sift-store-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A minimal valid manifest, as the store's parser reads it. */
+const manifest = (name: string, version: string) => ({
+  name,
+  version,
+  task: 'classification',
+  files: { model: 'model.onnx' },
+  inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
+  outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 2] }],
+});
+
+function put(name: string, version: string, text: string) {
+  mkdirSync(join(root, name, version), { recursive: true });
+  writeFileSync(join(root, name, version, 'model.json'), text);
+}
+
+describe('ModelStore', () => {
+  put('alpha', '1', JSON.stringify(manifest('alpha', '1')));
+  put('alpha', '10', JSON.stringify(manifest('alpha', '10')));
+  put('alpha', '2', JSON.stringify(manifest('alpha', '2')));
+  put('broken', '1', '{ "name": "broken", ');
+
+  it('lists every readable version in numeric order and reports, not throws, a broken manifest', async () => {
+    const skipped: string[] = [];
+    const store = new ModelStore(root, (path, err) => skipped.push(`${path}: ${err.kind}`));
+    expect((await store.list()).map((m) => `${m.name}/${m.version}`)).toEqual(['alpha/1', 'alpha/2', 'alpha/10']);
+    expect(skipped).toEqual([`${join(root, 'broken', '1', 'model.json')}: failed_precondition`]);
+  });
+
+  it('resolves the highest version by default and names what the store has for an unknown model', async () => {
+    const store = new ModelStore(root);
+    expect((await store.resolve('alpha')).version).toBe('10');
+    await expect(store.resolve('nope')).rejects.toMatchObject({
+      kind: 'not_found',
+      message: 'unknown model "nope"; the store has: alpha, broken',
+    });
+    await expect(store.resolve('alpha', '3')).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(store.resolve('broken')).rejects.toMatchObject({ kind: 'failed_precondition' });
+  });
+});
