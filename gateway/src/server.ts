@@ -199,7 +199,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       (err: unknown) => {
         const { kind, message } = errorKindOf(err, { service: upstreamOf(path ?? ''), timeoutMs: timeout });
         if (kind === 'internal') logger.error('request failed', { route: name, err });
-        sendError(res, kind, message);
+        // A stream (Server-Sent Events) that failed after its 200 went out can only be cut short.
+        if (res.headersSent) res.end();
+        else sendError(res, kind, message);
         finish(grpcStatusName(grpcStatusOf(kind)));
       },
     );

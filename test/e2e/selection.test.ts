@@ -137,6 +137,11 @@ describe('selection job end to end', () => {
     expect(writeOutside.status).toBe(403);
     expect(writeOutside.body.error.message).toContain('output.path');
     expect((await fetch(`${platform.gatewayUrl}/v1/selection/jobs/job-zzzz-00000000`)).status).toBe(404);
+    // Watching an unknown job is a 404 too, and the gateway goes on serving (it used to crash on it).
+    const events = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/job-zzzz-00000000/events`);
+    expect(events.status).toBe(404);
+    expect(((await events.json()) as { error: { message: string } }).error.message).toContain('job-zzzz-00000000');
+    expect((await fetch(`${platform.gatewayUrl}/v1/selection/jobs?page_size=1`)).status).toBe(200);
   });
 
   it('fails a job whose k exceeds the records, with the reason', async () => {

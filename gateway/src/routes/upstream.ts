@@ -33,25 +33,28 @@ export function relayStatusEvents<M extends { status?: S | undefined }, S>(
   onEnd: (err?: unknown) => void,
 ): void {
   let started = false;
+  let ended = false;
   const start = () => {
     if (started) return;
     started = true;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   };
-  call.on('data', (m: M) => {
-    start();
-    res.write(`event: status\ndata: ${JSON.stringify(m.status === undefined ? {} : statusToJson(m.status))}\n\n`);
-  });
-  call.on('end', () => {
+  // grpc-js may emit 'end' after 'error' (a failed call ends its read side too): only the first counts, or
+  // a NOT_FOUND would be answered as an empty 200 and then again as a 404 on headers already sent.
+  const finish = (err?: unknown) => {
+    if (ended) return;
+    ended = true;
+    if (err !== undefined && !started) return onEnd(err);
     start();
     res.end();
     onEnd();
+  };
+  call.on('data', (m: M) => {
+    if (ended) return;
+    start();
+    res.write(`event: status\ndata: ${JSON.stringify(m.status === undefined ? {} : statusToJson(m.status))}\n\n`);
   });
-  call.on('error', (err) => {
-    if (started) {
-      res.end();
-      onEnd();
-    } else onEnd(err);
-  });
+  call.on('end', () => finish());
+  call.on('error', (err) => finish(err));
   res.on('close', () => call.cancel());
 }
