@@ -46,7 +46,7 @@ export class DataRoots {
 }
 
 /** The real path of `path`, or of its nearest existing ancestor with the rest appended (for outputs). */
-async function realOrResolved(path: string): Promise<string> {
+export async function realOrResolved(path: string): Promise<string> {
   try {
     return await realpath(path);
   } catch {

@@ -1,6 +1,6 @@
 /** Streaming reading and writing of datasets (JSONL, gzip JSONL, Parquet) for the services that read corpora. */
 
-export { DataRoots } from './data-roots.js';
+export { DataRoots, realOrResolved } from './data-roots.js';
 export { DatasetError, type DatasetErrorKind } from './dataset-error.js';
 export {
   type DatasetFile,

@@ -110,7 +110,10 @@ function parseJsonLine(line: Buffer, decoder: TextDecoder, path: string, lineNum
   try {
     value = parseJsonExact(text);
   } catch (err) {
-    const detail = err instanceof Error ? `: ${err.message}` : '';
+    // V8 quotes the start of the line in its message ('Unexpected token 'T', "TOP-SECRET"... is not valid
+    // JSON'); job errors are read by whoever submitted the job, so the record's text stays out of them.
+    const detail =
+      err instanceof Error ? `: ${err.message.replace(/, "[\s\S]*"(\.\.\.)? is not valid JSON$/, '')}` : '';
     throw new DatasetError('invalid_argument', `invalid JSON at ${path}:${lineNumber}${detail}`, path, lineNumber, {
       cause: err,
     });

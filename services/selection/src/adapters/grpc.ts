@@ -7,6 +7,7 @@ import type { DataRoots } from '@sift/datasets';
 import { streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
+import { checkOutputLocation } from '../pipeline/output-location.js';
 import { datasetFiles } from '../pipeline/outputs.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
 import { resolveSteps } from '../pipeline/steps.js';
@@ -48,7 +49,10 @@ export function selectionHandlers(
       ),
     ];
     for (const [path, field] of files) await dataRoots.check(path, field);
-    await datasetFiles(dataset);
+    const indexSaves = steps.flatMap((s, i) =>
+      'index' in s && s.index.save ? [{ path: s.index.save, field: `steps[${i}].index.save_path` }] : [],
+    );
+    await checkOutputLocation(dataset.paths, await datasetFiles(dataset), req.output, indexSaves);
     const jobId = JobStore.newId();
     const now = Date.now();
     const status: selectionV1.JobStatus = {

@@ -26,7 +26,7 @@ const everyKind = [
     value: selectionV1.EmbedStep.fromPartial({ model: { name: 'glove-sif-100d', version: '' } }),
   }),
   step('cluster', { $case: 'kmeans', value: selectionV1.KMeansStep.fromPartial({ k: 40, seed: 7 }) }),
-  step('semdedup', { $case: 'semDedup', value: selectionV1.SemDedupStep.fromPartial({ keep: 2 }) }),
+  step('semdedup', { $case: 'semDedup', value: selectionV1.SemDedupStep.fromPartial({ eps: 0.05, keep: 2 }) }),
   step('ssl', { $case: 'sslPrototypes', value: selectionV1.SslPrototypesStep.fromPartial({ keepFraction: 0.9 }) }),
   step('dbp', {
     $case: 'densityPruning',
@@ -55,6 +55,33 @@ describe('resolved steps', () => {
     });
     const [, resolved] = resolveSteps([everyKind[4] as selectionV1.Step, explicit]);
     expect(resolved).toMatchObject({ sampleSize: 500 });
+  });
+
+  it('refuses NaN, a missing SemDeDup eps and enum numbers the contract does not define', () => {
+    const withStep = (kind: NonNullable<selectionV1.Step['kind']>) => [...everyKind.slice(0, 6), step('last', kind)];
+    const refusal = (kind: NonNullable<selectionV1.Step['kind']>) => {
+      try {
+        resolveSteps(withStep(kind));
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    const semDedup = (v: Partial<selectionV1.SemDedupStep>) =>
+      refusal({ $case: 'semDedup', value: selectionV1.SemDedupStep.fromPartial(v) });
+    expect(semDedup({})).toBe('steps[6].sem_dedup.eps must be in (0, 1), got 0');
+    expect(semDedup({ eps: Number.NaN })).toBe('steps[6].sem_dedup.eps must be in (0, 1), got NaN');
+    expect(semDedup({ eps: 0.05, keep: 99 as selectionV1.SemDedupKeep })).toMatch(
+      /^steps\[6\]\.sem_dedup\.keep has the unknown value 99; expected one of /,
+    );
+    expect(semDedup({ eps: 0.05, comparison: 7 as selectionV1.SemDedupComparison })).toMatch(
+      /^steps\[6\]\.sem_dedup\.comparison has the unknown value 7/,
+    );
+    const kmeans = refusal({
+      $case: 'kmeans',
+      value: selectionV1.KMeansStep.fromPartial({ k: 4, tolerance: Number.NaN }),
+    });
+    expect(kmeans).toBe('steps[6].kmeans.tolerance must be in (0, 1), got NaN');
   });
 
   it('answers every default written out, and submitting the answer again resolves to the same pipeline', () => {

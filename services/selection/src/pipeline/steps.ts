@@ -1,5 +1,5 @@
-import type { selectionV1 } from '@sift/contracts';
-import { SiftError } from '@sift/kit';
+import { selectionV1 } from '@sift/contracts';
+import { requireKnownEnum, SiftError } from '@sift/kit';
 import {
   type DuplicateKeep,
   type QualityFilterName,
@@ -142,7 +142,8 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
           name,
           kind: 'exact-dedup',
           normalization: normalizationOf(v.normalization),
-          keep: keepByCode[v.keep] ?? 'first',
+          keep:
+            keepByCode[requireKnownEnum(v.keep, selectionV1.DuplicateKeepRule, `${at}.exact_dedup.keep`)] ?? 'first',
           index: { load: v.index?.loadPaths ?? [], save: v.index?.savePath ?? '' },
         });
         break;
@@ -154,16 +155,20 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
           name,
           kind: 'minhash-dedup',
           normalization: normalizationOf(v.normalization),
-          shingleUnit: v.shingleUnit === 2 ? 'character' : 'word',
+          shingleUnit:
+            requireKnownEnum(v.shingleUnit, selectionV1.ShingleUnit, `${at}.minhash_dedup.shingle_unit`) === 2
+              ? 'character'
+              : 'word',
           ngramSize: intIn(v.ngramSize || 5, 1, 64, `${at}.minhash_dedup.ngram_size`),
           numPermutations,
-          threshold: inRange(v.jaccardThreshold || 0.8, 0, 1, `${at}.minhash_dedup.jaccard_threshold`),
+          threshold: inRange(unsetIsDefault(v.jaccardThreshold, 0.8), 0, 1, `${at}.minhash_dedup.jaccard_threshold`),
           bands: v.bands ? intIn(v.bands, 1, numPermutations, `${at}.minhash_dedup.bands`) : 0,
           // The contract's default is to verify candidates with exact Jaccard; proto3 cannot tell unset
           // from false, so verification is always on (it only removes false positives).
           verifyCandidates: true,
           seed: v.seed,
-          keep: keepByCode[v.keep] ?? 'first',
+          keep:
+            keepByCode[requireKnownEnum(v.keep, selectionV1.DuplicateKeepRule, `${at}.minhash_dedup.keep`)] ?? 'first',
           index: { load: v.index?.loadPaths ?? [], save: v.index?.savePath ?? '' },
         });
         break;
@@ -201,12 +206,16 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
         out.push({
           name,
           kind: 'sem-dedup',
-          eps: inRange(v.eps || 0.05, 0, 1, `${at}.sem_dedup.eps`),
+          // The contract makes eps required: which near-duplicates go is the user's call, not a default's.
+          eps: inRange(v.eps, 0, 1, `${at}.sem_dedup.eps`),
           reportEps: (v.reportEps.length ? v.reportEps : [0.01, 0.02, 0.05, 0.1]).map((e, j) =>
             inRange(e, 0, 1, `${at}.sem_dedup.report_eps[${j}]`),
           ),
-          keep: keepRule(v.keep),
-          comparison: v.comparison === 2 ? 'kept-only' : 'all-earlier',
+          keep: keepRule(v.keep, `${at}.sem_dedup.keep`),
+          comparison:
+            requireKnownEnum(v.comparison, selectionV1.SemDedupComparison, `${at}.sem_dedup.comparison`) === 2
+              ? 'kept-only'
+              : 'all-earlier',
           seed: v.seed,
           blockRows: intIn(v.blockRows || 1024, 16, 65536, `${at}.sem_dedup.block_rows`),
         });
@@ -219,14 +228,14 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
           name,
           kind: 'ssl-prototypes',
           keepFraction: inRange(v.keepFraction, 0, 1, `${at}.ssl_prototypes.keep_fraction`, true),
-          drop: v.drop === 2 ? 'hardest' : 'most-prototypical',
+          drop: prototypeDrop(v.drop, `${at}.ssl_prototypes.drop`),
         });
         break;
       }
       case 'd4': {
         needs('clusters');
         const v = kind.value;
-        const dedupRatio = inRange(v.dedupRatio || 0.75, 0, 1, `${at}.d4.dedup_ratio`, true);
+        const dedupRatio = inRange(unsetIsDefault(v.dedupRatio, 0.75), 0, 1, `${at}.d4.dedup_ratio`, true);
         const keepRatio = inRange(v.keepRatio, 0, 1, `${at}.d4.keep_ratio`, true);
         if (keepRatio > dedupRatio) {
           throw new SiftError(
@@ -241,8 +250,8 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
           dedupRatio,
           keepRatio,
           recluster: r,
-          dedupKeep: keepRule(v.dedupKeep),
-          prototypeDrop: v.prototypeDrop === 2 ? 'hardest' : 'most-prototypical',
+          dedupKeep: keepRule(v.dedupKeep, `${at}.d4.dedup_keep`),
+          prototypeDrop: prototypeDrop(v.prototypeDrop, `${at}.d4.prototype_drop`),
         });
         break;
       }
@@ -323,9 +332,15 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
             t.$case === 'keepCount'
               ? intIn(t.value, 1, Number.MAX_SAFE_INTEGER, `${at}.density_pruning.keep_count`)
               : 0,
-          temperature: inRange(v.temperature || 0.5, 0, 100, `${at}.density_pruning.temperature`),
+          temperature: inRange(unsetIsDefault(v.temperature, 0.5), 0, 100, `${at}.density_pruning.temperature`),
           nearestCentroids: intIn(v.nearestCentroids || 20, 1, 100000, `${at}.density_pruning.nearest_centroids`),
-          minQuotaFactor: inRange(v.minQuotaFactor || 0.5, 0, 1, `${at}.density_pruning.min_quota_factor`, true),
+          minQuotaFactor: inRange(
+            unsetIsDefault(v.minQuotaFactor, 0.5),
+            0,
+            1,
+            `${at}.density_pruning.min_quota_factor`,
+            true,
+          ),
         });
         break;
       }
@@ -342,7 +357,7 @@ function kmeansParams(v: selectionV1.KMeansStep, at: string) {
   return {
     k,
     maxIterations: intIn(v.maxIterations || 20, 1, 1000, `${at}.max_iterations`),
-    tolerance: v.tolerance || 1e-5,
+    tolerance: inRange(unsetIsDefault(v.tolerance, 1e-5), 0, 1, `${at}.tolerance`),
     seed: v.seed,
     // 0 (all records) is kept; a sample at least as large as the records left also fits on all of them.
     sampleSize:
@@ -352,8 +367,22 @@ function kmeansParams(v: selectionV1.KMeansStep, at: string) {
   };
 }
 
-function keepRule(v: selectionV1.SemDedupKeep): 'hardest' | 'easiest' | 'random' {
+function keepRule(v: selectionV1.SemDedupKeep, field: string): 'hardest' | 'easiest' | 'random' {
+  requireKnownEnum(v, selectionV1.SemDedupKeep, field);
   return v === 2 ? 'easiest' : v === 3 ? 'random' : 'hardest';
+}
+
+function prototypeDrop(v: selectionV1.PrototypeDrop, field: string): 'hardest' | 'most-prototypical' {
+  return requireKnownEnum(v, selectionV1.PrototypeDrop, field) === 2 ? 'hardest' : 'most-prototypical';
+}
+
+/**
+ * proto3 cannot tell an unset double from 0, so the contract reads 0 as "use the default". Anything else,
+ * NaN included, is the caller's value and goes on to the range check (`NaN || default` would have hidden
+ * a NaN behind the default).
+ */
+function unsetIsDefault(v: number, def: number): number {
+  return v === 0 ? def : v;
 }
 
 function intIn(v: number, min: number, max: number, field: string): number {

@@ -1,0 +1,83 @@
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, relative } from 'node:path';
+import type { selectionV1 } from '@sift/contracts';
+import { realOrResolved } from '@sift/datasets';
+import { SiftError } from '@sift/kit';
+
+/** Names a job writes into its output folder (`kept.*` and `dropped.*` in the dataset's format). */
+const outputFilePattern = /^(kept|dropped)\.(jsonl|jsonl\.gz|parquet)$|^decisions\.jsonl$|^report\.(json|md)$/;
+
+/** A dedup index a step saves, with the request field that names it. */
+export interface IndexSave {
+  path: string;
+  field: string;
+}
+
+/**
+ * Checks, before a job is queued, that what it will write cannot destroy what it reads or what is already
+ * there:
+ * - `output.path` is a folder (or does not exist yet) and, unless `output.overwrite`, holds nothing;
+ * - no dataset file lies in the output folder, and the output folder is not inside a dataset folder
+ *   (whose next reading would take the outputs for records);
+ * - a saved dedup index is not a dataset file, not an existing folder, and not one of the output files.
+ * Paths are compared after symlinks are resolved.
+ */
+export async function checkOutputLocation(
+  datasetPaths: readonly string[],
+  datasetFiles: readonly string[],
+  output: selectionV1.OutputSpec,
+  indexSaves: readonly IndexSave[],
+): Promise<void> {
+  const out = await realOrResolved(output.path);
+  const outInfo = await stat(out).catch(() => undefined);
+  if (outInfo && !outInfo.isDirectory()) {
+    throw new SiftError('invalid_argument', `output.path ${output.path} is a file; name a folder for the outputs`);
+  }
+  const inputs = await Promise.all(datasetFiles.map((f) => realOrResolved(f)));
+  const clash = inputs.find((f) => dirname(f) === out);
+  if (clash) {
+    throw new SiftError(
+      'invalid_argument',
+      `output.path ${output.path} holds the dataset file ${clash}; write the outputs to a folder of their own`,
+    );
+  }
+  for (const [i, path] of datasetPaths.entries()) {
+    const real = await realOrResolved(path);
+    if ((await stat(real).catch(() => undefined))?.isDirectory() && isInside(out, real)) {
+      throw new SiftError(
+        'invalid_argument',
+        `output.path ${output.path} is inside the dataset folder dataset.paths[${i}] (${path}): the outputs would be read as records by the next job on it`,
+      );
+    }
+  }
+  for (const save of indexSaves) {
+    const real = await realOrResolved(save.path);
+    if (inputs.includes(real)) {
+      throw new SiftError(
+        'invalid_argument',
+        `${save.field} ${save.path} is a dataset file; saving the index would replace it`,
+      );
+    }
+    if ((await stat(real).catch(() => undefined))?.isDirectory()) {
+      throw new SiftError('invalid_argument', `${save.field} ${save.path} is a folder; name the index file to write`);
+    }
+    if (dirname(real) === out && outputFilePattern.test(real.slice(out.length + 1))) {
+      throw new SiftError('invalid_argument', `${save.field} ${save.path} is one of the job's output files`);
+    }
+  }
+  if (outInfo && !output.overwrite) {
+    const present = await readdir(out);
+    if (present.length > 0) {
+      throw new SiftError(
+        'failed_precondition',
+        `output.path ${output.path} is not empty (${present.slice(0, 3).join(', ')}${present.length > 3 ? ', ...' : ''}); choose an empty folder or set output.overwrite to replace the job's files there`,
+      );
+    }
+  }
+}
+
+/** Whether `path` is `folder` or lies below it. */
+function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
