@@ -17,11 +17,13 @@ import {
  * (`DedupIndex.save_path` / `load_paths`). One binary layout serves both index kinds:
  *
  *   bytes 0–7    magic "SIFTDDIX"
- *   bytes 8–11   format version, uint32 little-endian (1)
+ *   bytes 8–11   format version, uint32 little-endian (2; version 1 had no MinHash sketches)
  *   bytes 12–15  header length H, uint32 LE
  *   16 … 16+H    header, UTF-8 JSON: { kind: "exact" | "minhash", count, ...parameters }
  *   then         count fixed-size keys: exact, the 16-byte digest; minhash, `bands` 64-bit band keys, each
  *                as two uint32 LE (high, low)
+ *   then         minhash only: count sketches, each `numPermutations` uint16 LE (the low 16 bits of the
+ *                signature, which verify a band match against the threshold)
  *   then         count ids, each a uint32 LE byte length and the id's UTF-8 bytes
  *
  * Keys come before ids so that both are read with fixed strides; the header carries every parameter the
@@ -30,7 +32,7 @@ import {
  */
 
 const magic = Buffer.from('SIFTDDIX', 'latin1');
-const formatVersion = 1;
+const formatVersion = 2;
 const digestBytes = 16;
 const chunkBytes = 1 << 20;
 
@@ -90,10 +92,14 @@ export async function loadExactIndex(paths: readonly string[]): Promise<ExactInd
 
 /** Writes `index` (band keys of the kept records of a MinHash dedup) to `path`. */
 export async function saveMinHashIndex(path: string, index: MinHashIndex): Promise<void> {
-  const { params, ids, bandKeys } = index;
+  const { params, ids, bandKeys, sketches } = index;
   await writeIndexFile(path, { kind: 'minhash', count: ids.length, params }, async (writer) => {
     for (let i = 0; i < bandKeys.length; i++) {
       writer.uint32(bandKeys[i] as number);
+      if (writer.full) await writer.flush();
+    }
+    for (let i = 0; i < sketches.length; i++) {
+      writer.uint16(sketches[i] as number);
       if (writer.full) await writer.flush();
     }
     for (const id of ids) {
@@ -116,19 +122,38 @@ export async function loadMinHashIndex(paths: readonly string[]): Promise<MinHas
     const keys = body.take(header.count * params.bands * 8);
     const bandKeys = new Uint32Array(header.count * params.bands * 2);
     for (let i = 0; i < bandKeys.length; i++) bandKeys[i] = keys.readUInt32LE(i * 4);
+    const sketchBytes = body.take(header.count * params.numPermutations * 2);
+    const sketches = new Uint16Array(header.count * params.numPermutations);
+    for (let i = 0; i < sketches.length; i++) sketches[i] = sketchBytes.readUInt16LE(i * 2);
     const ids = Array.from({ length: header.count }, () => body.id());
     body.end();
-    parts.push({ params, ids, bandKeys });
+    parts.push({ params, ids, bandKeys, sketches });
   }
   if (parts.length === 1) return parts[0] as MinHashIndex;
   const first = parts[0] as MinHashIndex;
-  const bandKeys = new Uint32Array(parts.reduce((sum, part) => sum + part.bandKeys.length, 0));
+  return {
+    params: first.params,
+    ids: parts.flatMap((part) => part.ids),
+    bandKeys: concat(
+      parts.map((part) => part.bandKeys),
+      Uint32Array,
+    ),
+    sketches: concat(
+      parts.map((part) => part.sketches),
+      Uint16Array,
+    ),
+  };
+}
+
+/** The arrays one after the other. */
+function concat<T extends Uint16Array | Uint32Array>(arrays: T[], Kind: new (length: number) => T): T {
+  const out = new Kind(arrays.reduce((sum, a) => sum + a.length, 0));
   let at = 0;
-  for (const part of parts) {
-    bandKeys.set(part.bandKeys, at);
-    at += part.bandKeys.length;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
   }
-  return { params: first.params, ids: parts.flatMap((part) => part.ids), bandKeys };
+  return out;
 }
 
 /** The first MinHash parameter on which two indexes differ, or undefined. */
@@ -217,6 +242,11 @@ class IndexWriter {
   uint32(value: number): void {
     this.room(4);
     this.used = this.buffer.writeUInt32LE(value, this.used);
+  }
+
+  uint16(value: number): void {
+    this.room(2);
+    this.used = this.buffer.writeUInt16LE(value, this.used);
   }
 
   id(id: string): void {

@@ -209,6 +209,45 @@ describe('minHashDedup', () => {
     expect(minHashIndexOf(second, ['n0', 'n1', 'n2']).ids).toEqual(['n1']);
   });
 
+  it('holds an indexed match to the threshold: pairs below it survive, near-copies do not', () => {
+    // Word sets of 100 words; a partner shares `shared` of them: Jaccard shared / (200 - shared).
+    const doc = (pair: number, shared: number, second: boolean) =>
+      Array.from({ length: 100 }, (_, k) => (second && k >= shared ? `p${pair}x${k}` : `p${pair}w${k}`)).join(' ');
+    const pairs = 300;
+    const options = { threshold: 0.8, ngramSize: 1, seed: 5 };
+    for (const [shared, jaccard] of [
+      [82, 82 / 118],
+      [95, 95 / 105],
+    ] as const) {
+      const earlier = Array.from({ length: pairs }, (_, i) => doc(i, shared, false));
+      const later = Array.from({ length: pairs }, (_, i) => doc(i, shared, true));
+      const index = minHashIndexOf(
+        minHashDedup(earlier, options),
+        earlier.map((_, i) => `e${i}`),
+      );
+      const against = minHashDedup(later, { ...options, index });
+      const dropped = against.kept.length - against.kept.reduce((a, b) => a + b, 0);
+      // The same pairs inside one dataset are verified by exact Jaccard.
+      const together = minHashDedup([...earlier, ...later], options);
+      const droppedTogether = together.kept.length - together.kept.reduce((a, b) => a + b, 0);
+      if (jaccard < 0.8) {
+        expect(droppedTogether).toBe(0);
+        // The sketch estimate has a spread of about 0.04 at J = 0.7: a rare pair may still pass (it was
+        // 18 of 300 when any shared band dropped a document).
+        expect(dropped).toBeLessThanOrEqual(3);
+      } else {
+        // 9 bands of 13 rows find a J = 0.905 pair with probability 1 - (1 - 0.905^13)^9 = 0.94.
+        expect(droppedTogether).toBeGreaterThanOrEqual(pairs * 0.9);
+        expect(dropped).toBeGreaterThanOrEqual(pairs * 0.9);
+        for (let i = 0; i < pairs; i++) {
+          if (against.kept[i]) continue;
+          expect(against.indexedDuplicateOf[i]).toBe(`e${i}`);
+          expect(Math.abs((against.jaccard[i] as number) - jaccard)).toBeLessThan(0.15);
+        }
+      }
+    }
+  });
+
   it('rejects an index built with other parameters, naming the one that differs', () => {
     const index = minHashIndexOf(minHashDedup(['a b c d e f'], { seed: 1 }), ['x']);
     expect(() => minHashDedup(['a'], { seed: 2, index })).toThrow(/index was built with seed 1, the step uses 2/);

@@ -92,12 +92,41 @@ export interface MinHashParams {
   seed: number;
 }
 
-/** Band keys of an earlier dataset's kept documents, with their record ids. */
+/** Band keys and signature sketches of an earlier dataset's kept documents, with their record ids. */
 export interface MinHashIndex {
   params: MinHashParams;
   ids: readonly string[];
   /** 64-bit band keys as (high, low) uint32 pairs: ids.length × bands × 2 values, row-major. */
   bandKeys: Uint32Array;
+  /**
+   * The low 16 bits of every signature value (b-bit MinHash, Li & König 2010): ids.length × P values,
+   * row-major. A band match only says two documents may be similar; the sketch estimates how similar,
+   * so an indexed match is held to the threshold like any other candidate (see {@link sketchJaccard}).
+   */
+  sketches: Uint16Array;
+}
+
+/** Bits of each signature value an index keeps. */
+export const sketchBits = 16;
+
+/**
+ * Jaccard estimated from the low {@link sketchBits} bits of two signatures: equal full values agree, and
+ * unequal ones still agree in their low bits with probability 2^-b, so the agreement rate a over P values
+ * estimates J as (a − 2^-b) / (1 − 2^-b) (Li & König 2010, "b-Bit Minwise Hashing", Theorem 1, for sets
+ * much smaller than the hash range).
+ */
+export function sketchJaccard(
+  signatures: Uint32Array,
+  at: number,
+  sketches: Uint16Array,
+  slot: number,
+  p: number,
+): number {
+  let agree = 0;
+  const base = slot * p;
+  for (let j = 0; j < p; j++) if (((signatures[at + j] as number) & 0xffff) === sketches[base + j]) agree++;
+  const chance = 2 ** -sketchBits;
+  return Math.max(0, (agree / p - chance) / (1 - chance));
 }
 
 export interface MinHashDedupResult {
@@ -113,8 +142,9 @@ export interface MinHashDedupResult {
   indexedDuplicateOf: string[];
   /**
    * Similarity of a dropped document to what it duplicates: exact Jaccard to the survivor when candidates
-   * are verified, else the signature agreement rate; for an indexed match, (matching bands / b)^(1/r), the
-   * estimate of s from P(band match) = s^r. NaN for kept documents.
+   * are verified, else the signature agreement rate; for an indexed match, the Jaccard estimated from the
+   * index's sketch when verified, else (matching bands / b)^(1/r), the estimate of s from P(band match) =
+   * s^r. NaN for kept documents.
    */
   jaccard: Float32Array;
   bands: number;
@@ -200,8 +230,16 @@ class IndexLookup {
     }
   }
 
-  /** The indexed slot sharing most bands with `keys` (earliest on ties) and that count; slot -1 when none. */
-  match(keys: Uint32Array): { slot: number; bands: number } {
+  /**
+   * The indexed slot sharing a band with `keys` whose score is highest (earliest on ties), with that score;
+   * slot -1 when none shares a band or none scores at least `minScore`. `score(slot, bandsShared)` judges
+   * one candidate.
+   */
+  match(
+    keys: Uint32Array,
+    score: (slot: number, bandsShared: number) => number,
+    minScore: number,
+  ): { slot: number; score: number } {
     const bands = this.bands;
     for (let k = 0; k < bands; k++) {
       let slot = this.tables.get(k, keys[2 * k] as number, keys[2 * k + 1] as number);
@@ -212,17 +250,17 @@ class IndexLookup {
       }
     }
     let best = -1;
-    let bestCount = 0;
+    let bestScore = Number.NEGATIVE_INFINITY;
     for (const slot of this.touched) {
-      const c = this.counts[slot] as number;
-      if (c > bestCount || (c === bestCount && slot < best)) {
+      const s = score(slot, this.counts[slot] as number);
+      if (s >= minScore && (s > bestScore || (s === bestScore && slot < best))) {
         best = slot;
-        bestCount = c;
+        bestScore = s;
       }
       this.counts[slot] = 0;
     }
     this.touched.length = 0;
-    return { slot: best, bands: bestCount };
+    return { slot: best, score: bestScore };
   }
 }
 
@@ -232,10 +270,13 @@ class IndexLookup {
  * candidates (optionally verified by exact Jaccard ≥ threshold) are joined by union-find, so a chain
  * a~b, b~c is one component with one survivor chosen by the keep rule.
  *
- * Incremental mode: a document sharing a band key with a record of `index` is dropped with that record's
- * id (indexed records always win; such matches cannot be verified, the index holds no shingles). The match
- * is per document and not followed transitively: the survivor of a component is chosen among its members
- * the index did not claim.
+ * Incremental mode: a document sharing a band key with a record of `index` is a candidate; with
+ * verification (the default) it is dropped only when the Jaccard estimated from the index's signature
+ * sketch reaches the threshold (the index holds no shingles for an exact check), and then with the id of
+ * the indexed record it matches best (indexed records always win). Without verification any shared band
+ * drops it, scored (bands shared / b)^(1/r), the s that P(band match) = s^r. The match is per document and
+ * not followed transitively: the survivor of a component is chosen among its members the index did not
+ * claim.
  */
 export function minHashDedup(texts: readonly string[], options: MinHashDedupOptions = {}): MinHashDedupResult {
   return runToEnd(minHashDedupSteps(texts, options));
@@ -280,11 +321,14 @@ export function* minHashDedupSteps(
     );
     hasher.signature(scratch.shingles, count, signatures, d * p);
     bandKeysOf(signatures, d * p, bands, rows, keys);
-    if (lookup !== undefined) {
-      const match = lookup.match(keys);
+    if (lookup !== undefined && options.index !== undefined) {
+      const sketches = options.index.sketches;
+      const match = verifyCandidates
+        ? lookup.match(keys, (slot) => sketchJaccard(signatures, d * p, sketches, slot, p), threshold)
+        : lookup.match(keys, (_slot, shared) => (shared / bands) ** (1 / rows), 0);
       if (match.slot >= 0) {
         indexedSlot[d] = match.slot;
-        jaccard[d] = (match.bands / bands) ** (1 / rows);
+        jaccard[d] = match.score;
       }
     }
     verifier?.reset(scratch.shingles, count);
@@ -417,13 +461,15 @@ export function minHashIndexOf(result: MinHashDedupResult, ids: readonly string[
   const keptIds: string[] = [];
   for (let i = 0; i < result.kept.length; i++) if (result.kept[i] === 1) keptIds.push(ids[i] as string);
   const bandKeys = new Uint32Array(keptIds.length * bands * 2);
+  const sketches = new Uint16Array(keptIds.length * p);
   let slot = 0;
   for (let i = 0; i < result.kept.length; i++) {
     if (result.kept[i] !== 1) continue;
     bandKeysOf(result.signatures, i * p, bands, rows, bandKeys.subarray(slot * bands * 2, (slot + 1) * bands * 2));
+    for (let j = 0; j < p; j++) sketches[slot * p + j] = (result.signatures[i * p + j] as number) & 0xffff;
     slot++;
   }
-  return { params: result.params, ids: keptIds, bandKeys };
+  return { params: result.params, ids: keptIds, bandKeys, sketches };
 }
 
 /** Fails unless `index` was built with exactly the step's parameters, naming the first that differs. */
@@ -444,6 +490,12 @@ export function checkMinHashIndex(index: MinHashIndex, params: MinHashParams): v
     throw invalidArgument(
       'index',
       `has ${index.bandKeys.length} band key halves for ${index.ids.length} ids × ${params.bands} bands × 2`,
+    );
+  }
+  if (index.sketches.length !== index.ids.length * params.numPermutations) {
+    throw invalidArgument(
+      'index',
+      `has ${index.sketches.length} sketch values for ${index.ids.length} ids × ${params.numPermutations} permutations`,
     );
   }
 }
