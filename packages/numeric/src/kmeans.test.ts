@@ -19,6 +19,17 @@ describe('sphericalKMeans', () => {
     expect(r.objective).toBeCloseTo((1 + 2 * Math.cos((5 * Math.PI) / 180)) / 3, 6);
   });
 
+  it('stops when its signal aborts, and reports every iteration', async () => {
+    const controller = new AbortController();
+    const iterations: number[] = [];
+    await sphericalKMeans(six, 2, { k: 2, seed: 1, onIteration: (it) => iterations.push(it) });
+    expect(iterations[0]).toBe(1);
+    controller.abort(new Error('job cancelled'));
+    await expect(sphericalKMeans(six, 2, { k: 2, seed: 1, signal: controller.signal })).rejects.toThrow(
+      'job cancelled',
+    );
+  });
+
   it('is deterministic for a seed', async () => {
     const x = normalizeRows(
       Float32Array.from({ length: 400 * 8 }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1),

@@ -65,6 +65,8 @@ export interface SphericalKMeansOptions {
   assign?: AssignKernel;
   /** Called after each iteration with the mean cosine to the assigned centroid. */
   onIteration?: (iteration: number, objective: number) => void;
+  /** Checked before every assignment call (seeding included): an aborted fit stops within one call. */
+  signal?: AbortSignal;
 }
 
 export interface KMeansResult {
@@ -101,7 +103,12 @@ export async function sphericalKMeans(x: Float32Array, d: number, opts: Spherica
   const fit = fitIdx ? gatherRows(x, fitIdx, d) : x;
   const m = fit.length / d;
 
-  const centroids = await kMeansPlusPlus(fit, d, k, random, assign);
+  const signal = opts.signal;
+  const checkedAssign: AssignKernel = (rows, count, dims, c, kk) => {
+    signal?.throwIfAborted();
+    return assign(rows, count, dims, c, kk);
+  };
+  const centroids = await kMeansPlusPlus(fit, d, k, random, checkedAssign);
   let objective = Number.NEGATIVE_INFINITY;
   let iterations = 0;
   const counts = new Float64Array(k);
@@ -110,14 +117,14 @@ export async function sphericalKMeans(x: Float32Array, d: number, opts: Spherica
     if (opts.miniBatchSize && opts.miniBatchSize < m) {
       const batchIdx = sampleIndices(m, opts.miniBatchSize, random);
       const batch = gatherRows(fit, batchIdx, d);
-      const a = await assign(batch, batchIdx.length, d, centroids, k);
+      const a = await checkedAssign(batch, batchIdx.length, d, centroids, k);
       miniBatchUpdate(centroids, counts, batch, a.labels, d);
       const next = mean(a.similarity);
       opts.onIteration?.(iterations, next);
       objective = next;
       continue;
     }
-    const a = await assign(fit, m, d, centroids, k);
+    const a = await checkedAssign(fit, m, d, centroids, k);
     const next = mean(a.similarity);
     opts.onIteration?.(iterations, next);
     lloydUpdate(centroids, fit, a, d, k);
@@ -127,7 +134,7 @@ export async function sphericalKMeans(x: Float32Array, d: number, opts: Spherica
     }
     objective = next;
   }
-  const final = await assign(x, n, d, centroids, k);
+  const final = await checkedAssign(x, n, d, centroids, k);
   return {
     k,
     centroids,

@@ -28,7 +28,8 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
     logger,
   );
   const kernels = await createSelectionKernels({ provider: config.provider, logger });
-  const worker = new SelectionWorker(store, bus, embedder, kernels, logger, languageModels);
+  const dataRoots = DataRoots.parse(config.dataRoots);
+  const worker = new SelectionWorker(store, bus, embedder, kernels, logger, dataRoots, languageModels);
   const stopWorker = config.worker
     ? await bus.work(subjects.selectionJobSubmitted, 'selection-workers', (m) => worker.run(m.status?.jobId ?? ''), {
         ackWaitMs: config.ackWaitMs,
@@ -45,7 +46,7 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
     services: [
       {
         definition: selectionV1.SelectionServiceService,
-        handlers: selectionHandlers(store, bus, DataRoots.parse(config.dataRoots)),
+        handlers: selectionHandlers(store, bus, dataRoots),
       },
     ],
     onCallFinished: metrics.record,

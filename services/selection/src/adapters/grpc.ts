@@ -7,7 +7,7 @@ import type { DataRoots } from '@sift/datasets';
 import { streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
-import { checkOutputLocation } from '../pipeline/output-location.js';
+import { checkJobPaths, checkOutputLocation, indexSavesOf } from '../pipeline/output-location.js';
 import { datasetFiles } from '../pipeline/outputs.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
 import { resolveSteps } from '../pipeline/steps.js';
@@ -35,24 +35,10 @@ export function selectionHandlers(
     if (!dataset.textField) throw new SiftError('invalid_argument', 'dataset.text_field is required');
     if (!req.output?.path) throw new SiftError('invalid_argument', 'output.path is required');
     const steps = resolveSteps(req.steps);
-    // Every file the job will read or write, before anything touches them.
-    const files: [string, string][] = [
-      ...dataset.paths.map((p, i): [string, string] => [p, `dataset.paths[${i}]`]),
-      [req.output.path, 'output.path'],
-      ...steps.flatMap((s, i): [string, string][] =>
-        'index' in s
-          ? [
-              ...s.index.load.map((p, j): [string, string] => [p, `steps[${i}].index.load_paths[${j}]`]),
-              ...(s.index.save ? [[s.index.save, `steps[${i}].index.save_path`] as [string, string]] : []),
-            ]
-          : [],
-      ),
-    ];
-    for (const [path, field] of files) await dataRoots.check(path, field);
-    const indexSaves = steps.flatMap((s, i) =>
-      'index' in s && s.index.save ? [{ path: s.index.save, field: `steps[${i}].index.save_path` }] : [],
-    );
-    await checkOutputLocation(dataset.paths, await datasetFiles(dataset), req.output, indexSaves);
+    // Every file the job will read or write, before anything touches them (the worker checks the roots
+    // again when it starts the job).
+    await checkJobPaths(dataRoots, dataset, req.output, steps);
+    await checkOutputLocation(dataset.paths, await datasetFiles(dataset), req.output, indexSavesOf(steps));
     const jobId = JobStore.newId();
     const now = Date.now();
     const status: selectionV1.JobStatus = {

@@ -96,6 +96,13 @@ describe('scipPrune on a hand-checkable 3-cluster toy', () => {
     expect(r.kept.every((k) => k === 1)).toBe(true);
   });
 
+  it('never drops every row for a fraction below 1, however it rounds', () => {
+    // 0.99 of 10 rows rounds to 10; the budget stops at 9.
+    const r = scipPrune(toy, { pruneFraction: 0.99 });
+    expect(r.budget).toBe(9);
+    expect(r.kept.reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
   it('rejects parameters out of range, naming them', () => {
     expect(() => scipPrune(toy, { pruneFraction: 1 })).toThrow(/^pruneFraction must be in \[0, 1\)/);
     expect(() => scipPrune(toy, { pruneFraction: -0.1 })).toThrow(/^pruneFraction/);

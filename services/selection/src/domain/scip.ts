@@ -72,7 +72,8 @@ export function scipPrune(input: ClusteredEmbeddings, options: ScipOptions): Sci
   if (!Number.isFinite(share) || share < 0 || share > 1) {
     throw invalidArgument('smallClusterShare', `must be in [0, 1], got ${share}`);
   }
-  const budget = Math.round(pruneFraction * n);
+  // A fraction below 1 never empties the dataset, however it rounds (0.99 of 40 records is 39, not 40).
+  const budget = Math.min(Math.round(pruneFraction * n), Math.max(0, n - 1));
   const smallClusterBudget = Math.round(share * budget);
   const farBudget = budget - smallClusterBudget;
 

@@ -70,6 +70,15 @@ describe('semDedup on a hand-checkable 6-point cluster', () => {
     expect((await run('hardest', 'all-earlier')).sweep[1]).toEqual({ eps: 0.006, removed: 3, removedFraction: 0.5 });
   });
 
+  it('reports progress per cluster and stops when its signal aborts', async () => {
+    const ticks: [number, number][] = [];
+    await semDedup(six, { eps: 0.02, onProgress: (done, total) => ticks.push([done, total]) });
+    expect(ticks.at(-1)).toEqual([6, 6]);
+    const controller = new AbortController();
+    controller.abort(new Error('job cancelled'));
+    await expect(semDedup(six, { eps: 0.02, signal: controller.signal })).rejects.toThrow('job cancelled');
+  });
+
   it('rejects parameters out of range, naming them', async () => {
     await expect(semDedup(six, { eps: 0 })).rejects.toThrow(/^eps must be in \(0, 1\)/);
     await expect(semDedup(six, { eps: 0.1, sweepEps: [0.1, 1.5] })).rejects.toThrow(/^sweepEps\[1\]/);

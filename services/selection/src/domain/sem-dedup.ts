@@ -41,6 +41,10 @@ export interface SemDedupOrderOptions {
   blockRows?: number;
   /** The similarity-tile kernel; default the TypeScript one (see {@link TileProduct}). */
   product?: TileProduct;
+  /** Checked before each cluster: an aborted job stops within one cluster's scan. */
+  signal?: AbortSignal;
+  /** Called after each cluster with the rows scanned so far and the total. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface SemDedupOptions extends SemDedupOrderOptions {
@@ -114,15 +118,7 @@ export async function semDedup(input: ClusteredEmbeddings, options: SemDedupOpti
   const thresholds = Float64Array.from(epsTracks, (e) => 1 - e);
   const members = clusterMembers(input.labels, k);
   const ordered = keepOrder(input, members, keep, seed);
-  const scan = await scanClusters(
-    input,
-    members,
-    ordered,
-    blockRows,
-    thresholds,
-    comparison === 'kept-only',
-    options.product,
-  );
+  const scan = await scanClusters(input, members, ordered, blockRows, thresholds, comparison === 'kept-only', options);
 
   const removedAt = (e: number) => scan.removed[epsTracks.indexOf(e)] as number;
   return {
@@ -150,7 +146,7 @@ export async function semDedupSimilarities(
   const { keep, seed, blockRows } = checkOrderOptions(options);
   const members = clusterMembers(input.labels, k);
   const ordered = keepOrder(input, members, keep, seed);
-  const scan = await scanClusters(input, members, ordered, blockRows, new Float64Array(0), false, options.product);
+  const scan = await scanClusters(input, members, ordered, blockRows, new Float64Array(0), false, options);
   return { maxSimilarity: scan.similarity, duplicateOf: scan.duplicateOf, rank: scan.rank };
 }
 
@@ -220,7 +216,7 @@ async function scanClusters(
   blockRows: number,
   thresholds: Float64Array,
   keptOnly: boolean,
-  product: TileProduct | undefined,
+  { product, signal, onProgress }: Pick<SemDedupOrderOptions, 'product' | 'signal' | 'onProgress'>,
 ): Promise<ClusterScan> {
   const { embeddings, dims } = input;
   const n = ordered.length;
@@ -250,6 +246,7 @@ async function scanClusters(
     const start = members.offsets[c] as number;
     const m = (members.offsets[c + 1] as number) - start;
     if (m === 0) continue;
+    signal?.throwIfAborted();
     // Gathering the cluster once in keep order makes every tile a contiguous slice for the GEMM kernel.
     for (let p = 0; p < m; p++) {
       const j = ordered[start + p] as number;
@@ -271,6 +268,7 @@ async function scanClusters(
         if (t === 0) out.kept[j] = 0;
       }
     }
+    onProgress?.(start + m, n);
   }
   return out;
 }

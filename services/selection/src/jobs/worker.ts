@@ -1,7 +1,9 @@
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type selectionV1 } from '@sift/contracts';
+import type { DataRoots } from '@sift/datasets';
 import { JobWorker, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
+import { checkJobPaths } from '../pipeline/output-location.js';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
 import { runStage, type SelectionKernels } from '../pipeline/stages.js';
@@ -22,6 +24,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     private readonly embedder: TextEmbedder,
     private readonly kernels: SelectionKernels,
     logger: Logger,
+    private readonly dataRoots: DataRoots,
     private readonly languageModels?: LanguageModelScorer,
   ) {
     super(store, logger, 'selection');
@@ -48,8 +51,10 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
       publish: (status) => this.bus.publish(subjects.selectionJobProgressed, { status }, jobId),
       logger: this.logger,
     });
-    const dataset = job.dataset;
+    const { dataset, output } = job;
     if (!dataset) throw new SiftError('invalid_argument', 'dataset is required');
+    if (!output) throw new SiftError('invalid_argument', 'output is required');
+    await checkJobPaths(this.dataRoots, dataset, output, steps);
     progress.stage('load', 0);
     const { ids, texts } = await loadDataset(dataset, progress.tick);
     const state: PipelineState =
@@ -86,8 +91,8 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     }
 
     progress.stage('write', steps.length + 1);
-    const output = job.output;
-    if (!output) throw new SiftError('invalid_argument', 'output is required');
+    // Again before writing: the output folder may have been swapped for a link while the stages ran.
+    await checkJobPaths(this.dataRoots, dataset, output, steps);
     const report = await writeOutputs(jobId, dataset, output, steps, state, summaries, progress.tick);
     await this.publishDecisions(jobId, state);
     await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { report });

@@ -1,8 +1,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative } from 'node:path';
 import type { selectionV1 } from '@sift/contracts';
-import { realOrResolved } from '@sift/datasets';
+import { type DataRoots, realOrResolved } from '@sift/datasets';
 import { SiftError } from '@sift/kit';
+import type { ResolvedStep } from './steps.js';
 
 /** Names a job writes into its output folder (`kept.*` and `dropped.*` in the dataset's format). */
 const outputFilePattern = /^(kept|dropped)\.(jsonl|jsonl\.gz|parquet)$|^decisions\.jsonl$|^report\.(json|md)$/;
@@ -11,6 +12,35 @@ const outputFilePattern = /^(kept|dropped)\.(jsonl|jsonl\.gz|parquet)$|^decision
 export interface IndexSave {
   path: string;
   field: string;
+}
+
+/** The dedup indexes the steps save. */
+export function indexSavesOf(steps: readonly ResolvedStep[]): IndexSave[] {
+  return steps.flatMap((s, i) =>
+    'index' in s && s.index.save ? [{ path: s.index.save, field: `steps[${i}].index.save_path` }] : [],
+  );
+}
+
+/**
+ * PERMISSION_DENIED unless every path the job reads or writes (dataset, output folder, dedup indexes) lies
+ * inside the data roots. Run at submit and again when a worker starts the job, since a path checked at
+ * submit may have been replaced by a symlink while the job waited in the queue.
+ */
+export async function checkJobPaths(
+  dataRoots: DataRoots,
+  dataset: selectionV1.Dataset,
+  output: selectionV1.OutputSpec,
+  steps: readonly ResolvedStep[],
+): Promise<void> {
+  const paths: [string, string][] = [
+    ...dataset.paths.map((p, i): [string, string] => [p, `dataset.paths[${i}]`]),
+    [output.path, 'output.path'],
+    ...steps.flatMap((s, i): [string, string][] =>
+      'index' in s ? s.index.load.map((p, j): [string, string] => [p, `steps[${i}].index.load_paths[${j}]`]) : [],
+    ),
+    ...indexSavesOf(steps).map((s): [string, string] => [s.path, s.field]),
+  ];
+  for (const [path, field] of paths) await dataRoots.check(path, field);
 }
 
 /**

@@ -24,12 +24,15 @@ export interface SelectionReportData {
   outputs: { kept: string; decisions: string; dropped?: string };
 }
 
-/** Sizes bucketed at powers of two: how many clusters have 1, 2, 3-4, 5-8, ... members. */
+/**
+ * Sizes bucketed at powers of two: how many clusters have 0 (k-means left them empty), 1, 2, 3-4, 5-8, ...
+ * members; the counts sum to k.
+ */
 export function clusterSizeHistogram(labels: Int32Array, k: number): { upperBounds: number[]; counts: number[] } {
   const sizes = new Int32Array(k);
   for (const l of labels) if (l >= 0) sizes[l] = (sizes[l] as number) + 1;
-  const upperBounds: number[] = [];
-  const counts: number[] = [];
+  const upperBounds: number[] = [0];
+  const counts: number[] = [sizes.filter((s) => s === 0).length];
   const largest = Math.max(1, ...sizes);
   for (let b = 1; ; b *= 2) {
     upperBounds.push(b);

@@ -74,6 +74,7 @@ function protoKind(step: ResolvedStep): NonNullable<selectionV1.Step['kind']> {
           seed: step.seed,
           sampleSize: step.sampleSize,
           spherical: true,
+          miniBatchSize: step.miniBatchSize,
         },
       };
     case 'sem-dedup':

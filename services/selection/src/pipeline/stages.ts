@@ -35,7 +35,7 @@ import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 import { runCooperatively } from './cooperative.js';
 import { clusterSizeHistogram, type StageSummary } from './report.js';
 import { aliveIndices, drop, type PipelineState } from './state.js';
-import type { ResolvedStep } from './steps.js';
+import type { KMeansParams, ResolvedStep } from './steps.js';
 
 /** What a stage needs besides the state. */
 export interface StageContext {
@@ -103,20 +103,19 @@ function dropDuplicates(
 export async function clusterRows(
   x: Float32Array,
   d: number,
-  k: number,
-  seed: number,
-  assign: AssignKernel,
-  maxIterations = 20,
-  sampleSize = 0,
-  tolerance = 1e-5,
+  params: KMeansParams,
+  ctx: { assign: AssignKernel; signal: AbortSignal; onIteration?: (iteration: number) => void },
 ): Promise<KMeansResult> {
   return sphericalKMeans(x, d, {
-    k,
-    seed,
-    maxIterations,
-    tolerance,
-    assign,
-    ...(sampleSize > 0 ? { sampleSize } : {}),
+    k: params.k,
+    seed: params.seed,
+    maxIterations: params.maxIterations,
+    tolerance: params.tolerance,
+    assign: ctx.assign,
+    signal: ctx.signal,
+    ...(params.sampleSize > 0 ? { sampleSize: params.sampleSize } : {}),
+    ...(params.miniBatchSize > 0 ? { miniBatchSize: params.miniBatchSize } : {}),
+    ...(ctx.onIteration ? { onIteration: ctx.onIteration } : {}),
   });
 }
 
@@ -202,16 +201,11 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       }
       ctx.progress(0, step.maxIterations);
       const x = gatherRows(vectors, alive, dims);
-      const r = await clusterRows(
-        x,
-        dims,
-        step.k,
-        step.seed,
-        ctx.kernels.assign,
-        step.maxIterations,
-        step.sampleSize,
-        step.tolerance,
-      );
+      const r = await clusterRows(x, dims, step, {
+        assign: ctx.kernels.assign,
+        signal: ctx.signal,
+        onIteration: (it) => ctx.progress(it, step.maxIterations),
+      });
       const labels = new Int32Array(state.ids.length).fill(-1);
       const similarity = new Float32Array(state.ids.length);
       alive.forEach((rec, row) => {
@@ -235,6 +229,8 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         seed: step.seed,
         blockRows: step.blockRows,
         product: ctx.kernels.tileProduct,
+        signal: ctx.signal,
+        onProgress: ctx.progress,
       });
       alive.forEach((rec, row) => {
         if (r.kept[row]) return;
@@ -280,16 +276,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
           product: ctx.kernels.tileProduct,
         },
         (x, d, k, seed) =>
-          clusterRows(
-            x,
-            d,
-            k,
-            seed,
-            ctx.kernels.assign,
-            step.recluster.maxIterations,
-            step.recluster.sampleSize,
-            step.recluster.tolerance,
-          ),
+          clusterRows(x, d, { ...step.recluster, k, seed }, { assign: ctx.kernels.assign, signal: ctx.signal }),
       );
       alive.forEach((rec, row) => {
         if (r.kept[row]) return;

@@ -57,7 +57,7 @@ describe('resolved steps', () => {
     expect(resolved).toMatchObject({ sampleSize: 500 });
   });
 
-  it('refuses NaN, a missing SemDeDup eps and enum numbers the contract does not define', () => {
+  it('reads mini-batch k-means; refuses NaN, a missing SemDeDup eps and enum numbers the contract lacks', () => {
     const withStep = (kind: NonNullable<selectionV1.Step['kind']>) => [...everyKind.slice(0, 6), step('last', kind)];
     const refusal = (kind: NonNullable<selectionV1.Step['kind']>) => {
       try {
@@ -77,6 +77,10 @@ describe('resolved steps', () => {
     expect(semDedup({ eps: 0.05, comparison: 7 as selectionV1.SemDedupComparison })).toMatch(
       /^steps\[6\]\.sem_dedup\.comparison has the unknown value 7/,
     );
+    const miniBatch = resolveSteps(
+      withStep({ $case: 'kmeans', value: selectionV1.KMeansStep.fromPartial({ k: 4, miniBatchSize: 512 }) }),
+    );
+    expect(miniBatch.at(-1)).toMatchObject({ kind: 'kmeans', k: 4, miniBatchSize: 512 });
     const kmeans = refusal({
       $case: 'kmeans',
       value: selectionV1.KMeansStep.fromPartial({ k: 4, tolerance: Number.NaN }),

@@ -30,7 +30,7 @@ export type ResolvedStep = { name: string } & (
       index: IndexFiles;
     }
   | { kind: 'embed'; model: string; version: string; batchSize: number; dimensions: number }
-  | { kind: 'kmeans'; k: number; maxIterations: number; tolerance: number; seed: number; sampleSize: number }
+  | ({ kind: 'kmeans' } & KMeansParams)
   | {
       kind: 'sem-dedup';
       eps: number;
@@ -45,7 +45,7 @@ export type ResolvedStep = { name: string } & (
       kind: 'd4';
       dedupRatio: number;
       keepRatio: number;
-      recluster: { k: number; maxIterations: number; tolerance: number; seed: number; sampleSize: number };
+      recluster: KMeansParams;
       dedupKeep: 'hardest' | 'easiest' | 'random';
       prototypeDrop: 'most-prototypical' | 'hardest';
     }
@@ -243,7 +243,10 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
             `${at}.d4.keep_ratio (${keepRatio}) must not exceed dedup_ratio (${dedupRatio})`,
           );
         }
-        const r = kmeansParams(v.recluster ?? { k: 0, maxIterations: 0, tolerance: 0, seed: 0 }, `${at}.d4.recluster`);
+        const r = kmeansParams(
+          v.recluster ?? { k: 0, maxIterations: 0, tolerance: 0, seed: 0, miniBatchSize: 0 },
+          `${at}.d4.recluster`,
+        );
         out.push({
           name,
           kind: 'd4',
@@ -302,6 +305,9 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
         const filters = v.filters.map((f, j) => {
           const f2 = qualityFilterByCode[f];
           if (!f2) throw new SiftError('invalid_argument', `${at}.text_quality.filters[${j}]: unknown filter ${f}`);
+          if (v.filters.indexOf(f) !== j) {
+            throw new SiftError('invalid_argument', `${at}.text_quality.filters[${j}] repeats '${f2}'`);
+          }
           return f2;
         });
         out.push({
@@ -349,10 +355,22 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
   return out;
 }
 
+/** A k-means step (or D4's re-clustering) with its defaults applied. */
+export interface KMeansParams {
+  k: number;
+  maxIterations: number;
+  tolerance: number;
+  seed: number;
+  /** 0 fits on every record. */
+  sampleSize: number;
+  /** 0 runs full Lloyd iterations. */
+  miniBatchSize: number;
+}
+
 /** Records per centroid that k-means fits on when the step sets no sample size (faiss's default). */
 export const defaultPointsPerCentroid = 256;
 
-function kmeansParams(v: selectionV1.KMeansStep, at: string) {
+function kmeansParams(v: selectionV1.KMeansStep, at: string): KMeansParams {
   const k = intIn(v.k, 1, 1_000_000, `${at}.k`);
   return {
     k,
@@ -364,6 +382,7 @@ function kmeansParams(v: selectionV1.KMeansStep, at: string) {
       v.sampleSize === undefined
         ? defaultPointsPerCentroid * k
         : intIn(v.sampleSize, 0, Number.MAX_SAFE_INTEGER, `${at}.sample_size`),
+    miniBatchSize: intIn(v.miniBatchSize, 0, Number.MAX_SAFE_INTEGER, `${at}.mini_batch_size`),
   };
 }
 

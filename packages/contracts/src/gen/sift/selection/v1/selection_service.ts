@@ -392,7 +392,10 @@ export enum DecisionReason {
   DECISION_REASON_UNSPECIFIED = 0,
   /** DECISION_REASON_KEPT - Passed every step. */
   DECISION_REASON_KEPT = 1,
-  /** DECISION_REASON_INVALID_RECORD - Missing or non-string text field, or unparseable line. */
+  /**
+   * DECISION_REASON_INVALID_RECORD - Reserved for a record that cannot be read; today such a record fails the job instead (see
+   * `Dataset.text_field`), so no decision carries it.
+   */
   DECISION_REASON_INVALID_RECORD = 2,
   /** DECISION_REASON_EXACT_DUPLICATE - Exact duplicate of `duplicate_of`. */
   DECISION_REASON_EXACT_DUPLICATE = 3,
@@ -517,7 +520,8 @@ export interface Dataset {
   format: DatasetFormat;
   /**
    * Field holding the text (or source code) to select on; a dot-separated path reaches nested objects.
-   * Required. A record without it is dropped with reason INVALID_RECORD.
+   * Required. A record without it, or whose value is not a string, fails the job with the file and line
+   * (a curation job does not guess what a malformed record meant).
    */
   textField: string;
   /**
@@ -651,7 +655,15 @@ export interface KMeansStep {
    * Spherical k-means: centroids re-normalised to unit length, cosine assignment (SemDeDup reference).
    * Unset means true.
    */
-  spherical?: boolean | undefined;
+  spherical?:
+    | boolean
+    | undefined;
+  /**
+   * Mini-batch k-means (Sculley 2010): each iteration updates the centroids from this many records drawn
+   * from the fit set, with per-centroid learning rates, instead of a full Lloyd pass; `max_iterations`
+   * then counts batches and `tolerance` is not used. 0 runs full Lloyd iterations.
+   */
+  miniBatchSize: number;
 }
 
 /**
@@ -2111,7 +2123,15 @@ export const EmbedStep: MessageFns<EmbedStep> = {
 };
 
 function createBaseKMeansStep(): KMeansStep {
-  return { k: 0, maxIterations: 0, tolerance: 0, seed: 0, sampleSize: undefined, spherical: undefined };
+  return {
+    k: 0,
+    maxIterations: 0,
+    tolerance: 0,
+    seed: 0,
+    sampleSize: undefined,
+    spherical: undefined,
+    miniBatchSize: 0,
+  };
 }
 
 export const KMeansStep: MessageFns<KMeansStep> = {
@@ -2133,6 +2153,9 @@ export const KMeansStep: MessageFns<KMeansStep> = {
     }
     if (message.spherical !== undefined) {
       writer.uint32(48).bool(message.spherical);
+    }
+    if (message.miniBatchSize !== 0) {
+      writer.uint32(56).uint32(message.miniBatchSize);
     }
     return writer;
   },
@@ -2198,6 +2221,14 @@ export const KMeansStep: MessageFns<KMeansStep> = {
             message.spherical = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.miniBatchSize = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2226,6 +2257,11 @@ export const KMeansStep: MessageFns<KMeansStep> = {
         ? globalThis.Number(object.sample_size)
         : undefined,
       spherical: isSet(object.spherical) ? globalThis.Boolean(object.spherical) : undefined,
+      miniBatchSize: isSet(object.miniBatchSize)
+        ? globalThis.Number(object.miniBatchSize)
+        : isSet(object.mini_batch_size)
+        ? globalThis.Number(object.mini_batch_size)
+        : 0,
     };
   },
 
@@ -2249,6 +2285,9 @@ export const KMeansStep: MessageFns<KMeansStep> = {
     if (message.spherical !== undefined) {
       obj.spherical = message.spherical;
     }
+    if (message.miniBatchSize !== 0) {
+      obj.miniBatchSize = Math.round(message.miniBatchSize);
+    }
     return obj;
   },
 
@@ -2263,6 +2302,7 @@ export const KMeansStep: MessageFns<KMeansStep> = {
     message.seed = object.seed ?? 0;
     message.sampleSize = object.sampleSize ?? undefined;
     message.spherical = object.spherical ?? undefined;
+    message.miniBatchSize = object.miniBatchSize ?? 0;
     return message;
   },
 };
