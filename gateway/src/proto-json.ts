@@ -63,7 +63,10 @@ export class ProtoJsonChecker {
 
   private checkValue(field: protobuf.Field, v: unknown, at: string): void {
     const resolved = field.resolvedType;
-    if (resolved instanceof protobuf.Type) return this.checkMessage(resolved, v, at);
+    if (resolved instanceof protobuf.Type) {
+      this.checkMessage(resolved, v, at);
+      return;
+    }
     if (resolved instanceof protobuf.Enum) {
       const known = Object.entries(resolved.values);
       if (known.some(([name, number]) => v === name || v === number)) return;

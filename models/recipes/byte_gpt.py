@@ -335,6 +335,17 @@ def export(args) -> None:
             "outputs": {"logits": common.tensor_json(res[0].numpy())},
             "tolerance": 1e-3,
         })
+        # a longer sequence and every residual stream: positions past the first few (attention over a real
+        # prefix) and each hidden_state_i the pruning service reads
+        ids = np.frombuffer(b"Curiosity killed the cat", dtype=np.uint8).astype(np.int64)[None]
+        res = model(torch.from_numpy(ids), hidden=True)
+        cases.append({
+            "graph": "model",
+            "inputs": {"input_ids": common.tensor_json(ids)},
+            "outputs": {"logits": common.tensor_json(res[0].numpy()),
+                        **{h: common.tensor_json(res[1 + i].numpy()) for i, h in enumerate(hidden_names)}},
+            "tolerance": 1e-3,
+        })
     common.write_reference(out, cases)
 
     d = CONFIG["dModel"]

@@ -122,6 +122,20 @@ describe('selection job end to end', () => {
     });
     expect(typo.status).toBe(400);
     expect(typo.body.error.message).toContain('steps[2].semDedup.comparision is not a field of SemDedupStep');
+    // The text-quality model is looked up at submit, not when the job reaches the step.
+    const quality = (languageModel: { name: string }) =>
+      submit({
+        ...pipeline(dataset, join(dataDir, 'x')),
+        steps: [{ textQuality: { keepFraction: 0.5, languageModel } }],
+      });
+    const unknownModel = await quality({ name: 'no-such-lm' });
+    expect(unknownModel.status).toBe(404);
+    expect(unknownModel.body.error.message).toContain(
+      'steps[0].text_quality.language_model: unknown model "no-such-lm"',
+    );
+    const notAnLm = await quality({ name: 'glove-sif-100d' });
+    expect(notAnLm.status).toBe(400);
+    expect(notAnLm.body.error.message).toContain('is not a byte-level language model');
     const jobsPage = await fetch(`${platform.gatewayUrl}/v1/selection/jobs?page_size=-5`);
     expect(jobsPage.status).toBe(400);
     expect(((await jobsPage.json()) as { error: { message: string } }).error.message).toBe(

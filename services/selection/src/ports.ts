@@ -12,5 +12,7 @@ export interface TextEmbedder {
 
 /** Perplexity of text under a byte-level language model from the model store (for text-quality weights). */
 export interface LanguageModelScorer {
+  /** NOT_FOUND for a model the store lacks, INVALID_ARGUMENT for one that is not a byte-level language model. */
+  check(model: { name: string; version: string }): Promise<void>;
   perplexity(model: { name: string; version: string }, texts: readonly string[]): Promise<number>;
 }

@@ -46,7 +46,7 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
     services: [
       {
         definition: selectionV1.SelectionServiceService,
-        handlers: selectionHandlers(store, bus, dataRoots),
+        handlers: selectionHandlers(store, bus, dataRoots, languageModels),
       },
     ],
     onCallFinished: metrics.record,

@@ -11,12 +11,14 @@ import { checkJobPaths, checkOutputLocation, indexSavesOf } from '../pipeline/ou
 import { datasetFiles } from '../pipeline/outputs.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
 import { resolveSteps } from '../pipeline/steps.js';
+import type { LanguageModelScorer } from '../ports.js';
 
 /** Thin gRPC adapter: decode, validate, call the job store and queue, encode. */
 export function selectionHandlers(
   store: JobStore,
   bus: Bus,
   dataRoots: DataRoots,
+  languageModels: LanguageModelScorer,
 ): Record<string, UnaryHandler | StreamHandler> {
   const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
     if (req.requestId) {
@@ -39,6 +41,14 @@ export function selectionHandlers(
     // again when it starts the job).
     await checkJobPaths(dataRoots, dataset, req.output, steps);
     await checkOutputLocation(dataset.paths, await datasetFiles(dataset), req.output, indexSavesOf(steps));
+    for (const [i, step] of steps.entries()) {
+      if (step.kind !== 'text-quality') continue;
+      await languageModels.check({ name: step.model, version: step.version }).catch((err: unknown) => {
+        throw err instanceof SiftError
+          ? new SiftError(err.kind, `steps[${i}].text_quality.language_model: ${err.message}`)
+          : err;
+      });
+    }
     const jobId = JobStore.newId();
     const now = Date.now();
     const status: selectionV1.JobStatus = {

@@ -15,7 +15,18 @@ export class StoreLanguageModels implements LanguageModelScorer {
     this.sessions = new SessionCache({ provider: 'cpu', logger, thread: 'worker' });
   }
 
+  async check(ref: { name: string; version: string }): Promise<void> {
+    await this.resolve(ref);
+  }
+
   async perplexity(ref: { name: string; version: string }, texts: readonly string[]): Promise<number> {
+    const model = await this.resolve(ref);
+    const contextLength = Number(model.manifest.preprocessing?.maxSequence ?? 256);
+    const graph = await this.sessions.get(model);
+    return (await scoreBytes(graph.session, texts, { contextLength })).perplexity;
+  }
+
+  private async resolve(ref: { name: string; version: string }) {
     const model = await this.store.resolve(ref.name, ref.version);
     if (model.manifest.task !== 'language-model' || model.manifest.preprocessing?.kind !== 'bytes') {
       throw new SiftError(
@@ -23,9 +34,7 @@ export class StoreLanguageModels implements LanguageModelScorer {
         `model ${model.name}/${model.version} is not a byte-level language model`,
       );
     }
-    const contextLength = Number(model.manifest.preprocessing?.maxSequence ?? 256);
-    const graph = await this.sessions.get(model);
-    return (await scoreBytes(graph.session, texts, { contextLength })).perplexity;
+    return model;
   }
 
   close(): Promise<void> {
