@@ -104,13 +104,33 @@ describe('startGrpcServer', () => {
     );
     // grpc-js cancels the call on its own deadline timer; the kit must still see a deadline, not a cancel.
     for (let i = 0; i < 3; i++) {
-      const e = await fail(call(['a'], 100));
+      const e = await fail(call(['a'], 300));
       expect(e.code).toBe(status.DEADLINE_EXCEEDED);
     }
     await new Promise((r) => setTimeout(r, 50));
     expect(aborted).toBeInstanceOf(SiftError);
     expect((aborted as SiftError).kind).toBe('deadline_exceeded');
     expect(finished.map((f) => f.status)).toEqual(['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED']);
+    client.close();
+  });
+
+  it('records a client that cancels well before its deadline as CANCELLED', async () => {
+    const finished: FinishedCall[] = [];
+    const { client } = await serve(
+      (_req, ctx) =>
+        new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+      finished,
+    );
+    const call = client.embed(
+      embeddingV1.EmbedRequest.fromPartial({ inputs: ['a'] }),
+      new Metadata(),
+      { deadline: Date.now() + 5000 },
+      () => {},
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    call.cancel();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(finished.map((f) => f.status)).toEqual(['CANCELLED']);
     client.close();
   });
 

@@ -226,12 +226,16 @@ function callContext(call: {
   const deadline = Number.isFinite(deadlineMs) ? deadlineMs : undefined;
   // grpc-js also emits 'cancelled' once the status has been sent: an already settled handler has no
   // work to stop, and building the error (a stack trace) for every call was a measurable per-call cost.
-  // grpc-js cancels the call on its own deadline timer, usually a moment before ours fires: a cancellation
-  // at or after the deadline is the deadline passing, and is reported (and recorded) as such.
+  // When a deadline passes, the client's timer usually fires first and resets the stream: the server sees
+  // a cancellation, a little before its own deadline (the client's clock started earlier, by the call's
+  // transit time). A cancellation that close to the deadline is the deadline passing, and is reported (and
+  // recorded) as such; an earlier one is the client's choice.
+  const arrived = Date.now();
   call.on('cancelled', () => {
     if (controller.signal.aborted || ctx.settled) return;
+    const slack = deadline === undefined ? 0 : Math.min(1000, Math.max(50, 0.1 * (deadline - arrived)));
     controller.abort(
-      deadline !== undefined && Date.now() >= deadline
+      deadline !== undefined && Date.now() >= deadline - slack
         ? new SiftError('deadline_exceeded', 'the call deadline passed before it finished')
         : new SiftError('cancelled', 'the client cancelled the call'),
     );
