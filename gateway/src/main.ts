@@ -1,7 +1,8 @@
-import { createLogger, onShutdownSignal } from '@sift/kit';
-import { loadGatewayConfig } from './config.js';
+import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { gatewayConfigSpec, loadGatewayConfig } from './config.js';
 import { startGateway } from './server.js';
 
+exitWithHelpIfAsked('gateway', gatewayConfigSpec);
 const config = loadGatewayConfig();
 const logger = createLogger('gateway', config.logLevel);
 const gateway = await startGateway(config, logger);

@@ -159,11 +159,18 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       if (response.model) call.model = response.model;
       sendJson(res, 200, toOpenAiResponse(response, base64));
     },
+    // Every configured upstream is asked; one that is not SERVING makes the gateway "degraded" (503).
     'GET /healthz': async (_req, res) => {
-      const upstream = await checkHealth(config.embeddingAddress, 2000);
-      sendJson(res, upstream === 'SERVING' ? 200 : 503, {
-        status: upstream === 'SERVING' ? 'ok' : 'degraded',
-        services: { embedding: upstream },
+      const upstreams = Object.entries({
+        embedding: config.embeddingAddress,
+        selection: config.selectionAddress,
+        pruning: config.pruningAddress,
+      }).filter(([, address]) => address);
+      const states = await Promise.all(upstreams.map(([, address]) => checkHealth(address, 2000)));
+      const ok = states.every((s) => s === 'SERVING');
+      sendJson(res, ok ? 200 : 503, {
+        status: ok ? 'ok' : 'degraded',
+        services: Object.fromEntries(upstreams.map(([name], i) => [name, states[i]])),
       });
     },
   };

@@ -82,13 +82,22 @@ describe('selection job end to end', () => {
 
     const { job: finished } = await job(jobId);
     expect(finished.report.recordsTotal).toBe(264);
-    expect(finished.report.resolvedSteps).toEqual(submitted.body.resolvedSteps);
+    // The report's parameters are the submitted answer's, with the embedding model that actually ran named
+    // where the request left it to the embedding service's default.
+    const [embedAsSubmitted, ...rest] = submitted.body.resolvedSteps;
+    expect(embedAsSubmitted.embed.model ?? {}).toEqual({});
+    expect(finished.report.resolvedSteps).toEqual([
+      { ...embedAsSubmitted, embed: { ...embedAsSubmitted.embed, model: { name: 'glove-sif-100d', version: '1' } } },
+      ...rest,
+    ]);
     const decisions = readFileSync(join(out, 'decisions.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
     const byId = new Map(decisions.map((d) => [d.recordId, d]));
     // No planted pair survives whole; what was dropped is a semantic duplicate of a named earlier record.
+    // Every line says whether its record was kept, false included (protobuf JSON would drop a false).
+    expect(decisions.every((d) => typeof d.kept === 'boolean')).toBe(true);
     for (const p of planted) {
       const pair = [byId.get(p.id), byId.get(p.of)];
       expect(pair.filter((d) => d.kept).length, `${p.id} / ${p.of}`).toBeLessThanOrEqual(1);
@@ -102,6 +111,12 @@ describe('selection job end to end', () => {
     expect(kept.length).toBeGreaterThanOrEqual(240 - 24);
     expect(JSON.parse(kept[0] as string)).toHaveProperty('source');
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('SemDeDup eps sweep');
+  });
+
+  it('reports every configured upstream in the gateway health check', async () => {
+    const res = await fetch(`${platform.gatewayUrl}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ok', services: { embedding: 'SERVING', selection: 'SERVING' } });
   });
 
   it('rejects a bad pipeline before any work starts', async () => {

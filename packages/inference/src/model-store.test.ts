@@ -27,6 +27,7 @@ describe('ModelStore', () => {
   put('alpha', '10', JSON.stringify(manifest('alpha', '10')));
   put('alpha', '2', JSON.stringify(manifest('alpha', '2')));
   put('broken', '1', '{ "name": "broken", ');
+  mkdirSync(join(root, 'recipes', 'scripts'), { recursive: true }); // a folder that is not a model
 
   it('lists every readable version in numeric order and reports, not throws, a broken manifest', async () => {
     const skipped: string[] = [];

@@ -45,6 +45,20 @@ export class ModelStore {
     return out.sort((a, b) => a.name.localeCompare(b.name) || compareVersions(a.version, b.version));
   }
 
+  /** Folders of the root that hold at least one `<version>/model.json`, sorted (manifests not parsed). */
+  private async modelNames(): Promise<string[]> {
+    const names: string[] = [];
+    for (const name of await dirNames(this.root)) {
+      for (const version of await dirNames(join(this.root, name))) {
+        if (await exists(join(this.root, name, version, 'model.json'))) {
+          names.push(name);
+          break;
+        }
+      }
+    }
+    return names.sort();
+  }
+
   /** The named model at `version`, or its highest version when `version` is empty. */
   async resolve(name: string, version = ''): Promise<StoredModel> {
     if (!/^[A-Za-z0-9][\w.-]*$/.test(name)) {
@@ -55,7 +69,7 @@ export class ModelStore {
     }
     const versions = (await dirNames(join(this.root, name))).sort(compareVersions);
     if (versions.length === 0) {
-      const names = (await dirNames(this.root)).sort().join(', ') || 'none';
+      const names = (await this.modelNames()).join(', ') || 'none';
       throw new SiftError('not_found', `unknown model "${name}"; the store has: ${names}`);
     }
     const chosen = version === '' ? versions[versions.length - 1] : versions.find((v) => v === version);

@@ -33,6 +33,16 @@ export function describeConfig(spec: Spec): string {
     .join('\n');
 }
 
+/**
+ * For a deployable's main: with `--help` on the command line, prints what `describeConfig` says about
+ * every setting and exits before anything starts (settings are environment variables, not flags).
+ */
+export function exitWithHelpIfAsked(name: string, spec: Spec, argv: readonly string[] = process.argv): void {
+  if (!argv.includes('--help') && !argv.includes('-h')) return;
+  process.stdout.write(`${name}: settings (environment variables, with their defaults)\n\n${describeConfig(spec)}\n`);
+  process.exit(0);
+}
+
 /** Key builders for the common value types. */
 export const key = {
   string: (env: string, def: string, doc: string): ConfigKey<string> => ({ env, default: def, doc, parse: (r) => r }),

@@ -1,7 +1,8 @@
-import { createLogger, onShutdownSignal } from '@sift/kit';
-import { loadEmbeddingConfig } from './config.js';
+import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { embeddingConfigSpec, loadEmbeddingConfig } from './config.js';
 import { startEmbeddingService } from './server.js';
 
+exitWithHelpIfAsked('embedding', embeddingConfigSpec);
 const config = loadEmbeddingConfig();
 const logger = createLogger('embedding', config.logLevel);
 const service = await startEmbeddingService(config, logger);

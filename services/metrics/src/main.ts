@@ -1,7 +1,8 @@
-import { createLogger, onShutdownSignal } from '@sift/kit';
-import { loadMetricsConsumerConfig } from './config.js';
+import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { loadMetricsConsumerConfig, metricsConsumerConfigSpec } from './config.js';
 import { startMetricsConsumer } from './consumer.js';
 
+exitWithHelpIfAsked('metrics consumer', metricsConsumerConfigSpec);
 const config = loadMetricsConsumerConfig();
 const logger = createLogger('metrics-consumer', config.logLevel);
 const consumer = await startMetricsConsumer(config, logger);

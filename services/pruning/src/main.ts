@@ -1,7 +1,8 @@
-import { createLogger, onShutdownSignal } from '@sift/kit';
-import { loadPruningConfig } from './config.js';
+import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { loadPruningConfig, pruningConfigSpec } from './config.js';
 import { startPruningService } from './server.js';
 
+exitWithHelpIfAsked('pruning', pruningConfigSpec);
 const config = loadPruningConfig();
 const logger = createLogger('pruning', config.logLevel);
 const service = await startPruningService(config, logger);

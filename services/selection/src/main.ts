@@ -1,7 +1,8 @@
-import { createLogger, onShutdownSignal } from '@sift/kit';
-import { loadSelectionConfig } from './config.js';
+import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { loadSelectionConfig, selectionConfigSpec } from './config.js';
 import { startSelectionService } from './server.js';
 
+exitWithHelpIfAsked('selection', selectionConfigSpec);
 const config = loadSelectionConfig();
 const logger = createLogger('selection', config.logLevel);
 const service = await startSelectionService(config, logger);

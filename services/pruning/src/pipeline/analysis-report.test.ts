@@ -97,5 +97,11 @@ describe('pruning reports', () => {
     // Without distances (start layer given) there is no heatmap.
     const given = await writePruningReport(folder('given'), { ...result, analysisJobId: '' }, undefined);
     expect(given.heatmapPath).toBe('');
+    expect(readFileSync(given.markdownReportPath, 'utf8')).toContain(
+      '(n = 1, angular distance 0.1000, start layer given)',
+    );
+    // No start layer and no analysis job: the pruning job measured the distances itself.
+    const own = await writePruningReport(folder('own'), { ...result, analysisJobId: '' }, distances);
+    expect(readFileSync(own.markdownReportPath, 'utf8')).toContain("chosen by this job's own analysis");
   });
 });

@@ -83,7 +83,13 @@ export async function writePruningReport(
     '',
     `Removed layers ${block?.startLayer}..${last} (n = ${block?.blockSize}` +
       `${Number.isFinite(block?.distance) ? `, angular distance ${block?.distance.toFixed(4)}` : ''}` +
-      `${result.analysisJobId ? `, from analysis ${result.analysisJobId}` : ', start layer given'}).`,
+      `${
+        result.analysisJobId
+          ? `, from analysis ${result.analysisJobId}`
+          : distances
+            ? ", chosen by this job's own analysis"
+            : ', start layer given'
+      }).`,
     healed
       ? `Healing: least-squares map (ridge α ${h.ridgeAlpha}, ${h.maxTokens} calibration tokens), ${
           h.foldedInto

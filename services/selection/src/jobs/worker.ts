@@ -91,6 +91,13 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     }
 
     progress.stage('write', steps.length + 1);
+    // The report names the model each embed step ran, where the request left the service's default.
+    for (const [i, step] of steps.entries()) {
+      const ran = (summaries[i]?.facts as { model?: string } | undefined)?.model;
+      if (step.kind !== 'embed' || !ran) continue;
+      const [model = '', version = ''] = ran.split('@');
+      Object.assign(step, { model, version });
+    }
     // Again before writing: the output folder may have been swapped for a link while the stages ran.
     await checkJobPaths(this.dataRoots, dataset, output, steps);
     const report = await writeOutputs(jobId, dataset, output, steps, state, summaries, progress.tick);

@@ -89,7 +89,9 @@ export async function writeOutputs(
   for await (const r of records) {
     if (i >= state.ids.length) break;
     const decision = decisionOf(state, i);
-    await decisionsWriter.write(selectionV1.RecordDecision.toJSON(decision) as Record<string, unknown>);
+    // `kept` is written for every record: protobuf JSON would leave it out when false, and a filter on
+    // `.kept == false` would then match nothing.
+    await decisionsWriter.write({ ...(selectionV1.RecordDecision.toJSON(decision) as object), kept: decision.kept });
     if (state.alive[i]) await keptWriter.write(r.raw, r.line);
     else await droppedWriter?.write({ ...r.raw, _sift: selectionV1.RecordDecision.toJSON(decision) });
     i++;
