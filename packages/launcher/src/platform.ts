@@ -33,6 +33,8 @@ export async function startPlatform(
     pruning?: boolean;
     /** Settings of the pruning service only, e.g. SIFT_MODELS_DIR of a model store it may write. */
     pruningEnv?: Record<string, string>;
+    /** The gateway's port; 0 (the default) picks a free one. */
+    gatewayPort?: number;
   } = {},
 ): Promise<LocalPlatform> {
   const children: Child[] = [];
@@ -92,7 +94,7 @@ export async function startPlatform(
     const pruningAddress = pruning ? `127.0.0.1:${pruning.port}` : undefined;
     const gateway = await startDeployable('gateway', 'gateway/src/main.ts', {
       ...common,
-      SIFT_GATEWAY_PORT: '0',
+      SIFT_GATEWAY_PORT: String(opts.gatewayPort ?? 0),
       SIFT_EMBEDDING_ADDRESS: embeddingAddress,
       ...(selectionAddress ? { SIFT_SELECTION_ADDRESS: selectionAddress } : {}),
       ...(pruningAddress ? { SIFT_PRUNING_ADDRESS: pruningAddress } : {}),

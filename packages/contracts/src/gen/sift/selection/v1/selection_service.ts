@@ -778,7 +778,10 @@ export interface LongFilePruningStep {
     /** Drop every file longer than this many tokens. */
     { $case: "maxTokens"; value: number }
     | undefined;
-  /** Model whose tokenizer counts tokens; an empty name counts UTF-8 bytes. */
+  /**
+   * How tokens are counted: name "code-tokens" (the default when empty: identifiers, numbers, operators
+   * and punctuation, as the code models split source) or "utf8-bytes"; other names are INVALID_ARGUMENT.
+   */
   tokenizer?: ModelRef | undefined;
 }
 

@@ -1,0 +1,42 @@
+/**
+ * Starts the whole platform and keeps it running until Ctrl-C, so the README's curl examples have a gateway
+ * to talk to: NATS, the metrics consumer (embedded ClickHouse), the embedding, selection and pruning
+ * services and the gateway on SIFT_GATEWAY_PORT (default 8080); the rest on free loopback ports. Data lives
+ * under .data/serve/; the pruning service writes its models into .data/serve/models (a copy of the trained
+ * language models), never into the repository's models/.
+ */
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, startPlatform } from '@sift/launcher';
+
+const dataDir = join(repoRoot, '.data', 'serve');
+const models = join(dataDir, 'models');
+mkdirSync(dataDir, { recursive: true });
+if (!existsSync(join(models, 'byte-gpt'))) {
+  cpSync(join(repoRoot, 'models', 'byte-gpt'), join(models, 'byte-gpt'), { recursive: true });
+}
+const port = Number(process.env.SIFT_GATEWAY_PORT ?? 8080);
+const platform = await startPlatform(
+  dataDir,
+  {},
+  { selection: true, pruning: true, pruningEnv: { SIFT_MODELS_DIR: models }, gatewayPort: port },
+);
+process.stdout.write(
+  [
+    `gateway    ${platform.gatewayUrl}   (try: curl -s ${platform.gatewayUrl}/healthz)`,
+    `embedding  ${platform.embeddingAddress}   selection ${platform.selectionAddress}   pruning ${platform.pruningAddress}`,
+    `NATS       ${platform.natsUrl}   ClickHouse (embedded) ${platform.clickhouseDir}`,
+    `pruned models go to ${models}; dataset and output paths are read on this machine (use absolute paths)`,
+    'Ctrl-C stops everything (services drain, the metrics consumer flushes).',
+    '',
+  ].join('\n'),
+);
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('stopping...\n');
+    void platform.stop().then(() => process.exit(0));
+  });
+}
