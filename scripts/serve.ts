@@ -7,6 +7,7 @@
  */
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { key, loadConfig } from '@sift/kit';
 import { repoRoot, startPlatform } from '@sift/launcher';
 
 const dataDir = join(repoRoot, '.data', 'serve');
@@ -15,7 +16,7 @@ mkdirSync(dataDir, { recursive: true });
 if (!existsSync(join(models, 'byte-gpt'))) {
   cpSync(join(repoRoot, 'models', 'byte-gpt'), join(models, 'byte-gpt'), { recursive: true });
 }
-const port = Number(process.env.SIFT_GATEWAY_PORT ?? 8080);
+const { port } = loadConfig({ port: key.int('SIFT_GATEWAY_PORT', 8080, 'the gateway port') });
 const platform = await startPlatform(
   dataDir,
   {},
