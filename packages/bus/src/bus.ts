@@ -9,6 +9,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { SiftError } from '@sift/kit';
 import type { StreamName, Subject } from './subjects.js';
 import { filterFor, streams, subjectFor } from './subjects.js';
 
@@ -41,9 +42,18 @@ export class Bus {
     return bus;
   }
 
-  /** Publishes to JetStream and waits for the stream to store it; `key` names the entity of keyed subjects. */
+  /**
+   * Publishes to JetStream and waits for the stream to store it; `key` names the entity of keyed subjects.
+   * A failure (NATS unreachable, no stream) is UNAVAILABLE: the caller may retry.
+   */
   async publish<T>(subject: Subject<T>, message: T, key?: string): Promise<void> {
-    await this.js.publish(subjectFor(subject, key), subject.codec.encode(message).finish());
+    try {
+      await this.js.publish(subjectFor(subject, key), subject.codec.encode(message).finish());
+    } catch (err) {
+      throw new SiftError('unavailable', `the event bus did not take ${subject.name}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
   }
 
   /**
@@ -67,32 +77,58 @@ export class Bus {
   /**
    * A work-queue consumer: takes one message at a time and keeps it "in progress" while `handle` runs
    * (heartbeats), acking when it resolves. If the process dies, JetStream redelivers the message after
-   * `ackWaitMs` to any replica. A rejected `handle` naks it for a retry after `retryDelayMs`.
+   * `ackWaitMs` to any replica. A rejected `handle` naks it for a retry after `retryDelayMs`, doubled on each
+   * delivery up to a minute; after `maxDeliveries` the message is dropped (and reported), and so is one that
+   * does not decode: a message that can never succeed must not hold the queue.
    */
   async work<T>(
     subject: Subject<T>,
     durable: string,
     handle: (message: T, redelivered: boolean) => Promise<void>,
-    opts: { ackWaitMs?: number; retryDelayMs?: number; onError?: (err: unknown) => void } = {},
+    opts: { ackWaitMs?: number; retryDelayMs?: number; maxDeliveries?: number; onError?: (err: unknown) => void } = {},
   ): Promise<() => Promise<void>> {
     const ackWaitMs = opts.ackWaitMs ?? 30_000;
+    const retryDelayMs = opts.retryDelayMs ?? 1000;
+    const maxDeliveries = opts.maxDeliveries ?? 10;
     await this.ensureConsumer(subject, durable, ackWaitMs, 1);
     const consumer = await this.js.consumers.get(subject.stream, durable);
     let stopped = false;
+    // While NATS is unreachable a pull never settles: stopping must not wait for it.
+    let wake: (v: null) => void = () => {};
+    const stopping = new Promise<null>((resolve) => {
+      wake = resolve;
+    });
     const loop = (async () => {
       while (!stopped) {
-        const m = await consumer.next({ expires: 1000 }).catch((err: unknown) => {
-          if (!stopped) opts.onError?.(err);
-          return null;
-        });
+        const m = await Promise.race([
+          consumer.next({ expires: 1000 }).catch((err: unknown) => {
+            if (!stopped) opts.onError?.(err);
+            return null;
+          }),
+          stopping,
+        ]);
         if (!m) continue;
+        let message: T;
+        try {
+          message = subject.codec.decode(m.data);
+        } catch (err) {
+          opts.onError?.(new Error(`dropped an undecodable ${subject.name} message: ${(err as Error).message}`));
+          m.term();
+          continue;
+        }
         const heartbeat = setInterval(() => m.working(), Math.max(200, ackWaitMs / 3));
         try {
-          await handle(subject.codec.decode(m.data), m.redelivered);
+          await handle(message, m.redelivered);
           m.ack();
         } catch (err) {
           opts.onError?.(err);
-          m.nak(opts.retryDelayMs ?? 5000);
+          const deliveries = m.info.deliveryCount;
+          if (deliveries >= maxDeliveries) {
+            opts.onError?.(new Error(`dropped a ${subject.name} message after ${deliveries} failed deliveries`));
+            m.term();
+          } else {
+            m.nak(Math.min(60_000, retryDelayMs * 2 ** (deliveries - 1)));
+          }
         } finally {
           clearInterval(heartbeat);
         }
@@ -100,6 +136,7 @@ export class Bus {
     })();
     return async () => {
       stopped = true;
+      wake(null);
       await loop.catch(() => undefined);
     };
   }

@@ -67,11 +67,34 @@ export class FileJobStore<J extends JobRecord> {
     await this.saveRun(id, { completedStages: 0, cancelRequested: false });
   }
 
+  /** The job record; NOT_FOUND for an unknown id, FAILED_PRECONDITION naming the job when its file is corrupt. */
   async get(jobId: string): Promise<J> {
+    let text: string;
     try {
-      return this.codec.fromJSON(JSON.parse(await readFile(join(this.dir(jobId), 'job.json'), 'utf8')));
+      text = await readFile(join(this.dir(jobId), 'job.json'), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SiftError('not_found', `unknown job "${jobId}"`);
+      throw err;
+    }
+    try {
+      return this.codec.fromJSON(JSON.parse(text));
+    } catch (err) {
+      throw new SiftError('failed_precondition', `job ${jobId}: its record is unreadable (${(err as Error).message})`, {
+        cause: err,
+      });
+    }
+  }
+
+  /**
+   * For listings: the job, or undefined when it vanished meanwhile or its record cannot be read. One bad
+   * record must not take every listing down; GetJob on it still answers FAILED_PRECONDITION naming it.
+   */
+  async getIfReadable(jobId: string): Promise<J | undefined> {
+    try {
+      return await this.get(jobId);
+    } catch (err) {
+      const kind = (err as { kind?: string }).kind;
+      if (kind === 'not_found' || kind === 'failed_precondition') return undefined;
       throw err;
     }
   }

@@ -1,4 +1,5 @@
 export * from './checkpoints.js';
+export * from './enqueue.js';
 export * from './file-job-store.js';
 export * from './job-worker.js';
 export * from './watch.js';

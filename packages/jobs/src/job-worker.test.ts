@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commonV1, pruningV1 } from '@sift/contracts';
 import { createLogger, type Logger, SiftError } from '@sift/kit';
 import { afterAll, describe, expect, it } from 'vitest';
+import { enqueueJob } from './enqueue.js';
 import { FileJobStore } from './file-job-store.js';
 import { JobWorker, jobProgressReporter } from './job-worker.js';
 
@@ -46,6 +47,50 @@ async function waitFor(check: () => boolean): Promise<void> {
 }
 
 describe('JobWorker', () => {
+  it('lets go of a job it cannot read, and never turns a final job into a failed one', async () => {
+    const worker = new TestWorker(async () => {
+      throw new Error('must not run');
+    });
+    await worker.run('job-zzzz-00000000'); // unknown: nothing to run, no throw (the message is acked)
+    const corrupt = await newJob();
+    writeFileSync(join(root, corrupt, 'job.json'), '{"status": {"jobId"');
+    await worker.run(corrupt);
+    await expect(store.get(corrupt)).rejects.toMatchObject({ kind: 'failed_precondition' });
+    expect(await store.getIfReadable(corrupt)).toBeUndefined();
+    // The body saved SUCCEEDED, then a later step (announcing it) failed: the job stays SUCCEEDED.
+    const done = await newJob();
+    const announcing = new TestWorker(async (_c, jobId) => {
+      await store.update(jobId, (j) => {
+        if (j.status) j.status.state = commonV1.JobState.JOB_STATE_SUCCEEDED;
+      });
+      throw new SiftError('unavailable', 'the event bus did not take sift.pruning.v1.job_finished');
+    });
+    await announcing.run(done);
+    expect(announcing.settled).toEqual([]);
+    expect((await store.get(done)).status?.state).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
+    expect(worker.settled).toEqual([]);
+  });
+
+  it('queues a job and remembers its request id only once the queue took it', async () => {
+    const job = (jobId: string) =>
+      pruningV1.Job.fromPartial({ status: { jobId, state: commonV1.JobState.JOB_STATE_QUEUED, updatedAtMs: 1 } });
+    const lost = FileJobStore.newId();
+    const down = new SiftError('unavailable', 'the event bus did not take sift.pruning.v1.job_submitted');
+    await expect(
+      enqueueJob(store, job(lost), 'request-1', async () => {
+        throw down;
+      }),
+    ).rejects.toBe(down);
+    expect((await store.get(lost)).status).toMatchObject({
+      state: commonV1.JobState.JOB_STATE_FAILED,
+      error: 'not queued: the event bus did not take sift.pruning.v1.job_submitted',
+    });
+    expect(await store.jobForRequest('request-1')).toBeUndefined();
+    const queued = FileJobStore.newId();
+    await enqueueJob(store, job(queued), 'request-1', async () => {});
+    expect(await store.jobForRequest('request-1')).toBe(queued);
+  });
+
   it('fails a job whose body throws, with the error as the reason, and leaves final jobs alone', async () => {
     const jobId = await newJob();
     const worker = new TestWorker(async () => {

@@ -107,9 +107,20 @@ export abstract class JobWorker<J extends JobRecord> {
   /** Records the job as failed or cancelled with `error`, and announces it. */
   protected abstract settle(jobId: string, state: commonV1.JobState, error: string): Promise<void>;
 
-  /** Runs (or resumes) one job to a final state. */
+  /**
+   * Runs (or resumes) one job to a final state. A job that no longer exists, or whose record cannot be read,
+   * is logged and let go: running its message again could never succeed, and would hold the queue.
+   */
   async run(jobId: string): Promise<void> {
-    const job = await this.store.get(jobId);
+    let job: J;
+    try {
+      job = await this.store.get(jobId);
+    } catch (err) {
+      const e = asSiftError(err);
+      if (e.kind !== 'not_found' && e.kind !== 'failed_precondition') throw err;
+      this.logger.error('queued job cannot be run; dropping its message', { jobId, reason: e.message });
+      return;
+    }
     if (isTerminal(job.status?.state ?? 0)) return;
     const log = this.logger.child({ jobId });
     const controller = new AbortController();
@@ -125,8 +136,14 @@ export abstract class JobWorker<J extends JobRecord> {
         log.info('worker stopping; the job will be picked up again');
         throw err;
       }
-      const cancelled = (await this.store.run(jobId)).cancelRequested;
       const e = asSiftError(err);
+      // A job already final stays so: e.g. its outputs are written and SUCCEEDED saved, and only announcing
+      // it failed (NATS down) — that is for the log, not a reason to call the job failed.
+      if (isTerminal((await this.store.get(jobId)).status?.state ?? 0)) {
+        log.error('job is final; a step after that failed', { err: e.cause ?? e });
+        return;
+      }
+      const cancelled = (await this.store.run(jobId)).cancelRequested;
       if (!cancelled) log.error('job failed', { err: e.cause ?? e });
       await this.settle(
         jobId,

@@ -1,37 +1,33 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 
-/** Options of a batched writer: rows go out when `maxRows` are buffered or `maxDelayMs` passed. */
-export interface BatchedWriterOptions {
-  maxRows: number;
-  maxDelayMs: number;
-}
-
 /**
- * Buffers rows per table and inserts them in batches: ClickHouse wants few large inserts, not one per
- * event. `flush` resolves once everything buffered so far is stored, so callers can ack their sources.
+ * Collects rows per table and inserts them in few large inserts (ClickHouse wants those, not one insert per
+ * event): the metrics consumer adds the rows of every event in a fetched NATS batch, flushes that table, and
+ * acks the events only once the flush resolved.
+ *
+ * Tables flush independently: a flush takes only its own table's rows, so one consumer can never ack rows
+ * that another consumer's failed insert took. A failed insert rejects the flush and forgets the rows it held;
+ * their events were not acked and are delivered again. Rows are inserted in chunks of at most `maxRows`;
+ * when a later chunk fails, the earlier ones stay stored and come again with the redelivery
+ * (at-least-once, see the consumer).
  */
 export class BatchedWriter {
   private readonly buffers = new Map<string, Record<string, unknown>[]>();
-  private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
   private written = 0;
 
   constructor(
     private readonly client: ClickHouseClient,
-    private readonly opts: BatchedWriterOptions,
-    private readonly onError: (err: unknown) => void = () => {},
+    private readonly opts: { maxRows: number },
   ) {}
 
-  /** Adds rows for `table`; may trigger a flush. */
-  add(table: string, rows: Record<string, unknown>[]): void {
+  /** Adds rows for `table`; nothing is inserted until `flush(table)`. */
+  add(table: string, rows: readonly Record<string, unknown>[]): void {
     const buf = this.buffers.get(table) ?? [];
-    buf.push(...rows);
+    for (const row of rows) buf.push(row);
     this.buffers.set(table, buf);
-    if (this.buffered() >= this.opts.maxRows) void this.flush().catch(this.onError);
-    else this.timer ??= setTimeout(() => void this.flush().catch(this.onError), this.opts.maxDelayMs);
   }
 
-  /** Rows waiting to be inserted. */
+  /** Rows waiting to be inserted, over all tables. */
   buffered(): number {
     let n = 0;
     for (const b of this.buffers.values()) n += b.length;
@@ -43,21 +39,14 @@ export class BatchedWriter {
     return this.written;
   }
 
-  /** Inserts everything buffered; rejects (keeping nothing lost to the caller's source) when an insert fails. */
-  flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const pending = [...this.buffers.entries()];
-    this.buffers.clear();
-    this.chain = this.chain
-      .catch(() => undefined)
-      .then(async () => {
-        for (const [table, values] of pending) {
-          if (values.length === 0) continue;
-          await this.client.insert({ table, values, format: 'JSONEachRow' });
-          this.written += values.length;
-        }
-      });
-    return this.chain;
+  /** Inserts `table`'s buffered rows; resolves once all are stored, rejects when an insert fails. */
+  async flush(table: string): Promise<void> {
+    const rows = this.buffers.get(table) ?? [];
+    this.buffers.delete(table);
+    for (let at = 0; at < rows.length; at += this.opts.maxRows) {
+      const values = rows.slice(at, at + this.opts.maxRows);
+      await this.client.insert({ table, values, format: 'JSONEachRow' });
+      this.written += values.length;
+    }
   }
 }

@@ -6,7 +6,7 @@ export const metricsConsumerConfigSpec = {
   clickhouseUrl: key.string('SIFT_CLICKHOUSE_URL', '', 'ClickHouse server URL; empty uses the embedded engine'),
   clickhouseDatabase: key.string('SIFT_CLICKHOUSE_DATABASE', 'default', 'database on the ClickHouse server'),
   dataDir: key.string('SIFT_METRICS_DATA_DIR', '.data/clickhouse', 'folder of the embedded ClickHouse (chdb)'),
-  batchRows: key.int('SIFT_METRICS_BATCH_ROWS', 5000, 'rows buffered before an insert', 1),
+  batchRows: key.int('SIFT_METRICS_BATCH_ROWS', 5000, 'most rows per ClickHouse insert', 1),
   logLevel: key.oneOf('SIFT_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const, 'log level'),
 };
 

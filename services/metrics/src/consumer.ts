@@ -25,7 +25,7 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
     store: config.clickhouseUrl || `embedded:${config.dataDir}`,
     migrationsApplied: applied,
   });
-  const writer = new BatchedWriter(client, { maxRows: config.batchRows, maxDelayMs: 500 });
+  const writer = new BatchedWriter(client, { maxRows: config.batchRows });
   const bus = await Bus.connect(config.natsUrl, 'sift-metrics-consumer');
   const stopRequests = await bus.consume(
     subjects.requestsCompleted,
@@ -35,7 +35,7 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
         'requests',
         batch.flatMap((d) => d.message.requests.map(requestRow)),
       );
-      await writer.flush();
+      await writer.flush('requests');
       for (const d of batch) d.ack();
       logger.debug('requests stored', { rows: batch.length });
     },
@@ -52,7 +52,7 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
         'selection_decisions',
         batch.flatMap((d) => decisionRows(d.message)),
       );
-      await writer.flush();
+      await writer.flush('selection_decisions');
       for (const d of batch) d.ack();
     },
     {
@@ -69,7 +69,7 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
         'pruning_runs',
         batch.map((d) => pruningRunRow(d.message)),
       );
-      await writer.flush();
+      await writer.flush('pruning_runs');
       for (const d of batch) d.ack();
     },
     {
@@ -82,7 +82,6 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
       await stopRequests();
       await stopDecisions();
       await stopPruningRuns();
-      await writer.flush();
       await bus.close();
       await client.close();
       logger.info('metrics consumer stopped', { rowsWritten: writer.rowsWritten() });

@@ -29,7 +29,6 @@ export async function startPruningService(config: PruningConfig, logger: Logger)
   const stopWorker = config.worker
     ? await bus.work(subjects.pruningJobSubmitted, 'pruning-workers', (m) => worker.run(m.status?.jobId ?? ''), {
         ackWaitMs: config.ackWaitMs,
-        retryDelayMs: 0,
         onError: (err) => logger.error('job message failed', { err }),
       })
     : async () => {};

@@ -33,7 +33,6 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
   const stopWorker = config.worker
     ? await bus.work(subjects.selectionJobSubmitted, 'selection-workers', (m) => worker.run(m.status?.jobId ?? ''), {
         ackWaitMs: config.ackWaitMs,
-        retryDelayMs: 0,
         onError: (err) => logger.error('job message failed', { err }),
       })
     : async () => {};

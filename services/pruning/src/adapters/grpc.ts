@@ -3,7 +3,7 @@ import { type Bus, subjects } from '@sift/bus';
 import { commonV1, pruningV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import type { ModelStore } from '@sift/inference';
-import { streamJobStatus } from '@sift/jobs';
+import { enqueueJob, streamJobStatus } from '@sift/jobs';
 import { requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { checkCalibration } from '../pipeline/analysis.js';
@@ -57,9 +57,15 @@ export function pruningHandlers(
       error: '',
       updatedAtMs: now,
     };
-    await store.create({ status, spec, result: undefined, createdAtMs: now, startedAtMs: 0, finishedAtMs: 0 });
-    if (requestId) await store.rememberRequest(requestId, jobId);
-    await bus.publish(subjects.pruningJobSubmitted, { status });
+    const record: pruningV1.Job = {
+      status,
+      spec,
+      result: undefined,
+      createdAtMs: now,
+      startedAtMs: 0,
+      finishedAtMs: 0,
+    };
+    await enqueueJob(store, record, requestId, () => bus.publish(subjects.pruningJobSubmitted, { status }));
     return jobId;
   };
 
@@ -157,7 +163,7 @@ export function pruningHandlers(
     const jobs: pruningV1.JobStatus[] = [];
     let i = start;
     for (; i < ids.length && jobs.length < size; i++) {
-      const s = (await store.get(ids[i] as string)).status;
+      const s = (await store.getIfReadable(ids[i] as string))?.status;
       if (!s) continue;
       if (req.states.length > 0 && !req.states.includes(s.state)) continue;
       if (req.kind && s.kind !== req.kind) continue;

@@ -4,7 +4,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
-import { streamJobStatus } from '@sift/jobs';
+import { enqueueJob, streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { checkJobPaths, checkOutputLocation, indexSavesOf } from '../pipeline/output-location.js';
@@ -60,7 +60,7 @@ export function selectionHandlers(
       error: '',
       updatedAtMs: now,
     };
-    await store.create({
+    const record: selectionV1.Job = {
       status,
       dataset,
       steps: req.steps,
@@ -70,9 +70,8 @@ export function selectionHandlers(
       createdAtMs: now,
       startedAtMs: 0,
       finishedAtMs: 0,
-    });
-    if (req.requestId) await store.rememberRequest(req.requestId, jobId);
-    await bus.publish(subjects.selectionJobSubmitted, { status });
+    };
+    await enqueueJob(store, record, req.requestId, () => bus.publish(subjects.selectionJobSubmitted, { status }));
     ctx.report.batchSize = 1;
     return { jobId, resolvedSteps: steps.map(toProtoStep) };
   };
@@ -88,7 +87,7 @@ export function selectionHandlers(
     const jobs: selectionV1.JobStatus[] = [];
     let i = start;
     for (; i < ids.length && jobs.length < size; i++) {
-      const s = (await store.get(ids[i] as string)).status;
+      const s = (await store.getIfReadable(ids[i] as string))?.status;
       if (s && (req.states.length === 0 || req.states.includes(s.state))) jobs.push(s);
     }
     return { jobs, nextPageToken: i < ids.length ? (ids[i - 1] ?? '') : '' };

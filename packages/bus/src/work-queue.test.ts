@@ -1,0 +1,71 @@
+import { commonV1, type selectionV1 } from '@sift/contracts';
+import { startNats, waitUntil } from '@sift/launcher';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bus } from './bus.js';
+import { subjects } from './subjects.js';
+
+const submitted = (jobId: string): selectionV1.JobProgressed => ({
+  status: {
+    jobId,
+    state: commonV1.JobState.JOB_STATE_QUEUED,
+    progress: undefined,
+    stageIndex: 0,
+    stageCount: 0,
+    error: '',
+    updatedAtMs: 0,
+  },
+});
+
+describe('Bus work queue on a real NATS server', () => {
+  let nats: Awaited<ReturnType<typeof startNats>>;
+  let bus: Bus;
+  beforeAll(async () => {
+    nats = await startNats();
+    bus = await Bus.connect(nats.url, 'work-queue-test');
+  });
+  afterAll(async () => {
+    await bus.close();
+    await nats.stop();
+  });
+
+  it('retries a failing message with backoff, drops it after its last delivery, and runs the next one', async () => {
+    const seen: { jobId: string; at: number }[] = [];
+    const errors: string[] = [];
+    const stop = await bus.work(
+      subjects.selectionJobSubmitted,
+      'work-queue-test',
+      async (m) => {
+        seen.push({ jobId: m.status?.jobId ?? '', at: performance.now() });
+        if (m.status?.jobId === 'poison') throw new Error('cannot run this one');
+      },
+      { retryDelayMs: 100, maxDeliveries: 3, onError: (err) => errors.push((err as Error).message) },
+    );
+    await bus.publish(subjects.selectionJobSubmitted, submitted('poison'));
+    await bus.publish(subjects.selectionJobSubmitted, submitted('healthy'));
+    await waitUntil(async () => seen.some((s) => s.jobId === 'healthy'), 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    await stop();
+    const poison = seen.filter((s) => s.jobId === 'poison');
+    expect(poison).toHaveLength(3);
+    // Backoff doubles: 100 ms, then 200 ms.
+    expect((poison[1]?.at ?? 0) - (poison[0]?.at ?? 0)).toBeGreaterThanOrEqual(90);
+    expect((poison[2]?.at ?? 0) - (poison[1]?.at ?? 0)).toBeGreaterThanOrEqual(190);
+    expect(errors).toContain('dropped a sift.selection.v1.job_submitted message after 3 failed deliveries');
+    expect(await bus.consumerLag('SIFT_JOBS', 'work-queue-test')).toEqual({ pending: 0, ackPending: 0 });
+  });
+
+  it('answers UNAVAILABLE when NATS does not take a publish, and a worker still stops without it', async () => {
+    const other = await startNats();
+    const doomed = await Bus.connect(other.url, 'work-queue-test-doomed');
+    const stopWorking = await doomed.work(subjects.selectionJobSubmitted, 'doomed-workers', async () => {});
+    await other.stop();
+    const started = performance.now();
+    await stopWorking();
+    expect(performance.now() - started).toBeLessThan(3000);
+    await expect(doomed.publish(subjects.selectionJobSubmitted, submitted('x'))).rejects.toMatchObject({
+      kind: 'unavailable',
+      message: expect.stringContaining('the event bus did not take sift.selection.v1.job_submitted'),
+    });
+    await doomed.close();
+  });
+});
