@@ -27,19 +27,45 @@ export interface Delivery<T> {
 
 /** A connection to NATS with typed, protobuf-encoded publish and durable consumption. */
 export class Bus {
+  /** Re-creates the durable consumers this process uses (after a server came back without its storage). */
+  private readonly consumerSetups: (() => Promise<void>)[] = [];
+
   private constructor(
     readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
   ) {}
 
-  /** Connects and makes sure the platform's streams exist (idempotent across replicas). */
+  /**
+   * Connects and makes sure the platform's streams exist (idempotent across replicas). After every
+   * reconnect the streams and this process's consumers are ensured again: a server that restarted with
+   * empty storage would otherwise leave every publish and pull failing until the process restarts.
+   */
   static async connect(servers: string, name: string): Promise<Bus> {
     const nc = await connect({ servers: servers.split(','), name, maxReconnectAttempts: -1 });
     const jsm = await jetstreamManager(nc);
     const bus = new Bus(nc, jetstream(nc), jsm);
     await bus.ensureStreams();
+    bus.restoreAfterReconnects();
     return bus;
+  }
+
+  private restoreAfterReconnects(): void {
+    void (async () => {
+      for await (const status of this.nc.status()) {
+        if (status.type !== 'reconnect') continue;
+        // JetStream may need a moment after the server accepts connections.
+        for (let attempt = 0; attempt < 10; attempt++) {
+          try {
+            await this.ensureStreams();
+            for (const setup of this.consumerSetups) await setup();
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+      }
+    })().catch(() => undefined);
   }
 
   /**
@@ -90,7 +116,9 @@ export class Bus {
     const ackWaitMs = opts.ackWaitMs ?? 30_000;
     const retryDelayMs = opts.retryDelayMs ?? 1000;
     const maxDeliveries = opts.maxDeliveries ?? 10;
-    await this.ensureConsumer(subject, durable, ackWaitMs, 1);
+    const setup = () => this.ensureConsumer(subject, durable, ackWaitMs, 1);
+    await setup();
+    this.consumerSetups.push(setup);
     const consumer = await this.js.consumers.get(subject.stream, durable);
     let stopped = false;
     // While NATS is unreachable a pull never settles: stopping must not wait for it.
@@ -156,9 +184,13 @@ export class Bus {
       onUndecodable?: (err: unknown) => void;
       /** Told when `handle` fails; the batch is then redelivered after a short delay. */
       onError?: (err: unknown) => void;
+      /** Told when a pull from NATS fails (server away, reconnecting); the pull is retried. */
+      onPullError?: (err: unknown) => void;
     } = {},
   ): Promise<() => Promise<void>> {
-    await this.ensureConsumer(subject, durable, opts.ackWaitMs ?? 30_000, 10_000);
+    const setup = () => this.ensureConsumer(subject, durable, opts.ackWaitMs ?? 30_000, 10_000);
+    await setup();
+    this.consumerSetups.push(setup);
     const consumer = await this.js.consumers.get(subject.stream, durable);
     let stopped = false;
     const loop = (async () => {
@@ -182,7 +214,7 @@ export class Bus {
           }
         } catch (err) {
           // A failed pull (reconnect, server restart) is retried; unacked messages come back by themselves.
-          if (!stopped) opts.onError?.(err);
+          if (!stopped) opts.onPullError?.(err);
           await new Promise((r) => setTimeout(r, 500));
         }
         if (batch.length === 0) continue;

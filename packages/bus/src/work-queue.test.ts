@@ -54,6 +54,33 @@ describe('Bus work queue on a real NATS server', () => {
     expect(await bus.consumerLag('SIFT_JOBS', 'work-queue-test')).toEqual({ pending: 0, ackPending: 0 });
   });
 
+  it('recreates its streams and consumers when the server comes back without its storage', async () => {
+    const first = await startNats();
+    const port = Number(new URL(first.url.replace('nats://', 'http://')).port);
+    const restarted = await Bus.connect(first.url, 'work-queue-test-restart');
+    const seen: string[] = [];
+    const stopWorking = await restarted.work(subjects.selectionJobSubmitted, 'restart-workers', async (m) => {
+      seen.push(m.status?.jobId ?? '');
+    });
+    await first.stop();
+    const second = await startNats({ port }); // same address, empty JetStream storage
+    try {
+      await waitUntil(async () => {
+        try {
+          await restarted.publish(subjects.selectionJobSubmitted, submitted('after-restart'));
+          return true;
+        } catch {
+          return false;
+        }
+      }, 15_000);
+      await waitUntil(async () => seen.includes('after-restart'), 10_000);
+    } finally {
+      await stopWorking();
+      await restarted.close();
+      await second.stop();
+    }
+  });
+
   it('answers UNAVAILABLE when NATS does not take a publish, and a worker still stops without it', async () => {
     const other = await startNats();
     const doomed = await Bus.connect(other.url, 'work-queue-test-doomed');

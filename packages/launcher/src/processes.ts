@@ -82,10 +82,11 @@ function waitForLine(
   });
 }
 
-/** A NATS server with JetStream on a random loopback port and a fresh storage folder. */
-export async function startNats(): Promise<Child & { url: string }> {
+/** A NATS server with JetStream on a loopback port (`port`, or a random one) and a fresh storage folder. */
+export async function startNats(opts: { port?: number } = {}): Promise<Child & { url: string }> {
   const storeDir = mkdtempSync(join(tmpdir(), 'sift-nats-'));
-  const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', storeDir, '-m', '0'], {
+  const port = String(opts.port ?? -1);
+  const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', port, '-js', '-sd', storeDir, '-m', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const child = track('nats-server', proc);

@@ -27,6 +27,8 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
   });
   const writer = new BatchedWriter(client, { maxRows: config.batchRows });
   const bus = await Bus.connect(config.natsUrl, 'sift-metrics-consumer');
+  const pullError = (what: string) => (err: unknown) =>
+    logger.warn(`cannot pull ${what} from NATS; retrying`, { reason: (err as Error).message });
   const stopRequests = await bus.consume(
     subjects.requestsCompleted,
     'metrics-requests',
@@ -41,6 +43,7 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
     },
     {
       onError: (err) => logger.error('storing requests failed; will retry', { err }),
+      onPullError: pullError('requests'),
       onUndecodable: (err) => logger.warn('dropped undecodable request event', { err }),
     },
   );
@@ -58,6 +61,7 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
     {
       maxBatch: 20,
       onError: (err) => logger.error('storing selection decisions failed; will retry', { err }),
+      onPullError: pullError('selection decisions'),
       onUndecodable: (err) => logger.warn('dropped undecodable decisions event', { err }),
     },
   );
@@ -74,6 +78,7 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
     },
     {
       onError: (err) => logger.error('storing pruning runs failed; will retry', { err }),
+      onPullError: pullError('pruning runs'),
       onUndecodable: (err) => logger.warn('dropped undecodable pruning run event', { err }),
     },
   );
