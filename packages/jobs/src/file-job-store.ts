@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commonV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
@@ -124,8 +124,22 @@ export class FileJobStore<J extends JobRecord> {
     return next;
   }
 
+  /** The worker's bookkeeping, with `cancelRequested` read from its own marker file (see `requestCancel`). */
   async run(jobId: string): Promise<RunRecord> {
-    return JSON.parse(await readFile(join(this.dir(jobId), 'run.json'), 'utf8'));
+    const run = JSON.parse(await readFile(join(this.dir(jobId), 'run.json'), 'utf8')) as RunRecord;
+    const marked = await access(join(this.dir(jobId), 'cancel-requested')).then(
+      () => true,
+      () => false,
+    );
+    return { ...run, cancelRequested: run.cancelRequested || marked };
+  }
+
+  /**
+   * Records a client's cancel in a file of its own: the worker rewrites run.json after every stage from a
+   * copy it read earlier, and a cancel written into run.json in between would be lost.
+   */
+  async requestCancel(jobId: string): Promise<void> {
+    await writeFile(join(this.dir(jobId), 'cancel-requested'), '');
   }
 
   async saveRun(jobId: string, run: RunRecord): Promise<void> {

@@ -165,3 +165,13 @@ describe('JobWorker', () => {
     expect((await store.get(jobId)).status?.state).toBe(commonV1.JobState.JOB_STATE_QUEUED);
   });
 });
+
+describe('FileJobStore cancel requests', () => {
+  it('keeps a cancel written while the worker rewrites its run record from an older copy', async () => {
+    const jobId = await newJob();
+    const before = await store.run(jobId); // the worker's copy, read before the client cancels
+    await store.requestCancel(jobId);
+    await store.saveRun(jobId, { ...before, completedStages: 1 }); // the worker saves a finished stage
+    expect(await store.run(jobId)).toEqual({ completedStages: 1, cancelRequested: true });
+  });
+});

@@ -182,7 +182,7 @@ export function pruningHandlers(
         `job ${req.jobId} already finished (${commonV1.jobStateToJSON(state)})`,
       );
     }
-    await store.saveRun(req.jobId, { ...(await store.run(req.jobId)), cancelRequested: true });
+    await store.requestCancel(req.jobId);
     if (state === commonV1.JobState.JOB_STATE_QUEUED) {
       const updated = await store.update(req.jobId, (j) => {
         if (j.status) j.status.state = commonV1.JobState.JOB_STATE_CANCELLED;

@@ -101,7 +101,7 @@ export function selectionHandlers(
         `job ${req.jobId} already finished (${commonV1.jobStateToJSON(job.status?.state ?? 0)})`,
       );
     }
-    await store.saveRun(req.jobId, { ...(await store.run(req.jobId)), cancelRequested: true });
+    await store.requestCancel(req.jobId);
     if (job.status?.state === commonV1.JobState.JOB_STATE_QUEUED) {
       const updated = await store.update(req.jobId, (j) => {
         if (j.status) j.status.state = commonV1.JobState.JOB_STATE_CANCELLED;
