@@ -110,7 +110,8 @@ export class Bus {
   async work<T>(
     subject: Subject<T>,
     durable: string,
-    handle: (message: T, redelivered: boolean) => Promise<void>,
+    /** `deliveries`: how often this message has been handed out, this time included (1 the first time). */
+    handle: (message: T, deliveries: number) => Promise<void>,
     opts: { ackWaitMs?: number; retryDelayMs?: number; maxDeliveries?: number; onError?: (err: unknown) => void } = {},
   ): Promise<() => Promise<void>> {
     const ackWaitMs = opts.ackWaitMs ?? 30_000;
@@ -146,7 +147,7 @@ export class Bus {
         }
         const heartbeat = setInterval(() => m.working(), Math.max(200, ackWaitMs / 3));
         try {
-          await handle(message, m.redelivered);
+          await handle(message, m.info.deliveryCount);
           m.ack();
         } catch (err) {
           opts.onError?.(err);

@@ -71,6 +71,21 @@ describe('JobWorker', () => {
     expect(worker.settled).toEqual([]);
   });
 
+  it('fails a job whose worker died on each of its last starts instead of starting it again', async () => {
+    const jobId = await newJob();
+    const worker = new TestWorker(async () => {
+      throw new Error('must not run');
+    });
+    await worker.run(jobId, 9);
+    expect(worker.settled).toEqual([
+      {
+        jobId,
+        state: commonV1.JobState.JOB_STATE_FAILED,
+        error: expect.stringContaining('the job was started 8 times and its worker stopped each time'),
+      },
+    ]);
+  });
+
   it('queues a job and remembers its request id only once the queue took it', async () => {
     const job = (jobId: string) =>
       pruningV1.Job.fromPartial({ status: { jobId, state: commonV1.JobState.JOB_STATE_QUEUED, updatedAtMs: 1 } });

@@ -83,6 +83,9 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
   };
 }
 
+/** Starts after which a job whose worker keeps dying is failed instead of started again. */
+const maxStarts = 8;
+
 /**
  * A worker of queued jobs. Subclasses implement the job body (`execute`) and how a job is recorded as
  * final (`settle`); this class owns what every worker shares: a job already final is left alone; a body
@@ -111,7 +114,7 @@ export abstract class JobWorker<J extends JobRecord> {
    * Runs (or resumes) one job to a final state. A job that no longer exists, or whose record cannot be read,
    * is logged and let go: running its message again could never succeed, and would hold the queue.
    */
-  async run(jobId: string): Promise<void> {
+  async run(jobId: string, deliveries = 1): Promise<void> {
     let job: J;
     try {
       job = await this.store.get(jobId);
@@ -123,6 +126,14 @@ export abstract class JobWorker<J extends JobRecord> {
     }
     if (isTerminal(job.status?.state ?? 0)) return;
     const log = this.logger.child({ jobId });
+    if (deliveries > maxStarts) {
+      // Each earlier start ended with its worker gone (killed, out of memory) before the job did: starting
+      // it again would take the next worker down the same way.
+      const reason = `the job was started ${deliveries - 1} times and its worker stopped each time before it finished (out of memory, or killed); see the service logs`;
+      log.error('giving up on a job', { reason });
+      await this.settle(jobId, commonV1.JobState.JOB_STATE_FAILED, reason);
+      return;
+    }
     const controller = new AbortController();
     this.current = controller;
     // How long the event loop was held at a stretch while the job ran: RPCs, progress writes and the work

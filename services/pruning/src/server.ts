@@ -27,10 +27,15 @@ export async function startPruningService(config: PruningConfig, logger: Logger)
   };
   const worker = new PruningWorker(store, bus, models, runtime, logger);
   const stopWorker = config.worker
-    ? await bus.work(subjects.pruningJobSubmitted, 'pruning-workers', (m) => worker.run(m.status?.jobId ?? ''), {
-        ackWaitMs: config.ackWaitMs,
-        onError: (err) => logger.error('job message failed', { err }),
-      })
+    ? await bus.work(
+        subjects.pruningJobSubmitted,
+        'pruning-workers',
+        (m, deliveries) => worker.run(m.status?.jobId ?? '', deliveries),
+        {
+          ackWaitMs: config.ackWaitMs,
+          onError: (err) => logger.error('job message failed', { err }),
+        },
+      )
     : async () => {};
   const server = await startGrpcServer({
     name: 'pruning',

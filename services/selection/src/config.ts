@@ -22,6 +22,12 @@ export const selectionConfigSpec = {
   worker: key.bool('SIFT_SELECTION_WORKER', true, 'take jobs from the queue in this process'),
   ackWaitMs: key.int('SIFT_SELECTION_ACK_WAIT_MS', 30_000, "a dead worker's job is redelivered after this", 500),
   maxMessageBytes: key.int('SIFT_GRPC_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 'largest gRPC message', 1024),
+  maxDatasetChars: key.int(
+    'SIFT_SELECTION_MAX_DATASET_CHARS',
+    600_000_000,
+    "most text characters one job holds in memory (~1.7 GB of heap at the default); beyond, the job fails. Raise with the worker's heap (NODE_OPTIONS=--max-old-space-size)",
+    1,
+  ),
   logLevel: key.oneOf('SIFT_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const, 'log level'),
 };
 

@@ -29,12 +29,17 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
   );
   const kernels = await createSelectionKernels({ provider: config.provider, logger });
   const dataRoots = DataRoots.parse(config.dataRoots);
-  const worker = new SelectionWorker(store, bus, embedder, kernels, logger, dataRoots, languageModels);
+  const worker = new SelectionWorker(store, bus, embedder, kernels, logger, dataRoots, config, languageModels);
   const stopWorker = config.worker
-    ? await bus.work(subjects.selectionJobSubmitted, 'selection-workers', (m) => worker.run(m.status?.jobId ?? ''), {
-        ackWaitMs: config.ackWaitMs,
-        onError: (err) => logger.error('job message failed', { err }),
-      })
+    ? await bus.work(
+        subjects.selectionJobSubmitted,
+        'selection-workers',
+        (m, deliveries) => worker.run(m.status?.jobId ?? '', deliveries),
+        {
+          ackWaitMs: config.ackWaitMs,
+          onError: (err) => logger.error('job message failed', { err }),
+        },
+      )
     : async () => {};
   const server = await startGrpcServer({
     name: 'selection',

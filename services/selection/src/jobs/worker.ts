@@ -25,6 +25,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     private readonly kernels: SelectionKernels,
     logger: Logger,
     private readonly dataRoots: DataRoots,
+    private readonly limits: { maxDatasetChars: number },
     private readonly languageModels?: LanguageModelScorer,
   ) {
     super(store, logger, 'selection');
@@ -56,7 +57,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     if (!output) throw new SiftError('invalid_argument', 'output is required');
     await checkJobPaths(this.dataRoots, dataset, output, steps);
     progress.stage('load', 0);
-    const { ids, texts } = await loadDataset(dataset, progress.tick);
+    const { ids, texts } = await loadDataset(dataset, progress.tick, this.limits.maxDatasetChars);
     const state: PipelineState =
       run.completedStages > 0
         ? await loadSnapshot(dir, run.completedStages - 1, ids, texts)

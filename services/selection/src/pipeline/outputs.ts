@@ -18,14 +18,20 @@ export async function datasetFiles(dataset: selectionV1.Dataset): Promise<string
   return (await listDatasetFiles(dataset.paths, formatName(dataset.format))).map((f) => f.path);
 }
 
-/** Streams the dataset once and keeps ids and texts; fails on an empty dataset or duplicate ids. */
+/**
+ * Streams the dataset once and keeps ids and texts; fails on an empty dataset, duplicate ids, or more text
+ * than `maxChars` (every text stays in memory for the job: an unbounded one ran the worker out of heap, and
+ * the redelivered job did it again on every restart).
+ */
 export async function loadDataset(
   dataset: selectionV1.Dataset,
   tick: (done: number, total: number) => void,
+  maxChars: number,
 ): Promise<{ ids: string[]; texts: string[] }> {
   const ids: string[] = [];
   const texts: string[] = [];
   const seen = new Set<string>();
+  let chars = 0;
   const records = readRecords({
     paths: await datasetFiles(dataset),
     format: formatName(dataset.format),
@@ -37,6 +43,14 @@ export async function loadDataset(
     if (seen.has(r.id))
       throw new SiftError('invalid_argument', `duplicate record id "${r.id}" (record ${r.index}); ids must be unique`);
     seen.add(r.id);
+    chars += r.text.length;
+    if (chars > maxChars) {
+      throw new SiftError(
+        'invalid_argument',
+        `dataset ${dataset.paths.join(', ')} holds more than ${maxChars} characters of text (passed at record ${r.index}); ` +
+          'select a part of it (dataset.limit) or raise SIFT_SELECTION_MAX_DATASET_CHARS with the worker heap',
+      );
+    }
     ids.push(r.id);
     texts.push(r.text);
     if (ids.length % 1000 === 0) tick(ids.length, 0);
