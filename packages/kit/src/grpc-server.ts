@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   status as GrpcStatus,
   type Metadata,
@@ -221,6 +222,9 @@ function callContext(call: {
   cancelled?: boolean;
 }): LiveCallContext {
   const controller = new AbortController();
+  // A streaming call has listeners per piece of work in flight (each batched chunk waits on the signal);
+  // Node's default warning at 11 listeners would report a leak that is not one.
+  setMaxListeners(256, controller.signal);
   const raw = call.getDeadline();
   const deadlineMs = raw instanceof Date ? raw.getTime() : raw;
   const deadline = Number.isFinite(deadlineMs) ? deadlineMs : undefined;

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { commonV1, type embeddingV1 } from '@sift/contracts';
 import {
@@ -61,7 +62,14 @@ export function embeddingHandlers(
     // A plain `for await` destroys the duplex stream when reading ends, which would drop the answers still
     // being computed; iterate without destroying and let the server end the call.
     const chunks = (call as unknown as Readable).iterator({ destroyOnReturn: false }) as AsyncIterator<unknown>;
+    // Answers wait in the stream's buffer while the client does not read them: once it is full (write
+    // returns false), no further chunk is read until it drains, so a client that stops reading stops the work
+    // instead of growing the server's memory without bound.
+    let drained: Promise<void> | undefined;
+    const cancelled = new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
     for (;;) {
+      if (drained) await Promise.race([drained, failure, cancelled]);
+      ctx.signal.throwIfAborted();
       const next = await Promise.race([chunks.next(), failure]);
       if (next.done) break;
       const chunk = requireWellFormed(next.value as embeddingV1.EmbedStreamRequest);
@@ -69,8 +77,13 @@ export function embeddingHandlers(
       const started = performance.now();
       const work = run(chunk.request, ctx).then(
         (outcome) => {
-          if (!failed)
-            call.write({ chunkId: chunk.chunkId, response: toResponse(outcome, performance.now() - started) });
+          if (failed) return;
+          const response = toResponse(outcome, performance.now() - started);
+          if (!call.write({ chunkId: chunk.chunkId, response })) {
+            drained ??= once(call, 'drain').then(() => {
+              drained = undefined;
+            });
+          }
         },
         (err: unknown) =>
           fail(
