@@ -276,6 +276,8 @@ function buildPreTokenizer(config: unknown): PreTokenizer | null {
 class WordPiece {
   readonly vocab: ReadonlyMap<string, number>;
   readonly unkId: number;
+  /** Characters of the longest vocabulary entry: no longer candidate can match, so none is built. */
+  private readonly longestPiece: number;
   private readonly cache = new Map<string, readonly number[]>();
 
   constructor(
@@ -293,6 +295,9 @@ class WordPiece {
     }
     this.vocab = vocab;
     this.unkId = unkId;
+    let longest = 1;
+    for (const entry of vocab.keys()) longest = Math.max(longest, Array.from(entry).length);
+    this.longestPiece = longest;
   }
 
   /** Ids of one pre-tokenized word: its pieces, or the unknown token alone if any part has no piece. */
@@ -306,7 +311,9 @@ class WordPiece {
     } else {
       for (let start = 0; start < chars.length; ) {
         let found: number | undefined;
-        let end = chars.length;
+        // Longest match first, from the longest candidate that could be in the vocabulary: trying every
+        // length up to the word's end made a 100-character word cost ~5,000 string builds.
+        let end = Math.min(chars.length, start + this.longestPiece);
         for (; end > start; end--) {
           const piece = chars.slice(start, end).join('');
           found = this.vocab.get(start === 0 ? piece : this.prefix + piece);
@@ -320,7 +327,10 @@ class WordPiece {
         start = end;
       }
     }
-    if (this.cache.size >= 65536) this.cache.clear(); // bounded: a long-running service sees open vocabularies
+    // Bounded: a long-running service sees open vocabularies. A word too long for any piece is not kept (its
+    // answer is cheap, and 65,536 such words could hold gigabytes of keys).
+    if (chars.length > this.maxCharsPerWord) return ids;
+    if (this.cache.size >= 65536) this.cache.clear();
     this.cache.set(word, ids);
     return ids;
   }
