@@ -173,6 +173,31 @@ describe('selection job end to end', () => {
     expect((await fetch(`${platform.gatewayUrl}/v1/selection/jobs?page_size=1`)).status).toBe(200);
   });
 
+  it('publishes the decisions of records with long ids in events the bus accepts', async () => {
+    // 6,000 records with 200-character URL ids: 5,000 decisions in one event would pass NATS's 1 MiB limit.
+    const path = join(dataDir, 'urls.jsonl');
+    const url = (i: number) => `https://example.org/${'a'.repeat(170)}/${String(i).padStart(8, '0')}`;
+    writeFileSync(
+      path,
+      Array.from({ length: 6000 }, (_, i) => JSON.stringify({ id: url(i), text: `page ${i % 3000}` })).join('\n'),
+    );
+    const { body } = await submit({
+      dataset: { paths: [path], textField: 'text', idField: 'id' },
+      steps: [{ name: 'exact', exactDedup: {} }],
+      output: { path: join(dataDir, 'out-urls') },
+    });
+    let state = '';
+    await waitUntil(async () => {
+      const { job: j } = await job(body.jobId);
+      state = j.status.state;
+      return state === 'JOB_STATE_SUCCEEDED' || state === 'JOB_STATE_FAILED';
+    }, 60_000);
+    const { job: finished } = await job(body.jobId);
+    expect(finished.status.error ?? '').toBe('');
+    expect(state).toBe('JOB_STATE_SUCCEEDED');
+    expect(finished.report.recordsKept).toBe(3000);
+  });
+
   it('fails a job whose k exceeds the records, with the reason', async () => {
     const dataset = join(dataDir, 'tiny.jsonl');
     writeCorpusWithNearDuplicates(dataset, 5, 0);

@@ -233,6 +233,11 @@ export class Bus {
     };
   }
 
+  /** The largest message the server takes (its max_payload; 1 MiB, NATS's default, before it said). */
+  maxPayloadBytes(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
   /** Messages stored in a stream now. */
   async streamInfo(stream: StreamName): Promise<{ messages: number }> {
     const info = await this.jsm.streams.info(stream);

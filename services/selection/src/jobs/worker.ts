@@ -1,5 +1,5 @@
 import { type Bus, subjects } from '@sift/bus';
-import { commonV1, type selectionV1 } from '@sift/contracts';
+import { commonV1, selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import { JobWorker, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
@@ -107,19 +107,33 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     log.info('job succeeded', { kept: report.recordsKept, total: report.recordsTotal });
   }
 
-  /** Final per-record decisions as records_decided events (the metrics consumer stores them). */
+  /**
+   * Final per-record decisions as records_decided events (the metrics consumer stores them), at most 5,000
+   * per event and at most half the server's largest message: long record ids (URLs) made a 5,000-decision
+   * event exceed NATS's max_payload, which failed jobs whose outputs were already written.
+   */
   private async publishDecisions(jobId: string, state: PipelineState): Promise<void> {
-    const batch = 5000;
+    const maxDecisions = 5000;
+    const maxBytes = Math.floor(this.bus.maxPayloadBytes() / 2);
     let sequence = 0;
-    for (let start = 0; start < state.ids.length; start += batch) {
-      const decisions: selectionV1.RecordDecision[] = [];
-      for (let i = start; i < Math.min(state.ids.length, start + batch); i++) decisions.push(decisionOf(state, i));
-      await this.bus.publish(
-        subjects.selectionRecordsDecided,
-        { jobId, sequence: sequence++, decisions, publishedAtMs: Date.now() },
-        jobId,
-      );
+    let decisions: selectionV1.RecordDecision[] = [];
+    let bytes = 0;
+    const send = async () => {
+      if (decisions.length === 0) return;
+      const event = { jobId, sequence: sequence++, decisions, publishedAtMs: Date.now() };
+      decisions = [];
+      bytes = 0;
+      await this.bus.publish(subjects.selectionRecordsDecided, event, jobId);
+    };
+    for (let i = 0; i < state.ids.length; i++) {
+      const decision = decisionOf(state, i);
+      // Each decision is a length-delimited field of the event: its bytes plus a few of framing.
+      const size = selectionV1.RecordDecision.encode(decision).finish().length + 6;
+      if (decisions.length >= maxDecisions || (decisions.length > 0 && bytes + size > maxBytes)) await send();
+      decisions.push(decision);
+      bytes += size;
     }
+    await send();
   }
 
   protected settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {
