@@ -198,6 +198,26 @@ describe('selection job end to end', () => {
     expect(finished.report.recordsKept).toBe(3000);
   });
 
+  it('embeds a corpus with a record longer than the service takes, and records too large for one chunk together', async () => {
+    // One 300,000-character text (the service refuses over 200,000) and 40 of 100 KB (256 of them would not
+    // fit one 16 MiB message).
+    const path = join(dataDir, 'long.jsonl');
+    const records = [
+      { id: 'huge', text: 'river mountain '.repeat(20_000) },
+      ...Array.from({ length: 40 }, (_, i) => ({ id: `big-${i}`, text: `story ${i} `.repeat(10_000) })),
+    ];
+    writeFileSync(path, records.map((r) => JSON.stringify(r)).join('\n'));
+    const { body } = await submit({
+      dataset: { paths: [path], textField: 'text', idField: 'id' },
+      steps: [{ name: 'embed', embed: { batchSize: 256 } }],
+      output: { path: join(dataDir, 'out-long') },
+    });
+    await waitUntil(async () => /SUCCEEDED|FAILED/.test((await job(body.jobId)).job.status.state), 60_000);
+    const { job: finished } = await job(body.jobId);
+    expect(finished.status.error ?? '').toBe('');
+    expect(finished.report.recordsKept).toBe(41);
+  });
+
   it('fails a job whose k exceeds the records, with the reason', async () => {
     const dataset = join(dataDir, 'tiny.jsonl');
     writeCorpusWithNearDuplicates(dataset, 5, 0);

@@ -4,16 +4,24 @@ import { SiftError } from '@sift/kit';
 import type { TextEmbedder } from '../ports.js';
 
 /**
+ * Texts are cut to this many characters before they are sent: every encoder reads far fewer tokens (the
+ * default models 128-512), the service refuses inputs over its character limit (200,000 by default), and
+ * one long record must not fail a whole corpus.
+ */
+export const maxCharsSent = 100_000;
+
+/**
  * Embeds a corpus through the embedding service's bidirectional EmbedStream: chunks go out with a bounded
  * number in flight (so a million texts never sit in one message or in one queue), answers come back in any
- * order and are placed by chunk id. Vectors are L2-normalised by the service.
+ * order and are placed by chunk id. A chunk holds at most `batchSize` texts and at most a quarter of the
+ * largest message (so long texts cannot push it over the limit). Vectors are L2-normalised by the service.
  */
 export class StreamingEmbedder implements TextEmbedder {
   private readonly client: embeddingV1.EmbeddingServiceClient;
 
   constructor(
     address: string,
-    maxMessageBytes = 64 * 1024 * 1024,
+    private readonly maxMessageBytes = 64 * 1024 * 1024,
     private readonly chunksInFlight = 4,
   ) {
     this.client = new embeddingV1.EmbeddingServiceClient(address, credentials.createInsecure(), {
@@ -33,7 +41,8 @@ export class StreamingEmbedder implements TextEmbedder {
       this.client.embedStream();
     const abort = () => call.cancel();
     signal.addEventListener('abort', abort, { once: true });
-    const chunks = Math.ceil(texts.length / opts.batchSize);
+    const starts = chunkStarts(texts, opts.batchSize, Math.floor(this.maxMessageBytes / 4));
+    const chunks = starts.length - 1;
     let vectors: Float32Array | undefined;
     let dims = 0;
     let model = { name: opts.model, version: opts.version };
@@ -44,12 +53,12 @@ export class StreamingEmbedder implements TextEmbedder {
       await new Promise<void>((resolve, reject) => {
         const sendMore = () => {
           while (sent < chunks && sent - answered < this.chunksInFlight) {
-            const start = sent * opts.batchSize;
+            const inputs = texts.slice(starts[sent], starts[sent + 1]).map((t) => t.slice(0, maxCharsSent));
             call.write({
               chunkId: String(sent),
               request: {
                 model: { name: opts.model, version: opts.version },
-                inputs: texts.slice(start, start + opts.batchSize) as string[],
+                inputs,
                 normalize: true,
                 dimensions: opts.dimensions,
                 rejectLongInputs: false,
@@ -70,7 +79,7 @@ export class StreamingEmbedder implements TextEmbedder {
           }
           const bytes = Buffer.from(t.data);
           const rows = new Float32Array(bytes.buffer, bytes.byteOffset, n * d);
-          vectors.set(rows, Number(m.chunkId) * opts.batchSize * d);
+          vectors.set(rows, (starts[Number(m.chunkId)] as number) * d);
           done += n;
           answered++;
           onProgress(done);
@@ -98,4 +107,26 @@ export class StreamingEmbedder implements TextEmbedder {
   close(): void {
     this.client.close();
   }
+}
+
+/**
+ * Where each chunk starts (and, last, the text count): at most `batchSize` texts and, past its first text, at
+ * most `maxBytes` of UTF-8 (texts counted as sent, after the cut to {@link maxCharsSent}).
+ */
+export function chunkStarts(texts: readonly string[], batchSize: number, maxBytes: number): number[] {
+  const starts = [0];
+  let count = 0;
+  let bytes = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const size = Buffer.byteLength((texts[i] as string).slice(0, maxCharsSent), 'utf8') + 8;
+    if (count > 0 && (count >= batchSize || bytes + size > maxBytes)) {
+      starts.push(i);
+      count = 0;
+      bytes = 0;
+    }
+    count++;
+    bytes += size;
+  }
+  if (texts.length > 0) starts.push(texts.length);
+  return starts;
 }
