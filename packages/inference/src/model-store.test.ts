@@ -1,8 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLogger } from '@sift/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelStore } from './model-store.js';
+import { SessionCache } from './sessions.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sift-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -45,5 +47,35 @@ describe('ModelStore', () => {
     });
     await expect(store.resolve('alpha', '3')).rejects.toMatchObject({ kind: 'not_found' });
     await expect(store.resolve('broken')).rejects.toMatchObject({ kind: 'failed_precondition' });
+  });
+});
+
+describe('SessionCache integrity check', () => {
+  it('refuses a graph whose bytes differ from its manifest sha256, and loads it when they match', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sift-sha-'));
+    try {
+      cpSync(new URL('../../../models/digits-cls/1', import.meta.url).pathname, join(dir, 'digits-cls', '1'), {
+        recursive: true,
+      });
+      const store = new ModelStore(dir);
+      const sessions = new SessionCache({ provider: 'cpu', logger: createLogger('sha-test', 'error') });
+      try {
+        const model = await store.resolve('digits-cls');
+        await expect(sessions.get(model)).resolves.toMatchObject({ provider: 'cpu' });
+        await sessions.close();
+        const path = join(dir, 'digits-cls', '1', 'model.onnx');
+        const bytes = readFileSync(path);
+        bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff; // one weight byte flipped
+        writeFileSync(path, bytes);
+        await expect(sessions.get(model)).rejects.toMatchObject({
+          kind: 'failed_precondition',
+          message: expect.stringContaining('model.onnx has sha256 '),
+        });
+      } finally {
+        await sessions.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

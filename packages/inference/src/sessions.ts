@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Logger, SiftError } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
@@ -105,7 +107,9 @@ export class SessionCache {
   }
 
   private async open(model: StoredModel, role: string): Promise<LoadedGraph> {
-    const path = join(model.dir, graphFile(model.manifest, role));
+    const file = graphFile(model.manifest, role);
+    const path = join(model.dir, file);
+    await checkSha256(model, file);
     const base: WorkerSessionOptions = {
       graphOptimizationLevel: 'all',
       // Idle intra-op threads would otherwise spin for work and take the cores the gRPC and featurizing
@@ -118,9 +122,34 @@ export class SessionCache {
       const { session, provider } = await openSession(path, base, this.opts.provider, log, this.opts.thread ?? 'main');
       return { session, provider, model, role };
     } catch (err) {
-      throw new SiftError('failed_precondition', `model ${model.name}/${model.version}: cannot load ${path}`, {
-        cause: err,
-      });
+      const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      throw new SiftError(
+        'failed_precondition',
+        `model ${model.name}/${model.version}: cannot load ${path} (${reason})`,
+        {
+          cause: err,
+        },
+      );
     }
+  }
+}
+
+/**
+ * FAILED_PRECONDITION when the manifest lists a sha256 for `file` and the file on disk has another: a graph
+ * changed (or was damaged) after its model was stored would otherwise be served as if it were that model.
+ */
+export async function checkSha256(model: StoredModel, file: string): Promise<void> {
+  const declared = model.manifest.sha256;
+  const expected =
+    typeof declared === 'string' ? (file === graphFile(model.manifest) ? declared : undefined) : declared?.[file];
+  if (!expected) return;
+  const actual = createHash('sha256')
+    .update(await readFile(join(model.dir, file)))
+    .digest('hex');
+  if (actual !== expected) {
+    throw new SiftError(
+      'failed_precondition',
+      `model ${model.name}/${model.version}: ${file} has sha256 ${actual.slice(0, 12)}…, its manifest says ${expected.slice(0, 12)}…; the file changed after the model was stored`,
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { commonV1 } from '@sift/contracts';
-import { graphFile, type ModelStore, type StoredModel } from '@sift/inference';
+import { checkSha256, graphFile, type ModelStore, type StoredModel } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 import {
   decodeOnnxModel,
@@ -79,6 +79,7 @@ export function layerNodePatternOf(stored: StoredModel): RegExp {
 /** Loads the graph and finds its layers; failed_precondition when the file or its layers cannot be read. */
 export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
   const file = join(stored.dir, graphFile(stored.manifest));
+  await checkSha256(stored, graphFile(stored.manifest));
   const bytes = new Uint8Array(await readFile(file));
   let graph: OnnxModel;
   try {
