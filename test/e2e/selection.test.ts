@@ -205,6 +205,7 @@ describe('selection job end to end', () => {
     const records = [
       { id: 'huge', text: 'river mountain '.repeat(20_000) },
       ...Array.from({ length: 40 }, (_, i) => ({ id: `big-${i}`, text: `story ${i} `.repeat(10_000) })),
+      { id: 'emoji', text: '😀 🎉 😀' }, // nothing GloVe knows: a zero vector, counted in the report
     ];
     writeFileSync(path, records.map((r) => JSON.stringify(r)).join('\n'));
     const { body } = await submit({
@@ -215,7 +216,12 @@ describe('selection job end to end', () => {
     await waitUntil(async () => /SUCCEEDED|FAILED/.test((await job(body.jobId)).job.status.state), 60_000);
     const { job: finished } = await job(body.jobId);
     expect(finished.status.error ?? '').toBe('');
-    expect(finished.report.recordsKept).toBe(41);
+    expect(finished.report.recordsKept).toBe(42);
+    const report = JSON.parse(readFileSync(join(dataDir, 'out-long', 'report.json'), 'utf8'));
+    expect(report.stages[0].facts.unreadable).toBe(1);
+    expect(readFileSync(join(dataDir, 'out-long', 'report.md'), 'utf8')).toContain(
+      '1 of 42 records had no token the embedding model knows',
+    );
   });
 
   it('fails a job whose k exceeds the records, with the reason', async () => {

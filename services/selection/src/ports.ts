@@ -7,7 +7,13 @@ export interface TextEmbedder {
     opts: { model: string; version: string; dimensions: number; batchSize: number },
     onProgress: (done: number) => void,
     signal: AbortSignal,
-  ): Promise<{ vectors: Float32Array; dims: number; model: { name: string; version: string } }>;
+  ): Promise<{
+    vectors: Float32Array;
+    dims: number;
+    model: { name: string; version: string };
+    /** Texts the model could read nothing of (no known token): their vectors are all zeros. */
+    unreadable: number;
+  }>;
 }
 
 /** Perplexity of text under a byte-level language model from the model store (for text-quality weights). */

@@ -35,7 +35,7 @@ export class StreamingEmbedder implements TextEmbedder {
     opts: { model: string; version: string; dimensions: number; batchSize: number },
     onProgress: (done: number) => void,
     signal: AbortSignal,
-  ): Promise<{ vectors: Float32Array; dims: number; model: { name: string; version: string } }> {
+  ): ReturnType<TextEmbedder['embed']> {
     if (texts.length === 0) throw new SiftError('invalid_argument', 'nothing to embed');
     const call: ClientDuplexStream<embeddingV1.EmbedStreamRequest, embeddingV1.EmbedStreamResponse> =
       this.client.embedStream();
@@ -47,6 +47,7 @@ export class StreamingEmbedder implements TextEmbedder {
     let dims = 0;
     let model = { name: opts.model, version: opts.version };
     let done = 0;
+    let unreadable = 0;
     let sent = 0;
     let answered = 0;
     try {
@@ -81,6 +82,7 @@ export class StreamingEmbedder implements TextEmbedder {
           const rows = new Float32Array(bytes.buffer, bytes.byteOffset, n * d);
           vectors.set(rows, (starts[Number(m.chunkId)] as number) * d);
           done += n;
+          for (const fed of m.response?.fedTokens ?? []) if (fed === 0) unreadable++;
           answered++;
           onProgress(done);
           sendMore();
@@ -101,7 +103,7 @@ export class StreamingEmbedder implements TextEmbedder {
     if (!vectors || done !== texts.length) {
       throw new SiftError('internal', `embedding stream ended after ${done} of ${texts.length} texts`);
     }
-    return { vectors, dims, model };
+    return { vectors, dims, model, unreadable };
   }
 
   close(): void {

@@ -60,6 +60,13 @@ export function markdownReport(r: SelectionReportData): string {
     ),
   ];
   for (const s of r.stages) {
+    const unreadable = Number((s.facts as { unreadable?: number } | undefined)?.unreadable ?? 0);
+    if (unreadable > 0) {
+      lines.push(
+        '',
+        `**${s.stage}**: ${unreadable} of ${s.recordsIn} records had no token the embedding model knows; their vectors are all zeros, so later clustering steps cannot place them (density pruning ranks them hardest).`,
+      );
+    }
     if (s.clusterSizes) {
       lines.push('', `## Cluster sizes after ${s.stage}`, '', '| size <= | clusters |', '| ---: | ---: |');
       s.clusterSizes.upperBounds.forEach((b, i) => {

@@ -189,7 +189,9 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       });
       state.embeddings = { vectors, dims: r.dims, model: `${r.model.name}@${r.model.version}` };
       state.clustering = undefined;
-      return { facts: { model: state.embeddings.model, dims: r.dims } };
+      // Records the encoder could read nothing of have zero vectors: clustering methods cannot place them
+      // (density pruning even ranks them hardest), so the report says how many there were.
+      return { facts: { model: state.embeddings.model, dims: r.dims, unreadable: r.unreadable } };
     }
     case 'kmeans': {
       const { vectors, dims } = requireEmbeddings(state);
