@@ -12,7 +12,7 @@ import {
 import { DatasetError } from './dataset-error.js';
 import { fileAccessError } from './dataset-files.js';
 import type { RecordFields } from './dataset-record.js';
-import type { PositionedRecord } from './jsonl-reader.js';
+import { defaultMaxLineBytes, type PositionedRecord } from './jsonl-reader.js';
 
 /** Options for reading one Parquet file. */
 export interface ParquetReadOptions {
@@ -20,6 +20,8 @@ export interface ParquetReadOptions {
   fields: RecordFields;
   /** Stop after this many rows; the last row group is then read only up to there. */
   maxRecords?: number;
+  /** Largest string value read, in bytes (default 64 MiB, the JSONL line limit). */
+  maxValueBytes?: number;
 }
 
 // hyparquet decodes UNCOMPRESSED and SNAPPY itself; node:zlib adds GZIP and BROTLI everywhere and ZSTD where
@@ -35,6 +37,8 @@ const supportedCodecs: ReadonlySet<string> = new Set(['UNCOMPRESSED', 'SNAPPY', 
 
 /** Stands in for a string whose bytes are not UTF-8, so the row and field can be named afterwards. */
 const invalidUtf8 = Object.freeze({ invalidUtf8: true });
+/** Stands for a value over the size limit, found after the row group is read to name its row. */
+const tooLarge = Object.freeze({ tooLarge: true });
 
 /**
  * Streams the rows of a Parquet file as objects, one row group at a time.
@@ -72,7 +76,7 @@ export async function* readParquetFile(path: string, options: ParquetReadOptions
     if (groupStart >= maxRecords) return;
     const groupRows = Number(group.num_rows);
     const rowEnd = Math.min(groupStart + groupRows, maxRecords);
-    const utf8 = { sawInvalid: false };
+    const utf8 = { sawInvalid: false, sawTooLarge: false, maxValueBytes: options.maxValueBytes ?? defaultMaxLineBytes };
     let rows: Record<string, unknown>[];
     try {
       rows = await parquetReadObjects({
@@ -95,7 +99,17 @@ export async function* readParquetFile(path: string, options: ParquetReadOptions
       );
     }
     // A dictionary entry no selected row uses can also be invalid, so look for the marker in the rows.
-    if (utf8.sawInvalid) throwIfInvalidUtf8(rows, path, groupStart);
+    if (utf8.sawTooLarge) {
+      throwAtMarker(
+        rows,
+        path,
+        groupStart,
+        tooLarge,
+        (field) => `a value in field "${field}" is larger than ${utf8.maxValueBytes} bytes`,
+      );
+    }
+    if (utf8.sawInvalid)
+      throwAtMarker(rows, path, groupStart, invalidUtf8, (field) => `invalid UTF-8 in field "${field}"`);
     for (let i = 0; i < rows.length; i++) {
       yield { position: groupStart + i + 1, raw: rows[i]! };
     }
@@ -135,9 +149,19 @@ function checkCodecs(metadata: FileMetaData, path: string): void {
   }
 }
 
-function strictUtf8Parsers(state: { sawInvalid: boolean }): Partial<ParquetParsers> {
+/** Strings decoded strictly: invalid UTF-8, and values over the size limit (V8 could not even hold much
+ * longer ones), become markers found and reported with their row after the row group is read. */
+function strictUtf8Parsers(state: {
+  sawInvalid: boolean;
+  sawTooLarge: boolean;
+  maxValueBytes: number;
+}): Partial<ParquetParsers> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  const decode = (bytes: Uint8Array): string | typeof invalidUtf8 => {
+  const decode = (bytes: Uint8Array): string | typeof invalidUtf8 | typeof tooLarge => {
+    if (bytes.length > state.maxValueBytes) {
+      state.sawTooLarge = true;
+      return tooLarge;
+    }
     try {
       return decoder.decode(bytes);
     } catch {
@@ -155,31 +179,38 @@ function strictUtf8Parsers(state: { sawInvalid: boolean }): Partial<ParquetParse
   };
 }
 
-function throwIfInvalidUtf8(rows: readonly Record<string, unknown>[], path: string, groupStart: number): void {
+/** Throws for the first row holding `marker` (a value the parsers refused), naming its field and row. */
+function throwAtMarker(
+  rows: readonly Record<string, unknown>[],
+  path: string,
+  groupStart: number,
+  marker: object,
+  what: (field: string) => string,
+): void {
   for (let i = 0; i < rows.length; i++) {
-    const field = invalidUtf8Field(rows[i], '');
+    const field = markerField(rows[i], '', marker);
     if (field !== undefined) {
       const row = groupStart + i + 1;
-      throw new DatasetError('invalid_argument', `invalid UTF-8 in field "${field}" at ${path} row ${row}`, path, row);
+      throw new DatasetError('invalid_argument', `${what(field)} at ${path} row ${row}`, path, row);
     }
   }
 }
 
-/** Dotted path of the first value that stands for invalid UTF-8, searching nested structs and lists. */
-function invalidUtf8Field(value: unknown, path: string): string | undefined {
-  if (value === invalidUtf8) return path;
+/** Dotted path of the first value that is `marker`, searching nested structs and lists. */
+function markerField(value: unknown, path: string, marker: object): string | undefined {
+  if (value === marker) return path;
   if (value === null || typeof value !== 'object' || value instanceof Date || ArrayBuffer.isView(value)) {
     return undefined;
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = invalidUtf8Field(value[i], `${path}[${i}]`);
+      const found = markerField(value[i], `${path}[${i}]`, marker);
       if (found !== undefined) return found;
     }
     return undefined;
   }
   for (const [key, child] of Object.entries(value)) {
-    const found = invalidUtf8Field(child, path === '' ? key : `${path}.${key}`);
+    const found = markerField(child, path === '' ? key : `${path}.${key}`, marker);
     if (found !== undefined) return found;
   }
   return undefined;

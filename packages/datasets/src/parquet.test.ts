@@ -114,6 +114,17 @@ describe('Parquet reading errors', () => {
     });
   });
 
+  it('refuses a string value over the size limit, naming its row and field', async () => {
+    const path = join(dir, 'long-value.parquet');
+    await writeParquet(path, [{ text: 'short' }, { text: 'x'.repeat(2000) }]);
+    await expect(
+      readAll({ paths: [path], format: 'parquet', textField: 'text', maxLineBytes: 1000 }),
+    ).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: `a value in field "text" is larger than 1000 bytes at ${path} row 2`,
+    });
+  });
+
   it('names the row and field of a string that is not UTF-8', async () => {
     const path = join(dir, 'bad-utf8.parquet');
     parquetWriteFile({

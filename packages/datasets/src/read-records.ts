@@ -21,7 +21,7 @@ export interface DatasetSpec {
    * (the proto's INVALID_RECORD drop). Without it such a record fails the read with a DatasetError.
    */
   onInvalidRecord?: (record: InvalidRecord) => void;
-  /** Longest JSONL line accepted, in bytes (default 64 MiB). */
+  /** Longest JSONL line, and longest Parquet string value, accepted in bytes (default 64 MiB). */
   maxLineBytes?: number;
 }
 
@@ -50,7 +50,11 @@ export async function* readRecords(spec: DatasetSpec): AsyncGenerator<DatasetRec
     let records: AsyncGenerator<PositionedRecord>;
     let locate: (position: number) => string;
     if (file.format === 'parquet') {
-      records = readParquetFile(file.path, { fields, maxRecords: limit - index });
+      records = readParquetFile(file.path, {
+        fields,
+        maxRecords: limit - index,
+        ...(spec.maxLineBytes ? { maxValueBytes: spec.maxLineBytes } : {}),
+      });
       locate = (row) => `${file.path} row ${row}`;
     } else {
       const gzip = file.format === 'jsonl-gzip';
