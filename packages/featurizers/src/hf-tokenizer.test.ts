@@ -66,6 +66,14 @@ describe('HfTokenizer with BertNormalizer + BertPreTokenizer + WordPiece', () =>
     expect(Array.from(bert.encode('Café DÉJÀ vu!').ids)).toEqual([2, 5, 6, 7, 9, 3]);
   });
 
+  it('keeps an unassigned code point as [UNK] and splits CJK where the Rust tokenizer does', () => {
+    // U+0378 is unassigned: `tokenizers` keeps it (an unknown word), it does not drop it like a control.
+    expect(tokens(bert, 'hello \u0378 world')).toEqual(['[CLS]', 'hello', '[UNK]', 'world', '[SEP]']);
+    // U+2B820..U+2B91F are outside the Rust pre-tokenizer's CJK ranges: one word with its neighbours.
+    expect(tokens(bert, 'a\u{2B820}b')).toEqual(['[CLS]', '[UNK]', '[SEP]']);
+    expect(tokens(bert, 'a\u{2B920}b')).toEqual(['[CLS]', 'a', '[UNK]', 'b', '[SEP]']);
+  });
+
   it('keeps accents when strip_accents is false', () => {
     const cased = new HfTokenizer(
       bertJson({ normalizer: { type: 'BertNormalizer', strip_accents: false, lowercase: true } }),

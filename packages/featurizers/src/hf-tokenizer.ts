@@ -54,7 +54,11 @@ type SplitBehavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWith
 // ------------------------------------------------------------------------------ character classes
 
 const WHITE_SPACE = /^\p{White_Space}$/u;
-const OTHER = /^\p{C}$/u; // Cc, Cf, Cs, Co, Cn: what Rust's `is_other` and BERT's `_is_control` drop
+// Cc, Cf, Cs, Co: what Rust's `is_other` drops. Not Cn: `tokenizers` keeps an unassigned code point (it
+// becomes [UNK]), checked against the `tokenizers` npm package over every code point. Characters whose
+// category changed between Unicode versions (a few hundred marks and punctuation) still follow Node's ICU
+// tables, not the Rust crate's.
+const OTHER = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}]$/u;
 const PUNCTUATION = /^\p{P}$/u;
 const NONSPACING_MARK = /\p{Mn}/gu;
 const MARK = /\p{M}/gu;
@@ -80,7 +84,11 @@ function isBertPunctuation(ch: string): boolean {
   return PUNCTUATION.test(ch);
 }
 
-/** The CJK Unified Ideographs blocks BERT surrounds with spaces (so each ideograph is a word). */
+/**
+ * The CJK Unified Ideographs blocks BERT surrounds with spaces (so each ideograph is a word), as the Rust
+ * `tokenizers` BertPreTokenizer lists them: its Extension E range starts at 0x2B920 where Google's BERT has
+ * 0x2B820, and the tokenizer.json reference implementation is the one followed here.
+ */
 function isCjkIdeograph(cp: number): boolean {
   return (
     (cp >= 0x4e00 && cp <= 0x9fff) ||
@@ -88,7 +96,7 @@ function isCjkIdeograph(cp: number): boolean {
     (cp >= 0x20000 && cp <= 0x2a6df) ||
     (cp >= 0x2a700 && cp <= 0x2b73f) ||
     (cp >= 0x2b740 && cp <= 0x2b81f) ||
-    (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0x2b920 && cp <= 0x2ceaf) ||
     (cp >= 0xf900 && cp <= 0xfaff) ||
     (cp >= 0x2f800 && cp <= 0x2fa1f)
   );
