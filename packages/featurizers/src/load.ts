@@ -47,7 +47,12 @@ export async function createFeaturizer(
       try {
         return await createHfFeaturizer(modelDir, preprocessing, graphInputNames);
       } catch (err) {
-        throw new PreprocessingError(`hf-tokenizer: ${(err as Error).message}`, { cause: err });
+        // The featurizer's own messages already start with "hf-tokenizer:"; others (a tokenizer.json that
+        // does not parse) get it here.
+        const message = (err as Error).message;
+        throw new PreprocessingError(message.startsWith('hf-tokenizer:') ? message : `hf-tokenizer: ${message}`, {
+          cause: err,
+        });
       }
     case 'glove-words': {
       const vocabPath = fileInside(modelDir, requireString(preprocessing, kind, 'vocab'), kind);
