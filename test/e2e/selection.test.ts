@@ -525,10 +525,11 @@ describe('selection job end to end', () => {
       });
       const rows = (await rs.json<{ n: number | string; dups: number | string }>()).map((r) => Number(r.n));
       // One row per record of each successful job (the failed tiny job decided nothing): the 40 web pages,
-      // the code corpora (67 files; 77 and 5 in the dedup jobs), the 264-record news job and the two
-      // 7,500-record jobs of the kill test, and the 30,000-document crawl.
-      expect(rows.slice(-4)).toEqual([264, 7500, 7500, 30_000]);
-      expect(rows).toEqual(expect.arrayContaining([40, 5]));
+      // the code corpora (67 files; 77 and 5 in the dedup jobs), the 42 long records, the 264-record news
+      // job, the 6,000 long-id records, the two 7,500-record jobs of the kill test, and the 30,000-document
+      // crawl.
+      expect(rows.slice(-5)).toEqual([264, 6000, 7500, 7500, 30_000]);
+      expect(rows).toEqual(expect.arrayContaining([40, 5, 42]));
     } finally {
       await store.close();
     }
