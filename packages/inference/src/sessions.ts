@@ -137,14 +137,15 @@ export class SessionCache {
 /**
  * FAILED_PRECONDITION when the manifest lists a sha256 for `file` and the file on disk has another: a graph
  * changed (or was damaged) after its model was stored would otherwise be served as if it were that model.
+ * `bytes`: the file's content when the caller has already read it.
  */
-export async function checkSha256(model: StoredModel, file: string): Promise<void> {
+export async function checkSha256(model: StoredModel, file: string, bytes?: Uint8Array): Promise<void> {
   const declared = model.manifest.sha256;
   const expected =
     typeof declared === 'string' ? (file === graphFile(model.manifest) ? declared : undefined) : declared?.[file];
   if (!expected) return;
   const actual = createHash('sha256')
-    .update(await readFile(join(model.dir, file)))
+    .update(bytes ?? (await readFile(join(model.dir, file))))
     .digest('hex');
   if (actual !== expected) {
     throw new SiftError(

@@ -79,8 +79,8 @@ export function layerNodePatternOf(stored: StoredModel): RegExp {
 /** Loads the graph and finds its layers; failed_precondition when the file or its layers cannot be read. */
 export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
   const file = join(stored.dir, graphFile(stored.manifest));
-  await checkSha256(stored, graphFile(stored.manifest));
   const bytes = new Uint8Array(await readFile(file));
+  await checkSha256(stored, graphFile(stored.manifest), bytes);
   let graph: OnnxModel;
   try {
     graph = decodeOnnxModel(bytes);
