@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { SiftError } from '@sift/kit';
 import { describe, expect, it } from 'vitest';
 import { type BatcherOptions, DynamicBatcher } from './batcher.js';
@@ -93,6 +94,16 @@ describe('DynamicBatcher', () => {
     await expect(doomed).rejects.toMatchObject({ kind: 'deadline_exceeded' });
     await expect(kept).resolves.toMatchObject({ outputs: ['KEPT'] });
     expect(batches).toEqual([['kept']]);
+  });
+
+  it('lets go of each request once it settles, so one long-lived signal (a stream) does not hold them all', async () => {
+    const { batcher } = recording({ maxQueueDelayMs: 0 }, 0);
+    const stream = new AbortController();
+    for (let chunk = 0; chunk < 300; chunk++) await batcher.submit([item(`c${chunk}`)], stream.signal);
+    expect(getEventListeners(stream.signal, 'abort')).toHaveLength(0);
+    const failing = new DynamicBatcher<Item, string>(async () => Promise.reject(new Error('model failed')), options());
+    await expect(failing.submit([item('x')], stream.signal)).rejects.toThrow('model failed');
+    expect(getEventListeners(stream.signal, 'abort')).toHaveLength(0);
   });
 
   it('fails every request of a failing batch and keeps serving the next ones', async () => {

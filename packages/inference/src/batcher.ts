@@ -46,6 +46,8 @@ interface Pending<I, O> {
   computeMs: number;
   batchSizes: number[];
   settled: boolean;
+  /** Removes the abort listener; a long stream's signal would otherwise hold every request it ever made. */
+  detach(): void;
   resolve(r: BatchedResult<O>): void;
   reject(err: unknown): void;
 }
@@ -105,19 +107,17 @@ export class DynamicBatcher<I extends Batchable, O> {
         computeMs: 0,
         batchSizes: [],
         settled: false,
+        detach: () => signal?.removeEventListener('abort', onAbort),
         resolve,
         reject,
       };
+      const onAbort = () => {
+        if (request.settled) return;
+        this.queue = this.queue.filter((e) => e.request !== request);
+        this.settle(request, signal?.reason);
+      };
       for (let i = 0; i < items.length; i++) this.queue.push({ request, index: i, enqueuedAt: now });
-      signal?.addEventListener(
-        'abort',
-        () => {
-          if (request.settled) return;
-          this.queue = this.queue.filter((e) => e.request !== request);
-          this.settle(request, signal.reason);
-        },
-        { once: true },
-      );
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.schedule();
     });
   }
@@ -206,6 +206,7 @@ export class DynamicBatcher<I extends Batchable, O> {
   private settle(r: Pending<I, O>, err?: unknown): void {
     if (r.settled) return;
     r.settled = true;
+    r.detach();
     if (err !== undefined) {
       r.reject(err);
       return;
