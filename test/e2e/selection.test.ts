@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus } from '@sift/bus';
@@ -221,6 +221,51 @@ describe('selection job end to end', () => {
     expect(report.stages[0].facts.unreadable).toBe(1);
     expect(readFileSync(join(dataDir, 'out-long', 'report.md'), 'utf8')).toContain(
       '1 of 42 records had no token the embedding model knows',
+    );
+  });
+
+  it('keeps records the model reads nothing of aside from clustering, or drops them when told to', async () => {
+    // 60 news lines and 6 texts with no word GloVe knows: their vectors are all zeros. Dropping the hardest
+    // half by SSL prototypes would otherwise rank exactly those first (cosine 0 to every centroid).
+    const dataset = join(dataDir, 'mixed-scripts.jsonl');
+    writeCorpusWithNearDuplicates(dataset, 60, 0);
+    const unreadable = ['😀 🎉', 'ありがとう', 'спасибо', '感谢', 'धन्यवाद', '🙂🙂🙂'];
+    appendFileSync(dataset, unreadable.map((text, i) => `${JSON.stringify({ id: `u${i}`, text })}\n`).join(''));
+    const run = async (policy: string, out: string) => {
+      const { body } = await submit({
+        dataset: { paths: [dataset], textField: 'text', idField: 'id' },
+        steps: [
+          { name: 'embed', embed: { unreadable: policy } },
+          { name: 'cluster', kmeans: { k: 4, seed: 1 } },
+          { name: 'prototypes', sslPrototypes: { keepFraction: 0.5, drop: 'PROTOTYPE_DROP_HARDEST' } },
+        ],
+        output: { path: join(dataDir, out) },
+      });
+      await waitUntil(async () => /SUCCEEDED|FAILED/.test((await job(body.jobId)).job.status.state), 60_000);
+      expect((await job(body.jobId)).job.status.error ?? '').toBe('');
+      const report = JSON.parse(readFileSync(join(dataDir, out, 'report.json'), 'utf8'));
+      const decisions = readFileSync(join(dataDir, out, 'decisions.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((d) => d.recordId.startsWith('u'));
+      return { report, decisions };
+    };
+    const kept = await run('UNREADABLE_POLICY_KEEP', 'out-unreadable-kept');
+    expect(kept.report.stages[0].facts).toMatchObject({ unreadable: 6, unreadablePolicy: 'keep' });
+    expect(kept.report.stages[2].facts).toMatchObject({ keepCount: 30, keptAsideUnreadable: 6 });
+    expect(kept.decisions.map((d) => [d.kept, d.reason, d.cluster])).toEqual(
+      unreadable.map(() => [true, 'DECISION_REASON_KEPT', undefined]),
+    );
+    expect(kept.report.recordsKept).toBe(36);
+
+    const dropped = await run('UNREADABLE_POLICY_DROP', 'out-unreadable-dropped');
+    expect(dropped.decisions.map((d) => [d.kept, d.stage, d.reason])).toEqual(
+      unreadable.map(() => [false, 'embed', 'DECISION_REASON_UNREADABLE']),
+    );
+    expect(dropped.report.stages[2].facts).toMatchObject({ keepCount: 30 });
+    expect(readFileSync(join(dataDir, 'out-unreadable-dropped', 'report.md'), 'utf8')).toContain(
+      'this step dropped them (reason unreadable)',
     );
   });
 
@@ -525,11 +570,12 @@ describe('selection job end to end', () => {
       });
       const rows = (await rs.json<{ n: number | string; dups: number | string }>()).map((r) => Number(r.n));
       // One row per record of each successful job (the failed tiny job decided nothing): the 40 web pages,
-      // the code corpora (67 files; 77 and 5 in the dedup jobs), the 42 long records, the 264-record news
+      // the code corpora (67 files; 77 and 5 in the dedup jobs), the 42 long records, the two 66-record
+      // mixed-script jobs, the 264-record news
       // job, the 6,000 long-id records, the two 7,500-record jobs of the kill test, and the 30,000-document
       // crawl.
       expect(rows.slice(-5)).toEqual([264, 6000, 7500, 7500, 30_000]);
-      expect(rows).toEqual(expect.arrayContaining([40, 5, 42]));
+      expect(rows).toEqual(expect.arrayContaining([40, 5, 42, 66, 66]));
     } finally {
       await store.close();
     }

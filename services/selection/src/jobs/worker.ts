@@ -174,6 +174,7 @@ const reasonCode: Record<DropReason, selectionV1.DecisionReason> = {
   'far-from-centroid': 11,
   'long-file': 12,
   'low-quality': 13,
+  unreadable: 14,
 };
 
 /** The final decision of record i: kept, or the stage and reason that dropped it. */

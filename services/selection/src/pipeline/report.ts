@@ -60,11 +60,16 @@ export function markdownReport(r: SelectionReportData): string {
     ),
   ];
   for (const s of r.stages) {
-    const unreadable = Number((s.facts as { unreadable?: number } | undefined)?.unreadable ?? 0);
+    const facts = s.facts as { unreadable?: number; unreadablePolicy?: string } | undefined;
+    const unreadable = Number(facts?.unreadable ?? 0);
     if (unreadable > 0) {
+      const fate =
+        facts?.unreadablePolicy === 'drop'
+          ? 'this step dropped them (reason unreadable)'
+          : 'they are kept, and the later embedding-space steps pass them through untouched (`unreadable: UNREADABLE_POLICY_DROP` on the embed step drops them instead)';
       lines.push(
         '',
-        `**${s.stage}**: ${unreadable} of ${s.recordsIn} records had no token the embedding model knows; their vectors are all zeros, so later clustering steps cannot place them (density pruning ranks them hardest).`,
+        `**${s.stage}**: ${unreadable} of ${s.recordsIn} records had no token the embedding model knows; their vectors are all zeros, which no clustering can place: ${fate}.`,
       );
     }
     if (s.clusterSizes) {

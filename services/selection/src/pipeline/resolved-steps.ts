@@ -62,7 +62,15 @@ function protoKind(step: ResolvedStep): NonNullable<selectionV1.Step['kind']> {
     case 'embed':
       return {
         $case: 'embed',
-        value: { model: model(step.model, step.version), batchSize: step.batchSize, dimensions: step.dimensions },
+        value: {
+          model: model(step.model, step.version),
+          batchSize: step.batchSize,
+          dimensions: step.dimensions,
+          unreadable:
+            step.unreadable === 'drop'
+              ? selectionV1.UnreadablePolicy.UNREADABLE_POLICY_DROP
+              : selectionV1.UnreadablePolicy.UNREADABLE_POLICY_KEEP,
+        },
       };
     case 'kmeans':
       return {

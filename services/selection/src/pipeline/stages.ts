@@ -189,20 +189,33 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       });
       state.embeddings = { vectors, dims: r.dims, model: `${r.model.name}@${r.model.version}` };
       state.clustering = undefined;
-      // Records the encoder could read nothing of have zero vectors: clustering methods cannot place them
-      // (density pruning even ranks them hardest), so the report says how many there were.
-      return { facts: { model: state.embeddings.model, dims: r.dims, unreadable: r.unreadable } };
+      // Records the encoder could read nothing of have zero vectors, which no embedding-space step can place
+      // (cosine to them is undefined): they are dropped here, or kept aside by those steps.
+      const unreadable = alive.filter((rec) => isZeroRow(vectors, rec, r.dims));
+      if (step.unreadable === 'drop') {
+        for (const rec of unreadable) drop(state, rec, { stage: step.name, reason: 'unreadable' });
+      }
+      return {
+        facts: {
+          model: state.embeddings.model,
+          dims: r.dims,
+          unreadable: unreadable.length,
+          ...(unreadable.length > 0 ? { unreadablePolicy: step.unreadable } : {}),
+        },
+      };
     }
     case 'kmeans': {
       const { vectors, dims } = requireEmbeddings(state);
-      if (step.k > alive.length) {
+      const { records, unplaced } = placeable(state, alive);
+      if (step.k > records.length) {
+        const aside = unplaced > 0 ? ` (${unplaced} more have all-zero vectors and are kept aside)` : '';
         throw new SiftError(
           'invalid_argument',
-          `${step.name}: k = ${step.k} is larger than the ${alive.length} records left`,
+          `${step.name}: k = ${step.k} is larger than the ${records.length} records left to cluster${aside}`,
         );
       }
       ctx.progress(0, step.maxIterations);
-      const x = gatherRows(vectors, alive, dims);
+      const x = gatherRows(vectors, records, dims);
       const r = await clusterRows(x, dims, step, {
         assign: ctx.kernels.assign,
         signal: ctx.signal,
@@ -210,7 +223,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       });
       const labels = new Int32Array(state.ids.length).fill(-1);
       const similarity = new Float32Array(state.ids.length);
-      alive.forEach((rec, row) => {
+      records.forEach((rec, row) => {
         labels[rec] = r.labels[row] as number;
         similarity[rec] = r.similarity[row] as number;
       });
@@ -218,7 +231,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       ctx.progress(step.maxIterations, step.maxIterations);
       return {
         clusterSizes: clusterSizeHistogram(r.labels, step.k),
-        facts: { objective: r.objective, iterations: r.iterations },
+        facts: { objective: r.objective, iterations: r.iterations, ...keptAside(unplaced) },
       };
     }
     case 'sem-dedup': {
@@ -234,7 +247,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         signal: ctx.signal,
         onProgress: ctx.progress,
       });
-      alive.forEach((rec, row) => {
+      input.records.forEach((rec, row) => {
         if (r.kept[row]) return;
         const dup = r.duplicateOf[row] as number;
         drop(state, rec, {
@@ -242,18 +255,18 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
           reason: 'semantic-duplicate',
           cluster: input.labels[row] as number,
           score: r.similarity[row] as number,
-          ...(dup >= 0 ? { duplicateOf: alive[dup] as number } : {}),
+          ...(dup >= 0 ? { duplicateOf: input.records[dup] as number } : {}),
         });
       });
       return {
         epsSweep: r.sweep.map((p) => ({ eps: p.eps, wouldDrop: p.removed })),
-        facts: { eps: step.eps, removed: r.removed },
+        facts: { eps: step.eps, removed: r.removed, ...keptAside(input.unplaced) },
       };
     }
     case 'ssl-prototypes': {
       const input = clusteredAlive(state, alive);
       const r = sslPrototypes(input, { keepFraction: step.keepFraction, drop: step.drop });
-      alive.forEach((rec, row) => {
+      input.records.forEach((rec, row) => {
         if (r.kept[row]) return;
         drop(state, rec, {
           stage: step.name,
@@ -262,7 +275,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
           score: r.scores[row] as number,
         });
       });
-      return { facts: { keepCount: r.keepCount } };
+      return { facts: { keepCount: r.keepCount, ...keptAside(input.unplaced) } };
     }
     case 'd4': {
       const input = clusteredAlive(state, alive);
@@ -280,7 +293,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         (x, d, k, seed) =>
           clusterRows(x, d, { ...step.recluster, k, seed }, { assign: ctx.kernels.assign, signal: ctx.signal }),
       );
-      alive.forEach((rec, row) => {
+      input.records.forEach((rec, row) => {
         if (r.kept[row]) return;
         const reason = r.reason[row];
         const dup = r.duplicateOf[row] as number;
@@ -294,12 +307,17 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
                 : 'prototypical',
           cluster: input.labels[row] as number,
           score: reason === 'semantic-duplicate' ? (r.maxSimilarity[row] as number) : (r.prototypeScore[row] as number),
-          ...(dup >= 0 ? { duplicateOf: alive[dup] as number } : {}),
+          ...(dup >= 0 ? { duplicateOf: input.records[dup] as number } : {}),
         });
       });
       return {
         clusterSizes: clusterSizeHistogram(r.recluster.labels, r.recluster.k),
-        facts: { dedupKeepCount: r.dedupKeepCount, dedupCutoff: r.dedupCutoff, keepCount: r.keepCount },
+        facts: {
+          dedupKeepCount: r.dedupKeepCount,
+          dedupCutoff: r.dedupCutoff,
+          keepCount: r.keepCount,
+          ...keptAside(input.unplaced),
+        },
       };
     }
     case 'long-file-pruning': {
@@ -327,7 +345,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
     case 'scip': {
       const input = clusteredAlive(state, alive);
       const r = scipPrune(input, { pruneFraction: step.pruneFraction, smallClusterShare: step.smallClusterShare });
-      alive.forEach((rec, row) => {
+      input.records.forEach((rec, row) => {
         const reason = scipDropReason(r, row);
         if (!reason) return;
         drop(state, rec, {
@@ -337,11 +355,12 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
           score: r.score[row] as number,
         });
       });
-      const report = step.corruptionReport ? await corruptionReport(state, alive, input, step, ctx) : undefined;
+      const report = step.corruptionReport ? await corruptionReport(state, input, step, ctx) : undefined;
       return {
         facts: {
           budget: r.budget,
           droppedClusters: r.droppedClusters.length,
+          ...keptAside(input.unplaced),
           ...(report ? { corruption: report } : {}),
         },
       };
@@ -376,13 +395,13 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       const input = clusteredAlive(state, alive);
       const r = densityPruning(input, {
         ...(step.keepCount
-          ? { keepCount: Math.min(step.keepCount, alive.length) }
+          ? { keepCount: Math.min(step.keepCount, input.records.length) }
           : { keepFraction: step.keepFraction }),
         temperature: step.temperature,
         nearestCentroids: step.nearestCentroids,
         minQuotaFactor: step.minQuotaFactor,
       });
-      alive.forEach((rec, row) => {
+      input.records.forEach((rec, row) => {
         if (r.kept[row]) return;
         drop(state, rec, {
           stage: step.name,
@@ -391,7 +410,9 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
           score: r.centroidDistance[row] as number,
         });
       });
-      return { facts: { budget: r.budget, minQuota: r.minQuota, quotas: Array.from(r.quotas) } };
+      return {
+        facts: { budget: r.budget, minQuota: r.minQuota, quotas: Array.from(r.quotas), ...keptAside(input.unplaced) },
+      };
     }
   }
 }
@@ -403,19 +424,18 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
  */
 async function corruptionReport(
   state: PipelineState,
-  alive: Int32Array,
   input: ReturnType<typeof clusteredAlive>,
   step: Extract<ResolvedStep, { kind: 'scip' }>,
   ctx: StageContext,
 ) {
   const random = seededRandom(step.seed);
-  const rows = sampleIndices(alive.length, step.corruptionSamples, random);
+  const rows = sampleIndices(input.records.length, step.corruptionSamples, random);
   const originals: number[] = [];
   const corrupted: string[] = [];
   const kinds: string[] = [];
   rows.forEach((row, j) => {
     const kind = corruptionKinds[j % corruptionKinds.length] as (typeof corruptionKinds)[number];
-    const c = corruptCode(state.texts[alive[row] as number] as string, kind, random);
+    const c = corruptCode(state.texts[input.records[row] as number] as string, kind, random);
     if (!c) return;
     originals.push(row);
     corrupted.push(c.text);
@@ -455,15 +475,39 @@ function requireEmbeddings(state: PipelineState) {
   return state.embeddings;
 }
 
-/** The alive rows' embeddings with their labels under the latest clustering. */
+function isZeroRow(vectors: Float32Array, rec: number, dims: number): boolean {
+  for (let j = rec * dims; j < (rec + 1) * dims; j++) if (vectors[j] !== 0) return false;
+  return true;
+}
+
+/**
+ * The alive records an embedding-space step works on: all but those with an all-zero vector (the model
+ * read nothing of them), which it keeps aside, untouched; `unplaced` counts those.
+ */
+function placeable(state: PipelineState, alive: Int32Array): { records: Int32Array; unplaced: number } {
+  const { vectors, dims } = requireEmbeddings(state);
+  const records = alive.filter((rec) => !isZeroRow(vectors, rec, dims));
+  return { records, unplaced: alive.length - records.length };
+}
+
+/** The stage fact naming the records an embedding-space step kept aside, when there were any. */
+const keptAside = (unplaced: number) => (unplaced > 0 ? { keptAsideUnreadable: unplaced } : {});
+
+/**
+ * The placeable alive records (`records`; row i of the other fields is record `records[i]`), their
+ * embeddings and their labels under the latest clustering.
+ */
 function clusteredAlive(state: PipelineState, alive: Int32Array) {
   const { vectors, dims } = requireEmbeddings(state);
   const c = state.clustering;
   if (!c) throw new Error('no clustering: a kmeans step must run first');
+  const { records, unplaced } = placeable(state, alive);
   return {
-    embeddings: gatherRows(vectors, alive, dims),
+    records,
+    unplaced,
+    embeddings: gatherRows(vectors, records, dims),
     dims,
-    labels: Int32Array.from(alive, (i) => c.labels[i] as number),
+    labels: Int32Array.from(records, (i) => c.labels[i] as number),
     centroids: c.centroids,
   };
 }

@@ -13,7 +13,8 @@ export type DropReason =
   | 'low-quality'
   | 'exact-duplicate'
   | 'near-duplicate'
-  | 'indexed-duplicate';
+  | 'indexed-duplicate'
+  | 'unreadable';
 
 /** The first (and only) drop of a record: the stage that dropped it and why. */
 export interface Drop {

@@ -77,6 +77,11 @@ describe('resolved steps', () => {
     expect(semDedup({ eps: 0.05, comparison: 7 as selectionV1.SemDedupComparison })).toMatch(
       /^steps\[6\]\.sem_dedup\.comparison has the unknown value 7/,
     );
+    const embed = (v: Partial<selectionV1.EmbedStep>) =>
+      refusal({ $case: 'embed', value: selectionV1.EmbedStep.fromPartial(v) });
+    expect(embed({ unreadable: 5 as selectionV1.UnreadablePolicy })).toMatch(
+      /^steps\[6\]\.embed\.unreadable has the unknown value 5/,
+    );
     const miniBatch = resolveSteps(
       withStep({ $case: 'kmeans', value: selectionV1.KMeansStep.fromPartial({ k: 4, miniBatchSize: 512 }) }),
     );
@@ -103,6 +108,10 @@ describe('resolved steps', () => {
     });
     const cluster = received[5]?.kind;
     expect(cluster?.$case === 'kmeans' && cluster.value).toMatchObject({ sampleSize: 10240, tolerance: 1e-5 });
+    const embed = received[4]?.kind;
+    expect(embed?.$case === 'embed' && embed.value.unreadable).toBe(
+      selectionV1.UnreadablePolicy.UNREADABLE_POLICY_KEEP,
+    );
     const quality = received[3]?.kind;
     expect(quality?.$case === 'textQuality' && quality.value).toMatchObject({
       filters: [1, 5],

@@ -29,7 +29,15 @@ export type ResolvedStep = { name: string } & (
       keep: DuplicateKeep;
       index: IndexFiles;
     }
-  | { kind: 'embed'; model: string; version: string; batchSize: number; dimensions: number }
+  | {
+      kind: 'embed';
+      model: string;
+      version: string;
+      batchSize: number;
+      dimensions: number;
+      /** Records with an all-zero vector: kept aside from the embedding-space steps, or dropped. */
+      unreadable: 'keep' | 'drop';
+    }
   | ({ kind: 'kmeans' } & KMeansParams)
   | {
       kind: 'sem-dedup';
@@ -184,6 +192,11 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
           version: v.model?.version ?? '',
           batchSize: intIn(v.batchSize || 256, 1, 2048, `${at}.embed.batch_size`),
           dimensions: v.dimensions,
+          unreadable:
+            requireKnownEnum(v.unreadable, selectionV1.UnreadablePolicy, `${at}.embed.unreadable`) ===
+            selectionV1.UnreadablePolicy.UNREADABLE_POLICY_DROP
+              ? 'drop'
+              : 'keep',
         });
         break;
       }

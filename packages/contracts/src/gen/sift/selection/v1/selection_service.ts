@@ -169,6 +169,53 @@ export function shingleUnitToJSON(object: ShingleUnit): string {
   }
 }
 
+/** The fate of records whose embedding is all zeros. */
+export enum UnreadablePolicy {
+  /** UNREADABLE_POLICY_UNSPECIFIED - UNREADABLE_POLICY_KEEP. */
+  UNREADABLE_POLICY_UNSPECIFIED = 0,
+  /**
+   * UNREADABLE_POLICY_KEEP - Kept, and passed through the later embedding-space steps (kmeans, sem_dedup, ssl_prototypes, d4,
+   * density_pruning, scip) untouched: they take no part in clustering and are not counted in those steps'
+   * budgets. Steps that read text (dedup, long files, text quality) still judge them.
+   */
+  UNREADABLE_POLICY_KEEP = 1,
+  /** UNREADABLE_POLICY_DROP - Dropped by the embed step with DECISION_REASON_UNREADABLE. */
+  UNREADABLE_POLICY_DROP = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function unreadablePolicyFromJSON(object: any): UnreadablePolicy {
+  switch (object) {
+    case 0:
+    case "UNREADABLE_POLICY_UNSPECIFIED":
+      return UnreadablePolicy.UNREADABLE_POLICY_UNSPECIFIED;
+    case 1:
+    case "UNREADABLE_POLICY_KEEP":
+      return UnreadablePolicy.UNREADABLE_POLICY_KEEP;
+    case 2:
+    case "UNREADABLE_POLICY_DROP":
+      return UnreadablePolicy.UNREADABLE_POLICY_DROP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return UnreadablePolicy.UNRECOGNIZED;
+  }
+}
+
+export function unreadablePolicyToJSON(object: UnreadablePolicy): string {
+  switch (object) {
+    case UnreadablePolicy.UNREADABLE_POLICY_UNSPECIFIED:
+      return "UNREADABLE_POLICY_UNSPECIFIED";
+    case UnreadablePolicy.UNREADABLE_POLICY_KEEP:
+      return "UNREADABLE_POLICY_KEEP";
+    case UnreadablePolicy.UNREADABLE_POLICY_DROP:
+      return "UNREADABLE_POLICY_DROP";
+    case UnreadablePolicy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Order in which SemDeDup walks a cluster, which decides who survives among near-duplicates. */
 export enum SemDedupKeep {
   /** SEM_DEDUP_KEEP_UNSPECIFIED - Same as SEM_DEDUP_KEEP_HARDEST. */
@@ -419,6 +466,8 @@ export enum DecisionReason {
   DECISION_REASON_LONG_FILE = 12,
   /** DECISION_REASON_LOW_QUALITY - Text-quality score below the kept fraction's cut-off. */
   DECISION_REASON_LOW_QUALITY = 13,
+  /** DECISION_REASON_UNREADABLE - The embedding model reads nothing of it (EmbedStep with UNREADABLE_POLICY_DROP). */
+  DECISION_REASON_UNREADABLE = 14,
   UNRECOGNIZED = -1,
 }
 
@@ -466,6 +515,9 @@ export function decisionReasonFromJSON(object: any): DecisionReason {
     case 13:
     case "DECISION_REASON_LOW_QUALITY":
       return DecisionReason.DECISION_REASON_LOW_QUALITY;
+    case 14:
+    case "DECISION_REASON_UNREADABLE":
+      return DecisionReason.DECISION_REASON_UNREADABLE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -503,6 +555,8 @@ export function decisionReasonToJSON(object: DecisionReason): string {
       return "DECISION_REASON_LONG_FILE";
     case DecisionReason.DECISION_REASON_LOW_QUALITY:
       return "DECISION_REASON_LOW_QUALITY";
+    case DecisionReason.DECISION_REASON_UNREADABLE:
+      return "DECISION_REASON_UNREADABLE";
     case DecisionReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -631,6 +685,11 @@ export interface EmbedStep {
   batchSize: number;
   /** Keep only the first components (Matryoshka truncation); 0 keeps all. */
   dimensions: number;
+  /**
+   * What happens to records the model reads nothing of (no token it knows: their vector is all zeros, so
+   * no embedding-space step can place them). Unspecified means UNREADABLE_POLICY_KEEP.
+   */
+  unreadable: UnreadablePolicy;
 }
 
 /** k-means over the embeddings of the records still kept; assigns every record a cluster. */
@@ -2019,7 +2078,7 @@ export const MinHashDedupStep: MessageFns<MinHashDedupStep> = {
 };
 
 function createBaseEmbedStep(): EmbedStep {
-  return { model: undefined, batchSize: 0, dimensions: 0 };
+  return { model: undefined, batchSize: 0, dimensions: 0, unreadable: 0 };
 }
 
 export const EmbedStep: MessageFns<EmbedStep> = {
@@ -2032,6 +2091,9 @@ export const EmbedStep: MessageFns<EmbedStep> = {
     }
     if (message.dimensions !== 0) {
       writer.uint32(24).uint32(message.dimensions);
+    }
+    if (message.unreadable !== 0) {
+      writer.uint32(32).int32(message.unreadable);
     }
     return writer;
   },
@@ -2073,6 +2135,14 @@ export const EmbedStep: MessageFns<EmbedStep> = {
             message.dimensions = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unreadable = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2094,6 +2164,7 @@ export const EmbedStep: MessageFns<EmbedStep> = {
         ? globalThis.Number(object.batch_size)
         : 0,
       dimensions: isSet(object.dimensions) ? globalThis.Number(object.dimensions) : 0,
+      unreadable: isSet(object.unreadable) ? unreadablePolicyFromJSON(object.unreadable) : 0,
     };
   },
 
@@ -2108,6 +2179,9 @@ export const EmbedStep: MessageFns<EmbedStep> = {
     if (message.dimensions !== 0) {
       obj.dimensions = Math.round(message.dimensions);
     }
+    if (message.unreadable !== 0) {
+      obj.unreadable = unreadablePolicyToJSON(message.unreadable);
+    }
     return obj;
   },
 
@@ -2121,6 +2195,7 @@ export const EmbedStep: MessageFns<EmbedStep> = {
       : undefined;
     message.batchSize = object.batchSize ?? 0;
     message.dimensions = object.dimensions ?? 0;
+    message.unreadable = object.unreadable ?? 0;
     return message;
   },
 };
