@@ -36,6 +36,13 @@ describe('CodeNgramsFeaturizer', () => {
     expect(e.values).toContain(Math.fround(1 + Math.log(3)));
   });
 
+  it('encodes the composed and decomposed spellings of an identifier alike', () => {
+    const composed = featurizer.encode('const caf\u00e9Menu = 1');
+    const decomposed = featurizer.encode('const cafe\u0301Menu = 1');
+    expect(asMap(decomposed)).toEqual(asMap(composed));
+    expect(asMap(composed).get(fnv1a32('u:caf\u00e9menu') % H)).toBe(1);
+  });
+
   it('ignores numbers as features but counts them as tokens', () => {
     const e = featurizer.encode('42');
     expect(e.buckets.length).toBe(0);

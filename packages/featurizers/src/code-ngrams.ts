@@ -4,7 +4,7 @@
  *
  * Feature definition (so that another implementation can reproduce it bit for bit):
  * 1. lex the source with {@link forEachCodeToken}; only the first `maxTokens` tokens (of any kind) are used;
- * 2. for each identifier, its lower-case sub-words s1..sn ({@link identifierSubwords}) yield
+ * 2. for each identifier, NFC-normalised, its lower-case sub-words s1..sn ({@link identifierSubwords}) yield
  *    - `u:<si>` for each sub-word, and `u:<identifier lower-cased>` when n > 1;
  *    - `b:<prev> <si>` for consecutive sub-words of the identifier stream (the bigram spans identifiers:
  *      `user.name` gives `b:user name`);
@@ -95,7 +95,7 @@ export class CodeNgramsFeaturizer implements Featurizer<CodeNgramsEncoded> {
           previous = subword;
           this.countCharNgrams(subword);
         }
-        if (subwords.length > 1) this.count(fnv1a32Continue(UNIGRAM_SEED, text.toLowerCase()));
+        if (subwords.length > 1) this.count(fnv1a32Continue(UNIGRAM_SEED, text.normalize('NFC').toLowerCase()));
       }
     });
     const touched = this.touched.sort((a, b) => a - b);

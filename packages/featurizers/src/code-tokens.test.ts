@@ -33,4 +33,15 @@ describe('identifierSubwords', () => {
     expect(identifierSubwords('$el')).toEqual(['el']);
     expect(identifierSubwords('__init__')).toEqual(['init']);
   });
+
+  it('keeps combining marks with their letter, and reads composed and decomposed spellings alike', () => {
+    const decomposed = 'cafe\u0301Menu'; // e + COMBINING ACUTE ACCENT
+    expect(identifierSubwords(decomposed)).toEqual(['caf\u00e9', 'menu']);
+    expect(identifierSubwords('caf\u00e9Menu')).toEqual(identifierSubwords(decomposed));
+    expect(identifierSubwords('\u0438\u0306\u043e\u0434Count')).toEqual(['\u0439\u043e\u0434', 'count']);
+    // No precomposed form: the mark stays attached (x with an acute accent, Devanagari vowel signs).
+    expect(identifierSubwords('ax\u0301bValue')).toEqual(['ax\u0301b', 'value']);
+    expect(identifierSubwords('U\u0308BER_value')).toEqual(['\u00fcber', 'value']);
+    expect(identifierSubwords('\u0915\u093f\u0924\u093e\u092c')).toEqual(['\u0915\u093f\u0924\u093e\u092c']);
+  });
 });

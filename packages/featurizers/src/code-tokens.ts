@@ -42,16 +42,18 @@ export function codeTokens(source: string): { kind: CodeTokenKind; text: string 
 
 /**
  * Upper-case run not followed by lower case (`HTTP` in `HTTPServer`), capitalised or lower-case word,
- * digit run, or a run of other letters (scripts without case).
+ * digit run, or a run of other letters (scripts without case). A combining mark stays with the letter
+ * before it (`ё` written as `е` + U+0308 is one letter, not a boundary).
  */
-const SUBWORD = /\p{Lu}+(?!\p{Ll})|\p{Lu}?\p{Ll}+|\p{N}+|[\p{L}\p{M}]+/gu;
+const SUBWORD = /(?:\p{Lu}\p{M}*)+(?!\p{Ll})|(?:\p{Lu}\p{M}*)?(?:\p{Ll}\p{M}*)+|\p{N}+|[\p{L}\p{M}]+/gu;
 
 /**
  * Splits an identifier into lower-case sub-words at `_`/`$`, camelCase and letter/digit boundaries:
- * `parseHTTPResponse_v2` -> `parse http response v 2`.
+ * `parseHTTPResponse_v2` -> `parse http response v 2`. The identifier is NFC-normalised first, so the
+ * composed and decomposed spellings of `café` give the same sub-words (and the same features).
  */
 export function identifierSubwords(identifier: string): string[] {
   const out: string[] = [];
-  for (const m of identifier.matchAll(SUBWORD)) out.push(m[0].toLowerCase());
+  for (const m of identifier.normalize('NFC').matchAll(SUBWORD)) out.push(m[0].toLowerCase());
   return out;
 }
