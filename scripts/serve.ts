@@ -2,21 +2,28 @@
  * Starts the whole platform and keeps it running until Ctrl-C, so the README's curl examples have a gateway
  * to talk to: NATS, the metrics consumer (embedded ClickHouse), the embedding, selection and pruning
  * services and the gateway on SIFT_GATEWAY_PORT (default 8080); the rest on free loopback ports. Data lives
- * under .data/serve/; the pruning service writes its models into .data/serve/models (a copy of the trained
- * language models), never into the repository's models/.
+ * under SIFT_SERVE_DATA_DIR (default .data/serve/); the pruning service writes its models into its models/
+ * folder (a copy of the trained language models), never into the repository's models/. Two platforms on one
+ * machine need two data folders (and two gateway ports).
  */
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { key, loadConfig } from '@sift/kit';
+import { join, resolve } from 'node:path';
+import { exitWithHelpIfAsked, key, loadConfig } from '@sift/kit';
 import { repoRoot, startPlatform } from '@sift/launcher';
 
-const dataDir = join(repoRoot, '.data', 'serve');
+const spec = {
+  port: key.int('SIFT_GATEWAY_PORT', 8080, 'the gateway port'),
+  dataDir: key.string('SIFT_SERVE_DATA_DIR', join(repoRoot, '.data', 'serve'), 'NATS, ClickHouse and job data'),
+};
+exitWithHelpIfAsked('serve (the whole platform until Ctrl-C)', spec);
+const config = loadConfig(spec);
+const { port } = config;
+const dataDir = resolve(config.dataDir);
 const models = join(dataDir, 'models');
 mkdirSync(dataDir, { recursive: true });
 if (!existsSync(join(models, 'byte-gpt'))) {
   cpSync(join(repoRoot, 'models', 'byte-gpt'), join(models, 'byte-gpt'), { recursive: true });
 }
-const { port } = loadConfig({ port: key.int('SIFT_GATEWAY_PORT', 8080, 'the gateway port') });
 const platform = await startPlatform(
   dataDir,
   {},
