@@ -82,6 +82,11 @@ describe('selection job end to end', () => {
 
     const { job: finished } = await job(jobId);
     expect(finished.report.recordsTotal).toBe(264);
+    expect(finished.status.progress.done).toBe(finished.status.progress.total);
+    // The output folder is this job's: a second job naming it is refused at submit.
+    const again = await submit(pipeline(dataset, out));
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toContain(`is the output folder of job ${jobId}`);
     // The report's parameters are the submitted answer's, with the embedding model that actually ran named
     // where the request left it to the embedding service's default.
     const [embedAsSubmitted, ...rest] = submitted.body.resolvedSteps;
@@ -98,6 +103,7 @@ describe('selection job end to end', () => {
     // No planted pair survives whole; what was dropped is a semantic duplicate of a named earlier record.
     // Every line says whether its record was kept, false included (protobuf JSON would drop a false).
     expect(decisions.every((d) => typeof d.kept === 'boolean')).toBe(true);
+    expect(decisions.filter((d) => d.kept).every((d) => d.stage === 'semdedup')).toBe(true);
     for (const p of planted) {
       const pair = [byId.get(p.id), byId.get(p.of)];
       expect(pair.filter((d) => d.kept).length, `${p.id} / ${p.of}`).toBeLessThanOrEqual(1);
@@ -165,6 +171,12 @@ describe('selection job end to end', () => {
     const writeOutside = await submit(pipeline(dataset, join(tmpdir(), 'sift-elsewhere')));
     expect(writeOutside.status).toBe(403);
     expect(writeOutside.body.error.message).toContain('output.path');
+    // A relative path would resolve in the service's working directory, which the caller cannot see.
+    const relativeOutput = await submit(pipeline(dataset, 'curated/out'));
+    expect(relativeOutput.status).toBe(400);
+    expect(relativeOutput.body.error.message).toBe(
+      'output.path must be an absolute path on the service\'s machine, got "curated/out"',
+    );
     expect((await fetch(`${platform.gatewayUrl}/v1/selection/jobs/job-zzzz-00000000`)).status).toBe(404);
     // Watching an unknown job is a 404 too, and the gateway goes on serving (it used to crash on it).
     const events = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/job-zzzz-00000000/events`);

@@ -7,7 +7,7 @@ import type { DataRoots } from '@sift/datasets';
 import { enqueueJob, streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
-import { checkJobPaths, checkOutputLocation, indexSavesOf } from '../pipeline/output-location.js';
+import { checkJobPaths, checkOutputLocation, claimOutput, indexSavesOf } from '../pipeline/output-location.js';
 import { datasetFiles } from '../pipeline/outputs.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
 import { resolveSteps } from '../pipeline/steps.js';
@@ -50,6 +50,7 @@ export function selectionHandlers(
       });
     }
     const jobId = JobStore.newId();
+    await claimOutput(req.output, jobId);
     const now = Date.now();
     const status: selectionV1.JobStatus = {
       jobId,

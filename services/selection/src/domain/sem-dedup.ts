@@ -259,7 +259,8 @@ async function scanClusters(
       const best = buffers.maxSimilarity[p] as number;
       const at = buffers.argMax[p] as number;
       out.rank[j] = p;
-      out.similarity[j] = best;
+      // Float32 rounding can put the cosine of near-identical unit vectors a hair above 1.
+      out.similarity[j] = Math.min(1, best);
       out.duplicateOf[j] = at < 0 ? -1 : (ordered[start + at] as number);
       for (let t = 0; t < thresholds.length; t++) {
         const dropped = keptOnly ? buffers.kept[t * m + p] === 0 : best > (thresholds[t] as number);

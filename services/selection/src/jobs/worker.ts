@@ -3,7 +3,7 @@ import { commonV1, type selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import { JobWorker, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
-import { checkJobPaths } from '../pipeline/output-location.js';
+import { checkJobPaths, checkOutputClaim } from '../pipeline/output-location.js';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
 import { runStage, type SelectionKernels } from '../pipeline/stages.js';
@@ -101,6 +101,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     }
     // Again before writing: the output folder may have been swapped for a link while the stages ran.
     await checkJobPaths(this.dataRoots, dataset, output, steps);
+    await checkOutputClaim(output, jobId);
     const report = await writeOutputs(jobId, dataset, output, steps, state, summaries, progress.tick);
     await this.publishDecisions(jobId, state);
     await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { report });
@@ -150,6 +151,12 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
       j.status.error = extra.error ?? '';
       j.finishedAtMs = Date.now();
       if (extra.report) j.report = extra.report;
+      // Progress is written at most every 250 ms: a finished job shows its last stage complete, not the
+      // count of its last throttled update.
+      if (state === commonV1.JobState.JOB_STATE_SUCCEEDED && j.status.progress) {
+        j.status.progress.done = j.status.progress.total;
+        j.status.progress.etaSeconds = 0;
+      }
     });
     await this.bus.publish(subjects.selectionJobProgressed, { status: job.status }, jobId);
     await this.bus.publish(subjects.selectionJobFinished, { status: job.status, report: job.report }, jobId);
@@ -181,7 +188,11 @@ const reasonCode: Record<DropReason, selectionV1.DecisionReason> = {
 export function decisionOf(state: PipelineState, i: number): selectionV1.RecordDecision {
   const d = state.drops.get(i);
   const cluster = state.clustering && (state.clustering.labels[i] ?? -1) >= 0 ? state.clustering.labels[i] : undefined;
-  if (!d) return { recordId: state.ids[i] ?? '', kept: true, stage: 'final', reason: 1, duplicateOf: '', cluster };
+  if (!d) {
+    // A kept record's stage is the pipeline's last one (the contract's RecordDecision.stage).
+    const last = (state.stageFacts.at(-1) as { summary?: { stage?: string } } | undefined)?.summary?.stage ?? '';
+    return { recordId: state.ids[i] ?? '', kept: true, stage: last, reason: 1, duplicateOf: '', cluster };
+  }
   return {
     recordId: state.ids[i] ?? '',
     kept: false,

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkOutputLocation } from './output-location.js';
+import { checkOutputClaim, checkOutputLocation, claimOutput } from './output-location.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sift-output-location-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -55,5 +55,19 @@ describe('checkOutputLocation', () => {
       /is one of the job's output files/,
     );
     await expect(check(output(out), [{ path: join(out, 'minhash.index'), field }])).resolves.toBeUndefined();
+  });
+
+  it('reserves an output folder for the job that named it first', async () => {
+    const shared = join(root, 'claimed');
+    await claimOutput(output(shared), 'job-a');
+    await expect(check(output(shared))).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      message: expect.stringContaining('is the output folder of job job-a'),
+    });
+    await expect(claimOutput(output(shared), 'job-b')).rejects.toMatchObject({ kind: 'failed_precondition' });
+    await expect(checkOutputClaim(output(shared), 'job-a')).resolves.toBeUndefined();
+    // A later job that asks to overwrite takes the folder; the first then refuses to write into it.
+    await claimOutput(output(shared, true), 'job-b');
+    await expect(checkOutputClaim(output(shared), 'job-a')).rejects.toThrow(/claimed by job job-b/);
   });
 });

@@ -1,5 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, relative } from 'node:path';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import type { selectionV1 } from '@sift/contracts';
 import { type DataRoots, realOrResolved } from '@sift/datasets';
 import { SiftError } from '@sift/kit';
@@ -40,7 +40,16 @@ export async function checkJobPaths(
     ),
     ...indexSavesOf(steps).map((s): [string, string] => [s.path, s.field]),
   ];
-  for (const [path, field] of paths) await dataRoots.check(path, field);
+  for (const [path, field] of paths) {
+    // A relative path would resolve against the service's working directory, which the caller cannot see.
+    if (!isAbsolute(path)) {
+      throw new SiftError(
+        'invalid_argument',
+        `${field} must be an absolute path on the service's machine, got "${path}"`,
+      );
+    }
+    await dataRoots.check(path, field);
+  }
 }
 
 /**
@@ -97,6 +106,13 @@ export async function checkOutputLocation(
   }
   if (outInfo && !output.overwrite) {
     const present = await readdir(out);
+    const owner = await outputOwner(out);
+    if (owner) {
+      throw new SiftError(
+        'failed_precondition',
+        `output.path ${output.path} is the output folder of job ${owner}; choose another folder or set output.overwrite to replace that job's files`,
+      );
+    }
     if (present.length > 0) {
       throw new SiftError(
         'failed_precondition',
@@ -110,4 +126,44 @@ export async function checkOutputLocation(
 function isInside(path: string, folder: string): boolean {
   const rel = relative(folder, path);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** The file in an output folder that names the job it belongs to. */
+export const outputClaimFile = '.sift-job';
+
+/** The job that claimed `folder` as its output, if one did. */
+async function outputOwner(folder: string): Promise<string | undefined> {
+  return (await readFile(join(folder, outputClaimFile), 'utf8').catch(() => undefined))?.trim() || undefined;
+}
+
+/**
+ * Reserves `output.path` for job `jobId` at submit: a second job naming the same folder is refused then, not
+ * left to replace the first one's files when it finishes. The claim is an exclusive create unless
+ * `output.overwrite`, so two submissions racing for one folder cannot both win.
+ */
+export async function claimOutput(output: selectionV1.OutputSpec, jobId: string): Promise<void> {
+  await mkdir(output.path, { recursive: true });
+  try {
+    await writeFile(join(output.path, outputClaimFile), `${jobId}\n`, { flag: output.overwrite ? 'w' : 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    throw new SiftError(
+      'failed_precondition',
+      `output.path ${output.path} is the output folder of job ${await outputOwner(output.path)}; choose another folder or set output.overwrite to replace that job's files`,
+    );
+  }
+}
+
+/**
+ * Before a job writes: fails when another job has claimed its output folder since it was submitted (a later
+ * submission with output.overwrite), so the two never mix their files.
+ */
+export async function checkOutputClaim(output: selectionV1.OutputSpec, jobId: string): Promise<void> {
+  const owner = await outputOwner(await realOrResolved(output.path));
+  if (owner && owner !== jobId) {
+    throw new SiftError(
+      'failed_precondition',
+      `output.path ${output.path} was claimed by job ${owner} (submitted later with output.overwrite) while this job ran; nothing was written`,
+    );
+  }
 }

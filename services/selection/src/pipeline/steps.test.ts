@@ -93,6 +93,26 @@ describe('resolved steps', () => {
     expect(kmeans).toBe('steps[6].kmeans.tolerance must be in (0, 1), got NaN');
   });
 
+  it('names unnamed steps by their kind, numbering a kind from its second occurrence', () => {
+    const unnamed = (s: selectionV1.Step) => ({ ...s, name: '' });
+    const kmeans = unnamed(everyKind[5] as selectionV1.Step);
+    const names = resolveSteps([
+      unnamed(everyKind[0] as selectionV1.Step),
+      unnamed(everyKind[4] as selectionV1.Step),
+      kmeans,
+      unnamed(everyKind[7] as selectionV1.Step),
+      kmeans,
+    ]).map((s) => s.name);
+    expect(names).toEqual(['exact_dedup', 'embed', 'kmeans', 'ssl_prototypes', 'kmeans_2']);
+  });
+
+  it('verifies MinHash candidates unless the step turns it off explicitly', () => {
+    const minhash = (v: Partial<selectionV1.MinHashDedupStep>) =>
+      resolveSteps([step('m', { $case: 'minhashDedup', value: selectionV1.MinHashDedupStep.fromPartial(v) })])[0];
+    expect(minhash({})).toMatchObject({ verifyCandidates: true });
+    expect(minhash({ verifyCandidates: false })).toMatchObject({ verifyCandidates: false });
+  });
+
   it('answers every default written out, and submitting the answer again resolves to the same pipeline', () => {
     const resolved = resolveSteps(everyKind);
     const answered = resolved.map(toProtoStep);

@@ -132,7 +132,10 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
         `${at}: step ${later[kind.$case]} is not available in this version of the selection service (it arrives with the lexical and heuristic methods)`,
       );
     }
-    const name = step.name || `${i}-${kind.$case}`;
+    // The contract's default: the kind in snake case, "_<n>" from its second occurrence on ("kmeans_2").
+    const kindName = kind.$case.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const occurrence = steps.slice(0, i + 1).filter((s) => s.kind?.$case === kind.$case).length;
+    const name = step.name || (occurrence === 1 ? kindName : `${kindName}_${occurrence}`);
     if (names.has(name)) throw new SiftError('invalid_argument', `${at}.name: "${name}" is used by an earlier step`);
     names.add(name);
     const needs = (what: 'embeddings' | 'clusters') => {
@@ -171,9 +174,7 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
           numPermutations,
           threshold: inRange(unsetIsDefault(v.jaccardThreshold, 0.8), 0, 1, `${at}.minhash_dedup.jaccard_threshold`),
           bands: v.bands ? intIn(v.bands, 1, numPermutations, `${at}.minhash_dedup.bands`) : 0,
-          // The contract's default is to verify candidates with exact Jaccard; proto3 cannot tell unset
-          // from false, so verification is always on (it only removes false positives).
-          verifyCandidates: true,
+          verifyCandidates: v.verifyCandidates ?? true,
           seed: v.seed,
           keep:
             keepByCode[requireKnownEnum(v.keep, selectionV1.DuplicateKeepRule, `${at}.minhash_dedup.keep`)] ?? 'first',

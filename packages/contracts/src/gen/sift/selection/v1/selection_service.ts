@@ -662,8 +662,13 @@ export interface MinHashDedupStep {
    * sum of false-positive and false-negative probability.
    */
   bands: number;
-  /** Check each candidate pair's Jaccard similarity exactly and discard LSH false positives (slower). */
-  verifyCandidates: boolean;
+  /**
+   * Check each candidate pair's Jaccard similarity exactly and discard LSH false positives (slower).
+   * Unset means true; false keeps every pair that shares a band.
+   */
+  verifyCandidates?:
+    | boolean
+    | undefined;
   /** Seed of the hash permutations; indexes built with another seed cannot be loaded. */
   seed: number;
   /** Which record of a duplicate cluster is kept. */
@@ -1837,7 +1842,7 @@ function createBaseMinHashDedupStep(): MinHashDedupStep {
     numPermutations: 0,
     jaccardThreshold: 0,
     bands: 0,
-    verifyCandidates: false,
+    verifyCandidates: undefined,
     seed: 0,
     keep: 0,
     index: undefined,
@@ -1864,7 +1869,7 @@ export const MinHashDedupStep: MessageFns<MinHashDedupStep> = {
     if (message.bands !== 0) {
       writer.uint32(48).uint32(message.bands);
     }
-    if (message.verifyCandidates !== false) {
+    if (message.verifyCandidates !== undefined) {
       writer.uint32(56).bool(message.verifyCandidates);
     }
     if (message.seed !== 0) {
@@ -2012,7 +2017,7 @@ export const MinHashDedupStep: MessageFns<MinHashDedupStep> = {
         ? globalThis.Boolean(object.verifyCandidates)
         : isSet(object.verify_candidates)
         ? globalThis.Boolean(object.verify_candidates)
-        : false,
+        : undefined,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
       keep: isSet(object.keep) ? duplicateKeepRuleFromJSON(object.keep) : 0,
       index: isSet(object.index) ? DedupIndex.fromJSON(object.index) : undefined,
@@ -2039,7 +2044,7 @@ export const MinHashDedupStep: MessageFns<MinHashDedupStep> = {
     if (message.bands !== 0) {
       obj.bands = Math.round(message.bands);
     }
-    if (message.verifyCandidates !== false) {
+    if (message.verifyCandidates !== undefined) {
       obj.verifyCandidates = message.verifyCandidates;
     }
     if (message.seed !== 0) {
@@ -2067,7 +2072,7 @@ export const MinHashDedupStep: MessageFns<MinHashDedupStep> = {
     message.numPermutations = object.numPermutations ?? 0;
     message.jaccardThreshold = object.jaccardThreshold ?? 0;
     message.bands = object.bands ?? 0;
-    message.verifyCandidates = object.verifyCandidates ?? false;
+    message.verifyCandidates = object.verifyCandidates ?? undefined;
     message.seed = object.seed ?? 0;
     message.keep = object.keep ?? 0;
     message.index = (object.index !== undefined && object.index !== null)
