@@ -27,7 +27,7 @@ if (!existsSync(join(models, 'byte-gpt'))) {
 const platform = await startPlatform(
   dataDir,
   {},
-  { selection: true, pruning: true, pruningEnv: { SIFT_MODELS_DIR: models }, gatewayPort: port },
+  { selection: true, pruning: true, pruningEnv: { SIFT_MODELS_DIR: models }, gatewayPort: port, persistentBus: true },
 );
 process.stdout.write(
   [

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { commonV1, type selectionV1 } from '@sift/contracts';
 import { startNats, waitUntil } from '@sift/launcher';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +81,32 @@ describe('Bus work queue on a real NATS server', () => {
       await stopWorking();
       await restarted.close();
       await second.stop();
+    }
+  });
+
+  it('keeps a queued job across a server restart when the server keeps its storage folder', async () => {
+    const storeDir = mkdtempSync(join(tmpdir(), 'sift-nats-kept-'));
+    try {
+      const first = await startNats({ storeDir });
+      const publisher = await Bus.connect(first.url, 'work-queue-test-kept');
+      await publisher.publish(subjects.selectionJobSubmitted, submitted('queued-before-restart'));
+      await publisher.close();
+      await first.stop();
+      const second = await startNats({ storeDir });
+      const worker = await Bus.connect(second.url, 'work-queue-test-kept');
+      const seen: string[] = [];
+      const stopWorking = await worker.work(subjects.selectionJobSubmitted, 'kept-workers', async (m) => {
+        seen.push(m.status?.jobId ?? '');
+      });
+      try {
+        await waitUntil(async () => seen.includes('queued-before-restart'), 10_000);
+      } finally {
+        await stopWorking();
+        await worker.close();
+        await second.stop();
+      }
+    } finally {
+      rmSync(storeDir, { recursive: true, force: true });
     }
   });
 

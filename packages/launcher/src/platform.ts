@@ -35,6 +35,11 @@ export async function startPlatform(
     pruningEnv?: Record<string, string>;
     /** The gateway's port; 0 (the default) picks a free one. */
     gatewayPort?: number;
+    /**
+     * Keep NATS's JetStream data in `<dataDir>/nats` across restarts, so jobs queued or running when the
+     * platform stopped are taken up again (their saved stages reused). Otherwise it is temporary.
+     */
+    persistentBus?: boolean;
   } = {},
 ): Promise<LocalPlatform> {
   const children: Child[] = [];
@@ -42,7 +47,7 @@ export async function startPlatform(
     for (const c of [...children].reverse()) await c.stop();
   };
   try {
-    const nats = await startNats();
+    const nats = await startNats(opts.persistentBus ? { storeDir: join(dataDir, 'nats') } : {});
     children.push(nats);
     const clickhouseDir = join(dataDir, 'clickhouse');
     const common = { SIFT_NATS_URL: nats.url, ...extraEnv };

@@ -82,16 +82,19 @@ function waitForLine(
   });
 }
 
-/** A NATS server with JetStream on a loopback port (`port`, or a random one) and a fresh storage folder. */
-export async function startNats(opts: { port?: number } = {}): Promise<Child & { url: string }> {
-  const storeDir = mkdtempSync(join(tmpdir(), 'sift-nats-'));
+/**
+ * A NATS server with JetStream on a loopback port (`port`, or a random one). Its JetStream data lives in
+ * `storeDir` and outlasts the server there (queued and running jobs survive a restart), or in a fresh
+ * temporary folder removed when the server exits.
+ */
+export async function startNats(opts: { port?: number; storeDir?: string } = {}): Promise<Child & { url: string }> {
+  const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'sift-nats-'));
   const port = String(opts.port ?? -1);
   const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', port, '-js', '-sd', storeDir, '-m', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const child = track('nats-server', proc);
-  // The JetStream folder is this server's alone: it goes when the server has exited.
-  proc.once('exit', () => rmSync(storeDir, { recursive: true, force: true }));
+  if (!opts.storeDir) proc.once('exit', () => rmSync(storeDir, { recursive: true, force: true }));
   proc.once('error', (err) =>
     child.logs.push(`cannot start nats-server: ${err.message} (install it: apt-get install nats-server)`),
   );
