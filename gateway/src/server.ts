@@ -31,8 +31,12 @@ type Route = (req: IncomingMessage, res: ServerResponse, call: RouteCall) => Pro
 /** Starts the HTTP JSON API in front of the services; every request is reported as a request metric. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const embedding = new EmbeddingUpstream(config.embeddingAddress, config.maxMessageBytes);
-  const selection = config.selectionAddress ? new SelectionUpstream(config.selectionAddress) : undefined;
-  const pruning = config.pruningAddress ? new PruningUpstream(config.pruningAddress) : undefined;
+  const selection = config.selectionAddress
+    ? new SelectionUpstream(config.selectionAddress, config.maxMessageBytes)
+    : undefined;
+  const pruning = config.pruningAddress
+    ? new PruningUpstream(config.pruningAddress, config.maxMessageBytes)
+    : undefined;
   const needPruning = () => {
     if (!pruning) throw new SiftError('unavailable', 'the pruning service is not configured (SIFT_PRUNING_ADDRESS)');
     return pruning;

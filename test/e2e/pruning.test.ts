@@ -141,6 +141,20 @@ describe('pruning end to end', () => {
     expect(
       await submit({ model: { name: 'byte-gpt', version: '' }, blockSize: 1, calibration: { texts: outside } }),
     ).toBe(status.PERMISSION_DENIED);
+    // A pruned version under the source's own name would replace the source for unversioned requests.
+    const base = { model: { name: 'byte-gpt', version: '' }, blockSize: 1, startLayer: 2, evaluation: evaluationSpec };
+    expect(await submit({ ...base, outputName: 'byte-gpt' })).toBe(status.INVALID_ARGUMENT);
+    expect(await submit({ ...base, healing: { method: 1, ridgeAlpha: Number.NaN } })).toBe(status.INVALID_ARGUMENT);
+    expect(await submit({ ...base, calibration: { residualStreamPattern: '((' } })).toBe(status.INVALID_ARGUMENT);
+    const bogusPage = await call(
+      client,
+      'listJobs',
+      pruningV1.ListJobsRequest.fromPartial({ pageToken: 'job-not-a-token', pageSize: 1 }),
+    ).then(
+      () => Number.NaN,
+      (e: ServiceError) => e.code,
+    );
+    expect(bogusPage).toBe(status.INVALID_ARGUMENT);
   });
 
   it('finds the residual stream by graph analysis when the model does not output it, and prunes that model', async () => {

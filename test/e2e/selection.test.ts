@@ -183,6 +183,8 @@ describe('selection job end to end', () => {
     expect(events.status).toBe(404);
     expect(((await events.json()) as { error: { message: string } }).error.message).toContain('job-zzzz-00000000');
     expect((await fetch(`${platform.gatewayUrl}/v1/selection/jobs?page_size=1`)).status).toBe(200);
+    // A page token this service never gave is refused instead of restarting from the first page.
+    expect((await fetch(`${platform.gatewayUrl}/v1/selection/jobs?page_token=bogus`)).status).toBe(400);
   });
 
   it('publishes the decisions of records with long ids in events the bus accepts', async () => {

@@ -9,8 +9,12 @@ import { relayStatusEvents, unaryCall } from './upstream.js';
 export class PruningUpstream {
   readonly client: pruningV1.PruningServiceClient;
 
-  constructor(address: string) {
-    this.client = new pruningV1.PruningServiceClient(address, credentials.createInsecure());
+  /** `maxMessageBytes`: as the services allow; a job record holds its request (inline texts up to that). */
+  constructor(address: string, maxMessageBytes: number) {
+    this.client = new pruningV1.PruningServiceClient(address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': maxMessageBytes,
+      'grpc.max_send_message_length': maxMessageBytes,
+    });
   }
 
   /** POST /v1/pruning/analyses: the body is a SubmitAnalysisRequest in protobuf JSON. */

@@ -8,8 +8,12 @@ import { relayStatusEvents, unaryCall } from './upstream.js';
 export class SelectionUpstream {
   readonly client: selectionV1.SelectionServiceClient;
 
-  constructor(address: string) {
-    this.client = new selectionV1.SelectionServiceClient(address, credentials.createInsecure());
+  /** `maxMessageBytes`: as the services allow; a job record holds its request (inline texts up to that). */
+  constructor(address: string, maxMessageBytes: number) {
+    this.client = new selectionV1.SelectionServiceClient(address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': maxMessageBytes,
+      'grpc.max_send_message_length': maxMessageBytes,
+    });
   }
 
   /** POST /v1/selection/jobs: the body is a SubmitJobRequest in protobuf JSON (camelCase or snake_case). */

@@ -53,7 +53,14 @@ export async function scoreBytes(
       const out = await runOutputs(session, { input_ids: new ort.Tensor('int64', ids, [batch.length, len]) }, [
         opts.logitsName ?? 'logits',
       ]);
-      const logits = out[opts.logitsName ?? 'logits']?.data as Float32Array;
+      const tensor = out[opts.logitsName ?? 'logits'];
+      if (tensor?.dims.length !== 3 || tensor.dims[2] !== 256) {
+        throw new SiftError(
+          'failed_precondition',
+          `the model's logits have shape [${tensor?.dims.join(', ')}]; byte scoring needs [batch, sequence, 256] (token id = byte value)`,
+        );
+      }
+      const logits = tensor.data as Float32Array;
       batch.forEach((w, i) => {
         for (let t = 0; t + 1 < len; t++) {
           const o = (i * len + t) * 256;

@@ -9,7 +9,7 @@ import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
 import { checkEvaluation } from '../pipeline/evaluation.js';
-import { checkPruningSpec } from '../pipeline/pruning.js';
+import { checkPruningSpec, checkRidgeAlpha } from '../pipeline/pruning.js';
 
 /**
  * Thin gRPC adapter: decode, validate against the model (so a bad block size or text fails the call, not
@@ -89,9 +89,7 @@ export function pruningHandlers(
     } else if (spec.healing && spec.healing.method !== pruningV1.HealingMethod.HEALING_METHOD_UNSPECIFIED) {
       throw new SiftError('invalid_argument', 'spec.healing needs spec.evaluation: healing is measured on its texts');
     }
-    if ((spec.healing?.ridgeAlpha ?? 0) < 0) {
-      throw new SiftError('invalid_argument', 'spec.healing.ridge_alpha must be >= 0');
-    }
+    checkRidgeAlpha(spec.healing, 'spec.healing.ridge_alpha');
     if (spec.maxBlockSize >= decoder.layerCount) {
       throw new SiftError(
         'invalid_argument',
@@ -121,8 +119,15 @@ export function pruningHandlers(
       throw new SiftError('invalid_argument', `spec.output_name "${spec.outputName}" is not a valid model name`);
     }
     const decoder = await decoderOf(spec.model);
+    if (spec.outputName === decoder.stored.name) {
+      throw new SiftError(
+        'invalid_argument',
+        `spec.output_name "${spec.outputName}" is the source model's name: a new version there would replace the source for every request that names no version; choose another name`,
+      );
+    }
     await checkTextFiles(spec);
     await checkPruningSpec(spec, decoder.layerCount, decoder.contextLength);
+    if (spec.calibration?.residualStreamPattern) residualStreamTensors(decoder, spec.calibration.residualStreamPattern);
     if (spec.analysisJobId && spec.startLayer === undefined) {
       const analysis = await store.get(spec.analysisJobId);
       if (
@@ -159,7 +164,14 @@ export function pruningHandlers(
   const listJobs: UnaryHandler<pruningV1.ListJobsRequest, pruningV1.ListJobsResponse> = async (req) => {
     const size = Math.min(req.pageSize || 50, 500);
     const ids = await store.list();
-    const start = req.pageToken ? ids.indexOf(req.pageToken) + 1 : 0;
+    const at = req.pageToken ? ids.indexOf(req.pageToken) : -1;
+    if (req.pageToken && at < 0) {
+      throw new SiftError(
+        'invalid_argument',
+        `page_token "${req.pageToken}" is not a token this service gave (or its job is gone); list again from the first page`,
+      );
+    }
+    const start = at + 1;
     const jobs: pruningV1.JobStatus[] = [];
     let i = start;
     for (; i < ids.length && jobs.length < size; i++) {

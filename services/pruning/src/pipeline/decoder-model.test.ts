@@ -1,10 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pruningV1 } from '@sift/contracts';
 import { ModelStore } from '@sift/inference';
+import { repoRoot } from '@sift/launcher';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compilePattern, resolveDecoder, sequenceLength } from './decoder-model.js';
+import { decodeOnnxModel, encodeOnnxModel, type OnnxModel } from '../adapters/onnx-graph.js';
+import { compilePattern, loadDecoder, resolveDecoder, sequenceLength } from './decoder-model.js';
 import { checkPruningSpec } from './pruning.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sift-pruning-models-'));
@@ -34,6 +37,40 @@ describe('what the pruning service accepts', () => {
     await expect(resolveDecoder(store, { name: 'wordpiece-lm', version: '' })).rejects.toMatchObject({
       kind: 'failed_precondition',
     });
+  });
+
+  it('refuses a byte model whose vocabulary or graph interface is not the one it scores', async () => {
+    writeManifest('byt5ish', 'language-model', { kind: 'bytes', vocabSize: 259 });
+    await expect(resolveDecoder(store, { name: 'byt5ish', version: '' })).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      message: expect.stringContaining('has a vocabulary of 259 (preprocessing.vocabSize)'),
+    });
+    // byte-gpt's own graph, edited: stored under another name with its manifest and a matching sha256.
+    const source = join(repoRoot, 'models', 'byte-gpt', '1');
+    const variant = async (name: string, edit: (m: OnnxModel) => void) => {
+      const model = decodeOnnxModel(new Uint8Array(readFileSync(join(source, 'model.onnx'))));
+      edit(model);
+      const bytes = encodeOnnxModel(model);
+      const manifest = JSON.parse(readFileSync(join(source, 'model.json'), 'utf8'));
+      Object.assign(manifest, { name, sha256: { 'model.onnx': createHash('sha256').update(bytes).digest('hex') } });
+      mkdirSync(join(root, name, '1'), { recursive: true });
+      writeFileSync(join(root, name, '1', 'model.onnx'), bytes);
+      writeFileSync(join(root, name, '1', 'model.json'), JSON.stringify(manifest));
+      return loadDecoder(await resolveDecoder(store, { name, version: '' }));
+    };
+    await expect(
+      variant('renamed-input', (m) => {
+        const input = m.graph?.input?.[0];
+        if (input) input.name = 'ids';
+      }),
+    ).rejects.toThrow(/graph inputs are \[ids\]; the service feeds exactly one, "input_ids"/);
+    await expect(
+      variant('wide-logits', (m) => {
+        const last = m.graph?.output?.find((o) => o.name === 'logits')?.type?.tensorType?.shape?.dim?.at(-1);
+        if (last) last.dimValue = 259;
+      }),
+    ).rejects.toThrow(/logits are 259 wide/);
+    await expect(variant('intact', () => {})).resolves.toMatchObject({ layerCount: 8 });
   });
 
   it('defaults the sequence length to the context and rejects one longer than the context', () => {

@@ -43,7 +43,42 @@ export async function resolveDecoder(store: ModelStore, ref: commonV1.ModelRef |
       `model ${stored.name}/${stored.version} does not read UTF-8 bytes (preprocessing.kind "${String(m.preprocessing?.kind)}"); only byte-level decoders are supported`,
     );
   }
+  const vocabSize = m.preprocessing?.vocabSize;
+  if (vocabSize !== undefined && vocabSize !== byteVocabulary) {
+    throw new SiftError(
+      'failed_precondition',
+      `model ${stored.name}/${stored.version} has a vocabulary of ${String(vocabSize)} (preprocessing.vocabSize); the service scores token id = byte value over ${byteVocabulary} logits, so a vocabulary with special tokens before or after the bytes is not supported`,
+    );
+  }
   return stored;
+}
+
+/** Token ids are byte values: logits are this wide. */
+const byteVocabulary = 256;
+
+/**
+ * The graph's interface as the service drives it: one input `input_ids` (int64 [batch, sequence], byte
+ * values) and a `logits` output whose last axis, where the graph declares it, is 256 wide.
+ */
+function checkByteInterface(graph: OnnxModel, stored: StoredModel): void {
+  const where = `model ${stored.name}/${stored.version}`;
+  const initializers = new Set((graph.graph?.initializer ?? []).map((t) => t.name));
+  const inputs = (graph.graph?.input ?? []).map((i) => i.name ?? '').filter((n) => !initializers.has(n));
+  if (inputs.length !== 1 || inputs[0] !== 'input_ids') {
+    throw new SiftError(
+      'failed_precondition',
+      `${where}: graph inputs are [${inputs.join(', ')}]; the service feeds exactly one, "input_ids" (int64 [batch, sequence] byte values), so re-export the model with that single input`,
+    );
+  }
+  const logits = (graph.graph?.output ?? []).find((o) => o.name === 'logits');
+  if (!logits) throw new SiftError('failed_precondition', `${where}: the graph has no "logits" output`);
+  const width = logits.type?.tensorType?.shape?.dim?.at(-1)?.dimValue;
+  if (width !== undefined && width !== null && Number(width) !== byteVocabulary) {
+    throw new SiftError(
+      'failed_precondition',
+      `${where}: logits are ${String(width)} wide; the service scores token id = byte value over ${byteVocabulary} logits`,
+    );
+  }
 }
 
 /** Context length from the manifest (languageModel.contextLength, else preprocessing.maxSequence). */
@@ -79,7 +114,15 @@ export function layerNodePatternOf(stored: StoredModel): RegExp {
 /** Loads the graph and finds its layers; failed_precondition when the file or its layers cannot be read. */
 export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
   const file = join(stored.dir, graphFile(stored.manifest));
-  const bytes = new Uint8Array(await readFile(file));
+  const bytes = new Uint8Array(
+    await readFile(file).catch((err: NodeJS.ErrnoException) => {
+      throw new SiftError(
+        'failed_precondition',
+        `model ${stored.name}/${stored.version}: cannot read its graph ${file} (${err.code ?? err.message})`,
+        { cause: err },
+      );
+    }),
+  );
   await checkSha256(stored, graphFile(stored.manifest), bytes);
   let graph: OnnxModel;
   try {
@@ -94,6 +137,7 @@ export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
       },
     );
   }
+  checkByteInterface(graph, stored);
   const pattern = layerNodePatternOf(stored);
   let boundaries: LayerBoundaries;
   try {

@@ -54,7 +54,7 @@ export async function checkPruningSpec(
   if (healingOf(spec) !== 'none' || (spec.startLayer === undefined && !spec.analysisJobId)) {
     await checkCalibration(spec.calibration, contextLength, 'calibration');
   }
-  if ((spec.healing?.ridgeAlpha ?? 0) < 0) throw new SiftError('invalid_argument', 'healing.ridge_alpha must be >= 0');
+  checkRidgeAlpha(spec.healing, 'healing.ridge_alpha');
   if (spec.healing?.placement === pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD && spec.startLayer === 0) {
     throw new SiftError(
       'invalid_argument',
@@ -64,13 +64,25 @@ export async function checkPruningSpec(
   await checkEvaluation(spec.evaluation, spec.calibration, contextLength, 'evaluation');
 }
 
+/** Throws invalid_argument unless the healing's ridge alpha is unset (0: the default) or finite and > 0. */
+export function checkRidgeAlpha(healing: pruningV1.HealingSpec | undefined, field: string): void {
+  const alpha = healing?.ridgeAlpha ?? 0;
+  if (!Number.isFinite(alpha) || alpha < 0) {
+    throw new SiftError(
+      'invalid_argument',
+      `${field} must be a finite number >= 0 (0 means the default), got ${alpha}`,
+    );
+  }
+}
+
 /**
  * Where a pruned model goes when the request names no output: a model of its own next to its source.
  * A new version under the source's name would become what every unversioned request for the source
- * resolves to (embedding, text-quality scoring, the next pruning), silently swapping in a shallower model.
+ * resolves to (embedding, text-quality scoring, the next pruning), silently swapping in a shallower model;
+ * so a pruned model pruned again goes to `<source>-pruned` too (`byte-gpt-pruned-pruned`).
  */
 export function prunedNameOf(source: string): string {
-  return source.endsWith('-pruned') ? source : `${source}-pruned`;
+  return `${source}-pruned`;
 }
 
 function healingOf(spec: pruningV1.PruningSpec): 'none' | 'least-squares' {
@@ -196,7 +208,12 @@ export async function pruneModel(
         : { method: 'none' },
       calibrationSha256: calibrationHash(spec),
     },
-    { heldOutBitsPerByte: after.bitsPerByte, sourceHeldOutBitsPerByte: before.bitsPerByte },
+    // Named for what they are: measured on the request's evaluation texts, not on the recipe's held-out
+    // set that the source's own heldOutBitsPerByte reports (the two are not comparable).
+    {
+      evaluationBitsPerByte: after.bitsPerByte,
+      sourceEvaluationBitsPerByte: before.bitsPerByte,
+    },
   );
   const result: pruningV1.PruningResult = {
     sourceModel: { name: source.name, version: source.version },

@@ -84,7 +84,14 @@ export function selectionHandlers(
   const listJobs: UnaryHandler<selectionV1.ListJobsRequest, selectionV1.ListJobsResponse> = async (req) => {
     const size = Math.min(req.pageSize || 50, 500);
     const ids = await store.list();
-    const start = req.pageToken ? ids.indexOf(req.pageToken) + 1 : 0;
+    const at = req.pageToken ? ids.indexOf(req.pageToken) : -1;
+    if (req.pageToken && at < 0) {
+      throw new SiftError(
+        'invalid_argument',
+        `page_token "${req.pageToken}" is not a token this service gave (or its job is gone); list again from the first page`,
+      );
+    }
+    const start = at + 1;
     const jobs: selectionV1.JobStatus[] = [];
     let i = start;
     for (; i < ids.length && jobs.length < size; i++) {
