@@ -62,8 +62,10 @@ function invalid(message: string): SiftError {
  * renumbered (k -> k − n), so the pruned model looks like any (L − n)-layer export and can be analysed or
  * pruned again. Node names of later layers are renumbered the same way, so {@link findLayerBoundaries} finds
  * L − n layers. Any other output equal to x^(start+n) is kept and now carries x^start; any other output
- * produced inside the block (a key/value cache of a removed layer) is dropped. An output that still needs a
- * removed layer through another path is an error: the block is not cut by its input and output alone.
+ * produced inside the block (a key/value cache of a removed layer) is dropped. Nodes of removed layers that
+ * do not read the residual stream and that kept layers still use (a constant the exporter shared between
+ * layers) stay. An output that still needs a removed layer's computation on the stream through another path
+ * is an error: the block is not cut by its input and output alone.
  */
 export function removeBlock(
   model: OnnxModel,
@@ -159,9 +161,19 @@ export function removeBlock(
       }
     }
   }
+  // A removed layer's node that kept layers still need is fine when it does not read the residual stream:
+  // exporters merge equal constants (one causal-mask Constant named in layer 0 feeds every layer), and
+  // such a node computes the same thing whichever layers remain. One that reads the stream is a real path
+  // through the removed block.
+  const streamDependent = new Set<string>(boundaries.tensors);
+  for (const node of after.nodes) {
+    if (namesRead(node).some((name) => streamDependent.has(name))) {
+      for (const out of node.output ?? []) streamDependent.add(out);
+    }
+  }
   for (const i of live) {
-    if (removed.has(i)) {
-      const node = after.nodes[i]!;
+    const node = after.nodes[i]!;
+    if (removed.has(i) && (node.output ?? []).some((out) => streamDependent.has(out))) {
       throw invalid(
         `cannot cut layers ${start}..${start + n - 1} at ${inTensor} -> ${outTensor}: node ${node.name} of a removed layer ` +
           'is still needed by a graph output through another tensor',

@@ -346,6 +346,17 @@ describe('removeBlock', () => {
     expectRows(out['/blocks.2/Add_output_0']!, d, (t) => reference(t, [0]).streams[1]!);
   });
 
+  it('keeps a constant that an exporter named inside a removed layer and shared with the layers that stay', async () => {
+    // torch.onnx merges equal constants: the one Constant, named in layer 0, feeds every layer.
+    const model = decodeOnnxModel(toyDecoder({ gated: true }));
+    const shared = model.graph?.node?.find((n) => n.name === 'Constant_7');
+    shared!.name = '/blocks.0/Constant_7';
+    const pruned = removeBlock(model, 0, 2, findLayerBoundaries(model));
+    expect(pruned.model.graph?.node?.map((n) => n.name)).toContain('/blocks.0/Constant_7');
+    const out = await run(pruned.model, ['logits']);
+    expectRows(out.logits!, vocab, (t) => reference(t, [2, 3], { gated: true }).logits);
+  });
+
   it('refuses a cut that a later layer bypasses by reading inside the block', () => {
     const model = decodeOnnxModel(toyDecoder());
     const add3 = model.graph?.node?.find((n) => n.name === '/blocks.3/Add');
