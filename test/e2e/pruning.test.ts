@@ -236,13 +236,29 @@ describe('pruning end to end', () => {
 
   it('analyses the layers, prunes the least useful one with healing and stores a new version that runs', async () => {
     const texts = { source: { $case: 'inline' as const, value: { texts: calibration } } };
+    const analysisRequest = (sequenceLength: number) =>
+      pruningV1.SubmitAnalysisRequest.fromPartial({
+        spec: { model: { name: 'byte-gpt', version: '' }, calibration: { texts, sequenceLength } },
+        requestId: 'analysis-of-byte-gpt',
+      });
     const { jobId: analysisId } = await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
       client,
       'submitAnalysis',
-      pruningV1.SubmitAnalysisRequest.fromPartial({
-        spec: { model: { name: 'byte-gpt', version: '' }, calibration: { texts, sequenceLength: 256 } },
-      }),
+      analysisRequest(256),
     );
+    // A retried submit gets the same job; the same request_id on a different request is refused.
+    const retried = await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
+      client,
+      'submitAnalysis',
+      analysisRequest(256),
+    );
+    expect(retried.jobId).toBe(analysisId);
+    const reused = await call(client, 'submitAnalysis', analysisRequest(128)).then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
+    expect(reused?.code).toBe(status.FAILED_PRECONDITION);
+    expect(reused?.details).toContain(`request_id "analysis-of-byte-gpt" was used for job ${analysisId}`);
     const analysisStatuses = await watch(client, analysisId);
     expect(analysisStatuses.at(-1)?.state, analysisStatuses.at(-1)?.error).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
     const { job: analysisJob } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', {

@@ -83,6 +83,14 @@ describe('selection job end to end', () => {
     const { job: finished } = await job(jobId);
     expect(finished.report.recordsTotal).toBe(264);
     expect(finished.status.progress.done).toBe(finished.status.progress.total);
+    // A retried submit with the job's request_id gets the same job; a different request with it is refused.
+    const keyed = { ...pipeline(dataset, join(dataDir, 'out-keyed')), requestId: 'curate-news-1' };
+    const first = await submit(keyed);
+    expect(first.status).toBe(202);
+    expect((await submit(keyed)).body.jobId).toBe(first.body.jobId);
+    const changed = await submit({ ...keyed, steps: keyed.steps.slice(0, 2) });
+    expect(changed.status).toBe(409);
+    expect(changed.body.error.message).toContain(`request_id "curate-news-1" was used for job ${first.body.jobId}`);
     // The output folder is this job's: a second job naming it is refused at submit.
     const again = await submit(pipeline(dataset, out));
     expect(again.status).toBe(409);
@@ -585,7 +593,7 @@ describe('selection job end to end', () => {
       const rows = (await rs.json<{ n: number | string; dups: number | string }>()).map((r) => Number(r.n));
       // One row per record of each successful job (the failed tiny job decided nothing): the 40 web pages,
       // the code corpora (67 files; 77 and 5 in the dedup jobs), the 42 long records, the two 66-record
-      // mixed-script jobs, the 264-record news
+      // mixed-script jobs, the keyed 264-record news job, the 264-record news
       // job, the 6,000 long-id records, the two 7,500-record jobs of the kill test, and the 30,000-document
       // crawl.
       expect(rows.slice(-5)).toEqual([264, 6000, 7500, 7500, 30_000]);

@@ -46,6 +46,36 @@ export function pruningHandlers(
     return d;
   };
 
+  /**
+   * The job a retried submit names, after checking that the retry repeats the request: the same key on a
+   * different request is a client bug to surface, not a reason to answer with an unrelated job. The stored
+   * spec names the model version it resolved to; a request that named none matches any.
+   */
+  const sameRequest = async (jobId: string, requestId: string, spec: pruningV1.Job['spec']): Promise<string> => {
+    const stored = (await store.get(jobId)).spec;
+    const normalized = (s: pruningV1.Job['spec'], version: string) =>
+      s && s.value
+        ? Buffer.from(
+            pruningV1.Job.encode({
+              spec: { ...s, value: { ...s.value, model: { name: s.value.model?.name ?? '', version } } } as never,
+              status: undefined,
+              result: undefined,
+              createdAtMs: 0,
+              startedAtMs: 0,
+              finishedAtMs: 0,
+            }).finish(),
+          )
+        : Buffer.alloc(0);
+    const version = spec?.value?.model?.version || stored?.value?.model?.version || '';
+    if (!normalized(stored, version).equals(normalized(spec, version))) {
+      throw new SiftError(
+        'failed_precondition',
+        `request_id "${requestId}" was used for job ${jobId} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
+      );
+    }
+    return jobId;
+  };
+
   const enqueue = async (kind: pruningV1.JobKind, spec: pruningV1.Job['spec'], requestId: string) => {
     const jobId = JobStore.newId();
     const now = Date.now();
@@ -75,7 +105,8 @@ export function pruningHandlers(
   ) => {
     if (req.requestId) {
       const existing = await store.jobForRequest(req.requestId);
-      if (existing) return { jobId: existing };
+      if (existing)
+        return { jobId: await sameRequest(existing, req.requestId, { $case: 'analysis', value: req.spec } as never) };
     }
     const spec = req.spec;
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');
@@ -110,7 +141,8 @@ export function pruningHandlers(
   ) => {
     if (req.requestId) {
       const existing = await store.jobForRequest(req.requestId);
-      if (existing) return { jobId: existing };
+      if (existing)
+        return { jobId: await sameRequest(existing, req.requestId, { $case: 'pruning', value: req.spec } as never) };
     }
     const spec = req.spec;
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');

@@ -23,8 +23,21 @@ export function selectionHandlers(
   const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
     if (req.requestId) {
       const existing = await store.jobForRequest(req.requestId);
-      if (existing)
-        return { jobId: existing, resolvedSteps: resolveSteps((await store.get(existing)).steps).map(toProtoStep) };
+      if (existing) {
+        const job = await store.get(existing);
+        // A retry is the same request; the same key on a different one is a client bug to surface.
+        const body = (r: Pick<selectionV1.SubmitJobRequest, 'dataset' | 'steps' | 'output'>) =>
+          Buffer.from(
+            selectionV1.SubmitJobRequest.encode({ ...r, requestId: '', resumeJobId: req.resumeJobId }).finish(),
+          );
+        if (!body(job).equals(body(req))) {
+          throw new SiftError(
+            'failed_precondition',
+            `request_id "${req.requestId}" was used for job ${existing} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
+          );
+        }
+        return { jobId: existing, resolvedSteps: resolveSteps(job.steps).map(toProtoStep) };
+      }
     }
     if (req.resumeJobId)
       throw new SiftError(

@@ -508,7 +508,8 @@ export interface SubmitAnalysisRequest {
     | undefined;
   /**
    * Client-chosen key: a second submit with the same key returns the first job instead of starting
-   * another, so a retried submit is safe. Empty disables the check.
+   * another, so a retried submit is safe; the same key with a different request is FAILED_PRECONDITION.
+   * Empty disables the check.
    */
   requestId: string;
 }
@@ -527,7 +528,8 @@ export interface SubmitPruningRequest {
     | undefined;
   /**
    * Client-chosen key: a second submit with the same key returns the first job instead of starting
-   * another, so a retried submit is safe. Empty disables the check.
+   * another, so a retried submit is safe; the same key with a different request is FAILED_PRECONDITION.
+   * Empty disables the check.
    */
   requestId: string;
 }

@@ -931,7 +931,8 @@ export interface SubmitJobRequest {
     | undefined;
   /**
    * Client-chosen key: a second submit with the same key returns the first job instead of starting
-   * another, so a retried submit is safe. Empty disables the check.
+   * another, so a retried submit is safe; the same key with a different request is FAILED_PRECONDITION.
+   * Empty disables the check.
    */
   requestId: string;
   /**
