@@ -54,7 +54,7 @@ export function pruningHandlers(
   const sameRequest = async (jobId: string, requestId: string, spec: pruningV1.Job['spec']): Promise<string> => {
     const stored = (await store.get(jobId)).spec;
     const normalized = (s: pruningV1.Job['spec'], version: string) =>
-      s && s.value
+      s?.value
         ? Buffer.from(
             pruningV1.Job.encode({
               spec: { ...s, value: { ...s.value, model: { name: s.value.model?.name ?? '', version } } } as never,
