@@ -160,6 +160,29 @@ describe('JobWorker', () => {
     expect(published.at(-1)).toEqual({ done: 5000, total: 5000 });
   });
 
+  it('estimates the time left from the current phase only: a new total restarts the rate', async () => {
+    const jobId = await newJob();
+    const etas: number[] = [];
+    const progress = jobProgressReporter({
+      jobId,
+      store,
+      controller: new AbortController(),
+      publish: async (status) => {
+        etas.push(Number(status?.progress?.etaSeconds));
+      },
+      logger,
+    });
+    progress.stage('quality');
+    progress.tick(1, 2); // a slow first phase: one of two calls after 400 ms
+    await new Promise((r) => setTimeout(r, 400));
+    progress.tick(2, 2);
+    await new Promise((r) => setTimeout(r, 300));
+    progress.tick(500, 1000); // the fast second phase: half done right after it began
+    await waitFor(() => etas.length === 4);
+    // Measured from the stage's start, 0.7 s for half the documents would predict ~0.7 s more.
+    expect(etas.at(-1)).toBeLessThan(0.1);
+  });
+
   it('on shutdown stops the job without settling it and rethrows, so the queue redelivers it', async () => {
     const jobId = await newJob();
     let started!: () => void;

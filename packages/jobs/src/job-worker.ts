@@ -37,6 +37,7 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
   let stage = '';
   let stageIndex: number | undefined;
   let stageStarted = performance.now();
+  let stageTotal = 0;
   let last = 0;
   let writing: Promise<void> = Promise.resolve();
   const record = (done: number, total: number) => {
@@ -66,12 +67,19 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
       stage = name;
       stageIndex = index;
       stageStarted = performance.now();
+      stageTotal = 0;
       last = 0;
       record(0, 0);
     },
     tick: (done, total) => {
       throwIfAborted();
       const now = performance.now();
+      // A new total is a new phase of the stage (text quality: the weights, then the documents): its ETA
+      // comes from its own rate, not from the time the earlier phase took.
+      if (total !== stageTotal) {
+        stageTotal = total;
+        stageStarted = now;
+      }
       // At most one status write per interval, except the tick that completes a stage of known size. A
       // tick with an unknown total (0, e.g. while reading a dataset) is throttled like any other: not
       // throttling it wrote the job file and published a status for every 1,000 records read.

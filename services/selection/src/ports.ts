@@ -20,5 +20,6 @@ export interface TextEmbedder {
 export interface LanguageModelScorer {
   /** NOT_FOUND for a model the store lacks, INVALID_ARGUMENT for one that is not a byte-level language model. */
   check(model: { name: string; version: string }): Promise<void>;
-  perplexity(model: { name: string; version: string }, texts: readonly string[]): Promise<number>;
+  /** `signal` stops the scoring between batches of windows. */
+  perplexity(model: { name: string; version: string }, texts: readonly string[], signal?: AbortSignal): Promise<number>;
 }

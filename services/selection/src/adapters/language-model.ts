@@ -19,11 +19,15 @@ export class StoreLanguageModels implements LanguageModelScorer {
     await this.resolve(ref);
   }
 
-  async perplexity(ref: { name: string; version: string }, texts: readonly string[]): Promise<number> {
+  async perplexity(
+    ref: { name: string; version: string },
+    texts: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<number> {
     const model = await this.resolve(ref);
     const contextLength = Number(model.manifest.preprocessing?.maxSequence ?? 256);
     const graph = await this.sessions.get(model);
-    return (await scoreBytes(graph.session, texts, { contextLength })).perplexity;
+    return (await scoreBytes(graph.session, texts, { contextLength, ...(signal ? { signal } : {}) })).perplexity;
   }
 
   private async resolve(ref: { name: string; version: string }) {

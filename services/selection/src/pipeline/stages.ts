@@ -370,12 +370,24 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         throw new SiftError('unavailable', 'text-quality needs the model store (SIFT_MODELS_DIR)');
       const models = ctx.languageModels;
       const texts = Array.from(alive, (i) => state.texts[i] as string);
+      const filters = qualityFilters(step.filters);
+      // The weights take one perplexity per filter plus one over all sample lines: progress counts those
+      // calls, then the documents scored (the job's ETA restarts when the total changes).
+      let calls = 0;
       const r = await textQuality(texts, {
         keepFraction: step.keepFraction,
-        filters: qualityFilters(step.filters),
+        filters,
         weightSampleSize: step.weightSampleSize,
         seed: step.seed,
-        perplexity: (lines) => models.perplexity({ name: step.model, version: step.version }, [lines.join('\n')]),
+        perplexity: async (lines) => {
+          const ppl = await models.perplexity(
+            { name: step.model, version: step.version },
+            [lines.join('\n')],
+            ctx.signal,
+          );
+          ctx.progress(++calls, filters.length + 1);
+          return ppl;
+        },
         runSteps: (steps) => runCooperatively(steps, ctx.progress),
       });
       alive.forEach((rec, row) => {
