@@ -162,6 +162,27 @@ describe('selection job end to end', () => {
     expect(unknownModel.body.error.message).toContain(
       'steps[0].text_quality.language_model: unknown model "no-such-lm"',
     );
+    // So are the embedding model (asked of the embedding service) and dedup indexes to load.
+    const unknownEmbedder = await submit({
+      ...pipeline(dataset, join(dataDir, 'x')),
+      steps: [{ embed: { model: { name: 'glove-sif-300d' } } }],
+    });
+    expect(unknownEmbedder.status).toBe(404);
+    expect(unknownEmbedder.body.error.message).toMatch(
+      /^steps\[0\]\.embed\.model: the embedding service has no model glove-sif-300d; it serves .*glove-sif-100d@1/,
+    );
+    const tooWide = await submit({
+      ...pipeline(dataset, join(dataDir, 'x')),
+      steps: [{ embed: { dimensions: 300 } }],
+    });
+    expect(tooWide.status).toBe(400);
+    expect(tooWide.body.error.message).toBe("steps[0].embed.model: dimensions 300 is more than glove-sif-100d's 100");
+    const missingIndex = await submit({
+      ...pipeline(dataset, join(dataDir, 'x')),
+      steps: [{ exactDedup: { index: { loadPaths: [join(dataDir, 'no-such.idx')] } } }],
+    });
+    expect(missingIndex.status).toBe(404);
+    expect(missingIndex.body.error.message).toContain('steps[0].index.load_paths[0]: no index file at');
     const notAnLm = await quality({ name: 'glove-sif-100d' });
     expect(notAnLm.status).toBe(400);
     expect(notAnLm.body.error.message).toContain('is not a byte-level language model');

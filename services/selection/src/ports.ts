@@ -14,6 +14,12 @@ export interface TextEmbedder {
     /** Texts the model could read nothing of (no known token): their vectors are all zeros. */
     unreadable: number;
   }>;
+  /**
+   * Checks, before a job is queued, that the service serves `model` (empty name: its default) with at least
+   * `dimensions` components: NOT_FOUND or INVALID_ARGUMENT naming the model otherwise. An embedding service
+   * that cannot be asked right now is no reason to refuse the job (it checks again when it runs).
+   */
+  checkModel(model: string, version: string, dimensions: number): Promise<void>;
 }
 
 /** Perplexity of text under a byte-level language model from the model store (for text-quality weights). */

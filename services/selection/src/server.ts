@@ -50,7 +50,7 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
     services: [
       {
         definition: selectionV1.SelectionServiceService,
-        handlers: selectionHandlers(store, bus, dataRoots, languageModels),
+        handlers: selectionHandlers(store, bus, dataRoots, languageModels, embedder),
       },
     ],
     onCallFinished: metrics.record,

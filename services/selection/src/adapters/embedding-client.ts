@@ -1,4 +1,4 @@
-import { type ClientDuplexStream, credentials } from '@grpc/grpc-js';
+import { type ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
 import { embeddingV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
 import type { TextEmbedder } from '../ports.js';
@@ -28,6 +28,28 @@ export class StreamingEmbedder implements TextEmbedder {
       'grpc.max_send_message_length': maxMessageBytes,
       'grpc.max_receive_message_length': maxMessageBytes,
     });
+  }
+
+  async checkModel(name: string, version: string, dimensions: number): Promise<void> {
+    const listed = await new Promise<embeddingV1.ListModelsResponse | undefined>((resolve) =>
+      this.client.listModels({}, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) =>
+        resolve(err ? undefined : res),
+      ),
+    );
+    if (!listed) return;
+    const wanted = name || listed.defaultModel;
+    const candidates = listed.models.filter((m) => m.model?.name === wanted);
+    const found = candidates.find((m) => !version || m.model?.version === version);
+    if (!found) {
+      const have = [...new Set(listed.models.map((m) => `${m.model?.name}@${m.model?.version}`))].join(', ');
+      throw new SiftError(
+        'not_found',
+        `the embedding service has no model ${wanted}${version ? `@${version}` : ''}; it serves ${have}`,
+      );
+    }
+    if (dimensions > found.dimensions) {
+      throw new SiftError('invalid_argument', `dimensions ${dimensions} is more than ${wanted}'s ${found.dimensions}`);
+    }
   }
 
   async embed(

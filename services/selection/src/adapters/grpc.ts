@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
@@ -11,7 +12,7 @@ import { checkJobPaths, checkOutputLocation, claimOutput, indexSavesOf } from '.
 import { datasetFiles } from '../pipeline/outputs.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
 import { resolveSteps } from '../pipeline/steps.js';
-import type { LanguageModelScorer } from '../ports.js';
+import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 
 /** Thin gRPC adapter: decode, validate, call the job store and queue, encode. */
 export function selectionHandlers(
@@ -19,6 +20,7 @@ export function selectionHandlers(
   bus: Bus,
   dataRoots: DataRoots,
   languageModels: LanguageModelScorer,
+  embedder: TextEmbedder,
 ): Record<string, UnaryHandler | StreamHandler> {
   const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
     if (req.requestId) {
@@ -54,13 +56,24 @@ export function selectionHandlers(
     // again when it starts the job).
     await checkJobPaths(dataRoots, dataset, req.output, steps);
     await checkOutputLocation(dataset.paths, await datasetFiles(dataset), req.output, indexSavesOf(steps));
+    // Models and indexes the steps name are looked up now, not when the job reaches the step.
+    const naming = (field: string) => (err: unknown) => {
+      throw err instanceof SiftError ? new SiftError(err.kind, `${field}: ${err.message}`) : err;
+    };
     for (const [i, step] of steps.entries()) {
-      if (step.kind !== 'text-quality') continue;
-      await languageModels.check({ name: step.model, version: step.version }).catch((err: unknown) => {
-        throw err instanceof SiftError
-          ? new SiftError(err.kind, `steps[${i}].text_quality.language_model: ${err.message}`)
-          : err;
-      });
+      if (step.kind === 'text-quality') {
+        await languageModels
+          .check({ name: step.model, version: step.version })
+          .catch(naming(`steps[${i}].text_quality.language_model`));
+      } else if (step.kind === 'embed') {
+        await embedder.checkModel(step.model, step.version, step.dimensions).catch(naming(`steps[${i}].embed.model`));
+      } else if ('index' in step) {
+        for (const [j, path] of step.index.load.entries()) {
+          if (!(await stat(path).catch(() => undefined))?.isFile()) {
+            throw new SiftError('not_found', `steps[${i}].index.load_paths[${j}]: no index file at ${path}`);
+          }
+        }
+      }
     }
     const jobId = JobStore.newId();
     await claimOutput(req.output, jobId);
