@@ -127,6 +127,40 @@ describe('selection job end to end', () => {
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('SemDeDup eps sweep');
   });
 
+  it('resumes a failed job into a new one, reusing the stages both share', async () => {
+    const dataset = join(dataDir, 'news.jsonl');
+    const [embed] = pipeline(dataset, '').steps;
+    const failing = await submit({
+      ...pipeline(dataset, join(dataDir, 'out-resume-failed')),
+      steps: [embed, { name: 'cluster', kmeans: { k: 5000 } }],
+    });
+    await waitUntil(async () => (await job(failing.body.jobId)).job.status.state === 'JOB_STATE_FAILED', 60_000);
+    const resumed = await submit({
+      ...pipeline(dataset, join(dataDir, 'out-resumed')),
+      resumeJobId: failing.body.jobId,
+    });
+    expect(resumed.status).toBe(202);
+    await waitUntil(async () => /SUCCEEDED|FAILED/.test((await job(resumed.body.jobId)).job.status.state), 60_000);
+    const { job: done } = await job(resumed.body.jobId);
+    expect(done.status.error ?? '').toBe('');
+    expect(done.resumedFromJobId).toBe(failing.body.jobId);
+    // The embed stage is the failed job's (its saved summary, timing included); the rest ran anew and
+    // decided exactly what the same pipeline decided from scratch in the first test.
+    const saved = JSON.parse(
+      readFileSync(join(dataDir, 'selection', 'jobs', failing.body.jobId, 'stage-0.json'), 'utf8'),
+    );
+    expect(done.report.stages[0].seconds).toBe(saved.stageFacts[0].summary.seconds);
+    const decisions = (out: string) => readFileSync(join(dataDir, out, 'decisions.jsonl'), 'utf8');
+    expect(decisions('out-resumed')).toBe(decisions('out-1'));
+    // Only a failed or cancelled job can be resumed.
+    const notFailed = await submit({
+      ...pipeline(dataset, join(dataDir, 'out-resume-again')),
+      resumeJobId: resumed.body.jobId,
+    });
+    expect(notFailed.status).toBe(409);
+    expect(notFailed.body.error.message).toContain('only a failed or cancelled job can be resumed');
+  });
+
   it('reports every configured upstream in the gateway health check', async () => {
     const res = await fetch(`${platform.gatewayUrl}/healthz`);
     expect(res.status).toBe(200);
@@ -614,7 +648,7 @@ describe('selection job end to end', () => {
       const rows = (await rs.json<{ n: number | string; dups: number | string }>()).map((r) => Number(r.n));
       // One row per record of each successful job (the failed tiny job decided nothing): the 40 web pages,
       // the code corpora (67 files; 77 and 5 in the dedup jobs), the 42 long records, the two 66-record
-      // mixed-script jobs, the keyed 264-record news job, the 264-record news
+      // mixed-script jobs, the keyed and the resumed 264-record news jobs, the 264-record news
       // job, the 6,000 long-id records, the two 7,500-record jobs of the kill test, and the 30,000-document
       // crawl.
       expect(rows.slice(-5)).toEqual([264, 6000, 7500, 7500, 30_000]);

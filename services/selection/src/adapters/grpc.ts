@@ -8,6 +8,7 @@ import type { DataRoots } from '@sift/datasets';
 import { enqueueJob, streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
+import { planResume, takeOverStages } from '../jobs/resume.js';
 import { checkJobPaths, checkOutputLocation, claimOutput, indexSavesOf } from '../pipeline/output-location.js';
 import { datasetFiles } from '../pipeline/outputs.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
@@ -41,11 +42,6 @@ export function selectionHandlers(
         return { jobId: existing, resolvedSteps: resolveSteps(job.steps).map(toProtoStep) };
       }
     }
-    if (req.resumeJobId)
-      throw new SiftError(
-        'unimplemented',
-        "resume_job_id: resuming into a new job is not supported; a failed worker's job resumes by itself",
-      );
     const dataset = req.dataset;
     if (!dataset || dataset.paths.length === 0)
       throw new SiftError('invalid_argument', 'dataset.paths: at least one path is required');
@@ -75,6 +71,9 @@ export function selectionHandlers(
         }
       }
     }
+    const resume = req.resumeJobId
+      ? await planResume(store, req.resumeJobId, dataset, steps).catch(naming('resume_job_id'))
+      : undefined;
     const jobId = JobStore.newId();
     await claimOutput(req.output, jobId);
     const now = Date.now();
@@ -93,12 +92,16 @@ export function selectionHandlers(
       steps: req.steps,
       output: req.output,
       report: undefined,
-      resumedFromJobId: '',
+      resumedFromJobId: req.resumeJobId,
       createdAtMs: now,
       startedAtMs: 0,
       finishedAtMs: 0,
     };
-    await enqueueJob(store, record, req.requestId, () => bus.publish(subjects.selectionJobSubmitted, { status }));
+    await enqueueJob(store, record, req.requestId, async () => {
+      // The earlier job's finished stages become this one's before any worker can take it.
+      if (resume) await takeOverStages(store, resume, jobId);
+      await bus.publish(subjects.selectionJobSubmitted, { status });
+    });
     ctx.report.batchSize = 1;
     return { jobId, resolvedSteps: steps.map(toProtoStep) };
   };

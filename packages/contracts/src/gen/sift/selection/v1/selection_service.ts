@@ -937,7 +937,9 @@ export interface SubmitJobRequest {
   requestId: string;
   /**
    * Resume a failed or cancelled job: reuse the outputs of its finished steps when the dataset and those
-   * steps are identical, and continue from the first step that differs or did not finish.
+   * steps are identical, and continue from the first step that differs or did not finish (from its first
+   * reused embed step when it ran an embed step past them). The dataset files must not have changed.
+   * FAILED_PRECONDITION for a job in another state or with another dataset.
    */
   resumeJobId: string;
 }
