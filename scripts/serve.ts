@@ -27,7 +27,14 @@ if (!existsSync(join(models, 'byte-gpt'))) {
 const platform = await startPlatform(
   dataDir,
   {},
-  { selection: true, pruning: true, pruningEnv: { SIFT_MODELS_DIR: models }, gatewayPort: port, persistentBus: true },
+  {
+    selection: true,
+    pruning: true,
+    pruningEnv: { SIFT_MODELS_DIR: models },
+    gatewayPort: port,
+    persistentBus: true,
+    logDir: join(dataDir, 'logs'),
+  },
 );
 process.stdout.write(
   [
@@ -35,6 +42,7 @@ process.stdout.write(
     `embedding  ${platform.embeddingAddress}   selection ${platform.selectionAddress}   pruning ${platform.pruningAddress}`,
     `NATS       ${platform.natsUrl}   ClickHouse (embedded) ${platform.clickhouseDir}`,
     `pruned models go to ${models}; dataset and output paths are read on this machine (use absolute paths)`,
+    `service logs (JSON lines) go to ${join(dataDir, 'logs')}/<service>.log`,
     'Ctrl-C stops everything (services drain, the metrics consumer flushes).',
     '',
   ].join('\n'),

@@ -2,16 +2,23 @@ import type { Logger } from './logger.js';
 
 /**
  * Runs `stop` once on SIGTERM or SIGINT (Kubernetes sends SIGTERM, then SIGKILL after its grace period),
- * then exits. A second signal exits at once.
+ * then exits. The same signal a second time exits at once; the other one does not (Ctrl-C sends SIGINT to
+ * every process of the terminal's group, and a launcher then stops its children with SIGTERM).
  */
 export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
+  let first: NodeJS.Signals | undefined;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (first === signal) {
       logger.warn('second signal; exiting now', { signal });
       process.exit(1);
     }
-    stopping = true;
+    if (first) {
+      // Ctrl-C reaches every process of the terminal's group, and a launcher then sends SIGTERM to stop its
+      // children in order: that is the same request, and draining goes on.
+      logger.info('already shutting down; send the same signal again to exit now', { signal, first });
+      return;
+    }
+    first = signal;
     logger.info('shutting down', { signal });
     stop().then(
       () => process.exit(0),

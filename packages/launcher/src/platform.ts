@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type Child, startDeployable, startNats } from './processes.js';
+import { type Child, startNats, startDeployable as startProcess } from './processes.js';
 
 /** A local platform: NATS, the metrics consumer, the embedding service, the gateway and optionally selection and pruning. */
 export interface LocalPlatform {
@@ -40,12 +40,16 @@ export async function startPlatform(
      * platform stopped are taken up again (their saved stages reused). Otherwise it is temporary.
      */
     persistentBus?: boolean;
+    /** A folder where each process appends its logs (`<name>.log`); otherwise only their last lines are kept. */
+    logDir?: string;
   } = {},
 ): Promise<LocalPlatform> {
   const children: Child[] = [];
   const stop = async () => {
     for (const c of [...children].reverse()) await c.stop();
   };
+  const startDeployable = (name: string, entry: string, env: Record<string, string>) =>
+    startProcess(name, entry, env, opts.logDir ? { logFile: join(opts.logDir, `${name}.log`) } : {});
   try {
     const nats = await startNats(opts.persistentBus ? { storeDir: join(dataDir, 'nats') } : {});
     children.push(nats);

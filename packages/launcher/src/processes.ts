@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -27,15 +27,31 @@ function deployableCommand(entry: string): string[] {
 export interface Child {
   readonly name: string;
   readonly process: ChildProcess;
-  /** Lines it wrote to stderr (logs), kept for failure reports. */
+  /** The last lines it wrote to stderr (logs), kept for failure reports. */
   readonly logs: string[];
   /** Sends SIGTERM and waits for exit (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<number | null>;
 }
 
-function track(name: string, proc: ChildProcess): Child {
+/** Lines of a child's stderr kept in memory: enough for a failure report, bounded for a long-running platform. */
+const keptLogLines = 500;
+
+/** Follows a child's stderr: the last lines in memory, and every line appended to `logFile` when given. */
+function track(name: string, proc: ChildProcess, logFile?: string): Child {
   const logs: string[] = [];
-  if (proc.stderr) createInterface({ input: proc.stderr }).on('line', (l) => logs.push(l));
+  let file: ReturnType<typeof createWriteStream> | undefined;
+  if (logFile) {
+    mkdirSync(dirname(logFile), { recursive: true });
+    file = createWriteStream(logFile, { flags: 'a' });
+    proc.once('exit', () => file?.end());
+  }
+  if (proc.stderr) {
+    createInterface({ input: proc.stderr }).on('line', (l) => {
+      logs.push(l);
+      if (logs.length > keptLogLines) logs.splice(0, logs.length - keptLogLines);
+      file?.write(`${l}\n`);
+    });
+  }
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return {
     name,
@@ -115,6 +131,8 @@ export async function startDeployable(
     timeoutMs?: number;
     /** CPUs the process may run on, as `taskset -c` takes them (`0,1`, `2-5`); Linux only. */
     cpus?: string;
+    /** A file every line of its stderr (its JSON logs) is appended to. */
+    logFile?: string;
   } = {},
 ): Promise<Child & { port: number }> {
   const command = [...(opts.cpus ? ['taskset', '-c', opts.cpus] : []), ...deployableCommand(entry)];
@@ -123,7 +141,7 @@ export async function startDeployable(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const child = track(name, proc);
+  const child = track(name, proc, opts.logFile);
   if (opts.waitForPort === false) {
     return Object.assign(child, { port: 0 });
   }
