@@ -13,6 +13,24 @@ export interface StageSummary {
   facts?: Record<string, unknown>;
 }
 
+/** What a text-quality stage reports (see the stage). */
+interface TextQualityFacts {
+  model: string;
+  pplAll: number;
+  weights: Record<string, { weight: number; ppl: number | null }>;
+  fallbackToEqualWeights: boolean;
+}
+
+/** SCIP's corruption diagnostic as the stage reports it. */
+interface CorruptionFacts {
+  pairs: number;
+  smallerClusterShare: number;
+  fartherShare: number;
+  meanClusterSizeDelta: number;
+  meanDistanceDelta: number;
+  byGroup?: Record<string, CorruptionFacts>;
+}
+
 /** The whole job's report, written as JSON and Markdown next to the kept dataset. */
 export interface SelectionReportData {
   jobId: string;
@@ -77,6 +95,39 @@ export function markdownReport(r: SelectionReportData): string {
       s.clusterSizes.upperBounds.forEach((b, i) => {
         lines.push(`| ${b} | ${s.clusterSizes?.counts[i]} |`);
       });
+    }
+    const quality = s.facts as TextQualityFacts | undefined;
+    if (s.kind === 'text-quality' && quality?.weights) {
+      lines.push(
+        '',
+        `## Text-quality filter weights (${s.stage}, ${quality.model})`,
+        '',
+        `Perplexity of all sample lines: ${quality.pplAll.toFixed(3)}. A filter's weight is how much keeping only the lines it passes lowers that perplexity${quality.fallbackToEqualWeights ? ' (no filter lowered it: equal weights were used)' : ''}.`,
+        '',
+        '| filter | weight | perplexity of the lines it keeps |',
+        '| --- | ---: | ---: |',
+      );
+      for (const [filter, w] of Object.entries(quality.weights)) {
+        lines.push(
+          `| ${filter} | ${w.weight.toFixed(4)} | ${w.ppl === null || Number.isNaN(w.ppl) ? 'no line kept' : w.ppl.toFixed(3)} |`,
+        );
+      }
+    }
+    const shift = (s.facts as { corruption?: CorruptionFacts } | undefined)?.corruption;
+    if (s.kind === 'scip' && shift?.pairs) {
+      lines.push(
+        '',
+        `## Where corrupted copies of files land (${s.stage})`,
+        '',
+        `${shift.pairs} sampled files, each corrupted once and placed in the same clustering. SCIP relies on corrupted code moving to smaller clusters and away from its centroid:`,
+        '',
+        '| corruption | pairs | in a smaller cluster | farther from centroid | mean cluster-size change | mean distance change |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+      );
+      const row = (name: string, c: CorruptionFacts) =>
+        `| ${name} | ${c.pairs} | ${pct(c.smallerClusterShare, 1)}% | ${pct(c.fartherShare, 1)}% | ${c.meanClusterSizeDelta.toFixed(1)} | ${c.meanDistanceDelta.toFixed(4)} |`;
+      for (const [kind, c] of Object.entries(shift.byGroup ?? {})) lines.push(row(kind, c));
+      lines.push(row('all', shift));
     }
     if (s.epsSweep) {
       lines.push(
