@@ -26,6 +26,9 @@ describe('toDatasetRecord', () => {
     expect(toDatasetRecord({ t: 'x', id: { a: 1 } }, 0, fields)).toEqual({
       reason: 'id field "id" is not a string or number (got object)',
     });
-    expect(toDatasetRecord({ t: null }, 0, fields)).toEqual({ reason: 'missing text field "t"' });
+    expect(toDatasetRecord({ t: null }, 0, fields)).toEqual({ reason: 'text field "t" is null' });
+    expect(toDatasetRecord({ body: 'x', meta: {} }, 0, fields)).toEqual({
+      reason: 'missing text field "t" (the record has fields body, meta)',
+    });
   });
 });

@@ -58,7 +58,13 @@ export function toDatasetRecord(
   fields: RecordFields,
 ): DatasetRecord | { reason: string } {
   const text = fieldValue(raw, fields.textField);
-  if (text === undefined || text === null) return { reason: `missing text field "${fields.textField}"` };
+  if (text === null) return { reason: `text field "${fields.textField}" is null` };
+  if (text === undefined) {
+    const keys = Object.keys(raw);
+    const has =
+      keys.length === 0 ? 'no fields' : `fields ${keys.slice(0, 12).join(', ')}${keys.length > 12 ? ', ...' : ''}`;
+    return { reason: `missing text field "${fields.textField}" (the record has ${has})` };
+  }
   if (typeof text !== 'string') {
     return { reason: `text field "${fields.textField}" is not a string (got ${typeName(text)})` };
   }

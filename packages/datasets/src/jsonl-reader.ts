@@ -102,7 +102,10 @@ function parseJsonLine(line: Buffer, decoder: TextDecoder, path: string, lineNum
   try {
     text = decoder.decode(line);
   } catch (err) {
-    throw new DatasetError('invalid_argument', `invalid UTF-8 at ${path}:${lineNumber}`, path, lineNumber, {
+    // A gzip file without the .gz name starts with the gzip magic bytes 1f 8b.
+    const gzipped = lineNumber === 1 && line[0] === 0x1f && line[1] === 0x8b;
+    const hint = gzipped ? ' (the file is gzip-compressed: name it .jsonl.gz or set dataset.format)' : '';
+    throw new DatasetError('invalid_argument', `invalid UTF-8 at ${path}:${lineNumber}${hint}`, path, lineNumber, {
       cause: err,
     });
   }

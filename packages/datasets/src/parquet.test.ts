@@ -104,7 +104,7 @@ describe('Parquet reading errors', () => {
     await writeParquet(path, [{ text: 'a' }, { text: 'b' }, { text: null }]);
     await expect(readAll({ paths: [path], format: 'parquet', textField: 'text' })).rejects.toMatchObject({
       kind: 'invalid_argument',
-      message: `missing text field "text" at ${path} row 3`,
+      message: `text field "text" is null at ${path} row 3`,
       position: 3,
     });
     const numbers = join(dir, 'numbers.parquet');

@@ -148,7 +148,7 @@ describe('readRecords errors name the file and 1-based line', () => {
     await writeFile(path, jsonl([...good, { body: 'no text here' }]));
     await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
       kind: 'invalid_argument',
-      message: `missing text field "text" at ${path}:17`,
+      message: `missing text field "text" (the record has fields body) at ${path}:17`,
     });
   });
 
@@ -179,6 +179,14 @@ describe('readRecords errors name the file and 1-based line', () => {
     await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
       kind: 'invalid_argument',
       message: `invalid UTF-8 at ${path}:2`,
+    });
+  });
+
+  it('says so when a file read as plain JSONL is gzip-compressed', async () => {
+    const path = join(dir, 'really-gzip.jsonl');
+    await writeFile(path, gzipSync('{"text":"hello"}\n'));
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
+      message: expect.stringContaining('(the file is gzip-compressed: name it .jsonl.gz or set dataset.format)'),
     });
   });
 
@@ -240,7 +248,12 @@ describe('readRecords errors name the file and 1-based line', () => {
       [2, 'c'],
     ]);
     expect(invalid).toEqual([
-      { index: 1, location: `${path}:2`, reason: 'missing text field "text"', raw: { other: 1 } },
+      {
+        index: 1,
+        location: `${path}:2`,
+        reason: 'missing text field "text" (the record has fields other)',
+        raw: { other: 1 },
+      },
     ]);
   });
 });

@@ -30,7 +30,7 @@ export async function loadDataset(
 ): Promise<{ ids: string[]; texts: string[] }> {
   const ids: string[] = [];
   const texts: string[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   let chars = 0;
   const records = readRecords({
     paths: await datasetFiles(dataset),
@@ -40,9 +40,14 @@ export async function loadDataset(
     ...(dataset.limit ? { limit: dataset.limit } : {}),
   });
   for await (const r of records) {
-    if (seen.has(r.id))
-      throw new SiftError('invalid_argument', `duplicate record id "${r.id}" (record ${r.index}); ids must be unique`);
-    seen.add(r.id);
+    const first = seen.get(r.id);
+    if (first !== undefined) {
+      throw new SiftError(
+        'invalid_argument',
+        `duplicate record id "${r.id}": records ${first} and ${r.index} (0-based, across the dataset's files in order) share it; ids must be unique`,
+      );
+    }
+    seen.set(r.id, r.index);
     chars += r.text.length;
     if (chars > maxChars) {
       throw new SiftError(

@@ -318,7 +318,13 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
         const v = kind.value;
         const filters = v.filters.map((f, j) => {
           const f2 = qualityFilterByCode[f];
-          if (!f2) throw new SiftError('invalid_argument', `${at}.text_quality.filters[${j}]: unknown filter ${f}`);
+          if (!f2) {
+            const names = Object.keys(qualityFilterByCode).map((c) => selectionV1.qualityFilterToJSON(Number(c)));
+            throw new SiftError(
+              'invalid_argument',
+              `${at}.text_quality.filters[${j}]: ${selectionV1.qualityFilterToJSON(f)} is not a filter; use one of ${names.join(', ')}`,
+            );
+          }
           if (v.filters.indexOf(f) !== j) {
             throw new SiftError('invalid_argument', `${at}.text_quality.filters[${j}] repeats '${f2}'`);
           }
