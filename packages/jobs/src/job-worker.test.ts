@@ -117,6 +117,15 @@ describe('JobWorker', () => {
     ]);
     await worker.run(jobId); // FAILED is final: nothing runs again
     expect(worker.settled).toHaveLength(1);
+    // An unexpected error keeps its own message: the job's owner cannot read the service log.
+    const other = await newJob();
+    const crashing = new TestWorker(async () => {
+      throw new Error("input 'ids' is missing in 'feeds'.");
+    });
+    await crashing.run(other);
+    expect(crashing.settled[0]?.error).toBe(
+      "internal error: input 'ids' is missing in 'feeds'. (details in the service log)",
+    );
   });
 
   it('cancels a job a client asked to cancel, through the progress tick', async () => {

@@ -91,6 +91,15 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
   };
 }
 
+/**
+ * What a failed job says. An unexpected error (from ONNX Runtime, say: "input 'ids' is missing in 'feeds'")
+ * keeps its own message: the job's owner has no other way to learn it than the service log.
+ */
+function failureReason(e: SiftError): string {
+  if (e.kind !== 'internal' || !(e.cause instanceof Error)) return e.message;
+  return `internal error: ${e.cause.message.slice(0, 500)} (details in the service log)`;
+}
+
 /** Starts after which a job whose worker keeps dying is failed instead of started again. */
 const maxStarts = 8;
 
@@ -167,7 +176,7 @@ export abstract class JobWorker<J extends JobRecord> {
       await this.settle(
         jobId,
         cancelled ? commonV1.JobState.JOB_STATE_CANCELLED : commonV1.JobState.JOB_STATE_FAILED,
-        cancelled ? 'cancelled by a client' : e.message,
+        cancelled ? 'cancelled by a client' : failureReason(e),
       );
     } finally {
       loopDelay.disable();
