@@ -61,6 +61,26 @@ describe('pruning reports', () => {
     ]);
   });
 
+  it('reports a block the graph would not let go of in its row, and keeps the other rows', async () => {
+    const result = pruningV1.AnalysisResult.fromPartial({
+      model: { name: 'lm', version: '1' },
+      layerCount: 4,
+      bestBlocks: best,
+      sourceMetrics: metrics(4, 2),
+      blockEvaluations: [
+        { block: best[0], unhealed: metrics(3, 2.5) },
+        { block: best[1], notCut: 'cannot cut layers 1..2: node /blocks.1/MatMul of a removed layer is still needed' },
+      ],
+    });
+    const md = readFileSync(
+      (await writeAnalysisReport(folder('not-cut'), result, distances)).markdownReportPath,
+      'utf8',
+    );
+    expect(md).toContain('| 1 | 1..1 | 2.5000 | +0.5000 | 30.00 | 3000 |');
+    expect(md).toContain('| 2 | 1..2 | — | — | — | — |');
+    expect(md).toContain('- 1..2 could not be cut out: cannot cut layers 1..2: node /blocks.1/MatMul');
+  });
+
   it('leaves the loss table out of an analysis that measured no blocks', async () => {
     const result = pruningV1.AnalysisResult.fromPartial({
       model: { name: 'lm', version: '1' },

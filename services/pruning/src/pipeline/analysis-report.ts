@@ -126,9 +126,10 @@ function lossTable(result: pruningV1.AnalysisResult): string[] {
     ...result.blockEvaluations.map((e) => {
       const start = e.block?.startLayer ?? 0;
       const n = e.block?.blockSize ?? 0;
-      return { n, block: `${start}..${start + n - 1}`, unhealed: e.unhealed, healed: e.healed };
+      return { n, block: `${start}..${start + n - 1}`, unhealed: e.unhealed, healed: e.healed, notCut: e.notCut };
     }),
   ];
+  const notCut = rows.filter((r) => 'notCut' in r && r.notCut);
   const columns = ['layers removed', 'block', 'bits/byte', 'Δ'];
   if (healed) columns.push('healed bits/byte', 'Δ healed');
   columns.push('p50 ms', 'bytes');
@@ -154,5 +155,7 @@ function lossTable(result: pruningV1.AnalysisResult): string[] {
       ]);
     }),
     '',
+    ...notCut.map((r) => `- ${r.block} could not be cut out: ${'notCut' in r ? r.notCut : ''}`),
+    ...(notCut.length > 0 ? [''] : []),
   ];
 }

@@ -1,5 +1,6 @@
 import { pruningV1 } from '@sift/contracts';
 import type { JobCheckpoints } from '@sift/jobs';
+import { SiftError } from '@sift/kit';
 import { encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
 import { blockEvaluationCodec, metricsCodec } from './checkpoint-codecs.js';
 import type { DecoderModel } from './decoder-model.js';
@@ -41,7 +42,14 @@ export async function evaluateBestBlocks(
     ctx.tick(i, best.length);
     const { startLayer: start, blockSize: n } = block;
     const row = await ctx.checkpoints.once(`block-${start}-${n}.json`, blockEvaluationCodec, async () => {
-      const pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
+      let pruned: ReturnType<typeof removeBlock>;
+      try {
+        pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
+      } catch (err) {
+        // One block that the graph does not let go of is a finding of the table, not a failed analysis.
+        if (!(err instanceof SiftError) || err.kind !== 'invalid_argument') throw err;
+        return pruningV1.BlockEvaluation.fromPartial({ block, notCut: err.message });
+      }
       const unhealed = await modelMetrics(encodeOnnxModel(pruned.model), pruned.model, L - n, texts, opts);
       let healing: pruningV1.HealingSpec | undefined;
       let healedMetrics: pruningV1.ModelMetrics | undefined;
@@ -50,7 +58,7 @@ export async function evaluateBestBlocks(
         healing = outcome.spec;
         healedMetrics = await modelMetrics(encodeOnnxModel(outcome.model), outcome.model, L - n, texts, opts);
       }
-      return { block, unhealed, healed: healedMetrics, healing };
+      return { block, unhealed, healed: healedMetrics, healing, notCut: '' };
     });
     blockEvaluations.push(row);
   }

@@ -356,7 +356,14 @@ export interface BlockEvaluation {
     | ModelMetrics
     | undefined;
   /** The healing applied (where the map went); unset without healing. */
-  healing?: HealingSpec | undefined;
+  healing?:
+    | HealingSpec
+    | undefined;
+  /**
+   * Why the block could not be cut out of the graph (a removed layer's computation on the residual stream
+   * is still read elsewhere); empty when it was. The metrics are unset then, and the other rows stand.
+   */
+  notCut: string;
 }
 
 /** A block of consecutive layers. */
@@ -1572,7 +1579,7 @@ export const AnalysisResult: MessageFns<AnalysisResult> = {
 };
 
 function createBaseBlockEvaluation(): BlockEvaluation {
-  return { block: undefined, unhealed: undefined, healed: undefined, healing: undefined };
+  return { block: undefined, unhealed: undefined, healed: undefined, healing: undefined, notCut: "" };
 }
 
 export const BlockEvaluation: MessageFns<BlockEvaluation> = {
@@ -1588,6 +1595,9 @@ export const BlockEvaluation: MessageFns<BlockEvaluation> = {
     }
     if (message.healing !== undefined) {
       HealingSpec.encode(message.healing, writer.uint32(34).fork()).join();
+    }
+    if (message.notCut !== "") {
+      writer.uint32(42).string(message.notCut);
     }
     return writer;
   },
@@ -1637,6 +1647,14 @@ export const BlockEvaluation: MessageFns<BlockEvaluation> = {
             message.healing = HealingSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.notCut = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1655,6 +1673,11 @@ export const BlockEvaluation: MessageFns<BlockEvaluation> = {
       unhealed: isSet(object.unhealed) ? ModelMetrics.fromJSON(object.unhealed) : undefined,
       healed: isSet(object.healed) ? ModelMetrics.fromJSON(object.healed) : undefined,
       healing: isSet(object.healing) ? HealingSpec.fromJSON(object.healing) : undefined,
+      notCut: isSet(object.notCut)
+        ? globalThis.String(object.notCut)
+        : isSet(object.not_cut)
+        ? globalThis.String(object.not_cut)
+        : "",
     };
   },
 
@@ -1671,6 +1694,9 @@ export const BlockEvaluation: MessageFns<BlockEvaluation> = {
     }
     if (message.healing !== undefined) {
       obj.healing = HealingSpec.toJSON(message.healing);
+    }
+    if (message.notCut !== "") {
+      obj.notCut = message.notCut;
     }
     return obj;
   },
@@ -1692,6 +1718,7 @@ export const BlockEvaluation: MessageFns<BlockEvaluation> = {
     message.healing = (object.healing !== undefined && object.healing !== null)
       ? HealingSpec.fromPartial(object.healing)
       : undefined;
+    message.notCut = object.notCut ?? "";
     return message;
   },
 };
