@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Bus } from '@sift/bus';
 import { type LocalPlatform, repoRoot, startPlatform, waitUntil } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
@@ -83,6 +83,15 @@ describe('selection job end to end', () => {
     const { job: finished } = await job(jobId);
     expect(finished.report.recordsTotal).toBe(264);
     expect(finished.status.progress.done).toBe(finished.status.progress.total);
+    // Each stage names the state it saved in the job folder (what a resumed job reuses).
+    const [embedStage, clusterStage] = finished.report.stages;
+    expect(embedStage.outputPaths.map((p: string) => basename(p))).toEqual(['stage-0.json', 'embeddings.f32']);
+    expect(clusterStage.outputPaths.map((p: string) => basename(p)).sort()).toEqual([
+      'stage-1.centroids.f32',
+      'stage-1.json',
+      'stage-1.labels.i32',
+      'stage-1.similarity.f32',
+    ]);
     // A retried submit with the job's request_id gets the same job; a different request with it is refused.
     const keyed = { ...pipeline(dataset, join(dataDir, 'out-keyed')), requestId: 'curate-news-1' };
     const first = await submit(keyed);

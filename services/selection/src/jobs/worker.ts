@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
@@ -103,6 +105,18 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     await checkJobPaths(this.dataRoots, dataset, output, steps);
     await checkOutputClaim(output, jobId);
     const report = await writeOutputs(jobId, dataset, output, steps, state, summaries, progress.tick);
+    // Each stage's saved state in the job folder (what a resumed job reuses), and the indexes it saved.
+    // The embedding matrix file holds the last embed step's vectors.
+    const saved = await readdir(dir);
+    const lastEmbed = steps.findLastIndex((s) => s.kind === 'embed');
+    report.stages.forEach((stage, i) => {
+      const step = steps[i];
+      stage.outputPaths = [
+        ...saved.filter((f) => f.startsWith(`stage-${i}.`)).map((f) => join(dir, f)),
+        ...(i === lastEmbed && saved.includes('embeddings.f32') ? [join(dir, 'embeddings.f32')] : []),
+        ...(step && 'index' in step && step.index.save ? [step.index.save] : []),
+      ];
+    });
     await this.publishDecisions(jobId, state);
     await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { report });
     log.info('job succeeded', { kept: report.recordsKept, total: report.recordsTotal });
