@@ -99,6 +99,32 @@ export class FileJobStore<J extends JobRecord> {
     }
   }
 
+  /**
+   * One page of ListJobs, newest first: up to `size` readable jobs that `keep` accepts, after the job named by
+   * `pageToken` (the last one of the previous page; empty for the first page), and the next page's token.
+   */
+  async page(
+    pageToken: string,
+    size: number,
+    keep: (job: J) => boolean,
+  ): Promise<{ jobs: J[]; nextPageToken: string }> {
+    const ids = await this.list();
+    const at = pageToken ? ids.indexOf(pageToken) : -1;
+    if (pageToken && at < 0) {
+      throw new SiftError(
+        'invalid_argument',
+        `page_token "${pageToken}" is not a token this service gave (or its job is gone); list again from the first page`,
+      );
+    }
+    const jobs: J[] = [];
+    let i = at + 1;
+    for (; i < ids.length && jobs.length < size; i++) {
+      const job = await this.getIfReadable(ids[i] as string);
+      if (job && keep(job)) jobs.push(job);
+    }
+    return { jobs, nextPageToken: i < ids.length ? (ids[i - 1] ?? '') : '' };
+  }
+
   async save(job: J): Promise<void> {
     const id = job.status?.jobId ?? '';
     await writeAtomic(join(this.dir(id), 'job.json'), JSON.stringify(this.codec.toJSON(job), null, 1));

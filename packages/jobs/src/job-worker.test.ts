@@ -192,6 +192,31 @@ describe('JobWorker', () => {
     expect(etas.at(-1)).toBeLessThan(0.1);
   });
 
+  it('drops a progress write that lands after the job ended', async () => {
+    const jobId = await newJob();
+    const published: number[] = [];
+    const progress = jobProgressReporter({
+      jobId,
+      store,
+      controller: new AbortController(),
+      publish: async (status) => {
+        published.push(Number(status?.progress?.done));
+      },
+      logger,
+    });
+    progress.stage('write');
+    await waitFor(() => published.length === 1);
+    await store.update(jobId, (j) => {
+      if (!j.status) return;
+      j.status.state = commonV1.JobState.JOB_STATE_SUCCEEDED;
+      j.status.progress = { stage: 'write', done: 10, total: 10, etaSeconds: 0 };
+    });
+    progress.tick(3, 10); // queued before the end, written after it
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await store.get(jobId)).status?.progress).toMatchObject({ done: 10, total: 10 });
+    expect(published).toHaveLength(1);
+  });
+
   it('on shutdown stops the job without settling it and rethrows, so the queue redelivers it', async () => {
     const jobId = await newJob();
     let started!: () => void;

@@ -49,12 +49,15 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
         if ((await store.run(jobId)).cancelRequested) {
           controller.abort(new SiftError('cancelled', 'cancelled by a client'));
         }
+        let final = false;
         const job = await store.update(jobId, (j) => {
-          if (!j.status) return;
+          // A tick queued before the job ended must not rewrite the final status's progress.
+          final = isTerminal(j.status?.state ?? 0);
+          if (!j.status || final) return;
           j.status.progress = { stage: name, done, total, etaSeconds: eta };
           if (index !== undefined) j.status.stageIndex = index;
         });
-        await opts.publish(job.status);
+        if (!final) await opts.publish(job.status);
       })
       .catch((err: unknown) => opts.logger.warn('progress not recorded', { jobId, err }));
   };

@@ -111,23 +111,12 @@ export function selectionHandlers(
   });
 
   const listJobs: UnaryHandler<selectionV1.ListJobsRequest, selectionV1.ListJobsResponse> = async (req) => {
-    const size = Math.min(req.pageSize || 50, 500);
-    const ids = await store.list();
-    const at = req.pageToken ? ids.indexOf(req.pageToken) : -1;
-    if (req.pageToken && at < 0) {
-      throw new SiftError(
-        'invalid_argument',
-        `page_token "${req.pageToken}" is not a token this service gave (or its job is gone); list again from the first page`,
-      );
-    }
-    const start = at + 1;
-    const jobs: selectionV1.JobStatus[] = [];
-    let i = start;
-    for (; i < ids.length && jobs.length < size; i++) {
-      const s = (await store.getIfReadable(ids[i] as string))?.status;
-      if (s && (req.states.length === 0 || req.states.includes(s.state))) jobs.push(s);
-    }
-    return { jobs, nextPageToken: i < ids.length ? (ids[i - 1] ?? '') : '' };
+    const page = await store.page(
+      req.pageToken,
+      Math.min(req.pageSize || 50, 500),
+      (j) => j.status !== undefined && (req.states.length === 0 || req.states.includes(j.status.state)),
+    );
+    return { jobs: page.jobs.flatMap((j) => (j.status ? [j.status] : [])), nextPageToken: page.nextPageToken };
   };
 
   const cancelJob: UnaryHandler<selectionV1.CancelJobRequest, selectionV1.CancelJobResponse> = async (req) => {
