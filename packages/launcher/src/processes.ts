@@ -36,14 +36,32 @@ export interface Child {
 /** Lines of a child's stderr kept in memory: enough for a failure report, bounded for a long-running platform. */
 const keptLogLines = 500;
 
+/**
+ * Children run in process groups of their own (`detached`), so Ctrl-C reaches only the launcher, which stops
+ * them in order: services drain first, the metrics consumer flushes, NATS goes last. (In the terminal's
+ * group, NATS took the SIGINT too and quit at once, and the services' last metric events were lost.)
+ * Whatever is still running when the launcher exits is killed with it.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const proc of running) proc.kill('SIGKILL');
+});
+
 /** Follows a child's stderr: the last lines in memory, and every line appended to `logFile` when given. */
 function track(name: string, proc: ChildProcess, logFile?: string): Child {
+  running.add(proc);
+  let stopping = false;
+  proc.once('exit', (code, signal) => {
+    running.delete(proc);
+    // A child that dies on its own leaves the platform degraded: say so where the launcher's user looks.
+    if (!stopping) process.stderr.write(`[launcher] ${name} exited unexpectedly (code ${code}, signal ${signal})\n`);
+  });
   const logs: string[] = [];
   let file: ReturnType<typeof createWriteStream> | undefined;
   if (logFile) {
     mkdirSync(dirname(logFile), { recursive: true });
     file = createWriteStream(logFile, { flags: 'a' });
-    proc.once('exit', () => file?.end());
+    proc.once('close', () => file?.end()); // after its last stderr line
   }
   if (proc.stderr) {
     createInterface({ input: proc.stderr }).on('line', (l) => {
@@ -58,6 +76,7 @@ function track(name: string, proc: ChildProcess, logFile?: string): Child {
     process: proc,
     logs,
     async stop(graceMs = 15_000) {
+      stopping = true;
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
@@ -108,6 +127,7 @@ export async function startNats(opts: { port?: number; storeDir?: string } = {})
   const port = String(opts.port ?? -1);
   const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', port, '-js', '-sd', storeDir, '-m', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true, // see `track`
   });
   const child = track('nats-server', proc);
   if (!opts.storeDir) proc.once('exit', () => rmSync(storeDir, { recursive: true, force: true }));
@@ -140,6 +160,7 @@ export async function startDeployable(
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // see `track`
   });
   const child = track(name, proc, opts.logFile);
   if (opts.waitForPort === false) {
