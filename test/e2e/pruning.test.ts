@@ -144,6 +144,8 @@ describe('pruning end to end', () => {
     // A pruned version under the source's own name would replace the source for unversioned requests.
     const base = { model: { name: 'byte-gpt', version: '' }, blockSize: 1, startLayer: 2, evaluation: evaluationSpec };
     expect(await submit({ ...base, outputName: 'byte-gpt' })).toBe(status.INVALID_ARGUMENT);
+    // So would one under the name of another model that is not a pruning of this source.
+    expect(await submit({ ...base, outputName: 'byte-gpt-plain' })).toBe(status.FAILED_PRECONDITION);
     expect(await submit({ ...base, healing: { method: 1, ridgeAlpha: Number.NaN } })).toBe(status.INVALID_ARGUMENT);
     expect(await submit({ ...base, calibration: { residualStreamPattern: '((' } })).toBe(status.INVALID_ARGUMENT);
     const bogusPage = await call(

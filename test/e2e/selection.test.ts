@@ -94,8 +94,9 @@ describe('selection job end to end', () => {
     ]);
     // A retried submit with the job's request_id gets the same job; a different request with it is refused.
     const keyed = { ...pipeline(dataset, join(dataDir, 'out-keyed')), requestId: 'curate-news-1' };
-    const first = await submit(keyed);
-    expect(first.status).toBe(202);
+    const concurrent = await Promise.all([1, 2, 3].map(() => submit(keyed)));
+    const [first] = concurrent as [(typeof concurrent)[number]];
+    expect(concurrent.map((r) => [r.status, r.body.jobId])).toEqual(concurrent.map(() => [202, first.body.jobId]));
     expect((await submit(keyed)).body.jobId).toBe(first.body.jobId);
     const changed = await submit({ ...keyed, steps: keyed.steps.slice(0, 2) });
     expect(changed.status).toBe(409);

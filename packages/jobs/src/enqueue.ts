@@ -1,4 +1,5 @@
 import { commonV1 } from '@sift/contracts';
+import { SiftError } from '@sift/kit';
 import type { FileJobStore, JobRecord } from './file-job-store.js';
 
 /** A job whose status can say why it failed. */
@@ -7,15 +8,14 @@ interface FailableJob extends JobRecord {
 }
 
 /**
- * Records a new job, hands it to the work queue (`publish`), and only then remembers its request id (the
- * client's idempotency key). When the queue does not take it (NATS unreachable), the job is marked FAILED
- * with the reason and the error goes back to the caller (UNAVAILABLE from the bus: retry): a retry with the
- * same request id makes a new job instead of finding one that no worker will ever run.
+ * Records a new job and hands it to the work queue (`publish`). When the queue does not take it (NATS
+ * unreachable), the job is marked FAILED with the reason and the error goes back to the caller (UNAVAILABLE
+ * from the bus: retry; {@link oncePerRequest} frees its request id, so the retry makes a new job instead of
+ * finding one that no worker will ever run).
  */
 export async function enqueueJob<J extends FailableJob>(
   store: FileJobStore<J>,
   job: J,
-  requestId: string,
   publish: () => Promise<void>,
 ): Promise<void> {
   const jobId = job.status?.jobId ?? '';
@@ -31,5 +31,42 @@ export async function enqueueJob<J extends FailableJob>(
     });
     throw err;
   }
-  if (requestId) await store.rememberRequest(requestId, jobId);
+}
+
+/** How long a reserved request id may name a job that does not exist before it counts as abandoned. */
+const abandonedReservationSeconds = 30;
+
+/**
+ * Submits at most one job per request id (the client's idempotency key; empty: no key). The key is reserved
+ * for `jobId` before `create` checks and queues the job, and freed when `create` fails. A submit that finds
+ * the key held answers with `existing(holder)` once the holder's job record exists (`existing` checks that
+ * the request is the same one), waiting for a concurrent submit that is still creating it.
+ */
+export async function oncePerRequest<J extends FailableJob, R>(
+  store: FileJobStore<J>,
+  requestId: string,
+  jobId: string,
+  existing: (holder: string) => Promise<R>,
+  create: () => Promise<R>,
+): Promise<R> {
+  if (!requestId) return create();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const holder = await store.reserveRequest(requestId, jobId);
+    if (holder === undefined) {
+      try {
+        return await create();
+      } catch (err) {
+        await store.releaseRequest(requestId, jobId);
+        throw err;
+      }
+    }
+    if (holder && (await store.getIfReadable(holder))) return existing(holder);
+    // A submit that reserved the key and died before creating its job must not hold the key for ever.
+    if (((await store.requestAgeSeconds(requestId)) ?? 0) > abandonedReservationSeconds) {
+      await store.releaseRequest(requestId, holder);
+    } else {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new SiftError('unavailable', `request_id "${requestId}" is being submitted by another call; retry`);
 }

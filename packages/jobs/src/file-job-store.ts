@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { access, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commonV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
@@ -183,17 +183,40 @@ export class FileJobStore<J extends JobRecord> {
 
   /** The job an idempotency key created, if any. */
   async jobForRequest(requestId: string): Promise<string | undefined> {
-    return readFile(join(this.root, 'requests', keyFile(requestId)), 'utf8').catch(() => undefined);
+    return readFile(this.keyPath(requestId), 'utf8').catch(() => undefined);
   }
 
-  async rememberRequest(requestId: string, jobId: string): Promise<void> {
+  /**
+   * Reserves an idempotency key for `jobId` with an exclusive create, so that concurrent submits with one key
+   * cannot both win: undefined when this call reserved it, else the job id that holds it.
+   */
+  async reserveRequest(requestId: string, jobId: string): Promise<string | undefined> {
     await mkdir(join(this.root, 'requests'), { recursive: true });
-    await writeAtomic(join(this.root, 'requests', keyFile(requestId)), jobId);
+    try {
+      await writeFile(this.keyPath(requestId), jobId, { flag: 'wx' });
+      return undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // The holder writes its id right after creating the file: '' is that moment.
+      return (await this.jobForRequest(requestId)) ?? '';
+    }
   }
-}
 
-function keyFile(requestId: string): string {
-  return Buffer.from(requestId).toString('base64url');
+  /** Frees a key that `jobId` reserved (its submit failed), unless another job holds it by now. */
+  async releaseRequest(requestId: string, jobId: string): Promise<void> {
+    if ((await this.jobForRequest(requestId)) === jobId) await rm(this.keyPath(requestId), { force: true });
+  }
+
+  /** Seconds since the key was reserved, or undefined when it is not. */
+  async requestAgeSeconds(requestId: string): Promise<number | undefined> {
+    const info = await stat(this.keyPath(requestId)).catch(() => undefined);
+    return info ? (Date.now() - info.mtimeMs) / 1000 : undefined;
+  }
+
+  /** Keys of any length and content map to a fixed-length file name. */
+  private keyPath(requestId: string): string {
+    return join(this.root, 'requests', createHash('sha256').update(requestId).digest('hex'));
+  }
 }
 
 /** Writes a file so that readers see the old content or the whole new one, never a part (write + rename). */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { commonV1, pruningV1 } from '@sift/contracts';
 import { createLogger, type Logger, SiftError } from '@sift/kit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { enqueueJob } from './enqueue.js';
+import { enqueueJob, oncePerRequest } from './enqueue.js';
 import { FileJobStore } from './file-job-store.js';
 import { JobWorker, jobProgressReporter } from './job-worker.js';
 
@@ -86,24 +86,40 @@ describe('JobWorker', () => {
     ]);
   });
 
-  it('queues a job and remembers its request id only once the queue took it', async () => {
+  it('submits one job per request id, even when the same request arrives concurrently', async () => {
     const job = (jobId: string) =>
       pruningV1.Job.fromPartial({ status: { jobId, state: commonV1.JobState.JOB_STATE_QUEUED, updatedAtMs: 1 } });
-    const lost = FileJobStore.newId();
+    const submit = (requestId: string, publish: () => Promise<void>) => {
+      const jobId = FileJobStore.newId();
+      return oncePerRequest(
+        store,
+        requestId,
+        jobId,
+        async (holder) => holder,
+        async () => {
+          await new Promise((r) => setTimeout(r, 50)); // checks that take a while
+          await enqueueJob(store, job(jobId), publish);
+          return jobId;
+        },
+      );
+    };
+    const ids = await Promise.all([1, 2, 3].map(() => submit('request-1', async () => {})));
+    expect(new Set(ids).size).toBe(1);
+    expect(await store.jobForRequest('request-1')).toBe(ids[0]);
+    // A key of any length (it names a file by its hash).
+    const long = 'k'.repeat(5000);
+    expect(await submit(long, async () => {})).toBe(await submit(long, async () => {}));
+
+    // The queue does not take the job: it is FAILED with the reason, and a retry makes a new one.
     const down = new SiftError('unavailable', 'the event bus did not take sift.pruning.v1.job_submitted');
     await expect(
-      enqueueJob(store, job(lost), 'request-1', async () => {
+      submit('request-2', async () => {
         throw down;
       }),
     ).rejects.toBe(down);
-    expect((await store.get(lost)).status).toMatchObject({
-      state: commonV1.JobState.JOB_STATE_FAILED,
-      error: 'not queued: the event bus did not take sift.pruning.v1.job_submitted',
-    });
-    expect(await store.jobForRequest('request-1')).toBeUndefined();
-    const queued = FileJobStore.newId();
-    await enqueueJob(store, job(queued), 'request-1', async () => {});
-    expect(await store.jobForRequest('request-1')).toBe(queued);
+    expect(await store.jobForRequest('request-2')).toBeUndefined();
+    const retried = await submit('request-2', async () => {});
+    expect((await store.get(retried)).status?.state).toBe(commonV1.JobState.JOB_STATE_QUEUED);
   });
 
   it('fails a job whose body throws, with the error as the reason, and leaves final jobs alone', async () => {

@@ -3,13 +3,13 @@ import { type Bus, subjects } from '@sift/bus';
 import { commonV1, pruningV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import type { ModelStore } from '@sift/inference';
-import { enqueueJob, streamJobStatus } from '@sift/jobs';
-import { requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
+import { type CallContext, requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
 import { checkEvaluation } from '../pipeline/evaluation.js';
-import { checkPruningSpec, checkRidgeAlpha } from '../pipeline/pruning.js';
+import { checkPruningSpec, checkRidgeAlpha, prunedNameOf } from '../pipeline/pruning.js';
 
 /**
  * Thin gRPC adapter: decode, validate against the model (so a bad block size or text fails the call, not
@@ -76,8 +76,7 @@ export function pruningHandlers(
     return jobId;
   };
 
-  const enqueue = async (kind: pruningV1.JobKind, spec: pruningV1.Job['spec'], requestId: string) => {
-    const jobId = JobStore.newId();
+  const enqueue = async (kind: pruningV1.JobKind, spec: pruningV1.Job['spec'], jobId: string) => {
     const now = Date.now();
     const status: pruningV1.JobStatus = {
       jobId,
@@ -95,7 +94,7 @@ export function pruningHandlers(
       startedAtMs: 0,
       finishedAtMs: 0,
     };
-    await enqueueJob(store, record, requestId, () => bus.publish(subjects.pruningJobSubmitted, { status }));
+    await enqueueJob(store, record, () => bus.publish(subjects.pruningJobSubmitted, { status }));
     return jobId;
   };
 
@@ -103,11 +102,23 @@ export function pruningHandlers(
     req,
     ctx,
   ) => {
-    if (req.requestId) {
-      const existing = await store.jobForRequest(req.requestId);
-      if (existing)
-        return { jobId: await sameRequest(existing, req.requestId, { $case: 'analysis', value: req.spec } as never) };
-    }
+    const jobId = JobStore.newId();
+    return oncePerRequest(
+      store,
+      req.requestId,
+      jobId,
+      async (holder) => ({
+        jobId: await sameRequest(holder, req.requestId, { $case: 'analysis', value: req.spec } as never),
+      }),
+      () => createAnalysis(req, ctx, jobId),
+    );
+  };
+
+  const createAnalysis = async (
+    req: pruningV1.SubmitAnalysisRequest,
+    ctx: CallContext,
+    jobId: string,
+  ): Promise<pruningV1.SubmitAnalysisResponse> => {
     const spec = req.spec;
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');
     requireKnownEnum(spec.metric, pruningV1.DistanceMetric, 'spec.metric');
@@ -131,7 +142,7 @@ export function pruningHandlers(
     const resolved = { ...spec, model: { name: decoder.stored.name, version: decoder.stored.version } };
     ctx.report.batchSize = 1;
     return {
-      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_ANALYSIS, { $case: 'analysis', value: resolved }, req.requestId),
+      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_ANALYSIS, { $case: 'analysis', value: resolved }, jobId),
     };
   };
 
@@ -139,11 +150,23 @@ export function pruningHandlers(
     req,
     ctx,
   ) => {
-    if (req.requestId) {
-      const existing = await store.jobForRequest(req.requestId);
-      if (existing)
-        return { jobId: await sameRequest(existing, req.requestId, { $case: 'pruning', value: req.spec } as never) };
-    }
+    const jobId = JobStore.newId();
+    return oncePerRequest(
+      store,
+      req.requestId,
+      jobId,
+      async (holder) => ({
+        jobId: await sameRequest(holder, req.requestId, { $case: 'pruning', value: req.spec } as never),
+      }),
+      () => createPruning(req, ctx, jobId),
+    );
+  };
+
+  const createPruning = async (
+    req: pruningV1.SubmitPruningRequest,
+    ctx: CallContext,
+    jobId: string,
+  ): Promise<pruningV1.SubmitPruningResponse> => {
     const spec = req.spec;
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');
     checkHealingEnums(spec.healing);
@@ -155,6 +178,20 @@ export function pruningHandlers(
       throw new SiftError(
         'invalid_argument',
         `spec.output_name "${spec.outputName}" is the source model's name: a new version there would replace the source for every request that names no version; choose another name`,
+      );
+    }
+    // A new version under a name that holds other models would replace them for unversioned requests too.
+    const target = spec.outputName || prunedNameOf(decoder.stored.name);
+    const foreign = (await models.list()).filter(
+      (m) =>
+        m.name === target &&
+        (m.manifest.provenance as { pruning?: { source?: { name?: string } } } | undefined)?.pruning?.source?.name !==
+          decoder.stored.name,
+    );
+    if (foreign.length > 0) {
+      throw new SiftError(
+        'failed_precondition',
+        `spec.output_name: model ${target} already holds versions that are not prunings of ${decoder.stored.name} (${foreign.map((m) => m.version).join(', ')}); choose another name`,
       );
     }
     await checkTextFiles(spec);
@@ -185,7 +222,7 @@ export function pruningHandlers(
     const resolved = { ...spec, model: { name: decoder.stored.name, version: decoder.stored.version } };
     ctx.report.batchSize = 1;
     return {
-      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_PRUNING, { $case: 'pruning', value: resolved }, req.requestId),
+      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_PRUNING, { $case: 'pruning', value: resolved }, jobId),
     };
   };
 

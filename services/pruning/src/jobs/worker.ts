@@ -119,6 +119,10 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
       j.finishedAtMs = Date.now();
       if (extra.analysisResult) j.result = { $case: 'analysisResult', value: extra.analysisResult };
       if (extra.pruningResult) j.result = { $case: 'pruningResult', value: extra.pruningResult };
+      // The last stage complete, whatever its last throttled progress write said.
+      if (state === commonV1.JobState.JOB_STATE_SUCCEEDED && j.status.progress) {
+        j.status.progress = { ...j.status.progress, done: 1, total: 1, etaSeconds: 0 };
+      }
     });
     await this.bus.publish(subjects.pruningJobProgressed, { status: job.status }, jobId);
     await this.bus.publish(

@@ -43,11 +43,15 @@ export async function resolveDecoder(store: ModelStore, ref: commonV1.ModelRef |
       `model ${stored.name}/${stored.version} does not read UTF-8 bytes (preprocessing.kind "${String(m.preprocessing?.kind)}"); only byte-level decoders are supported`,
     );
   }
-  const vocabSize = m.preprocessing?.vocabSize;
-  if (vocabSize !== undefined && vocabSize !== byteVocabulary) {
+  const lm = m.languageModel as { vocabSize?: unknown } | undefined;
+  for (const [field, vocabSize] of [
+    ['preprocessing.vocabSize', m.preprocessing?.vocabSize],
+    ['languageModel.vocabSize', lm?.vocabSize],
+  ] as const) {
+    if (vocabSize === undefined || vocabSize === byteVocabulary) continue;
     throw new SiftError(
       'failed_precondition',
-      `model ${stored.name}/${stored.version} has a vocabulary of ${String(vocabSize)} (preprocessing.vocabSize); the service scores token id = byte value over ${byteVocabulary} logits, so a vocabulary with special tokens before or after the bytes is not supported`,
+      `model ${stored.name}/${stored.version} has a vocabulary of ${String(vocabSize)} (${field}); the service scores token id = byte value over ${byteVocabulary} logits, so a vocabulary with special tokens before or after the bytes is not supported`,
     );
   }
   return stored;

@@ -5,7 +5,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
-import { enqueueJob, streamJobStatus } from '@sift/jobs';
+import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { planResume, takeOverStages } from '../jobs/resume.js';
@@ -24,24 +24,38 @@ export function selectionHandlers(
   embedder: TextEmbedder,
 ): Record<string, UnaryHandler | StreamHandler> {
   const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
-    if (req.requestId) {
-      const existing = await store.jobForRequest(req.requestId);
-      if (existing) {
-        const job = await store.get(existing);
-        // A retry is the same request; the same key on a different one is a client bug to surface.
-        const body = (r: Pick<selectionV1.SubmitJobRequest, 'dataset' | 'steps' | 'output'>) =>
-          Buffer.from(
-            selectionV1.SubmitJobRequest.encode({ ...r, requestId: '', resumeJobId: req.resumeJobId }).finish(),
-          );
-        if (!body(job).equals(body(req))) {
-          throw new SiftError(
-            'failed_precondition',
-            `request_id "${req.requestId}" was used for job ${existing} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
-          );
-        }
-        return { jobId: existing, resolvedSteps: resolveSteps(job.steps).map(toProtoStep) };
-      }
+    const jobId = JobStore.newId();
+    return oncePerRequest(
+      store,
+      req.requestId,
+      jobId,
+      (holder) => retried(req, holder),
+      async () => {
+        const answer = await createJob(req, jobId);
+        ctx.report.batchSize = 1;
+        return answer;
+      },
+    );
+  };
+
+  /** A retried submit gets the job its request id names; the same key on another request is a client bug. */
+  const retried = async (req: selectionV1.SubmitJobRequest, holder: string): Promise<selectionV1.SubmitJobResponse> => {
+    const job = await store.get(holder);
+    const body = (r: Pick<selectionV1.SubmitJobRequest, 'dataset' | 'steps' | 'output' | 'resumeJobId'>) =>
+      Buffer.from(selectionV1.SubmitJobRequest.encode({ ...r, requestId: '' }).finish());
+    if (!body({ ...job, resumeJobId: job.resumedFromJobId }).equals(body(req))) {
+      throw new SiftError(
+        'failed_precondition',
+        `request_id "${req.requestId}" was used for job ${holder} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
+      );
     }
+    return { jobId: holder, resolvedSteps: resolveSteps(job.steps).map(toProtoStep) };
+  };
+
+  const createJob = async (
+    req: selectionV1.SubmitJobRequest,
+    jobId: string,
+  ): Promise<selectionV1.SubmitJobResponse> => {
     const dataset = req.dataset;
     if (!dataset || dataset.paths.length === 0)
       throw new SiftError('invalid_argument', 'dataset.paths: at least one path is required');
@@ -51,7 +65,13 @@ export function selectionHandlers(
     // Every file the job will read or write, before anything touches them (the worker checks the roots
     // again when it starts the job).
     await checkJobPaths(dataRoots, dataset, req.output, steps);
-    await checkOutputLocation(dataset.paths, await datasetFiles(dataset), req.output, indexSavesOf(steps));
+    await checkOutputLocation(
+      dataset.paths,
+      await datasetFiles(dataset),
+      req.output,
+      indexSavesOf(steps),
+      req.resumeJobId,
+    );
     // Models and indexes the steps name are looked up now, not when the job reaches the step.
     const naming = (field: string) => (err: unknown) => {
       throw err instanceof SiftError ? new SiftError(err.kind, `${field}: ${err.message}`) : err;
@@ -74,8 +94,7 @@ export function selectionHandlers(
     const resume = req.resumeJobId
       ? await planResume(store, req.resumeJobId, dataset, steps).catch(naming('resume_job_id'))
       : undefined;
-    const jobId = JobStore.newId();
-    await claimOutput(req.output, jobId);
+    await claimOutput(req.output, jobId, req.resumeJobId);
     const now = Date.now();
     const status: selectionV1.JobStatus = {
       jobId,
@@ -97,12 +116,11 @@ export function selectionHandlers(
       startedAtMs: 0,
       finishedAtMs: 0,
     };
-    await enqueueJob(store, record, req.requestId, async () => {
+    await enqueueJob(store, record, async () => {
       // The earlier job's finished stages become this one's before any worker can take it.
       if (resume) await takeOverStages(store, resume, jobId);
       await bus.publish(subjects.selectionJobSubmitted, { status });
     });
-    ctx.report.batchSize = 1;
     return { jobId, resolvedSteps: steps.map(toProtoStep) };
   };
 
@@ -121,6 +139,8 @@ export function selectionHandlers(
 
   const cancelJob: UnaryHandler<selectionV1.CancelJobRequest, selectionV1.CancelJobResponse> = async (req) => {
     const job = await store.get(req.jobId);
+    // Cancelling twice is the same request: the contract makes it a no-op, as the pruning service does.
+    if (job.status?.state === commonV1.JobState.JOB_STATE_CANCELLED) return { status: job.status };
     if (isTerminal(job.status?.state ?? 0)) {
       throw new SiftError(
         'failed_precondition',

@@ -29,7 +29,7 @@ export async function planResume(
   if (state !== commonV1.JobState.JOB_STATE_FAILED && state !== commonV1.JobState.JOB_STATE_CANCELLED) {
     throw new SiftError(
       'failed_precondition',
-      `resume_job_id: job ${from} is ${commonV1.jobStateToJSON(state ?? 0)}; only a failed or cancelled job can be resumed`,
+      `job ${from} is ${commonV1.jobStateToJSON(state ?? 0)}; only a failed or cancelled job can be resumed`,
     );
   }
   const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
@@ -38,7 +38,7 @@ export async function planResume(
   if (!same(encodedDataset(old.dataset), encodedDataset(dataset))) {
     throw new SiftError(
       'failed_precondition',
-      `resume_job_id: job ${from} read another dataset (paths, fields or limit differ); resume it with the same dataset`,
+      `job ${from} read another dataset (paths, fields or limit differ); resume it with the same dataset`,
     );
   }
   const oldSteps = resolveSteps(old.steps);

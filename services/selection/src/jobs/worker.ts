@@ -165,11 +165,12 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
       j.status.error = extra.error ?? '';
       j.finishedAtMs = Date.now();
       if (extra.report) j.report = extra.report;
-      // Progress is written at most every 250 ms: a finished job shows its last stage complete, not the
-      // count of its last throttled update.
-      if (state === commonV1.JobState.JOB_STATE_SUCCEEDED && j.status.progress) {
-        j.status.progress.done = j.status.progress.total;
-        j.status.progress.etaSeconds = 0;
+      // Progress is written at most every 250 ms (and a write queued before the end is dropped): a finished
+      // job shows its last stage complete, not its last throttled update.
+      if (state === commonV1.JobState.JOB_STATE_SUCCEEDED && extra.report) {
+        const n = extra.report.recordsTotal;
+        j.status.progress = { stage: 'write', done: n, total: n, etaSeconds: 0 };
+        j.status.stageIndex = j.status.stageCount - 1;
       }
     });
     await this.bus.publish(subjects.selectionJobProgressed, { status: job.status }, jobId);

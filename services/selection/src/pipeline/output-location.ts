@@ -66,6 +66,7 @@ export async function checkOutputLocation(
   datasetFiles: readonly string[],
   output: selectionV1.OutputSpec,
   indexSaves: readonly IndexSave[],
+  resumedFrom = '',
 ): Promise<void> {
   const out = await realOrResolved(output.path);
   const outInfo = await stat(out).catch(() => undefined);
@@ -107,6 +108,8 @@ export async function checkOutputLocation(
   if (outInfo && !output.overwrite) {
     const present = await readdir(out);
     const owner = await outputOwner(out);
+    // A job resumed into the folder of the job it resumes takes that folder over.
+    if (owner && owner === resumedFrom) return;
     if (owner) {
       throw new SiftError(
         'failed_precondition',
@@ -141,10 +144,11 @@ async function outputOwner(folder: string): Promise<string | undefined> {
  * left to replace the first one's files when it finishes. The claim is an exclusive create unless
  * `output.overwrite`, so two submissions racing for one folder cannot both win.
  */
-export async function claimOutput(output: selectionV1.OutputSpec, jobId: string): Promise<void> {
+export async function claimOutput(output: selectionV1.OutputSpec, jobId: string, resumedFrom = ''): Promise<void> {
   await mkdir(output.path, { recursive: true });
+  const takeOver = output.overwrite || (resumedFrom !== '' && (await outputOwner(output.path)) === resumedFrom);
   try {
-    await writeFile(join(output.path, outputClaimFile), `${jobId}\n`, { flag: output.overwrite ? 'w' : 'wx' });
+    await writeFile(join(output.path, outputClaimFile), `${jobId}\n`, { flag: takeOver ? 'w' : 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     throw new SiftError(

@@ -60,7 +60,7 @@ describe('markdownReport', () => {
     expect(report).toContain('Perplexity of all sample lines: 4.085.');
     expect(report).toContain('| terminal-punctuation | 0.2424 | 3.095 |');
     expect(report).toContain('| min-words | 0.0000 | no line kept |');
-    expect(report).toContain('| undefined-name | 4 | 75.0% | 50.0% | -3.3 | 0.0123 |');
-    expect(report).toContain('| all | 4 | 75.0% | 50.0% | -3.3 | 0.0123 |');
+    expect(report).toContain('| undefined-name | 4 | 75.0% | 50.0% | -3.3 | 1.23e-2 |');
+    expect(report).toContain('| all | 4 | 75.0% | 50.0% | -3.3 | 1.23e-2 |');
   });
 });

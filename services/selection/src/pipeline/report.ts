@@ -125,7 +125,7 @@ export function markdownReport(r: SelectionReportData): string {
         '| --- | ---: | ---: | ---: | ---: | ---: |',
       );
       const row = (name: string, c: CorruptionFacts) =>
-        `| ${name} | ${c.pairs} | ${pct(c.smallerClusterShare, 1)}% | ${pct(c.fartherShare, 1)}% | ${c.meanClusterSizeDelta.toFixed(1)} | ${c.meanDistanceDelta.toFixed(4)} |`;
+        `| ${name} | ${c.pairs} | ${pct(c.smallerClusterShare, 1)}% | ${pct(c.fartherShare, 1)}% | ${c.meanClusterSizeDelta.toFixed(1)} | ${c.meanDistanceDelta.toExponential(2)} |`;
       for (const [kind, c] of Object.entries(shift.byGroup ?? {})) lines.push(row(kind, c));
       lines.push(row('all', shift));
     }
