@@ -8,15 +8,15 @@
  */
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { exitWithHelpIfAsked, key, loadConfig } from '@sift/kit';
+import { configOrExit, exitWithHelpIfAsked, key, loadConfig } from '@sift/kit';
 import { repoRoot, startPlatform } from '@sift/launcher';
 
 const spec = {
-  port: key.int('SIFT_GATEWAY_PORT', 8080, 'the gateway port'),
+  port: key.port('SIFT_GATEWAY_PORT', 8080, 'the gateway port'),
   dataDir: key.string('SIFT_SERVE_DATA_DIR', join(repoRoot, '.data', 'serve'), 'NATS, ClickHouse and job data'),
 };
 exitWithHelpIfAsked('serve (the whole platform until Ctrl-C)', spec);
-const config = loadConfig(spec);
+const config = configOrExit('serve', () => loadConfig(spec));
 const { port } = config;
 const dataDir = resolve(config.dataDir);
 const models = join(dataDir, 'models');

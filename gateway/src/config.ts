@@ -3,7 +3,7 @@ import { key, loadConfig } from '@sift/kit';
 /** Every setting of the HTTP gateway; the only reader of process.env in this deployable. */
 export const gatewayConfigSpec = {
   host: key.string('SIFT_GATEWAY_HOST', '127.0.0.1', 'interface the HTTP server binds'),
-  port: key.int('SIFT_GATEWAY_PORT', 8080, 'HTTP port; 0 picks a free one'),
+  port: key.port('SIFT_GATEWAY_PORT', 8080, 'HTTP port; 0 picks a free one'),
   embeddingAddress: key.string('SIFT_EMBEDDING_ADDRESS', '127.0.0.1:50051', 'embedding service host:port'),
   selectionAddress: key.string('SIFT_SELECTION_ADDRESS', '', 'selection service host:port; empty disables its routes'),
   pruningAddress: key.string('SIFT_PRUNING_ADDRESS', '', 'pruning service host:port; empty disables its routes'),

@@ -1,9 +1,9 @@
-import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { configOrExit, createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
 import { gatewayConfigSpec, loadGatewayConfig } from './config.js';
 import { startGateway } from './server.js';
 
 exitWithHelpIfAsked('gateway', gatewayConfigSpec);
-const config = loadGatewayConfig();
+const config = configOrExit('gateway', loadGatewayConfig);
 const logger = createLogger('gateway', config.logLevel);
 const gateway = await startGateway(config, logger);
 process.stdout.write(`${JSON.stringify({ ready: 'gateway', port: gateway.port })}\n`);

@@ -10,6 +10,8 @@ export interface ConfigKey<T> {
   readonly doc: string;
   /** Parses the raw string; throws SiftError('invalid_argument') with a useful message on bad input. */
   readonly parse: (raw: string, env: string) => T;
+  /** The values a key takes, when it takes a fixed set (listed by `--help`). */
+  readonly values?: readonly string[];
 }
 
 type Spec = Record<string, ConfigKey<unknown>>;
@@ -29,8 +31,22 @@ export function loadConfig<S extends Spec>(spec: S, env: NodeJS.ProcessEnv = pro
 /** A `NAME=default  doc` listing of a spec, for `--help` and the README. */
 export function describeConfig(spec: Spec): string {
   return Object.values(spec)
-    .map((k) => `${k.env}=${String(k.default)}\t${k.doc}`)
+    .map((k) => `${k.env}=${String(k.default)}\t${k.doc}${k.values ? ` (one of ${k.values.join(', ')})` : ''}`)
     .join('\n');
+}
+
+/**
+ * For a deployable's main: loads its settings, or prints the first bad one in one line and exits with
+ * status 2 (a stack trace says nothing more about a mistyped variable).
+ */
+export function configOrExit<C>(name: string, load: () => C): C {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof SiftError) || err.kind !== 'invalid_argument') throw err;
+    process.stderr.write(`${name}: ${err.message}\n`);
+    process.exit(2);
+  }
 }
 
 /**
@@ -43,28 +59,38 @@ export function exitWithHelpIfAsked(name: string, spec: Spec, argv: readonly str
   process.exit(0);
 }
 
+/** Plain decimal digits (no spaces, hex, exponents: `Number` would take ' 5', '0x10' and '1e3'). */
+const decimalInteger = /^-?\d+$/;
+const decimalNumber = /^-?(\d+\.?\d*|\.\d+)$/;
+
 /** Key builders for the common value types. */
 export const key = {
   string: (env: string, def: string, doc: string): ConfigKey<string> => ({ env, default: def, doc, parse: (r) => r }),
-  int: (env: string, def: number, doc: string, min = 0): ConfigKey<number> => ({
+  int: (env: string, def: number, doc: string, min = 0, max = Number.MAX_SAFE_INTEGER): ConfigKey<number> => ({
     env,
     default: def,
     doc,
     parse: (raw, name) => {
       const v = Number(raw);
-      if (!Number.isInteger(v) || v < min) {
-        throw new SiftError('invalid_argument', `${name} must be an integer >= ${min}, got "${raw}"`);
+      if (!decimalInteger.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
+        const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+        throw new SiftError('invalid_argument', `${name} must be an integer ${range}, got "${raw}"`);
       }
       return v;
     },
   }),
-  number: (env: string, def: number, doc: string): ConfigKey<number> => ({
+  /** A TCP port; 0 picks a free one. */
+  port: (env: string, def: number, doc: string): ConfigKey<number> => key.int(env, def, doc, 0, 65_535),
+  number: (env: string, def: number, doc: string, min = Number.NEGATIVE_INFINITY): ConfigKey<number> => ({
     env,
     default: def,
     doc,
     parse: (raw, name) => {
       const v = Number(raw);
-      if (!Number.isFinite(v)) throw new SiftError('invalid_argument', `${name} must be a number, got "${raw}"`);
+      if (!decimalNumber.test(raw) || !Number.isFinite(v) || v < min) {
+        const bound = min === Number.NEGATIVE_INFINITY ? '' : ` >= ${min}`;
+        throw new SiftError('invalid_argument', `${name} must be a number${bound}, got "${raw}"`);
+      }
       return v;
     },
   }),
@@ -82,6 +108,7 @@ export const key = {
     env,
     default: def,
     doc,
+    values,
     parse: (raw, name) => {
       if (!(values as readonly string[]).includes(raw)) {
         throw new SiftError('invalid_argument', `${name} must be one of ${values.join(', ')}, got "${raw}"`);

@@ -116,7 +116,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     Object.fromEntries([['', 'SERVING'], ...serviceNames.map((n) => [n, 'SERVING'])]),
   );
   health.addToServer(server);
-  new ReflectionService(loadFileDescriptorSetFromBuffer(readDescriptorSet())).addToServer(server);
+  // Only the services this server mounts: a client listing them must not see five it would get UNIMPLEMENTED from.
+  new ReflectionService(loadFileDescriptorSetFromBuffer(readDescriptorSet()), { services: serviceNames }).addToServer(
+    server,
+  );
 
   for (const binding of opts.services) {
     const impl: Record<string, unknown> = {};

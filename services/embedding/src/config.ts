@@ -3,7 +3,7 @@ import { key, loadConfig, SiftError } from '@sift/kit';
 /** Every setting of the embedding service; the only reader of process.env in this deployable. */
 export const embeddingConfigSpec = {
   host: key.string('SIFT_EMBEDDING_HOST', '127.0.0.1', 'interface the gRPC server binds'),
-  port: key.int('SIFT_EMBEDDING_PORT', 50051, 'gRPC port; 0 picks a free one'),
+  port: key.port('SIFT_EMBEDDING_PORT', 50051, 'gRPC port; 0 picks a free one'),
   modelsDir: key.string('SIFT_MODELS_DIR', 'models', 'model store root (<name>/<version>/model.json)'),
   defaultModel: key.string('SIFT_EMBEDDING_DEFAULT_MODEL', 'glove-sif-100d', 'model used when a request names none'),
   warmModels: key.string('SIFT_EMBEDDING_WARM_MODELS', 'glove-sif-100d', 'comma-separated models loaded at start'),
@@ -26,6 +26,7 @@ export const embeddingConfigSpec = {
     'SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS',
     0,
     'longest wait for company while the model is idle',
+    0,
   ),
   maxQueueItems: key.int('SIFT_EMBEDDING_MAX_QUEUE', 8192, 'inputs allowed to wait; beyond: RESOURCE_EXHAUSTED', 1),
   batching: key.oneOf('SIFT_EMBEDDING_BATCHING', 'dynamic', ['dynamic', 'per-request'] as const, 'batching mode'),

@@ -1,9 +1,9 @@
-import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { configOrExit, createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
 import { embeddingConfigSpec, loadEmbeddingConfig } from './config.js';
 import { startEmbeddingService } from './server.js';
 
 exitWithHelpIfAsked('embedding', embeddingConfigSpec);
-const config = loadEmbeddingConfig();
+const config = configOrExit('embedding', loadEmbeddingConfig);
 const logger = createLogger('embedding', config.logLevel);
 const service = await startEmbeddingService(config, logger);
 // Parent processes (the demo, tests) read the port from this line.

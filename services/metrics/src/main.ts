@@ -1,9 +1,9 @@
-import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { configOrExit, createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
 import { loadMetricsConsumerConfig, metricsConsumerConfigSpec } from './config.js';
 import { startMetricsConsumer } from './consumer.js';
 
 exitWithHelpIfAsked('metrics consumer', metricsConsumerConfigSpec);
-const config = loadMetricsConsumerConfig();
+const config = configOrExit('metrics', loadMetricsConsumerConfig);
 const logger = createLogger('metrics-consumer', config.logLevel);
 const consumer = await startMetricsConsumer(config, logger);
 // Parent processes (the demo, tests) wait for this line.

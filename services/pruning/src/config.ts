@@ -3,7 +3,7 @@ import { key, loadConfig } from '@sift/kit';
 /** Every setting of the pruning service; the only reader of process.env in this deployable. */
 export const pruningConfigSpec = {
   host: key.string('SIFT_PRUNING_HOST', '127.0.0.1', 'interface the gRPC server binds'),
-  port: key.int('SIFT_PRUNING_PORT', 50056, 'gRPC port; 0 picks a free one'),
+  port: key.port('SIFT_PRUNING_PORT', 50056, 'gRPC port; 0 picks a free one'),
   dataDir: key.string('SIFT_PRUNING_DATA_DIR', '.data/pruning', 'job state and reports folder, shared by replicas'),
   modelsDir: key.string(
     'SIFT_MODELS_DIR',

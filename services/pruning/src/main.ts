@@ -1,9 +1,9 @@
-import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { configOrExit, createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
 import { loadPruningConfig, pruningConfigSpec } from './config.js';
 import { startPruningService } from './server.js';
 
 exitWithHelpIfAsked('pruning', pruningConfigSpec);
-const config = loadPruningConfig();
+const config = configOrExit('pruning', loadPruningConfig);
 const logger = createLogger('pruning', config.logLevel);
 const service = await startPruningService(config, logger);
 // Parent processes (the demo, tests) read the port from this line.

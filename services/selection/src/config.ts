@@ -3,7 +3,7 @@ import { key, loadConfig } from '@sift/kit';
 /** Every setting of the selection service; the only reader of process.env in this deployable. */
 export const selectionConfigSpec = {
   host: key.string('SIFT_SELECTION_HOST', '127.0.0.1', 'interface the gRPC server binds'),
-  port: key.int('SIFT_SELECTION_PORT', 50052, 'gRPC port; 0 picks a free one'),
+  port: key.port('SIFT_SELECTION_PORT', 50052, 'gRPC port; 0 picks a free one'),
   dataDir: key.string('SIFT_SELECTION_DATA_DIR', '.data/selection', 'job state folder, shared by replicas'),
   modelsDir: key.string('SIFT_MODELS_DIR', 'models', 'model store root, for the text-quality language model'),
   dataRoots: key.string(

@@ -1,9 +1,9 @@
-import { createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
+import { configOrExit, createLogger, exitWithHelpIfAsked, onShutdownSignal } from '@sift/kit';
 import { loadSelectionConfig, selectionConfigSpec } from './config.js';
 import { startSelectionService } from './server.js';
 
 exitWithHelpIfAsked('selection', selectionConfigSpec);
-const config = loadSelectionConfig();
+const config = configOrExit('selection', loadSelectionConfig);
 const logger = createLogger('selection', config.logLevel);
 const service = await startSelectionService(config, logger);
 // Parent processes (the demo, tests) read the port from this line.
