@@ -87,5 +87,7 @@ export function errorKindOf(err: unknown, upstream?: UpstreamCall): { kind: Erro
 
 /** Sends an error in the OpenAI-compatible envelope `{ error: { message, type, code } }`. */
 export function sendError(res: ServerResponse, kind: ErrorKind, message: string): void {
+  // A full queue clears in a moment: say when to come back.
+  if (kind === 'resource_exhausted' && !res.headersSent) res.setHeader('retry-after', '1');
   sendJson(res, httpStatusOf(kind), { error: { message, type: kind, code: kind } });
 }

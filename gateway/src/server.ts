@@ -201,12 +201,25 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       });
     };
     if (!route) {
+      // A known path asked with another method is 405 with the methods it takes, not an unknown route.
+      const allowed = ['GET', 'POST', 'DELETE'].filter(
+        (m) => routes[name.replace(/^\S+/, m)] ?? jobRoute(m, path ?? ''),
+      );
+      if (allowed.length > 0) {
+        res.setHeader('allow', allowed.join(', '));
+        sendJson(res, 405, {
+          error: { message: `${name}: this path takes ${allowed.join(', ')}`, type: 'invalid_argument', code: 405 },
+        });
+        finish('INVALID_ARGUMENT');
+        return;
+      }
       sendError(res, 'not_found', `no route ${name}; see the README for the API`);
       finish('NOT_FOUND');
       return;
     }
     route(req, res, call).then(
-      () => finish('OK'),
+      // A handled answer can still be a refusal (/healthz is 503 while an upstream is down).
+      () => finish(res.statusCode >= 500 ? 'UNAVAILABLE' : 'OK'),
       (err: unknown) => {
         const { kind, message } = errorKindOf(err, { service: upstreamOf(path ?? ''), timeoutMs: timeout });
         if (kind === 'internal') logger.error('request failed', { route: name, err });
@@ -217,6 +230,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       },
     );
   });
+  // A client that sends its headers or body at a trickle does not hold a connection for Node's 5 minutes.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const port = (server.address() as AddressInfo).port;
   logger.info('gateway listening', { port });

@@ -132,9 +132,21 @@ describe('platform end to end', () => {
     }
   });
 
+  it('answers 405 with the allowed methods for a known path, and refuses a body field it does not know', async () => {
+    const wrongMethod = await fetch(`${platform.gatewayUrl}/v1/embeddings`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    // A misspelt "dimensions" would otherwise return full vectors without a word.
+    const typo = await post({ input: 'hello', dimension: 8 });
+    expect(typo.status).toBe(400);
+    expect(((await typo.json()) as { error: { message: string } }).error.message).toBe(
+      'unknown field "dimension"; the body takes input, model, encoding_format, dimensions, user',
+    );
+  });
+
   it('leaves a row in ClickHouse `requests` for each request, written by the metrics consumer', async () => {
     await post({ input: ['one', 'two', 'three', 'four'] });
-    // Wait until the services have published all 23 requests (15 gateway requests so far, the health check
+    // Wait until the services have published all 25 requests (17 gateway requests so far, the health check
     // included, 8 of which reached the embedding service; they come in batches every 250 ms), and the
     // consumer has stored and acknowledged every batch on the stream.
     const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
@@ -147,7 +159,7 @@ describe('platform end to end', () => {
     });
     await waitUntil(async () => {
       const lag = await bus.consumerLag('SIFT_METRICS', 'metrics-requests');
-      return published >= 23 && lag.pending === 0 && lag.ackPending === 0;
+      return published >= 25 && lag.pending === 0 && lag.ackPending === 0;
     }, 20_000);
     await stopCounting();
     await bus.close();

@@ -16,6 +16,14 @@ export function toEmbedRequest(body: unknown): { request: embeddingV1.EmbedReque
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new SiftError('invalid_argument', 'body must be a JSON object with an "input" field');
   }
+  // A misspelt field ("dimension") would otherwise return full vectors without a word.
+  const unknown = Object.keys(body).filter((k) => !requestFields.includes(k));
+  if (unknown.length > 0) {
+    throw new SiftError(
+      'invalid_argument',
+      `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; the body takes ${requestFields.join(', ')}`,
+    );
+  }
   const b = body as Partial<OpenAiEmbeddingRequest>;
   const inputs = typeof b.input === 'string' ? [b.input] : b.input;
   if (!Array.isArray(inputs) || inputs.some((s) => typeof s !== 'string')) {
@@ -45,6 +53,7 @@ export function toEmbedRequest(body: unknown): { request: embeddingV1.EmbedReque
 }
 
 const maxUint32 = 2 ** 32 - 1;
+const requestFields = ['input', 'model', 'encoding_format', 'dimensions', 'user'];
 
 /** `"name"` or `"name@version"`; omitted selects the service's default model. */
 function parseModelRef(model: string | undefined): { name: string; version: string } {
