@@ -42,7 +42,14 @@ export class Bus {
    * empty storage would otherwise leave every publish and pull failing until the process restarts.
    */
   static async connect(servers: string, name: string): Promise<Bus> {
-    const nc = await connect({ servers: servers.split(','), name, maxReconnectAttempts: -1 });
+    const nc = await connect({ servers: servers.split(','), name, maxReconnectAttempts: -1 }).catch((err: Error) => {
+      // Services connect at start: say which setting points where, not just "connection refused".
+      throw new SiftError(
+        'unavailable',
+        `cannot connect to NATS at ${servers} (SIFT_NATS_URL): ${err.message}; start nats-server with -js or fix the URL`,
+        { cause: err },
+      );
+    });
     const jsm = await jetstreamManager(nc);
     const bus = new Bus(nc, jetstream(nc), jsm);
     await bus.ensureStreams();

@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Logger, SiftError } from '@sift/kit';
 import { type ModelManifest, parseManifest } from './manifest.js';
 
@@ -69,8 +69,10 @@ export class ModelStore {
     }
     const versions = (await dirNames(join(this.root, name))).sort(compareVersions);
     if (versions.length === 0) {
-      const names = (await this.modelNames()).join(', ') || 'none';
-      throw new SiftError('not_found', `unknown model "${name}"; the store has: ${names}`);
+      const names = (await this.modelNames()).join(', ');
+      // An empty store is most often the wrong folder (SIFT_MODELS_DIR resolved against another directory).
+      const has = names || `no models at all (the store is ${resolve(this.root)}: check SIFT_MODELS_DIR)`;
+      throw new SiftError('not_found', `unknown model "${name}"; the store has: ${has}`);
     }
     const chosen = version === '' ? versions[versions.length - 1] : versions.find((v) => v === version);
     if (!chosen) {

@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import { SiftError } from './sift-error.js';
 
 /**
  * Runs `stop` once on SIGTERM or SIGINT (Kubernetes sends SIGTERM, then SIGKILL after its grace period),
@@ -30,4 +31,19 @@ export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): voi
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+}
+
+/**
+ * For a deployable's main: runs `start`, or logs why the process cannot start (an unreachable NATS, a model
+ * store without the default model) and exits with status 1, without a stack trace for the errors the
+ * services raise on purpose.
+ */
+export async function startOrExit<T>(logger: Logger, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if (err instanceof SiftError) logger.error(`cannot start: ${err.message}`);
+    else logger.error('cannot start', { err });
+    process.exit(1);
+  }
 }
