@@ -98,9 +98,11 @@ export function pruningHandlers(
     return jobId;
   };
 
-  const submitAnalysis: UnaryHandler<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse> = async (
-    req,
-    ctx,
+  /** One job per request id: a retry of the same request gets the job its id names (see `sameRequest`). */
+  const submitOnce = (
+    kind: 'analysis' | 'pruning',
+    req: { requestId: string; spec?: unknown },
+    create: (jobId: string) => Promise<{ jobId: string }>,
   ) => {
     const jobId = JobStore.newId();
     return oncePerRequest(
@@ -108,11 +110,14 @@ export function pruningHandlers(
       req.requestId,
       jobId,
       async (holder) => ({
-        jobId: await sameRequest(holder, req.requestId, { $case: 'analysis', value: req.spec } as never),
+        jobId: await sameRequest(holder, req.requestId, { $case: kind, value: req.spec } as never),
       }),
-      () => createAnalysis(req, ctx, jobId),
+      () => create(jobId),
     );
   };
+
+  const submitAnalysis: UnaryHandler<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse> = (req, ctx) =>
+    submitOnce('analysis', req, (jobId) => createAnalysis(req, ctx, jobId));
 
   const createAnalysis = async (
     req: pruningV1.SubmitAnalysisRequest,
@@ -146,21 +151,8 @@ export function pruningHandlers(
     };
   };
 
-  const submitPruning: UnaryHandler<pruningV1.SubmitPruningRequest, pruningV1.SubmitPruningResponse> = async (
-    req,
-    ctx,
-  ) => {
-    const jobId = JobStore.newId();
-    return oncePerRequest(
-      store,
-      req.requestId,
-      jobId,
-      async (holder) => ({
-        jobId: await sameRequest(holder, req.requestId, { $case: 'pruning', value: req.spec } as never),
-      }),
-      () => createPruning(req, ctx, jobId),
-    );
-  };
+  const submitPruning: UnaryHandler<pruningV1.SubmitPruningRequest, pruningV1.SubmitPruningResponse> = (req, ctx) =>
+    submitOnce('pruning', req, (jobId) => createPruning(req, ctx, jobId));
 
   const createPruning = async (
     req: pruningV1.SubmitPruningRequest,
