@@ -74,6 +74,17 @@ describe('pruning end to end', () => {
       join(plainDir, 'model.json'),
       JSON.stringify({ ...manifest, name: 'byte-gpt-plain', outputs: manifest.outputs.slice(0, 1), sha256: {} }),
     );
+    // byte-gpt with one node of layer 5 named as if in layer 3: a cut of layers 3..4 would still need it.
+    const tangledDir = join(modelsDir, 'byte-gpt-tangled', '1');
+    mkdirSync(tangledDir, { recursive: true });
+    const tangled = decodeOnnxModel(readFileSync(join(repoRoot, 'models/byte-gpt/1/model.onnx')));
+    const node = tangled.graph?.node?.find((n) => n.name === '/model/blocks.5/ln1/LayerNormalization');
+    if (node) node.name = '/model/blocks.3/ln1/LayerNormalization_5';
+    writeFileSync(join(tangledDir, 'model.onnx'), encodeOnnxModel(tangled));
+    writeFileSync(
+      join(tangledDir, 'model.json'),
+      JSON.stringify({ ...manifest, name: 'byte-gpt-tangled', sha256: {} }),
+    );
     platform = await startPlatform(
       dataDir,
       {},
@@ -144,6 +155,19 @@ describe('pruning end to end', () => {
     // A pruned version under the source's own name would replace the source for unversioned requests.
     const base = { model: { name: 'byte-gpt', version: '' }, blockSize: 1, startLayer: 2, evaluation: evaluationSpec };
     expect(await submit({ ...base, outputName: 'byte-gpt' })).toBe(status.INVALID_ARGUMENT);
+    // A block the graph cannot let go of is refused at submit, not minutes into the job.
+    const tangledCut = await call(
+      client,
+      'submitPruning',
+      pruningV1.SubmitPruningRequest.fromPartial({
+        spec: { ...base, model: { name: 'byte-gpt-tangled', version: '' }, startLayer: 3, blockSize: 2 },
+      } as never),
+    ).then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
+    expect(tangledCut?.code).toBe(status.FAILED_PRECONDITION);
+    expect(tangledCut?.details).toContain('spec.start_layer: cannot cut layers 3..4');
     // So would one under the name of another model that is not a pruning of this source.
     expect(await submit({ ...base, outputName: 'byte-gpt-plain' })).toBe(status.FAILED_PRECONDITION);
     expect(await submit({ ...base, healing: { method: 1, ridgeAlpha: Number.NaN } })).toBe(status.INVALID_ARGUMENT);

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Bus, RequestMetricsPublisher } from '@sift/bus';
 import { embeddingV1 } from '@sift/contracts';
 import { ModelStore, SessionCache, skippedManifestLogger } from '@sift/inference';
-import { type Logger, startGrpcServer } from '@sift/kit';
+import { type Logger, SiftError, startGrpcServer } from '@sift/kit';
 import { embeddingHandlers } from './adapters/grpc.js';
 import { OnnxEncoderRegistry } from './adapters/onnx-encoders.js';
 import type { EmbeddingConfig } from './config.js';
@@ -41,6 +41,12 @@ export async function startEmbeddingService(config: EmbeddingConfig, logger: Log
     .map((s) => s.trim())
     .filter(Boolean);
   await registry.warmUp(warm);
+  // Every request that names no model gets the default: a store without it is a deployment error.
+  await store.resolve(config.defaultModel).catch((err: unknown) => {
+    throw err instanceof SiftError
+      ? new SiftError(err.kind, `SIFT_EMBEDDING_DEFAULT_MODEL: ${err.message}`, { cause: err })
+      : err;
+  });
   const bus = config.natsUrl ? await Bus.connect(config.natsUrl, 'sift-embedding') : undefined;
   const metrics = bus ? new RequestMetricsPublisher(bus, logger) : undefined;
   const server = await startGrpcServer({

@@ -10,6 +10,7 @@ import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
 import { checkEvaluation } from '../pipeline/evaluation.js';
 import { checkPruningSpec, checkRidgeAlpha, prunedNameOf } from '../pipeline/pruning.js';
+import { removeBlock } from './onnx-graph.js';
 
 /**
  * Thin gRPC adapter: decode, validate against the model (so a bad block size or text fails the call, not
@@ -188,6 +189,15 @@ export function pruningHandlers(
     }
     await checkTextFiles(spec);
     await checkPruningSpec(spec, decoder.layerCount, decoder.contextLength);
+    if (spec.startLayer !== undefined) {
+      // A block the graph will not let go of fails the call, not the job minutes later (a dry run of the cut).
+      try {
+        removeBlock(decoder.graph, spec.startLayer, spec.blockSize, decoder.boundaries);
+      } catch (err) {
+        if (!(err instanceof SiftError) || err.kind !== 'invalid_argument') throw err;
+        throw new SiftError('failed_precondition', `spec.start_layer: ${err.message}`, { cause: err });
+      }
+    }
     if (spec.calibration?.residualStreamPattern) residualStreamTensors(decoder, spec.calibration.residualStreamPattern);
     if (spec.analysisJobId && spec.startLayer === undefined) {
       const analysis = await store.get(spec.analysisJobId);
