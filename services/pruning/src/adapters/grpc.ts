@@ -9,8 +9,7 @@ import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
 import { checkEvaluation } from '../pipeline/evaluation.js';
-import { checkPruningSpec, checkRidgeAlpha, prunedNameOf } from '../pipeline/pruning.js';
-import { removeBlock } from './onnx-graph.js';
+import { checkCutPossible, checkOutputName, checkPruningSpec, checkRidgeAlpha } from '../pipeline/pruning.js';
 
 /**
  * Thin gRPC adapter: decode, validate against the model (so a bad block size or text fails the call, not
@@ -167,37 +166,10 @@ export function pruningHandlers(
       throw new SiftError('invalid_argument', `spec.output_name "${spec.outputName}" is not a valid model name`);
     }
     const decoder = await decoderOf(spec.model);
-    if (spec.outputName === decoder.stored.name) {
-      throw new SiftError(
-        'invalid_argument',
-        `spec.output_name "${spec.outputName}" is the source model's name: a new version there would replace the source for every request that names no version; choose another name`,
-      );
-    }
-    // A new version under a name that holds other models would replace them for unversioned requests too.
-    const target = spec.outputName || prunedNameOf(decoder.stored.name);
-    const foreign = (await models.list()).filter(
-      (m) =>
-        m.name === target &&
-        (m.manifest.provenance as { pruning?: { source?: { name?: string } } } | undefined)?.pruning?.source?.name !==
-          decoder.stored.name,
-    );
-    if (foreign.length > 0) {
-      throw new SiftError(
-        'failed_precondition',
-        `spec.output_name: model ${target} already holds versions that are not prunings of ${decoder.stored.name} (${foreign.map((m) => m.version).join(', ')}); choose another name`,
-      );
-    }
+    await checkOutputName(models, spec.outputName, decoder.stored.name);
     await checkTextFiles(spec);
     await checkPruningSpec(spec, decoder.layerCount, decoder.contextLength);
-    if (spec.startLayer !== undefined) {
-      // A block the graph will not let go of fails the call, not the job minutes later (a dry run of the cut).
-      try {
-        removeBlock(decoder.graph, spec.startLayer, spec.blockSize, decoder.boundaries);
-      } catch (err) {
-        if (!(err instanceof SiftError) || err.kind !== 'invalid_argument') throw err;
-        throw new SiftError('failed_precondition', `spec.start_layer: ${err.message}`, { cause: err });
-      }
-    }
+    if (spec.startLayer !== undefined) checkCutPossible(decoder, spec.startLayer, spec.blockSize);
     if (spec.calibration?.residualStreamPattern) residualStreamTensors(decoder, spec.calibration.residualStreamPattern);
     if (spec.analysisJobId && spec.startLayer === undefined) {
       const analysis = await store.get(spec.analysisJobId);

@@ -64,6 +64,42 @@ export async function checkPruningSpec(
   await checkEvaluation(spec.evaluation, spec.calibration, contextLength, 'evaluation');
 }
 
+/**
+ * Where a pruned model may go: not under its source's own name, nor under a name that holds models other
+ * than prunings of the source (a new version there would replace them for every request naming no version).
+ */
+export async function checkOutputName(models: ModelStore, outputName: string, source: string): Promise<void> {
+  if (outputName === source) {
+    throw new SiftError(
+      'invalid_argument',
+      `spec.output_name "${outputName}" is the source model's name: a new version there would replace the source for every request that names no version; choose another name`,
+    );
+  }
+  const target = outputName || prunedNameOf(source);
+  const foreign = (await models.list()).filter(
+    (m) =>
+      m.name === target &&
+      (m.manifest.provenance as { pruning?: { source?: { name?: string } } } | undefined)?.pruning?.source?.name !==
+        source,
+  );
+  if (foreign.length > 0) {
+    throw new SiftError(
+      'failed_precondition',
+      `spec.output_name: model ${target} already holds versions that are not prunings of ${source} (${foreign.map((m) => m.version).join(', ')}); choose another name`,
+    );
+  }
+}
+
+/** A dry run of the cut at submit: a block the graph will not let go of fails the call, not the job. */
+export function checkCutPossible(decoder: DecoderModel, start: number, n: number): void {
+  try {
+    removeBlock(decoder.graph, start, n, decoder.boundaries);
+  } catch (err) {
+    if (!(err instanceof SiftError) || err.kind !== 'invalid_argument') throw err;
+    throw new SiftError('failed_precondition', `spec.start_layer: ${err.message}`, { cause: err });
+  }
+}
+
 /** Throws invalid_argument unless the healing's ridge alpha is unset (0: the default) or finite and > 0. */
 export function checkRidgeAlpha(healing: pruningV1.HealingSpec | undefined, field: string): void {
   const alpha = healing?.ridgeAlpha ?? 0;

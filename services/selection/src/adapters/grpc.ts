@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
@@ -12,6 +11,7 @@ import { planResume, takeOverStages } from '../jobs/resume.js';
 import { checkJobPaths, checkOutputLocation, claimOutput, indexSavesOf } from '../pipeline/output-location.js';
 import { datasetFiles } from '../pipeline/outputs.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
+import { checkStepInputs, naming } from '../pipeline/step-inputs.js';
 import { resolveSteps } from '../pipeline/steps.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 
@@ -72,25 +72,7 @@ export function selectionHandlers(
       indexSavesOf(steps),
       req.resumeJobId,
     );
-    // Models and indexes the steps name are looked up now, not when the job reaches the step.
-    const naming = (field: string) => (err: unknown) => {
-      throw err instanceof SiftError ? new SiftError(err.kind, `${field}: ${err.message}`) : err;
-    };
-    for (const [i, step] of steps.entries()) {
-      if (step.kind === 'text-quality') {
-        await languageModels
-          .check({ name: step.model, version: step.version })
-          .catch(naming(`steps[${i}].text_quality.language_model`));
-      } else if (step.kind === 'embed') {
-        await embedder.checkModel(step.model, step.version, step.dimensions).catch(naming(`steps[${i}].embed.model`));
-      } else if ('index' in step) {
-        for (const [j, path] of step.index.load.entries()) {
-          if (!(await stat(path).catch(() => undefined))?.isFile()) {
-            throw new SiftError('not_found', `steps[${i}].index.load_paths[${j}]: no index file at ${path}`);
-          }
-        }
-      }
-    }
+    await checkStepInputs(steps, { languageModels, embedder });
     const resume = req.resumeJobId
       ? await planResume(store, req.resumeJobId, dataset, steps).catch(naming('resume_job_id'))
       : undefined;
