@@ -8,7 +8,13 @@ import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
 import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { planResume, takeOverStages } from '../jobs/resume.js';
-import { checkJobPaths, checkOutputLocation, claimOutput, indexSavesOf } from '../pipeline/output-location.js';
+import {
+  checkJobPaths,
+  checkOutputLocation,
+  claimOutput,
+  indexSavesOf,
+  releaseOutput,
+} from '../pipeline/output-location.js';
 import { datasetFiles } from '../pipeline/outputs.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
 import { checkStepInputs, naming } from '../pipeline/step-inputs.js';
@@ -102,6 +108,10 @@ export function selectionHandlers(
       // The earlier job's finished stages become this one's before any worker can take it.
       if (resume) await takeOverStages(store, resume, jobId);
       await bus.publish(subjects.selectionJobSubmitted, { status });
+    }).catch(async (err: unknown) => {
+      // Not queued (NATS down): the failed job must not keep the folder from the client's retry.
+      await releaseOutput(req.output as selectionV1.OutputSpec, jobId);
+      throw err;
     });
     return { jobId, resolvedSteps: steps.map(toProtoStep) };
   };

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkOutputClaim, checkOutputLocation, claimOutput } from './output-location.js';
+import { checkOutputClaim, checkOutputLocation, claimOutput, releaseOutput } from './output-location.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sift-output-location-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -69,5 +69,10 @@ describe('checkOutputLocation', () => {
     // A later job that asks to overwrite takes the folder; the first then refuses to write into it.
     await claimOutput(output(shared, true), 'job-b');
     await expect(checkOutputClaim(output(shared), 'job-a')).rejects.toThrow(/claimed by job job-b/);
+    // A job that was not queued gives its claim up (only its own), and the folder is free again.
+    await releaseOutput(output(shared), 'job-a');
+    await expect(check(output(shared))).rejects.toThrow(/output folder of job job-b/);
+    await releaseOutput(output(shared), 'job-b');
+    await expect(check(output(shared))).resolves.toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import type { selectionV1 } from '@sift/contracts';
 import { type DataRoots, realOrResolved } from '@sift/datasets';
@@ -156,6 +156,11 @@ export async function claimOutput(output: selectionV1.OutputSpec, jobId: string,
       `output.path ${output.path} is the output folder of job ${await outputOwner(output.path)}; choose another folder or set output.overwrite to replace that job's files`,
     );
   }
+}
+
+/** Gives up the claim of a job that was not queued after all, so a retry may name the folder again. */
+export async function releaseOutput(output: selectionV1.OutputSpec, jobId: string): Promise<void> {
+  if ((await outputOwner(output.path)) === jobId) await rm(join(output.path, outputClaimFile), { force: true });
 }
 
 /**
