@@ -209,7 +209,7 @@ try {
         `${m?.bitsPerByte.toFixed(3)} (+${((m?.bitsPerByte ?? 0) - base).toFixed(3)})`;
       say(
         `     n = ${b?.blockSize}: layers ${b?.startLayer}..${(b?.startLayer ?? 0) + (b?.blockSize ?? 0) - 1}, ` +
-          `distance ${b?.distance.toFixed(3)} -> ${d(e.unhealed)} unhealed, ${d(e.healed)} healed`,
+          `distance ${b?.distance?.toFixed(3)} -> ${d(e.unhealed)} unhealed, ${d(e.healed)} healed`,
       );
     }
     say(`   report: ${a.markdownReportPath}`);
@@ -236,7 +236,7 @@ try {
     const r = prunedResult.value;
     const f = (m?: { bitsPerByte: number; latencyMsP50: number; fileSizeBytes: number; layerCount: number }) =>
       `${m?.layerCount} layers, ${m?.bitsPerByte.toFixed(3)} bits/byte, p50 ${m?.latencyMsP50.toFixed(1)} ms, ${((m?.fileSizeBytes ?? 0) / 1e6).toFixed(2)} MB`;
-    say(`   removed layer ${r.removedBlock?.startLayer} (angular distance ${r.removedBlock?.distance.toFixed(3)})`);
+    say(`   removed layer ${r.removedBlock?.startLayer} (angular distance ${r.removedBlock?.distance?.toFixed(3)})`);
     say(`   before          ${f(r.before)}`);
     say(`   after           ${f(r.afterUnhealed)}`);
     say(`   after + healing ${f(r.afterHealed)}`);

@@ -357,7 +357,7 @@ describe('pruning end to end', () => {
     const prunedPng = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs/${jobId}/heatmap.png`);
     expect(prunedPng.status).toBe(200);
     console.info(
-      `removed layer ${result?.removedBlock?.startLayer} (distance ${result?.removedBlock?.distance.toFixed(4)}); ` +
+      `removed layer ${result?.removedBlock?.startLayer} (distance ${result?.removedBlock?.distance?.toFixed(4)}); ` +
         `bits/byte ${before.toFixed(4)} -> ${unhealed.toFixed(4)} unhealed, ${healed.toFixed(4)} healed; ` +
         `p50 ${result?.before?.latencyMsP50.toFixed(2)} -> ${result?.afterHealed?.latencyMsP50.toFixed(2)} ms; ` +
         `${result?.before?.fileSizeBytes} -> ${result?.afterHealed?.fileSizeBytes} bytes`,

@@ -453,6 +453,12 @@ describe('selection job end to end', () => {
       ['DECISION_REASON_SMALL_CLUSTER', 'DECISION_REASON_FAR_FROM_CENTROID'].includes(d.reason),
     );
     expect(scip.length).toBe(Math.round(0.2 * survivors.length));
+    // Kept files carry SCIP's score (their distance to the centroid), dropped ones their dropping stage's.
+    for (const d of decisions.filter((d) => d.kept)) {
+      expect(d).toMatchObject({ scoreStage: 'scip', score: expect.any(Number) });
+      expect(d.score).toBeGreaterThanOrEqual(0);
+    }
+    for (const d of long) expect(d).toMatchObject({ scoreStage: 'long-files', score: expect.any(Number) });
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     const corruption = report.stages.find((s: { stage: string }) => s.stage === 'scip').facts.corruption;
     expect(corruption.pairs).toBeGreaterThan(10);
@@ -583,6 +589,14 @@ describe('selection job end to end', () => {
     expect(kept).toHaveLength(20);
     // Half the corpus is clean; the weighted filters must keep clearly more clean pages than chance.
     expect(kept.filter((id) => id.startsWith('clean')).length).toBeGreaterThanOrEqual(15);
+    // Every decision carries the document's quality score; no dropped document outscored a kept one.
+    const decisions = readFileSync(join(out, 'decisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    for (const d of decisions) expect(d).toMatchObject({ scoreStage: 'quality', score: expect.any(Number) });
+    const scores = (kept: boolean) => decisions.filter((d) => d.kept === kept).map((d) => d.score as number);
+    expect(Math.min(...scores(true))).toBeGreaterThanOrEqual(Math.max(...scores(false)));
     const facts = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).stages[0].facts;
     expect(facts.model).toBe('byte-gpt');
     expect(facts.pplAll).toBeGreaterThan(1);
@@ -663,6 +677,12 @@ describe('selection job end to end', () => {
       // crawl.
       expect(rows.slice(-5)).toEqual([264, 6000, 7500, 7500, 30_000]);
       expect(rows).toEqual(expect.arrayContaining([40, 5, 42, 66, 66]));
+      // The web pages' rows carry their quality score, kept and dropped alike.
+      const scored = await store.query({
+        query: `SELECT count() AS n FROM selection_decisions WHERE score_stage = 'quality' AND score IS NOT NULL`,
+        format: 'JSONEachRow',
+      });
+      expect((await scored.json<{ n: number | string }>()).map((r) => Number(r.n))).toEqual([40]);
     } finally {
       await store.close();
     }

@@ -26,6 +26,7 @@ export function decisionRows(e: selectionV1.RecordsDecided): Record<string, unkn
     duplicate_of: d.duplicateOf,
     cluster: d.cluster ?? null,
     score: d.score ?? null,
+    score_stage: d.scoreStage,
   }));
 }
 

@@ -34,7 +34,11 @@ function colour(t: number): [number, number, number] {
  * l (top = layer 0), columns are n = 1, 2, ...; small distances (cheap to remove) dark, large bright, cells
  * that were not measured light grey; the chosen block l*(n) of each column gets a white outline.
  */
-export function distanceHeatmap(m: BlockDistances, best: readonly BlockChoice[], cell = 24): RgbImage {
+export function distanceHeatmap(
+  m: BlockDistances,
+  best: readonly Pick<BlockChoice, 'blockSize' | 'startLayer'>[],
+  cell = 24,
+): RgbImage {
   const rows = m.layerCount;
   const cols = m.maxBlockSize;
   let lo = Number.POSITIVE_INFINITY;

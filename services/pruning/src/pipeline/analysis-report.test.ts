@@ -114,12 +114,16 @@ describe('pruning reports', () => {
     expect(md).toContain('folded into `/blocks.0/mlp/proj/MatMul` (no new parameters)');
     expect(md).toContain('| pruned + healed | 3 | 2.2500 | 0.2500 |');
     expect(out.heatmapPath).not.toBe('');
-    // Without distances (start layer given) there is no heatmap.
-    const given = await writePruningReport(folder('given'), { ...result, analysisJobId: '' }, undefined);
-    expect(given.heatmapPath).toBe('');
-    expect(readFileSync(given.markdownReportPath, 'utf8')).toContain(
-      '(n = 1, angular distance 0.1000, start layer given)',
+    // Without distances (start layer given) there is no heatmap, and no distance rather than a NaN.
+    const unmeasured = { blockSize: 1, startLayer: 1 };
+    const given = await writePruningReport(
+      folder('given'),
+      { ...result, analysisJobId: '', removedBlock: unmeasured },
+      undefined,
     );
+    expect(given.heatmapPath).toBe('');
+    expect(readFileSync(given.markdownReportPath, 'utf8')).toContain('Removed layers 1..1 (n = 1, start layer given)');
+    expect(JSON.parse(readFileSync(given.jsonReportPath, 'utf8')).removedBlock).toEqual(unmeasured);
     // No start layer and no analysis job: the pruning job measured the distances itself.
     const own = await writePruningReport(folder('own'), { ...result, analysisJobId: '' }, distances);
     expect(readFileSync(own.markdownReportPath, 'utf8')).toContain("chosen by this job's own analysis");

@@ -82,7 +82,7 @@ export async function writePruningReport(
     `# Pruning of ${result.sourceModel?.name}@${result.sourceModel?.version} -> ${result.prunedModel?.name}@${result.prunedModel?.version}`,
     '',
     `Removed layers ${block?.startLayer}..${last} (n = ${block?.blockSize}` +
-      `${Number.isFinite(block?.distance) ? `, angular distance ${block?.distance.toFixed(4)}` : ''}` +
+      `${block?.distance === undefined ? '' : `, angular distance ${block.distance.toFixed(4)}`}` +
       `${
         result.analysisJobId
           ? `, from analysis ${result.analysisJobId}`

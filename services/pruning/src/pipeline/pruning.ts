@@ -164,7 +164,8 @@ export async function pruneModel(
   if (start === undefined) {
     throw new SiftError('failed_precondition', `the analysis has no finite distance for block size ${n}`);
   }
-  const distance = distances ? distanceAt(distances, start, n) : Number.NaN;
+  const measured = distances ? distanceAt(distances, start, n) : Number.NaN;
+  const distance = Number.isFinite(measured) ? measured : undefined;
 
   ctx.stage('rewrite');
   // Cutting the block is cheap and deterministic: redone on resume; the healing fit is saved.
@@ -230,7 +231,7 @@ export async function pruneModel(
         version: source.version,
         sha256: createHash('sha256').update(decoder.bytes).digest('hex'),
       },
-      removedBlock: { startLayer: start, blockSize: n, distance: Number.isFinite(distance) ? distance : null },
+      removedBlock: { startLayer: start, blockSize: n, distance: distance ?? null },
       analysisJobId: analysis?.jobId ?? '',
       healing: healed
         ? {

@@ -9,7 +9,7 @@ import { checkJobPaths, checkOutputClaim } from '../pipeline/output-location.js'
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
 import { runStage, type SelectionKernels } from '../pipeline/stages.js';
-import { type DropReason, loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
+import { type DropReason, keptScoreOf, loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
 import { resolveSteps } from '../pipeline/steps.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 import type { JobStore } from './job-store.js';
@@ -206,7 +206,17 @@ export function decisionOf(state: PipelineState, i: number): selectionV1.RecordD
   if (!d) {
     // A kept record's stage is the pipeline's last one (the contract's RecordDecision.stage).
     const last = (state.stageFacts.at(-1) as { summary?: { stage?: string } } | undefined)?.summary?.stage ?? '';
-    return { recordId: state.ids[i] ?? '', kept: true, stage: last, reason: 1, duplicateOf: '', cluster };
+    const scored = keptScoreOf(state, i);
+    return {
+      recordId: state.ids[i] ?? '',
+      kept: true,
+      stage: last,
+      reason: 1,
+      duplicateOf: '',
+      cluster,
+      score: scored?.score,
+      scoreStage: scored?.stage ?? '',
+    };
   }
   return {
     recordId: state.ids[i] ?? '',
@@ -216,14 +226,16 @@ export function decisionOf(state: PipelineState, i: number): selectionV1.RecordD
     duplicateOf: d.duplicateOf === undefined ? (d.indexedDuplicateOf ?? '') : (state.ids[d.duplicateOf] ?? ''),
     cluster: d.cluster,
     score: d.score,
+    scoreStage: d.score === undefined ? '' : d.stage,
   };
 }
 
 /**
  * An upper bound of a decision's encoded size inside a records_decided event, without encoding it (encoding
- * every decision only to measure it cost four times the publishing itself): its three strings with a tag
+ * every decision only to measure it cost four times the publishing itself): its four strings with a tag
  * and a 5-byte length each, at most 23 bytes of kept, reason, cluster and score, and 6 of framing.
  */
 function decisionBytesBound(d: selectionV1.RecordDecision): number {
-  return Buffer.byteLength(d.recordId) + Buffer.byteLength(d.stage) + Buffer.byteLength(d.duplicateOf) + 3 * 6 + 23 + 6;
+  const strings = [d.recordId, d.stage, d.duplicateOf, d.scoreStage];
+  return strings.reduce((sum, s) => sum + Buffer.byteLength(s) + 6, 0) + 23 + 6;
 }

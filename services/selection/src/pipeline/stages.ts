@@ -34,7 +34,7 @@ import {
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 import { runCooperatively } from './cooperative.js';
 import { clusterSizeHistogram, type StageSummary } from './report.js';
-import { aliveIndices, drop, type PipelineState } from './state.js';
+import { aliveIndices, drop, type PipelineState, scoreKept } from './state.js';
 import type { KMeansParams, ResolvedStep } from './steps.js';
 
 /** What a stage needs besides the state. */
@@ -248,7 +248,10 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         onProgress: ctx.progress,
       });
       input.records.forEach((rec, row) => {
-        if (r.kept[row]) return;
+        if (r.kept[row]) {
+          scoreKept(state, rec, step.name, r.similarity[row] as number);
+          return;
+        }
         const dup = r.duplicateOf[row] as number;
         drop(state, rec, {
           stage: step.name,
@@ -267,7 +270,10 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       const input = clusteredAlive(state, alive);
       const r = sslPrototypes(input, { keepFraction: step.keepFraction, drop: step.drop });
       input.records.forEach((rec, row) => {
-        if (r.kept[row]) return;
+        if (r.kept[row]) {
+          scoreKept(state, rec, step.name, r.scores[row] as number);
+          return;
+        }
         drop(state, rec, {
           stage: step.name,
           reason: step.drop === 'hardest' ? 'too-hard' : 'prototypical',
@@ -294,7 +300,10 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
           clusterRows(x, d, { ...step.recluster, k, seed }, { assign: ctx.kernels.assign, signal: ctx.signal }),
       );
       input.records.forEach((rec, row) => {
-        if (r.kept[row]) return;
+        if (r.kept[row]) {
+          scoreKept(state, rec, `${step.name}/ssl-prototypes`, r.prototypeScore[row] as number);
+          return;
+        }
         const reason = r.reason[row];
         const dup = r.duplicateOf[row] as number;
         drop(state, rec, {
@@ -331,7 +340,8 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         step.tokenShare ? { tokenShare: step.tokenShare } : { maxTokens: step.maxTokens },
       );
       alive.forEach((rec, row) => {
-        if (!r.kept[row]) drop(state, rec, { stage: step.name, reason: 'long-file', score: counts[row] as number });
+        if (r.kept[row]) scoreKept(state, rec, step.name, counts[row] as number);
+        else drop(state, rec, { stage: step.name, reason: 'long-file', score: counts[row] as number });
       });
       return {
         facts: {
@@ -347,7 +357,10 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       const r = scipPrune(input, { pruneFraction: step.pruneFraction, smallClusterShare: step.smallClusterShare });
       input.records.forEach((rec, row) => {
         const reason = scipDropReason(r, row);
-        if (!reason) return;
+        if (!reason) {
+          scoreKept(state, rec, step.name, r.score[row] as number);
+          return;
+        }
         drop(state, rec, {
           stage: step.name,
           reason,
@@ -391,8 +404,9 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         runSteps: (steps) => runCooperatively(steps, ctx.progress),
       });
       alive.forEach((rec, row) => {
-        if (!r.kept[row])
-          drop(state, rec, { stage: step.name, reason: 'low-quality', score: r.docScores[row] as number });
+        const score = r.docScores[row] as number;
+        if (r.kept[row]) scoreKept(state, rec, step.name, score);
+        else drop(state, rec, { stage: step.name, reason: 'low-quality', score });
       });
       return {
         facts: {
@@ -414,7 +428,10 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         minQuotaFactor: step.minQuotaFactor,
       });
       input.records.forEach((rec, row) => {
-        if (r.kept[row]) return;
+        if (r.kept[row]) {
+          scoreKept(state, rec, step.name, r.centroidDistance[row] as number);
+          return;
+        }
         drop(state, rec, {
           stage: step.name,
           reason: 'density-quota',

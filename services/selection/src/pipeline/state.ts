@@ -51,6 +51,34 @@ export interface PipelineState {
   clustering?: Clustering;
   /** Per stage: facts for the report (eps sweep, cluster sizes, ...). */
   stageFacts: Record<string, unknown>[];
+  /** Per alive record, the score of the last stage that scored it (a kept record's decision carries it). */
+  keptScores?: KeptScores;
+}
+
+/** Scores of records still alive: `stage[i]` indexes `stages` (-1: none yet), `score[i]` is that stage's. */
+export interface KeptScores {
+  stages: string[];
+  stage: Int16Array;
+  score: Float64Array;
+}
+
+/** Records the score a stage gave a record it kept; a later scoring stage replaces it. */
+export function scoreKept(state: PipelineState, index: number, stage: string, score: number): void {
+  if (!state.alive[index] || !Number.isFinite(score)) return;
+  const n = state.ids.length;
+  state.keptScores ??= { stages: [], stage: new Int16Array(n).fill(-1), score: new Float64Array(n) };
+  const s = state.keptScores;
+  let k = s.stages.indexOf(stage);
+  if (k < 0) k = s.stages.push(stage) - 1;
+  s.stage[index] = k;
+  s.score[index] = score;
+}
+
+/** The stage and score a kept record's decision reports, or undefined when no stage scored it. */
+export function keptScoreOf(state: PipelineState, index: number): { stage: string; score: number } | undefined {
+  const k = state.keptScores?.stage[index] ?? -1;
+  if (k < 0 || !state.keptScores) return undefined;
+  return { stage: state.keptScores.stages[k] as string, score: state.keptScores.score[index] as number };
 }
 
 /** Indices of alive records, ascending. */
@@ -67,10 +95,12 @@ export function drop(state: PipelineState, index: number, d: Drop): void {
   state.drops.set(index, d);
 }
 
-const f32 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-const i32 = (a: Int32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const bytes = (a: Float32Array | Float64Array | Int32Array | Int16Array) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const asF32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 const asI32 = (b: Buffer) => new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+const asI16 = (b: Buffer) => new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+const asF64 = (b: Buffer) => new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 
 /** Writes a file atomically (write to a temporary name, then rename), so a crash never leaves half a file. */
 async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
@@ -90,12 +120,16 @@ export async function saveSnapshot(
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
   if (state.embeddings && embeddingsChanged) {
-    await writeAtomic(join(dir, 'embeddings.f32'), f32(state.embeddings.vectors));
+    await writeAtomic(join(dir, 'embeddings.f32'), bytes(state.embeddings.vectors));
   }
   if (state.clustering) {
-    await writeAtomic(join(dir, `stage-${stageIndex}.labels.i32`), i32(state.clustering.labels));
-    await writeAtomic(join(dir, `stage-${stageIndex}.centroids.f32`), f32(state.clustering.centroids));
-    await writeAtomic(join(dir, `stage-${stageIndex}.similarity.f32`), f32(state.clustering.similarity));
+    await writeAtomic(join(dir, `stage-${stageIndex}.labels.i32`), bytes(state.clustering.labels));
+    await writeAtomic(join(dir, `stage-${stageIndex}.centroids.f32`), bytes(state.clustering.centroids));
+    await writeAtomic(join(dir, `stage-${stageIndex}.similarity.f32`), bytes(state.clustering.similarity));
+  }
+  if (state.keptScores) {
+    await writeAtomic(join(dir, `stage-${stageIndex}.kept-score-stage.i16`), bytes(state.keptScores.stage));
+    await writeAtomic(join(dir, `stage-${stageIndex}.kept-score.f64`), bytes(state.keptScores.score));
   }
   const snapshot = {
     stageIndex,
@@ -103,6 +137,7 @@ export async function saveSnapshot(
     drops: [...state.drops.entries()],
     embeddings: state.embeddings ? { dims: state.embeddings.dims, model: state.embeddings.model } : undefined,
     clustering: state.clustering ? { k: state.clustering.k } : undefined,
+    keptScoreStages: state.keptScores?.stages,
     stageFacts: state.stageFacts,
   };
   await writeAtomic(join(dir, `stage-${stageIndex}.json`), JSON.stringify(snapshot));
@@ -135,6 +170,13 @@ export async function loadSnapshot(
       labels: asI32(await readFile(join(dir, `stage-${stageIndex}.labels.i32`))),
       centroids: asF32(await readFile(join(dir, `stage-${stageIndex}.centroids.f32`))),
       similarity: asF32(await readFile(join(dir, `stage-${stageIndex}.similarity.f32`))),
+    };
+  }
+  if (s.keptScoreStages) {
+    state.keptScores = {
+      stages: s.keptScoreStages,
+      stage: asI16(await readFile(join(dir, `stage-${stageIndex}.kept-score-stage.i16`))),
+      score: asF64(await readFile(join(dir, `stage-${stageIndex}.kept-score.f64`))),
     };
   }
   return state;

@@ -372,8 +372,11 @@ export interface BlockChoice {
   blockSize: number;
   /** First layer of the block: l*(n) = argmin over l of the distance, for analysis results. */
   startLayer: number;
-  /** The distance at (start_layer, block_size). */
-  distance: number;
+  /**
+   * The distance at (start_layer, block_size); unset when nothing measured it (a pruning that names its
+   * start layer and no analysis).
+   */
+  distance?: number | undefined;
 }
 
 /** Healing settings. */
@@ -1724,7 +1727,7 @@ export const BlockEvaluation: MessageFns<BlockEvaluation> = {
 };
 
 function createBaseBlockChoice(): BlockChoice {
-  return { blockSize: 0, startLayer: 0, distance: 0 };
+  return { blockSize: 0, startLayer: 0, distance: undefined };
 }
 
 export const BlockChoice: MessageFns<BlockChoice> = {
@@ -1735,7 +1738,7 @@ export const BlockChoice: MessageFns<BlockChoice> = {
     if (message.startLayer !== 0) {
       writer.uint32(16).uint32(message.startLayer);
     }
-    if (message.distance !== 0) {
+    if (message.distance !== undefined) {
       writer.uint32(25).double(message.distance);
     }
     return writer;
@@ -1802,7 +1805,7 @@ export const BlockChoice: MessageFns<BlockChoice> = {
         : isSet(object.start_layer)
         ? globalThis.Number(object.start_layer)
         : 0,
-      distance: isSet(object.distance) ? globalThis.Number(object.distance) : 0,
+      distance: isSet(object.distance) ? globalThis.Number(object.distance) : undefined,
     };
   },
 
@@ -1814,7 +1817,7 @@ export const BlockChoice: MessageFns<BlockChoice> = {
     if (message.startLayer !== 0) {
       obj.startLayer = Math.round(message.startLayer);
     }
-    if (message.distance !== 0) {
+    if (message.distance !== undefined) {
       obj.distance = floatToJson(message.distance);
     }
     return obj;
@@ -1827,7 +1830,7 @@ export const BlockChoice: MessageFns<BlockChoice> = {
     const message = createBaseBlockChoice();
     message.blockSize = object.blockSize ?? 0;
     message.startLayer = object.startLayer ?? 0;
-    message.distance = object.distance ?? 0;
+    message.distance = object.distance ?? undefined;
     return message;
   },
 };

@@ -1076,11 +1076,16 @@ export interface RecordDecision {
     | number
     | undefined;
   /**
-   * The deciding stage's score for it (cosine distance to the centroid for prototype, density and SCIP
-   * stages, similarity to `duplicate_of` for semantic duplicates, quality score, token length); unset when
-   * the stage has none.
+   * A stage's score for it (cosine distance to the centroid for prototype, density and SCIP stages, the
+   * highest similarity to an earlier kept record for SemDeDup, estimated Jaccard to `duplicate_of` for
+   * near-duplicates, quality score, token length): for a dropped record the dropping stage's, for a kept
+   * one the last stage's that scored it (named in `score_stage`); unset when no such stage ran.
    */
-  score?: number | undefined;
+  score?:
+    | number
+    | undefined;
+  /** The stage `score` comes from; empty when `score` is unset. */
+  scoreStage: string;
 }
 
 /** Asks for the decisions of a finished job. */
@@ -5009,7 +5014,16 @@ export const CancelJobResponse: MessageFns<CancelJobResponse> = {
 };
 
 function createBaseRecordDecision(): RecordDecision {
-  return { recordId: "", kept: false, stage: "", reason: 0, duplicateOf: "", cluster: undefined, score: undefined };
+  return {
+    recordId: "",
+    kept: false,
+    stage: "",
+    reason: 0,
+    duplicateOf: "",
+    cluster: undefined,
+    score: undefined,
+    scoreStage: "",
+  };
 }
 
 export const RecordDecision: MessageFns<RecordDecision> = {
@@ -5034,6 +5048,9 @@ export const RecordDecision: MessageFns<RecordDecision> = {
     }
     if (message.score !== undefined) {
       writer.uint32(57).double(message.score);
+    }
+    if (message.scoreStage !== "") {
+      writer.uint32(66).string(message.scoreStage);
     }
     return writer;
   },
@@ -5107,6 +5124,14 @@ export const RecordDecision: MessageFns<RecordDecision> = {
             message.score = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.scoreStage = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5136,6 +5161,11 @@ export const RecordDecision: MessageFns<RecordDecision> = {
         : "",
       cluster: isSet(object.cluster) ? globalThis.Number(object.cluster) : undefined,
       score: isSet(object.score) ? globalThis.Number(object.score) : undefined,
+      scoreStage: isSet(object.scoreStage)
+        ? globalThis.String(object.scoreStage)
+        : isSet(object.score_stage)
+        ? globalThis.String(object.score_stage)
+        : "",
     };
   },
 
@@ -5162,6 +5192,9 @@ export const RecordDecision: MessageFns<RecordDecision> = {
     if (message.score !== undefined) {
       obj.score = floatToJson(message.score);
     }
+    if (message.scoreStage !== "") {
+      obj.scoreStage = message.scoreStage;
+    }
     return obj;
   },
 
@@ -5177,6 +5210,7 @@ export const RecordDecision: MessageFns<RecordDecision> = {
     message.duplicateOf = object.duplicateOf ?? "";
     message.cluster = object.cluster ?? undefined;
     message.score = object.score ?? undefined;
+    message.scoreStage = object.scoreStage ?? "";
     return message;
   },
 };
