@@ -62,9 +62,9 @@ describe('clusterComplexity', () => {
 describe('densityPruning', () => {
   it('solves the quota problem exactly with an upper and a lower bound active', () => {
     // τ = 0.05 makes P = softmax([5, 6, 3.5]) ≈ [0.254, 0.690, 0.057] and P·8 ≈ [2.03, 5.52, 0.45].
-    // Bounds: m = ⌊12 / 3 · 0.5⌋ = 2, lo = [2, 2, 2], hi = [6, 3, 3]. Cluster 1 is capped at 3, cluster 2
+    // Bounds: m = ⌊8 / 3 · 0.75⌋ = 2, lo = [2, 2, 2], hi = [6, 3, 3]. Cluster 1 is capped at 3, cluster 2
     // lifted to 2, so cluster 0 takes 8 − 3 − 2 = 3 and the shift is λ = 3 − 8·P_0.
-    const r = densityPruning(three, { keepCount: 8, temperature: 0.05 });
+    const r = densityPruning(three, { keepCount: 8, temperature: 0.05, minQuotaFactor: 0.75 });
     const p = softmax([0.25 / 0.05, 0.3 / 0.05, 0.175 / 0.05]);
     expect(Array.from(r.probability)).toEqual(closeTo(p));
     expect(r.minQuota).toBe(2);
@@ -86,11 +86,20 @@ describe('densityPruning', () => {
     expect(Array.from(r.quotas)).toEqual([3, 3, 2]);
   });
 
-  it('rejects a budget below the per-cluster floors and says how many rows they need', () => {
-    expect(() => densityPruning(three, { keepCount: 5 })).toThrow(
-      /^budget of 5 rows is infeasible: the per-cluster floors min\(m, \|C_j\| − 1\) with m = 2 already keep 6 of 12/,
+  it('derives the floor m from the budget, so the default factor never makes a budget infeasible', () => {
+    // m = ⌊2 / 3 · 0.5⌋ = 0: a third of a row per cluster is no floor; keeping 2 of 12 works.
+    const small = densityPruning(three, { keepCount: 2 });
+    expect(small.minQuota).toBe(0);
+    expect(small.quotas.reduce((a, b) => a + b, 0)).toBe(2);
+    // m = ⌊6 / 3 · 0.5⌋ = 1 keeps a row of every cluster even at τ = 0.05, where P·6 ≈ [1.5, 4.1, 0.3].
+    expect(Array.from(densityPruning(three, { keepCount: 6, temperature: 0.05 }).quotas)).toEqual([2, 3, 1]);
+  });
+
+  it('rejects floors (a factor above 1) that need more rows than the budget, saying how many', () => {
+    // m = ⌊5 / 3 · 2⌋ = 3, lo = [3, 2, 2].
+    expect(() => densityPruning(three, { keepCount: 5, minQuotaFactor: 2 })).toThrow(
+      /^budget of 5 rows is infeasible: the per-cluster floors min\(m, \|C_j\| − 1\) with m = 3 already keep 7 of 12/,
     );
-    expect(() => densityPruning(three, { keepCount: 5, minQuotaFactor: 0.25 })).not.toThrow();
   });
 
   it('gives an empty cluster no probability and no quota', () => {

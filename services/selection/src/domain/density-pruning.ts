@@ -116,8 +116,8 @@ export function clusterComplexity(
 /**
  * Density-based pruning, DBP (Abbas et al. 2024). Per-cluster quotas x solve
  *   min ‖x − P·N‖²  s.t.  Σx = N,  min(m, |C_j| − 1) ≤ x_j ≤ |C_j|,
- * with P = softmax(C / τ) over the cluster complexities, N the budget and m = ⌊(n / k) · minQuotaFactor⌋
- * a floor that stops small clusters from being emptied. The problem is a box-constrained projection,
+ * with P = softmax(C / τ) over the cluster complexities, N the budget and m = ⌊(N / k) · minQuotaFactor⌋
+ * a floor that stops small clusters from being emptied (never binding the budget for a factor <= 1). The problem is a box-constrained projection,
  * solved exactly by {@link projectOntoBudget}; its real solution is rounded with the largest-remainder
  * method ({@link roundToBudget}) so the integer quotas sum to N exactly. Each cluster then keeps its x_j
  * rows farthest from the centroid (the SSL-prototypes rule applied per cluster); equal distances keep the
@@ -159,7 +159,9 @@ export function densityPruning(input: ClusteredEmbeddings, options: DensityPruni
   }
   for (let c = 0; c < k; c++) probability[c] = z === 0 ? 0 : (probability[c] as number) / z;
 
-  const minQuota = Math.floor((n / k) * minQuotaFactor);
+  // N in the paper's m = ⌊(N / k) · 0.5⌋ is the budget (the same N as Σx = N), not the input size: with the
+  // input size the floors alone exceeded budgets under half the data for factor 0.5.
+  const minQuota = Math.floor((budget / k) * minQuotaFactor);
   const lo = new Float64Array(k);
   const hi = new Float64Array(k);
   const target = new Float64Array(k);

@@ -802,7 +802,10 @@ export interface DensityPruningStep {
   temperature: number;
   /** Nearest other centroids averaged for d_inter; 0 means 20. */
   nearestCentroids: number;
-  /** Factor of the per-cluster minimum m = floor(N / k * factor), so no cluster is emptied; 0 means 0.5. */
+  /**
+   * Factor of the per-cluster minimum m = floor(N / k * factor), N the rows kept, so no cluster is emptied;
+   * 0 means 0.5.
+   */
   minQuotaFactor: number;
 }
 
