@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sphericalKMeans } from './kmeans.js';
+import { type AssignKernel, assignNearest, sphericalKMeans } from './kmeans.js';
 import { normalizeRows } from './vectors.js';
 
 // Six 2-d points in two obvious directions: three near 0 degrees, three near 90 degrees.
@@ -19,15 +19,52 @@ describe('sphericalKMeans', () => {
     expect(r.objective).toBeCloseTo((1 + 2 * Math.cos((5 * Math.PI) / 180)) / 3, 6);
   });
 
-  it('stops when its signal aborts, and reports every iteration', async () => {
-    const controller = new AbortController();
-    const iterations: number[] = [];
-    await sphericalKMeans(six, 2, { k: 2, seed: 1, onIteration: (it) => iterations.push(it) });
-    expect(iterations[0]).toBe(1);
-    controller.abort(new Error('job cancelled'));
-    await expect(sphericalKMeans(six, 2, { k: 2, seed: 1, signal: controller.signal })).rejects.toThrow(
-      'job cancelled',
+  it('reports every iteration, and stops at the next one when its signal aborts mid-run', async () => {
+    const x = normalizeRows(
+      Float32Array.from({ length: 300 * 4 }, (_, i) => (Math.sin(i * 78.233) * 43758.5453) % 1),
+      4,
     );
+    const all: number[] = [];
+    const r = await sphericalKMeans(x, 4, { k: 6, seed: 3, tolerance: 0, onIteration: (it) => all.push(it) });
+    expect(r.iterations).toBeGreaterThan(2);
+    expect(all).toEqual(Array.from({ length: r.iterations }, (_, i) => i + 1));
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const run = sphericalKMeans(x, 4, {
+      k: 6,
+      seed: 3,
+      tolerance: 0,
+      signal: controller.signal,
+      onIteration: (it) => {
+        seen.push(it);
+        if (it === 2) controller.abort(new Error('job cancelled'));
+      },
+    });
+    await expect(run).rejects.toThrow('job cancelled');
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('seeds k-means++ in proportion to the squared Euclidean distance, 2 (1 − cos) for unit rows', async () => {
+    // A, then B at 1 − cos = 0.1 from A and C at 0.2 on the other side: after A, C must be drawn twice as
+    // often as B (squaring 1 − cos would make it four times).
+    const angle = (oneMinusCos: number) => Math.acos(1 - oneMinusCos);
+    const points = [0, angle(0.1), -angle(0.2)];
+    const x = new Float32Array(points.flatMap((a) => [Math.cos(a), Math.sin(a)]));
+    const which = (c: Float32Array) => points.findIndex((a) => Math.abs(Math.cos(a) - (c[0] as number)) < 1e-6);
+    const after = [0, 0, 0];
+    for (let seed = 0; seed < 3000; seed++) {
+      const seeds: number[] = [];
+      const spy: AssignKernel = (rows, n, d, centroids, k) => {
+        if (k === 1) seeds.push(which(centroids));
+        return assignNearest(rows, n, d, centroids, k);
+      };
+      await sphericalKMeans(x, 2, { k: 2, seed, maxIterations: 1, assign: spy });
+      if (seeds[0] === 0) after[seeds[1] as number] = (after[seeds[1] as number] as number) + 1;
+    }
+    expect(after[0]).toBe(0);
+    const ratio = (after[2] as number) / (after[1] as number);
+    expect(ratio).toBeGreaterThan(1.6);
+    expect(ratio).toBeLessThan(2.5);
   });
 
   it('is deterministic for a seed', async () => {

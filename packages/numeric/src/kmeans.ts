@@ -145,7 +145,11 @@ export async function sphericalKMeans(x: Float32Array, d: number, opts: Spherica
   };
 }
 
-/** k-means++ seeding with distance 1 - cos, on at most `10k` (min 1000) sampled rows to bound its O(n k d). */
+/**
+ * k-means++ seeding on at most `10k` (min 1000) sampled rows, to bound its O(n k d): each next seed is drawn
+ * with probability proportional to the squared Euclidean distance to the nearest seed, which for unit rows is
+ * ‖x − c‖² = 2 (1 − cos), so the weight is 1 − cos itself (squaring it again would over-favour outliers).
+ */
 async function kMeansPlusPlus(
   x: Float32Array,
   d: number,
@@ -167,7 +171,7 @@ async function kMeansPlusPlus(
     for (let i = 0; i < p; i++) {
       const dist = Math.max(0, 1 - (a.similarity[i] as number));
       if (dist < (nearest[i] as number)) nearest[i] = dist;
-      total += (nearest[i] as number) ** 2;
+      total += nearest[i] as number;
     }
     if (c + 1 === k) break;
     if (total === 0) {
@@ -177,7 +181,7 @@ async function kMeansPlusPlus(
     let r = random() * total;
     pick = p - 1;
     for (let i = 0; i < p; i++) {
-      r -= (nearest[i] as number) ** 2;
+      r -= nearest[i] as number;
       if (r <= 0) {
         pick = i;
         break;
