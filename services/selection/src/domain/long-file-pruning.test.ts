@@ -67,18 +67,29 @@ describe('longFilePruning parameter checks', () => {
 });
 
 describe('codeTokenCount', () => {
-  it('counts identifiers, numbers, operators and whole string literals, and comment words', () => {
-    // x = foo ( 1 , "a b c" ) → 8, then "# two words" → 3.
-    expect(codeTokenCount('x = foo(1, "a b c")  # two words', 'python')).toBe(11);
+  it('counts identifiers, numbers and operators, and the words of string literals and comments', () => {
+    // x = foo ( 1 , ) → 7, "a b c" → 3, then "# two words" → 3.
+    expect(codeTokenCount('x = foo(1, "a b c")  # two words', 'python')).toBe(13);
     // a >>= 2 ; → 4, then "// hi there" → 3.
     expect(codeTokenCount('a >>= 2; // hi there', 'c-like')).toBe(7);
   });
 
-  it('counts a docstring as one token and ignores whitespace', () => {
+  it('counts a docstring by its words and ignores whitespace', () => {
     const text = 'def f():\n    """Many\n    words here."""\n\n    return   0\n';
-    // def f ( ) : "…" return 0
-    expect(codeTokenCount(text)).toBe(8);
+    // def f ( ) : → 5, """Many words here.""" → 3, return 0 → 2
+    expect(codeTokenCount(text)).toBe(10);
     expect(codeTokenCount('')).toBe(0);
+  });
+
+  it('ranks a file that is one long literal by its length, a token per 8 characters of a word', () => {
+    const blob = `DATA = "${'QUJD'.repeat(25_000)}"`;
+    // DATA = → 2; the literal is one 100,002-character word → 12,501.
+    expect(codeTokenCount(blob, 'python')).toBe(2 + Math.ceil(100_002 / 8));
+    const code = Array.from({ length: 50 }, (_, i) => `x${i} = compute(x${i} + ${i})`).join('\n');
+    expect(codeTokenCount(code, 'python')).toBe(50 * 8);
+    expect(Array.from(longFilePruning([codeTokenCount(blob), codeTokenCount(code)], { tokenShare: 0.5 }).kept)).toEqual(
+      [0, 1],
+    );
   });
 
   it('reads // as floor division in Python and as a comment in C-like code', () => {

@@ -93,22 +93,28 @@ export function longFilePruning(
 /**
  * A model-free token count for source code, so files can be ranked by length without a tokenizer model.
  * Tokens are those of {@link lexCode}: each identifier or keyword, each number, each operator or
- * punctuation mark (multi-character operators such as `>>=` count once) and each string literal (however
- * long, including a triple-quoted docstring) count 1. Comments are prose, so each whitespace-separated
- * word of a comment counts 1, the comment marker included when it stands alone (`# a b` is 3). Whitespace
- * counts nothing. The language defaults to {@link guessCodeLanguage}; it only matters for `//` (a comment
- * in C-like code, floor division in Python) and `#`.
+ * punctuation mark (multi-character operators such as `>>=` count once) counts 1. Comments and string
+ * literals (docstrings included) are text, counted as a subword tokenizer would roughly split them: each
+ * whitespace-separated word, quotes and comment markers attached, counts one token per 8 characters begun
+ * (`# a b` is 3, `"a b c"` is 3), so a file that is mostly a long literal (a data blob, an embedded
+ * table) ranks as long as it is, which is what long-file pruning is after. Whitespace counts nothing. The
+ * language defaults to {@link guessCodeLanguage}; it only matters for `//` (a comment in C-like code,
+ * floor division in Python) and `#`.
  */
 export function codeTokenCount(text: string, language: CodeLanguage = guessCodeLanguage(text)): number {
   let count = 0;
   for (const token of lexCode(text, language)) {
-    if (token.type !== 'comment') count++;
-    else count += wordCount(text.slice(token.start, token.end));
+    if (token.type === 'comment' || token.type === 'string') count += textTokens(text.slice(token.start, token.end));
+    else count++;
   }
   return count;
 }
 
-function wordCount(s: string): number {
-  const words = s.trim();
-  return words === '' ? 0 : words.split(/\s+/).length;
+/** Characters per token of a word inside a comment or string literal. */
+const wordCharsPerToken = 8;
+
+function textTokens(s: string): number {
+  let count = 0;
+  for (const word of s.split(/\s+/)) count += Math.ceil(word.length / wordCharsPerToken);
+  return count;
 }

@@ -847,7 +847,8 @@ export interface LongFilePruningStep {
     | undefined;
   /**
    * How tokens are counted: name "code-tokens" (the default when empty: identifiers, numbers, operators
-   * and punctuation, as the code models split source) or "utf8-bytes"; other names are INVALID_ARGUMENT.
+   * and punctuation count 1; comments and string literals a token per 8 characters of each word, so a file
+   * that is mostly a data literal ranks as long as it is) or "utf8-bytes"; other names are INVALID_ARGUMENT.
    */
   tokenizer?: ModelRef | undefined;
 }
