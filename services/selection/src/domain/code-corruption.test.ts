@@ -69,14 +69,19 @@ describe('corruptCode on a 5-line Python function', () => {
     expect(corruptCode(text, 'rename-variable-use', draws(0))?.text).toBe('x = 1\nx1 = x2\nprint(x)');
   });
 
-  it('flips the comparison to its negation', () => {
+  it('moves an integer literal beyond 2^53 by exactly one', () => {
+    const c = corruptCode('limit = 12345678901234567891', 'off-by-one', draws(0, 0.1), { language: 'python' });
+    expect(c?.text).toBe('limit = 12345678901234567892');
+  });
+
+  it('flips == and != into each other, and < and > (<= and >=)', () => {
     const c = corruptCode(countSmall, 'flip-comparison', draws(0));
-    expect(line(c?.text ?? '', 4)).toBe('        n += 1 if v >= limit else 0');
-    expect(c?.description).toBe("flipped '<' to '>=' on line 4");
+    expect(line(c?.text ?? '', 4)).toBe('        n += 1 if v > limit else 0');
+    expect(c?.description).toBe("flipped '<' to '>' on line 4");
     const flips = ['a == b', 'a != b', 'a < b', 'a >= b', 'a > b', 'a <= b'].map(
       (t) => corruptCode(t, 'flip-comparison', draws(0), { language: 'python' })?.text,
     );
-    expect(flips).toEqual(['a != b', 'a == b', 'a >= b', 'a < b', 'a <= b', 'a > b']);
+    expect(flips).toEqual(['a != b', 'a == b', 'a > b', 'a <= b', 'a < b', 'a >= b']);
   });
 
   it('moves an integer literal by one: up below 0.5, down otherwise, and 0 always up', () => {

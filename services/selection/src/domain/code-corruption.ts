@@ -219,16 +219,16 @@ export interface CodeCorruptionOptions {
   language?: CodeLanguage;
 }
 
-/** Each comparison and its logical negation. */
+/** Each comparison and its flip as SCIP's content corruption makes it: == / !=, < / > (and <= / >=). */
 const flippedComparison: Readonly<Record<string, string>> = {
   '==': '!=',
   '!=': '==',
   '===': '!==',
   '!==': '===',
-  '<': '>=',
-  '>=': '<',
-  '>': '<=',
-  '<=': '>',
+  '<': '>',
+  '>': '<',
+  '<=': '>=',
+  '>=': '<=',
 };
 
 const pythonKeywords = new Set(
@@ -329,9 +329,10 @@ export function corruptCode(
       description = `flipped '${original}' to '${replacement}' on line ${line}`;
       break;
     case 'off-by-one': {
-      const value = Number(original);
-      const up = random() < 0.5 || value === 0;
-      replacement = String(up ? value + 1 : value - 1);
+      // BigInt: a literal beyond 2^53 would otherwise move by more than one.
+      const value = BigInt(original);
+      const up = random() < 0.5 || value === 0n;
+      replacement = String(up ? value + 1n : value - 1n);
       description = `changed ${original} to ${replacement} on line ${line}`;
       break;
     }
