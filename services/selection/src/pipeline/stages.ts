@@ -182,6 +182,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
         (done) => ctx.progress(done, texts.length),
         ctx.signal,
       );
+      checkFinite(r.vectors, r.dims, alive, state.ids, `${r.model.name}@${r.model.version}`);
       // Rows of records dropped before this step stay zero: no later step reads them.
       const vectors = new Float32Array(state.ids.length * r.dims);
       alive.forEach((rec, row) => {
@@ -502,6 +503,28 @@ function sizesOf(labels: Int32Array, k: number): Int32Array {
 function requireEmbeddings(state: PipelineState) {
   if (!state.embeddings) throw new Error('no embeddings: an embed step must run first');
   return state.embeddings;
+}
+
+/**
+ * Fails the stage when the encoder returned NaN or infinite values: one such row would turn its centroid,
+ * and through it every clustering-based decision, into NaN without any error.
+ */
+function checkFinite(vectors: Float32Array, dims: number, alive: Int32Array, ids: string[], model: string): void {
+  const bad: number[] = [];
+  for (let row = 0; row < alive.length; row++) {
+    for (let j = row * dims; j < (row + 1) * dims; j++) {
+      if (!Number.isFinite(vectors[j] as number)) {
+        bad.push(row);
+        break;
+      }
+    }
+  }
+  if (bad.length === 0) return;
+  const named = bad.slice(0, 3).map((row) => JSON.stringify(ids[alive[row] as number]));
+  throw new SiftError(
+    'failed_precondition',
+    `embedding model ${model} returned NaN or infinite values for ${bad.length} record(s) (ids ${named.join(', ')}${bad.length > 3 ? ', ...' : ''}); the model is broken for these inputs, so no embedding-space step can use them`,
+  );
 }
 
 function isZeroRow(vectors: Float32Array, rec: number, dims: number): boolean {
