@@ -337,6 +337,8 @@ describe('pruning end to end', () => {
     const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', { jobId });
     const result = job?.result?.$case === 'pruningResult' ? job.result.value : undefined;
     expect(result?.removedBlock?.startLayer).toBe(best1?.startLayer);
+    // The named analysis measured angular distance on the last token, and that chose the block.
+    expect(result?.blockMetric).toBe(pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN);
     expect(result?.prunedModel).toEqual({ name: 'byte-gpt-pruned', version: '1' });
     const before = result?.before?.bitsPerByte ?? Number.NaN;
     const unhealed = result?.afterUnhealed?.bitsPerByte ?? Number.NaN;

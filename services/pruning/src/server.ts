@@ -17,6 +17,9 @@ export interface PruningService {
 
 export async function startPruningService(config: PruningConfig, logger: Logger): Promise<PruningService> {
   const store = new JobStore(resolve(config.dataDir, 'jobs'));
+  await store.checkWritable('SIFT_PRUNING_DATA_DIR');
+  const dataRoots = DataRoots.parse(config.dataRoots);
+  await dataRoots.checkExist('SIFT_DATA_ROOTS');
   const models = new ModelStore(resolve(config.modelsDir), skippedManifestLogger(logger));
   const bus = await Bus.connect(config.natsUrl, 'sift-pruning');
   const metrics = new RequestMetricsPublisher(bus, logger);
@@ -46,7 +49,7 @@ export async function startPruningService(config: PruningConfig, logger: Logger)
     services: [
       {
         definition: pruningV1.PruningServiceService,
-        handlers: pruningHandlers(store, bus, models, DataRoots.parse(config.dataRoots)),
+        handlers: pruningHandlers(store, bus, models, dataRoots),
       },
     ],
     onCallFinished: metrics.record,

@@ -9,7 +9,7 @@ import { writeAnalysisReport, writePruningReport } from '../pipeline/analysis-re
 import { evaluateBestBlocks } from '../pipeline/block-evaluation.js';
 import { analysisRunCodec, distancesOfResult } from '../pipeline/checkpoint-codecs.js';
 import { loadDecoder, resolveDecoder } from '../pipeline/decoder-model.js';
-import { pruneModel } from '../pipeline/pruning.js';
+import { type AnalysisDistances, pruneModel } from '../pipeline/pruning.js';
 import type { JobStore } from './job-store.js';
 
 /**
@@ -91,12 +91,12 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
   }
 
   /** The distance matrix of a succeeded analysis job (checked at submit; re-read here). */
-  private async analysisOf(analysisJobId: string): Promise<{ jobId: string; distances: BlockDistances }> {
+  private async analysisOf(analysisJobId: string): Promise<AnalysisDistances> {
     const job = await this.store.get(analysisJobId);
     if (job.result?.$case !== 'analysisResult' || !job.result.value.distances) {
       throw new SiftError('failed_precondition', `analysis job ${analysisJobId} has no result`);
     }
-    return { jobId: analysisJobId, distances: distancesOfResult(job.result.value) };
+    return { jobId: analysisJobId, distances: distancesOfResult(job.result.value), metric: job.result.value.metric };
   }
 
   protected settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {

@@ -124,6 +124,15 @@ describe('pruning reports', () => {
     expect(given.heatmapPath).toBe('');
     expect(readFileSync(given.markdownReportPath, 'utf8')).toContain('Removed layers 1..1 (n = 1, start layer given)');
     expect(JSON.parse(readFileSync(given.jsonReportPath, 'utf8')).removedBlock).toEqual(unmeasured);
+    // A block-influence analysis names its metric instead of calling the value an angular distance.
+    const influence = await writePruningReport(
+      folder('influence'),
+      { ...result, blockMetric: pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS },
+      distances,
+    );
+    expect(readFileSync(influence.markdownReportPath, 'utf8')).toContain(
+      '(n = 1, block influence (all tokens) 0.1000, from analysis job-abc-00000000)',
+    );
     // No start layer and no analysis job: the pruning job measured the distances itself.
     const own = await writePruningReport(folder('own'), { ...result, analysisJobId: '' }, distances);
     expect(readFileSync(own.markdownReportPath, 'utf8')).toContain("chosen by this job's own analysis");

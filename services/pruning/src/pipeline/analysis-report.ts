@@ -82,7 +82,7 @@ export async function writePruningReport(
     `# Pruning of ${result.sourceModel?.name}@${result.sourceModel?.version} -> ${result.prunedModel?.name}@${result.prunedModel?.version}`,
     '',
     `Removed layers ${block?.startLayer}..${last} (n = ${block?.blockSize}` +
-      `${block?.distance === undefined ? '' : `, angular distance ${block.distance.toFixed(4)}`}` +
+      `${block?.distance === undefined ? '' : `, ${metricLabel(result.blockMetric)} ${block.distance.toFixed(4)}`}` +
       `${
         result.analysisJobId
           ? `, from analysis ${result.analysisJobId}`
@@ -158,4 +158,11 @@ function lossTable(result: pruningV1.AnalysisResult): string[] {
     ...notCut.map((r) => `- ${r.block} could not be cut out: ${'notCut' in r ? r.notCut : ''}`),
     ...(notCut.length > 0 ? [''] : []),
   ];
+}
+
+/** How a report names the value of a distance metric. */
+function metricLabel(metric: pruningV1.DistanceMetric): string {
+  return metric === pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
+    ? 'block influence (all tokens)'
+    : 'angular distance';
 }

@@ -21,6 +21,13 @@ import { storeModelVersion } from './model-output.js';
 import { loadCorpus } from './text-corpus.js';
 
 /** What a pruning run needs from the worker: progress, cancellation and the store to write to. */
+/** A succeeded analysis a pruning takes its block from: its distance matrix and the metric measured. */
+export interface AnalysisDistances {
+  jobId: string;
+  distances: BlockDistances;
+  metric: pruningV1.DistanceMetric;
+}
+
 export interface PruningContext {
   readonly jobId: string;
   readonly models: ModelStore;
@@ -136,7 +143,7 @@ function healingOf(spec: pruningV1.PruningSpec): 'none' | 'least-squares' {
 export async function pruneModel(
   decoder: DecoderModel,
   spec: pruningV1.PruningSpec,
-  analysis: { jobId: string; distances: BlockDistances } | undefined,
+  analysis: AnalysisDistances | undefined,
   ctx: PruningContext,
 ): Promise<{ result: pruningV1.PruningResult; distances: BlockDistances | undefined }> {
   const L = decoder.layerCount;
@@ -264,6 +271,11 @@ export async function pruneModel(
     jsonReportPath: '',
     markdownReportPath: '',
     heatmapPath: '',
+    blockMetric: analysis
+      ? analysis.metric || pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN
+      : distances
+        ? pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN
+        : pruningV1.DistanceMetric.DISTANCE_METRIC_UNSPECIFIED,
   };
   return { result, distances };
 }

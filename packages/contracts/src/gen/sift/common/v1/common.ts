@@ -200,6 +200,11 @@ export interface RequestCompleted {
     | undefined;
   /** Unix epoch milliseconds at which the call finished. */
   finishedAtMs: number;
+  /**
+   * HTTP status answered, for requests the gateway served (tells 413 from 429, both RESOURCE_EXHAUSTED);
+   * 0 for RPCs.
+   */
+  httpStatus: number;
 }
 
 /**
@@ -647,7 +652,16 @@ export const Progress: MessageFns<Progress> = {
 };
 
 function createBaseRequestCompleted(): RequestCompleted {
-  return { service: "", method: "", status: "", latencyMs: 0, batchSize: 0, model: undefined, finishedAtMs: 0 };
+  return {
+    service: "",
+    method: "",
+    status: "",
+    latencyMs: 0,
+    batchSize: 0,
+    model: undefined,
+    finishedAtMs: 0,
+    httpStatus: 0,
+  };
 }
 
 export const RequestCompleted: MessageFns<RequestCompleted> = {
@@ -672,6 +686,9 @@ export const RequestCompleted: MessageFns<RequestCompleted> = {
     }
     if (message.finishedAtMs !== 0) {
       writer.uint32(56).int64(message.finishedAtMs);
+    }
+    if (message.httpStatus !== 0) {
+      writer.uint32(64).uint32(message.httpStatus);
     }
     return writer;
   },
@@ -745,6 +762,14 @@ export const RequestCompleted: MessageFns<RequestCompleted> = {
             message.finishedAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.httpStatus = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -778,6 +803,11 @@ export const RequestCompleted: MessageFns<RequestCompleted> = {
         : isSet(object.finished_at_ms)
         ? globalThis.Number(object.finished_at_ms)
         : 0,
+      httpStatus: isSet(object.httpStatus)
+        ? globalThis.Number(object.httpStatus)
+        : isSet(object.http_status)
+        ? globalThis.Number(object.http_status)
+        : 0,
     };
   },
 
@@ -804,6 +834,9 @@ export const RequestCompleted: MessageFns<RequestCompleted> = {
     if (message.finishedAtMs !== 0) {
       obj.finishedAtMs = Math.round(message.finishedAtMs);
     }
+    if (message.httpStatus !== 0) {
+      obj.httpStatus = Math.round(message.httpStatus);
+    }
     return obj;
   },
 
@@ -821,6 +854,7 @@ export const RequestCompleted: MessageFns<RequestCompleted> = {
       ? ModelRef.fromPartial(object.model)
       : undefined;
     message.finishedAtMs = object.finishedAtMs ?? 0;
+    message.httpStatus = object.httpStatus ?? 0;
     return message;
   },
 };

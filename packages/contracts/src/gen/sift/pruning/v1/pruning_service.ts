@@ -424,7 +424,10 @@ export interface PruningSpec {
     | undefined;
   /**
    * A succeeded analysis of the same model to take l*(n) from; empty runs one first with `calibration`
-   * (needed only when `start_layer` is unset).
+   * (needed only when `start_layer` is unset). l*(n) is the contiguous block with the smallest value of
+   * that analysis's metric: angular distance (Gromov et al., ReplaceMe's choice) or, for a block-influence
+   * analysis, 1 - mean cosine over all tokens, which for n = 1 is ShortGPT's layer choice (ShortGPT drops
+   * the n lowest-influence layers wherever they are; this removes one contiguous block).
    */
   analysisJobId: string;
   /**
@@ -508,6 +511,12 @@ export interface PruningResult {
   markdownReportPath: string;
   /** PNG heatmap of the distance matrix with the removed block marked; empty when no analysis was used. */
   heatmapPath: string;
+  /**
+   * The metric behind `removed_block` (its choice, and its distance): the named analysis's, or angular
+   * distance on the last token for the job's own analysis; DISTANCE_METRIC_UNSPECIFIED when no analysis was
+   * used (`start_layer` given without `analysis_job_id`).
+   */
+  blockMetric: DistanceMetric;
 }
 
 /** Asks for an analysis job. */
@@ -2535,6 +2544,7 @@ function createBasePruningResult(): PruningResult {
     jsonReportPath: "",
     markdownReportPath: "",
     heatmapPath: "",
+    blockMetric: 0,
   };
 }
 
@@ -2572,6 +2582,9 @@ export const PruningResult: MessageFns<PruningResult> = {
     }
     if (message.heatmapPath !== "") {
       writer.uint32(90).string(message.heatmapPath);
+    }
+    if (message.blockMetric !== 0) {
+      writer.uint32(96).int32(message.blockMetric);
     }
     return writer;
   },
@@ -2677,6 +2690,14 @@ export const PruningResult: MessageFns<PruningResult> = {
             message.heatmapPath = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.blockMetric = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2738,6 +2759,11 @@ export const PruningResult: MessageFns<PruningResult> = {
         : isSet(object.heatmap_path)
         ? globalThis.String(object.heatmap_path)
         : "",
+      blockMetric: isSet(object.blockMetric)
+        ? distanceMetricFromJSON(object.blockMetric)
+        : isSet(object.block_metric)
+        ? distanceMetricFromJSON(object.block_metric)
+        : 0,
     };
   },
 
@@ -2776,6 +2802,9 @@ export const PruningResult: MessageFns<PruningResult> = {
     if (message.heatmapPath !== "") {
       obj.heatmapPath = message.heatmapPath;
     }
+    if (message.blockMetric !== 0) {
+      obj.blockMetric = distanceMetricToJSON(message.blockMetric);
+    }
     return obj;
   },
 
@@ -2809,6 +2838,7 @@ export const PruningResult: MessageFns<PruningResult> = {
     message.jsonReportPath = object.jsonReportPath ?? "";
     message.markdownReportPath = object.markdownReportPath ?? "";
     message.heatmapPath = object.heatmapPath ?? "";
+    message.blockMetric = object.blockMetric ?? 0;
     return message;
   },
 };
