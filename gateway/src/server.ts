@@ -198,6 +198,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         latencyMs: performance.now() - started,
         batchSize: call.batchSize,
         ...(call.model ? { model: call.model } : {}),
+        httpStatus: res.statusCode,
       });
     };
     if (!route) {

@@ -170,13 +170,14 @@ describe('platform end to end', () => {
     const store = await openMetricsStore({ embeddedPath: platform.clickhouseDir });
     try {
       const rs = await store.query({
-        query: `SELECT service, method, status, batch_size, model_name FROM requests ORDER BY finished_at`,
+        query: `SELECT service, method, status, http_status, batch_size, model_name FROM requests ORDER BY finished_at`,
         format: 'JSONEachRow',
       });
       const rows = await rs.json<{
         service: string;
         method: string;
         status: string;
+        http_status: number;
         batch_size: number;
         model_name: string;
       }>();
@@ -184,6 +185,7 @@ describe('platform end to end', () => {
         service: 'gateway',
         method: 'POST /v1/embeddings',
         status: 'OK',
+        http_status: 200,
         batch_size: 4,
         model_name: 'glove-sif-100d',
       });
@@ -191,6 +193,7 @@ describe('platform end to end', () => {
         service: 'embedding',
         method: 'Embed',
         status: 'OK',
+        http_status: 0,
         batch_size: 4,
         model_name: 'glove-sif-100d',
       });
@@ -198,9 +201,14 @@ describe('platform end to end', () => {
         service: 'embedding',
         method: 'Embed',
         status: 'INVALID_ARGUMENT',
+        http_status: 0,
         batch_size: 2049,
         model_name: '',
       });
+      // The body over the size limit is told from a full queue by its HTTP status (both RESOURCE_EXHAUSTED).
+      const tooLarge = rows.filter((r) => r.service === 'gateway' && r.status === 'RESOURCE_EXHAUSTED');
+      expect(tooLarge.length).toBeGreaterThan(0);
+      for (const r of tooLarge) expect(r.http_status).toBe(413);
       expect(rows.filter((r) => r.service === 'gateway' && r.method === 'GET /healthz')).toHaveLength(1);
       expect(rows.filter((r) => r.service === 'gateway' && r.status === 'NOT_FOUND')).toHaveLength(1);
       expect(

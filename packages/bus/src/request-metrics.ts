@@ -44,6 +44,7 @@ export class RequestMetricsPublisher {
       batchSize: call.batchSize,
       model: call.model,
       finishedAtMs: Date.now(),
+      httpStatus: call.httpStatus ?? 0,
     });
     if (this.buffer.length >= this.maxBatch) this.publish();
     else this.timer ??= setTimeout(() => this.publish(), this.maxDelayMs).unref();

@@ -35,6 +35,19 @@ describe('DataRoots', () => {
     }
   });
 
+  it('refuses, at start, a configured root that is missing or not a folder', async () => {
+    await roots.checkExist('SIFT_DATA_ROOTS');
+    await expect(
+      DataRoots.parse(`${join(base, 'data')},${join(base, 'dtaa')}`).checkExist('SIFT_DATA_ROOTS'),
+    ).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      message: `SIFT_DATA_ROOTS names ${join(base, 'dtaa')}, which is missing; list existing folders, comma-separated`,
+    });
+    await expect(DataRoots.parse(join(base, 'data', 'c4.jsonl')).checkExist('SIFT_DATA_ROOTS')).rejects.toThrow(
+      'which is not a folder',
+    );
+  });
+
   it('allows anything when no root is configured', async () => {
     await DataRoots.parse('').check('/etc/passwd', 'x');
   });

@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { SiftError } from '@sift/kit/errors';
 
@@ -13,6 +13,22 @@ export class DataRoots {
   /** `roots`: folders, as configured (SIFT_DATA_ROOTS, comma-separated); resolved through symlinks. */
   constructor(readonly configured: readonly string[]) {
     this.roots = Promise.all(configured.map((r) => realOrResolved(resolve(r))));
+  }
+
+  /**
+   * Throws failed_precondition when a configured root is not an existing folder: a misspelt root would
+   * otherwise refuse every request that names a path under the intended one.
+   */
+  async checkExist(setting: string): Promise<void> {
+    for (const root of this.configured) {
+      const info = await stat(root).catch(() => undefined);
+      if (!info?.isDirectory()) {
+        throw new SiftError(
+          'failed_precondition',
+          `${setting} names ${root}, which is ${info ? 'not a folder' : 'missing'}; list existing folders, comma-separated`,
+        );
+      }
+    }
   }
 
   static parse(value: string): DataRoots {

@@ -48,6 +48,24 @@ export class FileJobStore<J extends JobRecord> {
     private readonly service: string,
   ) {}
 
+  /**
+   * Creates the job folder and proves it writable, so a service whose data folder is read-only or
+   * unreachable refuses to start (naming `setting`) instead of accepting jobs it cannot record.
+   */
+  async checkWritable(setting: string): Promise<void> {
+    const probe = join(this.root, `.write-check-${process.pid}`);
+    try {
+      await mkdir(this.root, { recursive: true });
+      await writeFile(probe, '');
+      await rm(probe, { force: true });
+    } catch (err) {
+      throw new SiftError(
+        'failed_precondition',
+        `the job folder ${this.root} is not writable (${(err as NodeJS.ErrnoException).code ?? String(err)}); set ${setting} to a folder this service may write`,
+      );
+    }
+  }
+
   /** A new sortable job id: time prefix + randomness. */
   static newId(): string {
     return `job-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;

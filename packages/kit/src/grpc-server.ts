@@ -51,6 +51,8 @@ export interface FinishedCall {
   latencyMs: number;
   batchSize: number;
   model?: { name: string; version: string };
+  /** HTTP status code answered, for requests the HTTP gateway served. */
+  httpStatus?: number;
 }
 
 /** A unary handler: decode is done, return the response or throw a SiftError. */

@@ -11,6 +11,7 @@ export function requestRow(e: commonV1.RequestCompleted): Record<string, unknown
     batch_size: e.batchSize,
     model_name: e.model?.name ?? '',
     model_version: e.model?.version ?? '',
+    http_status: e.httpStatus,
   };
 }
 

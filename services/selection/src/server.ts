@@ -20,6 +20,9 @@ export interface SelectionService {
 
 export async function startSelectionService(config: SelectionConfig, logger: Logger): Promise<SelectionService> {
   const store = new JobStore(resolve(config.dataDir, 'jobs'));
+  await store.checkWritable('SIFT_SELECTION_DATA_DIR');
+  const dataRoots = DataRoots.parse(config.dataRoots);
+  await dataRoots.checkExist('SIFT_DATA_ROOTS');
   const bus = await Bus.connect(config.natsUrl, 'sift-selection');
   const metrics = new RequestMetricsPublisher(bus, logger);
   const embedder = new StreamingEmbedder(config.embeddingAddress, config.maxMessageBytes);
@@ -28,7 +31,6 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
     logger,
   );
   const kernels = await createSelectionKernels({ provider: config.provider, logger });
-  const dataRoots = DataRoots.parse(config.dataRoots);
   const worker = new SelectionWorker(store, bus, embedder, kernels, logger, dataRoots, config, languageModels);
   const stopWorker = config.worker
     ? await bus.work(
