@@ -3,7 +3,6 @@ import { commonV1, type pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
 import { JobCheckpoints, JobWorker, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
-import type { BlockDistances } from '../domain/angular-distance.js';
 import { analyseBlocks, type PruningRuntime } from '../pipeline/analysis.js';
 import { writeAnalysisReport, writePruningReport } from '../pipeline/analysis-report.js';
 import { evaluateBestBlocks } from '../pipeline/block-evaluation.js';
