@@ -388,6 +388,7 @@ export async function runStage(step: ResolvedStep, state: PipelineState, ctx: St
       // The weights take one perplexity per filter plus one over all sample lines: progress counts those
       // calls, then the documents scored (the job's ETA restarts when the total changes).
       let calls = 0;
+      ctx.progress(0, filters.length + 1);
       const r = await textQuality(texts, {
         keepFraction: step.keepFraction,
         filters,
