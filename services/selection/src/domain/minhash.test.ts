@@ -8,6 +8,7 @@ import {
   minHashIndexOf,
   minHashPrime,
   minHashSignatures,
+  resolveMinHashParams,
   sCurve,
   shingleSet,
   signatureAgreement,
@@ -132,13 +133,21 @@ describe('chooseBandsRows', () => {
     expect(chooseBandsRows(128, 0.8)).toEqual({ bands: 9, rows: 13 });
     expect(chooseBandsRows(128, 0.9)).toEqual({ bands: 5, rows: 25 });
   });
+
+  it('leans to recall when candidates are verified: 14 × 9 at t = 0.8, catching 87% of pairs at J = 0.8', () => {
+    const verified = resolveMinHashParams({}, 0.8);
+    expect(verified).toMatchObject({ bands: 14, rows: 9 });
+    expect(sCurve(0.8, 14, 9)).toBeCloseTo(0.867, 3);
+    expect(sCurve(0.8, 9, 13)).toBeCloseTo(0.399, 3);
+    expect(resolveMinHashParams({ verifyCandidates: false }, 0.8)).toMatchObject({ bands: 9, rows: 13 });
+  });
 });
 
 describe('minHashDedup', () => {
   it('finds two 40-word documents that differ in one word (J = 35/37) at t = 0.8 with 128 permutations', () => {
     const w = words(40, 3);
     const r = minHashDedup([text(w), text(words(40, 4)), text(replaced(w, [0]))]);
-    expect(r.bands * r.rows).toBe(117);
+    expect([r.bands, r.rows]).toEqual([14, 9]);
     expect(Array.from(r.kept)).toEqual([1, 1, 0]);
     expect(Array.from(r.duplicateOf)).toEqual([-1, -1, 0]);
     expect(r.jaccard[2]).toBeCloseTo(35 / 37, 6);
@@ -236,7 +245,7 @@ describe('minHashDedup', () => {
         // 18 of 300 when any shared band dropped a document).
         expect(dropped).toBeLessThanOrEqual(3);
       } else {
-        // 9 bands of 13 rows find a J = 0.905 pair with probability 1 - (1 - 0.905^13)^9 = 0.94.
+        // 14 bands of 9 rows find a J = 0.905 pair with probability 1 - (1 - 0.905^9)^14 = 0.9995.
         expect(droppedTogether).toBeGreaterThanOrEqual(pairs * 0.9);
         expect(dropped).toBeGreaterThanOrEqual(pairs * 0.9);
         for (let i = 0; i < pairs; i++) {
@@ -252,6 +261,17 @@ describe('minHashDedup', () => {
     const index = minHashIndexOf(minHashDedup(['a b c d e f'], { seed: 1 }), ['x']);
     expect(() => minHashDedup(['a'], { seed: 2, index })).toThrow(/index was built with seed 1, the step uses 2/);
     expect(() => minHashDedup(['a'], { seed: 1, bands: 8, index })).toThrow(/bands/);
+  });
+
+  it('takes a loaded index’s bands when the step leaves them open', () => {
+    // Saved under the earlier default, 9 × 13 (unverified candidates still choose it); a step with
+    // defaults would now pick 14 × 9.
+    const old = words(80, 20);
+    const index = minHashIndexOf(minHashDedup([text(old)], { seed: 3, verifyCandidates: false }), ['old']);
+    expect([index.params.bands, index.params.rows]).toEqual([9, 13]);
+    const r = minHashDedup([text(replaced(old, [0]))], { seed: 3, index });
+    expect([r.bands, r.rows]).toEqual([9, 13]);
+    expect(r.indexedDuplicateOf).toEqual(['old']);
   });
 
   it('validates its parameters and handles an empty dataset', () => {
