@@ -101,7 +101,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
    * `GET .../events` (Server-Sent Events), `POST .../cancel`, and `GET /v1/pruning/jobs/{id}/heatmap.png`.
    */
   const jobRoute = (method: string, path: string): Route | undefined => {
-    const m = path.match(/^\/v1\/(selection|pruning)\/jobs\/([\w-]+)(\/events|\/cancel|\/heatmap\.png)?$/);
+    // Any segment is an id here: the service tells one that is not well-formed (400) from an unknown one (404).
+    const m = path.match(/^\/v1\/(selection|pruning)\/jobs\/([^/]+)(\/events|\/cancel|\/heatmap\.png)?$/);
     if (!m) return undefined;
     const [, service = '', id = '', tail = ''] = m;
     const api = jobApis[service as keyof typeof jobApis];
@@ -182,7 +183,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const server: Server = createServer((req, res) => {
     const started = performance.now();
     const path = (req.url ?? '/').split('?')[0];
-    const name = `${req.method} ${path?.replace(/\/jobs\/[\w-]+/, '/jobs/{id}')}`;
+    const name = `${req.method} ${path?.replace(/\/jobs\/[^/]+/, '/jobs/{id}')}`;
     const route = routes[name] ?? jobRoute(req.method ?? '', path ?? '');
     const disconnected = new AbortController();
     res.on('close', () => {
