@@ -1,12 +1,28 @@
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import { Bus } from '@sift/bus';
+import { selectionV1 } from '@sift/contracts';
 import { type LocalPlatform, repoRoot, startPlatform, waitUntil } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markdownSentences } from '../../models/builders/markdown-prose.js';
 import { writeCorpusWithNearDuplicates } from '../../services/selection/test/corpus.js';
+
+/** Every decision StreamDecisions sends for `request`, batch by batch. */
+function streamDecisions(
+  client: selectionV1.SelectionServiceClient,
+  request: Partial<selectionV1.StreamDecisionsRequest> & { jobId: string },
+): Promise<selectionV1.RecordDecision[][]> {
+  return new Promise((resolve, reject) => {
+    const batches: selectionV1.RecordDecision[][] = [];
+    const stream = client.streamDecisions(selectionV1.StreamDecisionsRequest.fromPartial(request));
+    stream.on('data', (m: selectionV1.StreamDecisionsResponse) => batches.push(m.decisions));
+    stream.on('end', () => resolve(batches));
+    stream.on('error', reject);
+  });
+}
 
 /**
  * A data engineer's selection job through the real platform: NATS work queue, embedding service,
@@ -15,6 +31,7 @@ import { writeCorpusWithNearDuplicates } from '../../services/selection/test/cor
 describe('selection job end to end', () => {
   let platform: LocalPlatform;
   let dataDir: string;
+  let client: selectionV1.SelectionServiceClient;
   let stopped = false;
 
   beforeAll(async () => {
@@ -25,8 +42,10 @@ describe('selection job end to end', () => {
       { SIFT_SELECTION_ACK_WAIT_MS: '3000', SIFT_DATA_ROOTS: dataDir },
       { selection: true },
     );
+    client = new selectionV1.SelectionServiceClient(platform.selectionAddress ?? '', credentials.createInsecure());
   });
   afterAll(async () => {
+    client?.close();
     if (!stopped) await platform?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -370,6 +389,88 @@ describe('selection job end to end', () => {
     const { job: failed } = await job(body.jobId);
     expect(failed.status.state).toBe('JOB_STATE_FAILED');
     expect(failed.status.error).toContain('k = 50 is larger than the 5 records');
+  });
+
+  /** The job's decisions file, one parsed line per record. */
+  const decisionsIn = (out: string): Record<string, any>[] =>
+    readFileSync(join(out, 'decisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+  const final = async (jobId: string, timeoutMs = 60_000) => {
+    await waitUntil(async () => /SUCCEEDED|FAILED|CANCELLED/.test((await job(jobId)).job.status.state), timeoutMs);
+    return (await job(jobId)).job;
+  };
+  const grpcError = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
+
+  it('answers StreamDecisions with every decision of a finished job, filtered by stage and to the dropped ones', async () => {
+    // 40 news lines, 4 verbatim copies (dropped by the exact stage) and 6 light rewrites (left to SemDeDup).
+    const dataset = join(dataDir, 'decisions-source.jsonl');
+    writeCorpusWithNearDuplicates(dataset, 40, 6);
+    const originals = readFileSync(dataset, 'utf8').trim().split('\n').slice(0, 4);
+    appendFileSync(
+      dataset,
+      originals.map((l) => `${JSON.stringify({ ...JSON.parse(l), id: `copy-of-${JSON.parse(l).id}` })}\n`).join(''),
+    );
+    const out = join(dataDir, 'out-decisions');
+    const { body } = await submit({
+      dataset: { paths: [dataset], textField: 'text', idField: 'id' },
+      steps: [
+        { name: 'exact', exactDedup: {} },
+        { name: 'embed', embed: {} },
+        { name: 'cluster', kmeans: { k: 4, seed: 1 } },
+        { name: 'semdedup', semDedup: { eps: 0.05 } },
+      ],
+      output: { path: out },
+    });
+    const jobId = body.jobId as string;
+    const finished = await final(jobId);
+    expect(finished.status.error ?? '').toBe('');
+    const file = decisionsIn(out).map((d) => selectionV1.RecordDecision.fromJSON(d));
+    expect(file).toHaveLength(50);
+
+    // Everything, in record order, in batches of the size asked for.
+    const batches = await streamDecisions(client, { jobId, batchSize: 7 });
+    expect(batches.map((b) => b.length)).toEqual([7, 7, 7, 7, 7, 7, 7, 1]);
+    expect(batches.flat()).toEqual(file);
+    expect(batches.flat().map((d) => d.recordId)).toEqual(
+      readFileSync(dataset, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id),
+    );
+    // One stage: exactly the four planted copies, each naming its original.
+    const exact = (await streamDecisions(client, { jobId, stages: ['exact'] })).flat();
+    expect(exact.map((d) => [d.recordId, d.kept, d.reason, d.duplicateOf])).toEqual(
+      originals.map((l) => {
+        const id = JSON.parse(l).id as string;
+        return [`copy-of-${id}`, false, selectionV1.DecisionReason.DECISION_REASON_EXACT_DUPLICATE, id];
+      }),
+    );
+    // Dropped only: every record not kept, from either stage; the kept ones are the report's count.
+    const dropped = (await streamDecisions(client, { jobId, droppedOnly: true })).flat();
+    expect(dropped).toEqual(file.filter((d) => !d.kept));
+    expect(dropped.length).toBe(50 - Number(finished.report.recordsKept));
+    expect(dropped.length).toBeGreaterThan(4);
+    // Both filters: the semantic duplicates alone (the kept records' stage is the last one, semdedup, too).
+    const semantic = (await streamDecisions(client, { jobId, stages: ['semdedup'], droppedOnly: true })).flat();
+    expect(semantic).toEqual(dropped.filter((d) => d.stage === 'semdedup'));
+    expect(semantic.length).toBe(dropped.length - 4);
+    expect(semantic.every((d) => d.reason === selectionV1.DecisionReason.DECISION_REASON_SEMANTIC_DUPLICATE)).toBe(
+      true,
+    );
+    expect((await streamDecisions(client, { jobId, stages: ['no-such-stage'] })).flat()).toEqual([]);
+
+    // A well-formed id no job has is NOT_FOUND; one that is not a job id at all is INVALID_ARGUMENT.
+    const unknown = await grpcError(streamDecisions(client, { jobId: 'job-zzzz-00000000' }));
+    expect(unknown?.code).toBe(status.NOT_FOUND);
+    expect(unknown?.details).toContain('job-zzzz-00000000');
+    const malformed = await grpcError(streamDecisions(client, { jobId: '../../etc' }));
+    expect(malformed?.code).toBe(status.INVALID_ARGUMENT);
   });
 
   it('finishes a job with the same result after its worker is killed mid-job', async () => {
