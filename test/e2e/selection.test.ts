@@ -3,12 +3,34 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import { Bus } from '@sift/bus';
-import { selectionV1 } from '@sift/contracts';
+import { commonV1, selectionV1 } from '@sift/contracts';
 import { type LocalPlatform, repoRoot, startPlatform, waitUntil } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markdownSentences } from '../../models/builders/markdown-prose.js';
 import { writeCorpusWithNearDuplicates } from '../../services/selection/test/corpus.js';
+
+/**
+ * A crawl of `count` documents of 200 words from a 5,000-word vocabulary, every 20th a copy of the one
+ * before with a word appended (a MinHash near-duplicate): `count / 20` planted.
+ */
+function writeCrawl(path: string, count: number): void {
+  let seed = 5;
+  const rand = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const vocab = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}${'aeiou'[i % 5]}`);
+  const docs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    docs.push(
+      i % 20 === 19
+        ? `${docs[i - 1]} appended`
+        : Array.from({ length: 200 }, () => vocab[Math.floor(rand() * vocab.length)]).join(' '),
+    );
+  }
+  writeFileSync(path, docs.map((text, i) => JSON.stringify({ id: `doc-${i}`, text })).join('\n'));
+}
 
 /** Every decision StreamDecisions sends for `request`, batch by batch. */
 function streamDecisions(
@@ -407,6 +429,110 @@ describe('selection job end to end', () => {
       (e: ServiceError) => e,
     );
 
+  it('cancels a queued job through the gateway and a running one over gRPC, ending their watchers CANCELLED; a finished job is 409', async () => {
+    const cancelOverHttp = async (id: string) => {
+      const res = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${id}/cancel`, { method: 'POST' });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    };
+    const cancelOverGrpc = (jobId: string) =>
+      new Promise<selectionV1.CancelJobResponse>((resolve, reject) =>
+        client.cancelJob({ jobId }, (err, res) => (err ? reject(err) : resolve(res))),
+      );
+    // The one worker runs one job at a time. Two MinHash passes with 1,024 permutations over 30,000 documents
+    // keep it busy for many seconds (MinHash reports progress, and so sees the cancel, inside the stage), so
+    // that job is running when cancelled and the small job submitted after it is still queued.
+    const crawl = join(dataDir, 'crawl-to-cancel.jsonl');
+    writeCrawl(crawl, 30_000);
+    const slow = await submit({
+      dataset: { paths: [crawl], textField: 'text', idField: 'id' },
+      steps: [
+        { name: 'minhash', minhashDedup: { numPermutations: 1024, jaccardThreshold: 0.8 } },
+        { name: 'minhash-loose', minhashDedup: { numPermutations: 1024, jaccardThreshold: 0.5 } },
+      ],
+      output: { path: join(dataDir, 'out-cancel-running') },
+    });
+    const small = join(dataDir, 'cancel-small.jsonl');
+    writeCorpusWithNearDuplicates(small, 20, 0);
+    const exactDedup = (out: string) => ({
+      dataset: { paths: [small], textField: 'text', idField: 'id' },
+      steps: [{ name: 'exact', exactDedup: {} }],
+      output: { path: join(dataDir, out) },
+    });
+    const later = await submit(exactDedup('out-cancel-queued'));
+    expect([slow.status, later.status]).toEqual([202, 202]);
+    const running = slow.body.jobId as string;
+    const queued = later.body.jobId as string;
+    await waitUntil(async () => (await job(running)).job.status.state === 'JOB_STATE_RUNNING', 60_000);
+    expect((await job(queued)).job.status.state).toBe('JOB_STATE_QUEUED');
+
+    // Watchers connected before the cancels: Server-Sent Events for the queued job, WatchJob for the running one.
+    const events = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${queued}/events`);
+    expect(events.status).toBe(200);
+    const watched: selectionV1.JobStatus[] = [];
+    const watchEnded = new Promise<void>((resolve, reject) => {
+      const stream = client.watchJob({ jobId: running });
+      stream.on('data', (m: selectionV1.WatchJobResponse) => m.status && watched.push(m.status));
+      stream.on('end', () => resolve());
+      stream.on('error', reject);
+    });
+    await waitUntil(async () => watched.length > 0, 10_000, 10);
+
+    // A queued job is cancelled at once, and its event stream ends with that state.
+    const httpCancel = await cancelOverHttp(queued);
+    expect(httpCancel.status).toBe(200);
+    expect(httpCancel.body.status).toMatchObject({ jobId: queued, state: 'JOB_STATE_CANCELLED' });
+    const relayed = (await events.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)));
+    expect(relayed.map((r) => r.state)).toEqual(['JOB_STATE_QUEUED', 'JOB_STATE_CANCELLED']);
+
+    // A running job stops at its next progress tick: the answer is still RUNNING, the stream ends CANCELLED.
+    const grpcCancel = await cancelOverGrpc(running);
+    expect(grpcCancel.status?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
+    await watchEnded;
+    expect(watched[0]?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
+    expect(watched.at(-1)).toMatchObject({
+      state: commonV1.JobState.JOB_STATE_CANCELLED,
+      error: 'cancelled by a client',
+    });
+    const { job: cancelled } = await job(running);
+    expect(cancelled.status).toMatchObject({ state: 'JOB_STATE_CANCELLED', error: 'cancelled by a client' });
+    expect(cancelled.status.progress.stage).not.toBe('write');
+
+    // Cancelling a cancelled job again is a no-op success, over either protocol.
+    expect((await cancelOverGrpc(queued)).status?.state).toBe(commonV1.JobState.JOB_STATE_CANCELLED);
+    const again = await cancelOverHttp(running);
+    expect(again.status).toBe(200);
+    expect(again.body.status.state).toBe('JOB_STATE_CANCELLED');
+
+    // A job that finished cannot be cancelled: 409 through the gateway, FAILED_PRECONDITION over gRPC.
+    const done = (await submit(exactDedup('out-cancel-finished'))).body.jobId as string;
+    expect((await final(done)).status.state).toBe('JOB_STATE_SUCCEEDED');
+    const refusedOverHttp = await cancelOverHttp(done);
+    expect(refusedOverHttp.status).toBe(409);
+    expect(refusedOverHttp.body.error).toMatchObject({
+      type: 'failed_precondition',
+      message: `job ${done} already finished (JOB_STATE_SUCCEEDED)`,
+    });
+    const refused = await grpcError(cancelOverGrpc(done));
+    expect(refused?.code).toBe(status.FAILED_PRECONDITION);
+    expect((await job(done)).job.status.state).toBe('JOB_STATE_SUCCEEDED');
+
+    // The worker took the cancelled job's message before the later job's and let it go: it never started,
+    // and neither cancelled job wrote outputs.
+    const { job: never } = await job(queued);
+    expect(never.status.state).toBe('JOB_STATE_CANCELLED');
+    expect(Number(never.startedAtMs ?? 0)).toBe(0);
+    for (const out of ['out-cancel-queued', 'out-cancel-running']) {
+      expect(readdirSync(join(dataDir, out))).toEqual(['.sift-job']);
+    }
+    // StreamDecisions has nothing to send for a job that did not succeed.
+    const notFinished = await grpcError(streamDecisions(client, { jobId: running }));
+    expect(notFinished?.code).toBe(status.FAILED_PRECONDITION);
+    expect(notFinished?.details).toBe(`job ${running} has not succeeded; decisions exist only for finished jobs`);
+  }, 180_000);
+
   it('answers StreamDecisions with every decision of a finished job, filtered by stage and to the dropped ones', async () => {
     // 40 news lines, 4 verbatim copies (dropped by the exact stage) and 6 light rewrites (left to SemDeDup).
     const dataset = join(dataDir, 'decisions-source.jsonl');
@@ -709,22 +835,8 @@ describe('selection job end to end', () => {
     // one go, the pass would silence the worker's heartbeats and JetStream would hand the job to the other
     // replica mid-stage; run cooperatively, the heartbeats go out and progress is reported inside the stage.
     const extra = await platform.startSelectionReplica();
-    let seed = 5;
-    const rand = () => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed / 2 ** 32;
-    };
-    const vocab = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}${'aeiou'[i % 5]}`);
-    const docs: string[] = [];
-    for (let i = 0; i < 30_000; i++) {
-      docs.push(
-        i % 20 === 19
-          ? `${docs[i - 1]} appended`
-          : Array.from({ length: 200 }, () => vocab[Math.floor(rand() * vocab.length)]).join(' '),
-      );
-    }
     const dataset = join(dataDir, 'crawl.jsonl');
-    writeFileSync(dataset, docs.map((text, i) => JSON.stringify({ id: `doc-${i}`, text })).join('\n'));
+    writeCrawl(dataset, 30_000);
     const { body } = await submit({
       dataset: { paths: [dataset], textField: 'text', idField: 'id' },
       steps: [{ name: 'minhash', minhashDedup: { numPermutations: 512, jaccardThreshold: 0.8 } }],
