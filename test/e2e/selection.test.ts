@@ -1,4 +1,13 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
@@ -597,6 +606,38 @@ describe('selection job end to end', () => {
     expect(unknown?.details).toContain('job-zzzz-00000000');
     const malformed = await grpcError(streamDecisions(client, { jobId: '../../etc' }));
     expect(malformed?.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('fails a pipeline that keeps nothing, naming output.allow_empty, and writes an empty kept file when it is set', async () => {
+    // Texts with no word GloVe knows, dropped as unreadable: nothing is left.
+    const dataset = join(dataDir, 'nothing-readable.jsonl');
+    writeFileSync(
+      dataset,
+      ['😀 🎉', 'ありがとう', 'спасибо', '🙂🙂🙂'].map((text, i) => JSON.stringify({ id: `e${i}`, text })).join('\n'),
+    );
+    const run = async (out: string, allowEmpty: boolean) => {
+      const { body } = await submit({
+        dataset: { paths: [dataset], textField: 'text', idField: 'id' },
+        steps: [{ name: 'embed', embed: { unreadable: 'UNREADABLE_POLICY_DROP' } }],
+        output: { path: join(dataDir, out), ...(allowEmpty ? { allowEmpty } : {}) },
+      });
+      return final(body.jobId);
+    };
+    const refused = await run('out-empty-refused', false);
+    expect(refused.status.state).toBe('JOB_STATE_FAILED');
+    expect(refused.status.error).toBe(
+      'the pipeline kept no record; loosen its parameters or set output.allow_empty if an empty result is intended',
+    );
+    expect(existsSync(join(dataDir, 'out-empty-refused', 'kept.jsonl'))).toBe(false);
+
+    const allowed = await run('out-empty-allowed', true);
+    expect(allowed.status.state, allowed.status.error).toBe('JOB_STATE_SUCCEEDED');
+    expect(readFileSync(join(dataDir, 'out-empty-allowed', 'kept.jsonl'), 'utf8')).toBe('');
+    expect(decisionsIn(join(dataDir, 'out-empty-allowed')).map((d) => [d.recordId, d.kept, d.reason])).toEqual(
+      ['e0', 'e1', 'e2', 'e3'].map((id) => [id, false, 'DECISION_REASON_UNREADABLE']),
+    );
+    const report = JSON.parse(readFileSync(join(dataDir, 'out-empty-allowed', 'report.json'), 'utf8'));
+    expect([report.recordsTotal, report.recordsKept]).toEqual([4, 0]);
   });
 
   it('finishes a job with the same result after its worker is killed mid-job', async () => {
