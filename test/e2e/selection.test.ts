@@ -640,6 +640,26 @@ describe('selection job end to end', () => {
     expect([report.recordsTotal, report.recordsKept]).toEqual([4, 0]);
   });
 
+  it('tells a job id that is not one (400) from an unknown one (404) on every job route', async () => {
+    const at = (path: string, method = 'GET') => fetch(`${platform.gatewayUrl}/v1/selection/jobs/${path}`, { method });
+    for (const [path, method] of [
+      ['', 'GET'],
+      ['/events', 'GET'],
+      ['/cancel', 'POST'],
+    ] as const) {
+      const malformed = await at(`not-a-job${path}`, method);
+      expect(malformed.status, `${method} not-a-job${path}`).toBe(400);
+      expect(((await malformed.json()) as { error: { message: string } }).error.message).toBe(
+        'job_id "not-a-job" is not a selection job id',
+      );
+      const unknown = await at(`job-zzzz-00000000${path}`, method);
+      expect(unknown.status, `${method} job-zzzz-00000000${path}`).toBe(404);
+      expect(((await unknown.json()) as { error: { message: string } }).error.message).toBe(
+        'unknown job "job-zzzz-00000000"',
+      );
+    }
+  });
+
   it('finishes a job with the same result after its worker is killed mid-job', async () => {
     const dataset = join(dataDir, 'big.jsonl');
     writeCorpusWithNearDuplicates(dataset, 7000, 500, 9);
