@@ -144,9 +144,35 @@ describe('platform end to end', () => {
     );
   });
 
+  // This gateway runs without SIFT_SELECTION_ADDRESS and SIFT_PRUNING_ADDRESS: their routes exist but have no
+  // upstream to call.
+  it.each([
+    ['GET', '/v1/selection/jobs', 'selection', 'SIFT_SELECTION_ADDRESS'],
+    ['POST', '/v1/selection/jobs', 'selection', 'SIFT_SELECTION_ADDRESS'],
+    ['POST', '/v1/selection/jobs/job-zzzz-00000000/cancel', 'selection', 'SIFT_SELECTION_ADDRESS'],
+    ['GET', '/v1/pruning/jobs', 'pruning', 'SIFT_PRUNING_ADDRESS'],
+    ['POST', '/v1/pruning/analyses', 'pruning', 'SIFT_PRUNING_ADDRESS'],
+  ])(
+    'answers %s %s with 503 and the error body when its service is not configured',
+    async (method, path, service, key) => {
+      const res = await fetch(`${platform.gatewayUrl}${path}`, {
+        method,
+        ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{}' } : {}),
+      });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({
+        error: {
+          message: `the ${service} service is not configured (${key})`,
+          type: 'unavailable',
+          code: 'unavailable',
+        },
+      });
+    },
+  );
+
   it('leaves a row in ClickHouse `requests` for each request, written by the metrics consumer', async () => {
     await post({ input: ['one', 'two', 'three', 'four'] });
-    // Wait until the services have published all 25 requests (17 gateway requests so far, the health check
+    // Wait until the services have published all 30 requests (22 gateway requests so far, the health check
     // included, 8 of which reached the embedding service; they come in batches every 250 ms), and the
     // consumer has stored and acknowledged every batch on the stream.
     const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
@@ -159,7 +185,7 @@ describe('platform end to end', () => {
     });
     await waitUntil(async () => {
       const lag = await bus.consumerLag('SIFT_METRICS', 'metrics-requests');
-      return published >= 25 && lag.pending === 0 && lag.ackPending === 0;
+      return published >= 30 && lag.pending === 0 && lag.ackPending === 0;
     }, 20_000);
     await stopCounting();
     await bus.close();
@@ -211,6 +237,19 @@ describe('platform end to end', () => {
       for (const r of tooLarge) expect(r.http_status).toBe(413);
       expect(rows.filter((r) => r.service === 'gateway' && r.method === 'GET /healthz')).toHaveLength(1);
       expect(rows.filter((r) => r.service === 'gateway' && r.status === 'NOT_FOUND')).toHaveLength(1);
+      // The five requests to services this gateway lacks, under their routes' names.
+      expect(
+        rows
+          .filter((r) => r.service === 'gateway' && r.status === 'UNAVAILABLE')
+          .map((r) => r.method)
+          .sort(),
+      ).toEqual([
+        'GET /v1/pruning/jobs',
+        'GET /v1/selection/jobs',
+        'POST /v1/pruning/analyses',
+        'POST /v1/selection/jobs',
+        'POST /v1/selection/jobs/{id}/cancel',
+      ]);
       expect(
         rows.filter((r) => r.service === 'gateway' && r.status === 'INVALID_ARGUMENT').length,
       ).toBeGreaterThanOrEqual(3);

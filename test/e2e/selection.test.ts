@@ -1,12 +1,59 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import { Bus } from '@sift/bus';
+import { commonV1, selectionV1 } from '@sift/contracts';
 import { type LocalPlatform, repoRoot, startPlatform, waitUntil } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markdownSentences } from '../../models/builders/markdown-prose.js';
 import { writeCorpusWithNearDuplicates } from '../../services/selection/test/corpus.js';
+
+/**
+ * A crawl of `count` documents of 200 words from a 5,000-word vocabulary, every 20th a copy of the one
+ * before with a word appended (a MinHash near-duplicate): `count / 20` planted.
+ */
+function writeCrawl(path: string, count: number): void {
+  let seed = 5;
+  const rand = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const vocab = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}${'aeiou'[i % 5]}`);
+  const docs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    docs.push(
+      i % 20 === 19
+        ? `${docs[i - 1]} appended`
+        : Array.from({ length: 200 }, () => vocab[Math.floor(rand() * vocab.length)]).join(' '),
+    );
+  }
+  writeFileSync(path, docs.map((text, i) => JSON.stringify({ id: `doc-${i}`, text })).join('\n'));
+}
+
+/** Every decision StreamDecisions sends for `request`, batch by batch. */
+function streamDecisions(
+  client: selectionV1.SelectionServiceClient,
+  request: Partial<selectionV1.StreamDecisionsRequest> & { jobId: string },
+): Promise<selectionV1.RecordDecision[][]> {
+  return new Promise((resolve, reject) => {
+    const batches: selectionV1.RecordDecision[][] = [];
+    const stream = client.streamDecisions(selectionV1.StreamDecisionsRequest.fromPartial(request));
+    stream.on('data', (m: selectionV1.StreamDecisionsResponse) => batches.push(m.decisions));
+    stream.on('end', () => resolve(batches));
+    stream.on('error', reject);
+  });
+}
 
 /**
  * A data engineer's selection job through the real platform: NATS work queue, embedding service,
@@ -15,6 +62,7 @@ import { writeCorpusWithNearDuplicates } from '../../services/selection/test/cor
 describe('selection job end to end', () => {
   let platform: LocalPlatform;
   let dataDir: string;
+  let client: selectionV1.SelectionServiceClient;
   let stopped = false;
 
   beforeAll(async () => {
@@ -25,8 +73,10 @@ describe('selection job end to end', () => {
       { SIFT_SELECTION_ACK_WAIT_MS: '3000', SIFT_DATA_ROOTS: dataDir },
       { selection: true },
     );
+    client = new selectionV1.SelectionServiceClient(platform.selectionAddress ?? '', credentials.createInsecure());
   });
   afterAll(async () => {
+    client?.close();
     if (!stopped) await platform?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -372,6 +422,244 @@ describe('selection job end to end', () => {
     expect(failed.status.error).toContain('k = 50 is larger than the 5 records');
   });
 
+  /** The job's decisions file, one parsed line per record. */
+  const decisionsIn = (out: string): Record<string, any>[] =>
+    readFileSync(join(out, 'decisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+  const final = async (jobId: string, timeoutMs = 60_000) => {
+    await waitUntil(async () => /SUCCEEDED|FAILED|CANCELLED/.test((await job(jobId)).job.status.state), timeoutMs);
+    return (await job(jobId)).job;
+  };
+  const grpcError = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
+
+  it('cancels a queued job through the gateway and a running one over gRPC, ending their watchers CANCELLED; a finished job is 409', async () => {
+    const cancelOverHttp = async (id: string) => {
+      const res = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${id}/cancel`, { method: 'POST' });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    };
+    const cancelOverGrpc = (jobId: string) =>
+      new Promise<selectionV1.CancelJobResponse>((resolve, reject) =>
+        client.cancelJob({ jobId }, (err, res) => (err ? reject(err) : resolve(res))),
+      );
+    // The one worker runs one job at a time. Two MinHash passes with 1,024 permutations over 30,000 documents
+    // keep it busy for many seconds (MinHash reports progress, and so sees the cancel, inside the stage), so
+    // that job is running when cancelled and the small job submitted after it is still queued.
+    const crawl = join(dataDir, 'crawl-to-cancel.jsonl');
+    writeCrawl(crawl, 30_000);
+    const slow = await submit({
+      dataset: { paths: [crawl], textField: 'text', idField: 'id' },
+      steps: [
+        { name: 'minhash', minhashDedup: { numPermutations: 1024, jaccardThreshold: 0.8 } },
+        { name: 'minhash-loose', minhashDedup: { numPermutations: 1024, jaccardThreshold: 0.5 } },
+      ],
+      output: { path: join(dataDir, 'out-cancel-running') },
+    });
+    const small = join(dataDir, 'cancel-small.jsonl');
+    writeCorpusWithNearDuplicates(small, 20, 0);
+    const exactDedup = (out: string) => ({
+      dataset: { paths: [small], textField: 'text', idField: 'id' },
+      steps: [{ name: 'exact', exactDedup: {} }],
+      output: { path: join(dataDir, out) },
+    });
+    const later = await submit(exactDedup('out-cancel-queued'));
+    expect([slow.status, later.status]).toEqual([202, 202]);
+    const running = slow.body.jobId as string;
+    const queued = later.body.jobId as string;
+    await waitUntil(async () => (await job(running)).job.status.state === 'JOB_STATE_RUNNING', 60_000);
+    expect((await job(queued)).job.status.state).toBe('JOB_STATE_QUEUED');
+
+    // Watchers connected before the cancels: Server-Sent Events for the queued job, WatchJob for the running one.
+    const events = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${queued}/events`);
+    expect(events.status).toBe(200);
+    const watched: selectionV1.JobStatus[] = [];
+    const watchEnded = new Promise<void>((resolve, reject) => {
+      const stream = client.watchJob({ jobId: running });
+      stream.on('data', (m: selectionV1.WatchJobResponse) => m.status && watched.push(m.status));
+      stream.on('end', () => resolve());
+      stream.on('error', reject);
+    });
+    await waitUntil(async () => watched.length > 0, 10_000, 10);
+
+    // A queued job is cancelled at once, and its event stream ends with that state.
+    const httpCancel = await cancelOverHttp(queued);
+    expect(httpCancel.status).toBe(200);
+    expect(httpCancel.body.status).toMatchObject({ jobId: queued, state: 'JOB_STATE_CANCELLED' });
+    const relayed = (await events.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)));
+    expect(relayed.map((r) => r.state)).toEqual(['JOB_STATE_QUEUED', 'JOB_STATE_CANCELLED']);
+
+    // A running job stops at its next progress tick: the answer is still RUNNING, the stream ends CANCELLED.
+    const grpcCancel = await cancelOverGrpc(running);
+    expect(grpcCancel.status?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
+    await watchEnded;
+    expect(watched[0]?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
+    expect(watched.at(-1)).toMatchObject({
+      state: commonV1.JobState.JOB_STATE_CANCELLED,
+      error: 'cancelled by a client',
+    });
+    const { job: cancelled } = await job(running);
+    expect(cancelled.status).toMatchObject({ state: 'JOB_STATE_CANCELLED', error: 'cancelled by a client' });
+    expect(cancelled.status.progress.stage).not.toBe('write');
+
+    // Cancelling a cancelled job again is a no-op success, over either protocol.
+    expect((await cancelOverGrpc(queued)).status?.state).toBe(commonV1.JobState.JOB_STATE_CANCELLED);
+    const again = await cancelOverHttp(running);
+    expect(again.status).toBe(200);
+    expect(again.body.status.state).toBe('JOB_STATE_CANCELLED');
+
+    // A job that finished cannot be cancelled: 409 through the gateway, FAILED_PRECONDITION over gRPC.
+    const done = (await submit(exactDedup('out-cancel-finished'))).body.jobId as string;
+    expect((await final(done)).status.state).toBe('JOB_STATE_SUCCEEDED');
+    const refusedOverHttp = await cancelOverHttp(done);
+    expect(refusedOverHttp.status).toBe(409);
+    expect(refusedOverHttp.body.error).toMatchObject({
+      type: 'failed_precondition',
+      message: `job ${done} already finished (JOB_STATE_SUCCEEDED)`,
+    });
+    const refused = await grpcError(cancelOverGrpc(done));
+    expect(refused?.code).toBe(status.FAILED_PRECONDITION);
+    expect((await job(done)).job.status.state).toBe('JOB_STATE_SUCCEEDED');
+
+    // The worker took the cancelled job's message before the later job's and let it go: it never started,
+    // and neither cancelled job wrote outputs.
+    const { job: never } = await job(queued);
+    expect(never.status.state).toBe('JOB_STATE_CANCELLED');
+    expect(Number(never.startedAtMs ?? 0)).toBe(0);
+    for (const out of ['out-cancel-queued', 'out-cancel-running']) {
+      expect(readdirSync(join(dataDir, out))).toEqual(['.sift-job']);
+    }
+    // StreamDecisions has nothing to send for a job that did not succeed.
+    const notFinished = await grpcError(streamDecisions(client, { jobId: running }));
+    expect(notFinished?.code).toBe(status.FAILED_PRECONDITION);
+    expect(notFinished?.details).toBe(`job ${running} has not succeeded; decisions exist only for finished jobs`);
+  }, 180_000);
+
+  it('answers StreamDecisions with every decision of a finished job, filtered by stage and to the dropped ones', async () => {
+    // 40 news lines, 4 verbatim copies (dropped by the exact stage) and 6 light rewrites (left to SemDeDup).
+    const dataset = join(dataDir, 'decisions-source.jsonl');
+    writeCorpusWithNearDuplicates(dataset, 40, 6);
+    const originals = readFileSync(dataset, 'utf8').trim().split('\n').slice(0, 4);
+    appendFileSync(
+      dataset,
+      originals.map((l) => `${JSON.stringify({ ...JSON.parse(l), id: `copy-of-${JSON.parse(l).id}` })}\n`).join(''),
+    );
+    const out = join(dataDir, 'out-decisions');
+    const { body } = await submit({
+      dataset: { paths: [dataset], textField: 'text', idField: 'id' },
+      steps: [
+        { name: 'exact', exactDedup: {} },
+        { name: 'embed', embed: {} },
+        { name: 'cluster', kmeans: { k: 4, seed: 1 } },
+        { name: 'semdedup', semDedup: { eps: 0.05 } },
+      ],
+      output: { path: out },
+    });
+    const jobId = body.jobId as string;
+    const finished = await final(jobId);
+    expect(finished.status.error ?? '').toBe('');
+    const file = decisionsIn(out).map((d) => selectionV1.RecordDecision.fromJSON(d));
+    expect(file).toHaveLength(50);
+
+    // Everything, in record order, in batches of the size asked for.
+    const batches = await streamDecisions(client, { jobId, batchSize: 7 });
+    expect(batches.map((b) => b.length)).toEqual([7, 7, 7, 7, 7, 7, 7, 1]);
+    expect(batches.flat()).toEqual(file);
+    expect(batches.flat().map((d) => d.recordId)).toEqual(
+      readFileSync(dataset, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id),
+    );
+    // One stage: exactly the four planted copies, each naming its original.
+    const exact = (await streamDecisions(client, { jobId, stages: ['exact'] })).flat();
+    expect(exact.map((d) => [d.recordId, d.kept, d.reason, d.duplicateOf])).toEqual(
+      originals.map((l) => {
+        const id = JSON.parse(l).id as string;
+        return [`copy-of-${id}`, false, selectionV1.DecisionReason.DECISION_REASON_EXACT_DUPLICATE, id];
+      }),
+    );
+    // Dropped only: every record not kept, from either stage; the kept ones are the report's count.
+    const dropped = (await streamDecisions(client, { jobId, droppedOnly: true })).flat();
+    expect(dropped).toEqual(file.filter((d) => !d.kept));
+    expect(dropped.length).toBe(50 - Number(finished.report.recordsKept));
+    expect(dropped.length).toBeGreaterThan(4);
+    // Both filters: the semantic duplicates alone (the kept records' stage is the last one, semdedup, too).
+    const semantic = (await streamDecisions(client, { jobId, stages: ['semdedup'], droppedOnly: true })).flat();
+    expect(semantic).toEqual(dropped.filter((d) => d.stage === 'semdedup'));
+    expect(semantic.length).toBe(dropped.length - 4);
+    expect(semantic.every((d) => d.reason === selectionV1.DecisionReason.DECISION_REASON_SEMANTIC_DUPLICATE)).toBe(
+      true,
+    );
+    expect((await streamDecisions(client, { jobId, stages: ['no-such-stage'] })).flat()).toEqual([]);
+
+    // A well-formed id no job has is NOT_FOUND; one that is not a job id at all is INVALID_ARGUMENT.
+    const unknown = await grpcError(streamDecisions(client, { jobId: 'job-zzzz-00000000' }));
+    expect(unknown?.code).toBe(status.NOT_FOUND);
+    expect(unknown?.details).toContain('job-zzzz-00000000');
+    const malformed = await grpcError(streamDecisions(client, { jobId: '../../etc' }));
+    expect(malformed?.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('fails a pipeline that keeps nothing, naming output.allow_empty, and writes an empty kept file when it is set', async () => {
+    // Texts with no word GloVe knows, dropped as unreadable: nothing is left.
+    const dataset = join(dataDir, 'nothing-readable.jsonl');
+    writeFileSync(
+      dataset,
+      ['😀 🎉', 'ありがとう', 'спасибо', '🙂🙂🙂'].map((text, i) => JSON.stringify({ id: `e${i}`, text })).join('\n'),
+    );
+    const run = async (out: string, allowEmpty: boolean) => {
+      const { body } = await submit({
+        dataset: { paths: [dataset], textField: 'text', idField: 'id' },
+        steps: [{ name: 'embed', embed: { unreadable: 'UNREADABLE_POLICY_DROP' } }],
+        output: { path: join(dataDir, out), ...(allowEmpty ? { allowEmpty } : {}) },
+      });
+      return final(body.jobId);
+    };
+    const refused = await run('out-empty-refused', false);
+    expect(refused.status.state).toBe('JOB_STATE_FAILED');
+    expect(refused.status.error).toBe(
+      'the pipeline kept no record; loosen its parameters or set output.allow_empty if an empty result is intended',
+    );
+    expect(existsSync(join(dataDir, 'out-empty-refused', 'kept.jsonl'))).toBe(false);
+
+    const allowed = await run('out-empty-allowed', true);
+    expect(allowed.status.state, allowed.status.error).toBe('JOB_STATE_SUCCEEDED');
+    expect(readFileSync(join(dataDir, 'out-empty-allowed', 'kept.jsonl'), 'utf8')).toBe('');
+    expect(decisionsIn(join(dataDir, 'out-empty-allowed')).map((d) => [d.recordId, d.kept, d.reason])).toEqual(
+      ['e0', 'e1', 'e2', 'e3'].map((id) => [id, false, 'DECISION_REASON_UNREADABLE']),
+    );
+    const report = JSON.parse(readFileSync(join(dataDir, 'out-empty-allowed', 'report.json'), 'utf8'));
+    expect([report.recordsTotal, report.recordsKept]).toEqual([4, 0]);
+  });
+
+  it('tells a job id that is not one (400) from an unknown one (404) on every job route', async () => {
+    const at = (path: string, method = 'GET') => fetch(`${platform.gatewayUrl}/v1/selection/jobs/${path}`, { method });
+    for (const [path, method] of [
+      ['', 'GET'],
+      ['/events', 'GET'],
+      ['/cancel', 'POST'],
+    ] as const) {
+      const malformed = await at(`not-a-job${path}`, method);
+      expect(malformed.status, `${method} not-a-job${path}`).toBe(400);
+      expect(((await malformed.json()) as { error: { message: string } }).error.message).toBe(
+        'job_id "not-a-job" is not a selection job id',
+      );
+      const unknown = await at(`job-zzzz-00000000${path}`, method);
+      expect(unknown.status, `${method} job-zzzz-00000000${path}`).toBe(404);
+      expect(((await unknown.json()) as { error: { message: string } }).error.message).toBe(
+        'unknown job "job-zzzz-00000000"',
+      );
+    }
+  });
+
   it('finishes a job with the same result after its worker is killed mid-job', async () => {
     const dataset = join(dataDir, 'big.jsonl');
     writeCorpusWithNearDuplicates(dataset, 7000, 500, 9);
@@ -608,22 +896,8 @@ describe('selection job end to end', () => {
     // one go, the pass would silence the worker's heartbeats and JetStream would hand the job to the other
     // replica mid-stage; run cooperatively, the heartbeats go out and progress is reported inside the stage.
     const extra = await platform.startSelectionReplica();
-    let seed = 5;
-    const rand = () => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed / 2 ** 32;
-    };
-    const vocab = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}${'aeiou'[i % 5]}`);
-    const docs: string[] = [];
-    for (let i = 0; i < 30_000; i++) {
-      docs.push(
-        i % 20 === 19
-          ? `${docs[i - 1]} appended`
-          : Array.from({ length: 200 }, () => vocab[Math.floor(rand() * vocab.length)]).join(' '),
-      );
-    }
     const dataset = join(dataDir, 'crawl.jsonl');
-    writeFileSync(dataset, docs.map((text, i) => JSON.stringify({ id: `doc-${i}`, text })).join('\n'));
+    writeCrawl(dataset, 30_000);
     const { body } = await submit({
       dataset: { paths: [dataset], textField: 'text', idField: 'id' },
       steps: [{ name: 'minhash', minhashDedup: { numPermutations: 512, jaccardThreshold: 0.8 } }],
@@ -665,18 +939,60 @@ describe('selection job end to end', () => {
     const store = await openMetricsStore({ embeddedPath: platform.clickhouseDir });
     try {
       const rs = await store.query({
-        query: `SELECT count() AS n, countIf(reason = 'semantic_duplicate') AS dups FROM selection_decisions
+        query: `SELECT job_id, count() AS n, countIf(reason = 'semantic_duplicate') AS dups FROM selection_decisions
                 GROUP BY job_id ORDER BY n`,
         format: 'JSONEachRow',
       });
-      const rows = (await rs.json<{ n: number | string; dups: number | string }>()).map((r) => Number(r.n));
-      // One row per record of each successful job (the failed tiny job decided nothing): the 40 web pages,
+      const perJob = await rs.json<{ job_id: string; n: number | string; dups: number | string }>();
+      const rows = perJob.map((r) => Number(r.n));
+      // One row per record of each successful job (the failed and cancelled jobs decided nothing): the 40 web
+      // pages, the 50 and 20-record jobs of the StreamDecisions and cancel tests, the 4 records kept empty,
       // the code corpora (67 files; 77 and 5 in the dedup jobs), the 42 long records, the two 66-record
       // mixed-script jobs, the keyed and the resumed 264-record news jobs, the 264-record news
       // job, the 6,000 long-id records, the two 7,500-record jobs of the kill test, and the 30,000-document
       // crawl.
       expect(rows.slice(-5)).toEqual([264, 6000, 7500, 7500, 30_000]);
       expect(rows).toEqual(expect.arrayContaining([40, 5, 42, 66, 66]));
+
+      // Per job and reason, the rows are the job's decisions file line for line. The job of an output folder
+      // is the one its .sift-job names; cancelled and failed jobs wrote no decisions (and sent none).
+      const counts = await store.query({
+        query: `SELECT job_id, reason, count() AS n FROM selection_decisions GROUP BY job_id, reason`,
+        format: 'JSONEachRow',
+      });
+      const stored = new Map<string, Record<string, number>>();
+      for (const r of await counts.json<{ job_id: string; reason: string; n: number | string }>()) {
+        stored.set(r.job_id, { ...stored.get(r.job_id), [r.reason]: Number(r.n) });
+      }
+      const jobOf = (out: string) => readFileSync(join(dataDir, out, '.sift-job'), 'utf8').trim();
+      const written = (out: string) => {
+        const byReason: Record<string, number> = {};
+        for (const d of decisionsIn(join(dataDir, out))) {
+          const reason = (d.reason as string).replace('DECISION_REASON_', '').toLowerCase();
+          byReason[reason] = (byReason[reason] ?? 0) + 1;
+        }
+        return byReason;
+      };
+      const outputs = readdirSync(dataDir).filter((f) => existsSync(join(dataDir, f, 'decisions.jsonl')));
+      expect(outputs.length).toBeGreaterThanOrEqual(15);
+      for (const out of outputs) expect(stored.get(jobOf(out)), out).toEqual(written(out));
+      // And the counts the tests above fixed by construction: the news jobs dropped only semantic duplicates
+      // (each planted pair lost one record; 264 less what the job kept), the URL pages are 3,000 texts twice,
+      // every 20th crawl document is a near copy, the six unreadable texts were dropped as such.
+      const keptNews = readFileSync(join(dataDir, 'out-1', 'kept.jsonl'), 'utf8')
+        .trim()
+        .split('\n').length;
+      for (const out of ['out-1', 'out-keyed', 'out-resumed']) {
+        const row = perJob.find((r) => r.job_id === jobOf(out));
+        expect(Number(row?.dups), out).toBe(264 - keptNews);
+        expect(stored.get(jobOf(out)), out).toEqual({ kept: keptNews, semantic_duplicate: 264 - keptNews });
+      }
+      expect(264 - keptNews).toBeGreaterThanOrEqual(24);
+      expect(stored.get(jobOf('out-urls'))).toEqual({ kept: 3000, exact_duplicate: 3000 });
+      expect(stored.get(jobOf('out-crawl'))).toEqual({ kept: 28_500, near_duplicate: 1500 });
+      expect(stored.get(jobOf('out-unreadable-dropped'))?.unreadable).toBe(6);
+      expect(stored.has(jobOf('out-cancel-running'))).toBe(false);
+      expect(stored.has(jobOf('out-empty-refused'))).toBe(false);
       // The web pages' rows carry their quality score, kept and dropped alike.
       const scored = await store.query({
         query: `SELECT count() AS n FROM selection_decisions WHERE score_stage = 'quality' AND score IS NOT NULL`,
