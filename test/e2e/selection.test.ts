@@ -652,6 +652,9 @@ describe('selection job end to end', () => {
       expect(((await malformed.json()) as { error: { message: string } }).error.message).toBe(
         'job_id "not-a-job" is not a selection job id',
       );
+      // A path-traversal attempt is a malformed id too, not an unknown route.
+      const traversal = await at(`..%2F..%2Fetc${path}`, method);
+      expect(traversal.status, `${method} ..%2F..%2Fetc${path}`).toBe(400);
       const unknown = await at(`job-zzzz-00000000${path}`, method);
       expect(unknown.status, `${method} job-zzzz-00000000${path}`).toBe(404);
       expect(((await unknown.json()) as { error: { message: string } }).error.message).toBe(
