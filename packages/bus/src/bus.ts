@@ -13,6 +13,15 @@ import { SiftError } from '@sift/kit';
 import type { StreamName, Subject } from './subjects.js';
 import { filterFor, streams, subjectFor } from './subjects.js';
 
+/**
+ * How long a work-queue message waits for its next delivery after failing its `deliveries`-th:
+ * `retryDelayMs` after the first failure, doubled after each further one, at most a minute. Exported so
+ * that the backoff can be tested without timing redeliveries.
+ */
+export function redeliveryDelayMs(retryDelayMs: number, deliveries: number): number {
+  return Math.min(60_000, retryDelayMs * 2 ** (deliveries - 1));
+}
+
 /** A received message: its decoded payload and the acknowledgement JetStream waits for. */
 export interface Delivery<T> {
   readonly message: T;
@@ -163,7 +172,7 @@ export class Bus {
             opts.onError?.(new Error(`dropped a ${subject.name} message after ${deliveries} failed deliveries`));
             m.term();
           } else {
-            m.nak(Math.min(60_000, retryDelayMs * 2 ** (deliveries - 1)));
+            m.nak(redeliveryDelayMs(retryDelayMs, deliveries));
           }
         } finally {
           clearInterval(heartbeat);

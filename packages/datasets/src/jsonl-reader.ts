@@ -94,6 +94,9 @@ export async function* readJsonlFile(path: string, options: JsonlReadOptions): A
   } finally {
     file.destroy();
     if (source !== file) source.destroy();
+    // The descriptor is closed on the thread pool: waiting for it means a reader that stops early has let
+    // go of the file once its loop ends (and a test can check that without waiting for an unknown time).
+    if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
   }
 }
 

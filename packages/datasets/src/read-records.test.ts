@@ -1,9 +1,22 @@
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRecordWriter, type InvalidRecord, readRecords } from './index.js';
 import { jsonl, readAll, temporaryDirectory } from './test-files.js';
+
+/** How many descriptors this process holds open on `path` (Linux: the links in /proc/self/fd). */
+function descriptorsOpenOn(path: string): number {
+  const target = realpathSync(path);
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === target;
+    } catch {
+      return false; // closed between the listing and the read
+    }
+  }).length;
+}
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -120,13 +133,18 @@ describe('readRecords on JSONL', () => {
 
   it('closes the file when the reader stops early', async () => {
     const path = join(dir, 'data.jsonl');
-    await writeFile(path, jsonl(Array.from({ length: 100 }, (_, i) => ({ text: String(i) }))));
+    // 2.5 MB: more than one read chunk (1 MiB), so the file is not at its end, and closed, after two records.
+    await writeFile(path, jsonl(Array.from({ length: 20_000 }, (_, i) => ({ text: String(i), pad: 'x'.repeat(100) }))));
     const seen: string[] = [];
     for await (const record of readRecords({ paths: [path], format: 'jsonl', textField: 'text' })) {
       seen.push(record.text);
-      if (seen.length === 2) break;
+      if (seen.length === 2) {
+        expect(descriptorsOpenOn(path)).toBe(1);
+        break;
+      }
     }
     expect(seen).toEqual(['0', '1']);
+    expect(descriptorsOpenOn(path)).toBe(0);
   });
 });
 

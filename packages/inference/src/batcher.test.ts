@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { SiftError } from '@sift/kit';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type BatcherOptions, DynamicBatcher } from './batcher.js';
 
 interface Item {
@@ -123,11 +123,18 @@ describe('DynamicBatcher', () => {
   });
 
   it('waits at most maxQueueDelayMs for company', async () => {
-    const { batcher } = recording({ maxQueueDelayMs: 30 }, 0);
-    const started = performance.now();
-    const r = await batcher.submit([item('alone')]);
-    const elapsed = performance.now() - started;
-    expect(r.queueMs).toBeGreaterThanOrEqual(25);
-    expect(elapsed).toBeLessThan(1000);
+    vi.useFakeTimers();
+    try {
+      const { batcher, batches } = recording({ maxQueueDelayMs: 30 }, 0);
+      const result = batcher.submit([item('alone')]);
+      await vi.advanceTimersByTimeAsync(29);
+      expect(batches).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(batches).toEqual([['alone']]);
+      await vi.runAllTimersAsync();
+      expect((await result).queueMs).toBe(30);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -166,6 +166,7 @@ describe('JobWorker', () => {
     const jobId = await newJob();
     const controller = new AbortController();
     const published: { done: number; total: number }[] = [];
+    let now = 10_000; // the reporter's clock, in ms: it moves only when the test moves it
     const progress = jobProgressReporter({
       jobId,
       store,
@@ -174,15 +175,25 @@ describe('JobWorker', () => {
         published.push({ done: Number(status?.progress?.done), total: Number(status?.progress?.total) });
       },
       logger,
+      now: () => now,
     });
     progress.stage('load');
     for (let i = 1; i <= 5000; i++) progress.tick(i, 0); // reading: size unknown
+    now += 249;
+    progress.tick(5001, 0);
+    now += 1;
+    progress.tick(5002, 0);
     progress.stage('work');
     for (let i = 1; i <= 5000; i++) progress.tick(i, 5000);
-    await waitFor(() => published.at(-1)?.done === 5000);
-    // stage('load'), at most one unknown-total tick, stage('work'), at most one tick, and the completing one.
-    expect(published.length).toBeLessThanOrEqual(5);
-    expect(published.at(-1)).toEqual({ done: 5000, total: 5000 });
+    await progress.written();
+    expect(published).toEqual([
+      { done: 0, total: 0 }, // stage('load')
+      { done: 1, total: 0 }, // its first tick; the next 4,999 at the same time, and 5001 at 249 ms, are held back
+      { done: 5002, total: 0 }, // 250 ms after the last write
+      { done: 0, total: 0 }, // stage('work')
+      { done: 1, total: 5000 },
+      { done: 5000, total: 5000 }, // completes the stage: written at once
+    ]);
   });
 
   it('estimates the time left from the current phase only: a new total restarts the rate', async () => {
@@ -221,14 +232,15 @@ describe('JobWorker', () => {
       logger,
     });
     progress.stage('write');
-    await waitFor(() => published.length === 1);
+    await progress.written();
+    expect(published).toHaveLength(1);
     await store.update(jobId, (j) => {
       if (!j.status) return;
       j.status.state = commonV1.JobState.JOB_STATE_SUCCEEDED;
       j.status.progress = { stage: 'write', done: 10, total: 10, etaSeconds: 0 };
     });
     progress.tick(3, 10); // queued before the end, written after it
-    await new Promise((r) => setTimeout(r, 100));
+    await progress.written();
     expect((await store.get(jobId)).status?.progress).toMatchObject({ done: 10, total: 10 });
     expect(published).toHaveLength(1);
   });

@@ -21,6 +21,12 @@ export interface JobProgress {
 /** Least time between two progress writes of one job: a million records must not mean a million events. */
 const progressIntervalMs = 250;
 
+/** A {@link JobProgress} that can also say when the progress writes queued so far have landed. */
+export interface JobProgressReporter extends JobProgress {
+  /** Resolves once every write queued so far has been recorded (or dropped, and logged). */
+  written(): Promise<void>;
+}
+
 /**
  * Stage bookkeeping plus a throttled tick that records progress (with an ETA from the stage's rate) in the
  * job store, publishes the new status, and aborts `controller` when a client asked to cancel. Writes are
@@ -32,16 +38,19 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
   controller: AbortController;
   publish: (status: J['status']) => Promise<void>;
   logger: Logger;
-}): JobProgress {
+  /** Milliseconds on a monotonic clock; `performance.now` unless a test steps its own clock. */
+  now?: () => number;
+}): JobProgressReporter {
   const { jobId, store, controller } = opts;
+  const clock = opts.now ?? (() => performance.now());
   let stage = '';
   let stageIndex: number | undefined;
-  let stageStarted = performance.now();
+  let stageStarted = clock();
   let stageTotal = 0;
   let last = 0;
   let writing: Promise<void> = Promise.resolve();
   const record = (done: number, total: number) => {
-    const elapsed = (performance.now() - stageStarted) / 1000;
+    const elapsed = (clock() - stageStarted) / 1000;
     const eta = done > 0 && total > 0 ? (elapsed * (total - done)) / done : -1;
     const [name, index] = [stage, stageIndex];
     writing = writing
@@ -69,14 +78,14 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
       throwIfAborted();
       stage = name;
       stageIndex = index;
-      stageStarted = performance.now();
+      stageStarted = clock();
       stageTotal = 0;
       last = 0;
       record(0, 0);
     },
     tick: (done, total) => {
       throwIfAborted();
-      const now = performance.now();
+      const now = clock();
       // A new total is a new phase of the stage (text quality: the weights, then the documents): its ETA
       // comes from its own rate, not from the time the earlier phase took.
       if (total !== stageTotal) {
@@ -91,6 +100,7 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
       last = now;
       record(done, total);
     },
+    written: () => writing,
   };
 }
 

@@ -28,10 +28,32 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** The calls a server reported finished (after sending their status); `count(n)` resolves once there are `n`. */
+class FinishedCalls {
+  readonly calls: FinishedCall[] = [];
+  private readonly waiting: { n: number; resolve: () => void }[] = [];
+
+  record(call: FinishedCall): void {
+    this.calls.push(call);
+    for (const w of this.waiting) if (this.calls.length >= w.n) w.resolve();
+  }
+
+  count(n: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push({ n, resolve });
+      if (this.calls.length >= n) resolve();
+    });
+  }
+
+  statuses(): string[] {
+    return this.calls.map((c) => c.status);
+  }
+}
+
 /** A server mounting the embedding contract with handlers written for each test. */
 async function serve(
   embed: (req: embeddingV1.EmbedRequest, ctx: { signal: AbortSignal }) => Promise<embeddingV1.EmbedResponse>,
-  finished: FinishedCall[] = [],
+  finished = new FinishedCalls(),
 ) {
   server = await startGrpcServer({
     name: 'kit-test',
@@ -52,7 +74,7 @@ async function serve(
         },
       },
     ],
-    onCallFinished: (c) => finished.push(c),
+    onCallFinished: (c) => finished.record(c),
   });
   const client = new embeddingV1.EmbeddingServiceClient(server.address, credentials.createInsecure());
   const call = (inputs: string[], timeoutMs = 5000) =>
@@ -91,7 +113,7 @@ describe('startGrpcServer', () => {
 
   it('aborts the handler signal when the client deadline passes, and records DEADLINE_EXCEEDED', async () => {
     let aborted: unknown;
-    const finished: FinishedCall[] = [];
+    const finished = new FinishedCalls();
     const { call, client } = await serve(
       (_req: embeddingV1.EmbedRequest, ctx: { signal: AbortSignal }) =>
         new Promise((_resolve, reject) => {
@@ -107,35 +129,43 @@ describe('startGrpcServer', () => {
       const e = await fail(call(['a'], 300));
       expect(e.code).toBe(status.DEADLINE_EXCEEDED);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    // The client's own timer may end its call before the server has recorded it.
+    await finished.count(3);
     expect(aborted).toBeInstanceOf(SiftError);
     expect((aborted as SiftError).kind).toBe('deadline_exceeded');
-    expect(finished.map((f) => f.status)).toEqual(['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED']);
+    expect(finished.statuses()).toEqual(['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED']);
     client.close();
   });
 
   it('records a client that cancels well before its deadline as CANCELLED', async () => {
-    const finished: FinishedCall[] = [];
+    const finished = new FinishedCalls();
+    let started!: () => void;
+    const handlerStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
     const { client } = await serve(
       (_req, ctx) =>
-        new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+        new Promise((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+          started();
+        }),
       finished,
     );
     const call = client.embed(
       embeddingV1.EmbedRequest.fromPartial({ inputs: ['a'] }),
       new Metadata(),
-      { deadline: Date.now() + 5000 },
+      { deadline: Date.now() + 60_000 },
       () => {},
     );
-    await new Promise((r) => setTimeout(r, 100));
+    await handlerStarted;
     call.cancel();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(finished.map((f) => f.status)).toEqual(['CANCELLED']);
+    await finished.count(1);
+    expect(finished.statuses()).toEqual(['CANCELLED']);
     client.close();
   });
 
   it('answers a request that is not valid protobuf with INVALID_ARGUMENT and keeps serving', async () => {
-    const finished: FinishedCall[] = [];
+    const finished = new FinishedCalls();
     const { call, client } = await serve(
       async (req) =>
         ({ tokenCounts: req.inputs.map(() => 1), truncated: [], fedTokens: [], maxInputTokens: 1 }) as never,
@@ -155,20 +185,20 @@ describe('startGrpcServer', () => {
     expect(e.code).toBe(status.INVALID_ARGUMENT);
     expect(e.details).toMatch(/^the Embed request is not a valid protobuf message/);
     expect((await call(['a'])).tokenCounts).toEqual([1]);
-    expect(finished.map((f) => f.status)).toEqual(['INVALID_ARGUMENT', 'OK']);
+    expect(finished.statuses()).toEqual(['INVALID_ARGUMENT', 'OK']);
     client.close();
   });
 
   it('reports every finished call with its status, latency and batch size', async () => {
-    const finished: FinishedCall[] = [];
+    const finished = new FinishedCalls();
     const { call, client } = await serve(
       async (req) =>
         ({ tokenCounts: req.inputs.map(() => 1), truncated: [], fedTokens: [], maxInputTokens: 1 }) as never,
       finished,
     );
     await call(['a', 'b', 'c']);
-    expect(finished).toHaveLength(1);
-    expect(finished[0]).toMatchObject({ service: 'kit-test', method: 'Embed', status: 'OK', batchSize: 3 });
+    expect(finished.calls).toHaveLength(1);
+    expect(finished.calls[0]).toMatchObject({ service: 'kit-test', method: 'Embed', status: 'OK', batchSize: 3 });
     client.close();
   });
 

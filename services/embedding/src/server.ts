@@ -10,12 +10,24 @@ import type { EmbeddingConfig } from './config.js';
 /** A running embedding service. */
 export interface EmbeddingService {
   readonly port: number;
+  /** Calls being served right now. */
+  inFlight(): number;
   /** Drains in-flight calls (up to `graceMs`), then releases models and NATS. */
   stop(graceMs?: number): Promise<void>;
 }
 
+/** What a test may replace; a deployment passes nothing. */
+export interface EmbeddingServiceHooks {
+  /** The clock of the newest-version TTL (monotonic milliseconds), so a test can pass the TTL without sleeping. */
+  now?: () => number;
+}
+
 /** Wires store, sessions, batcher, gRPC and metrics together and starts serving. */
-export async function startEmbeddingService(config: EmbeddingConfig, logger: Logger): Promise<EmbeddingService> {
+export async function startEmbeddingService(
+  config: EmbeddingConfig,
+  logger: Logger,
+  hooks: EmbeddingServiceHooks = {},
+): Promise<EmbeddingService> {
   const store = new ModelStore(resolve(config.modelsDir), skippedManifestLogger(logger));
   const sessions = new SessionCache({
     provider: config.provider,
@@ -35,6 +47,7 @@ export async function startEmbeddingService(config: EmbeddingConfig, logger: Log
     },
     logger,
     config.newestVersionTtlMs,
+    hooks.now,
   );
   const warm = config.warmModels
     .split(',')
@@ -73,6 +86,7 @@ export async function startEmbeddingService(config: EmbeddingConfig, logger: Log
   });
   return {
     port: server.port,
+    inFlight: () => server.inFlight(),
     async stop(graceMs) {
       await server.shutdown(graceMs);
       await sessions.close();

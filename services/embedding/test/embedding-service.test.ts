@@ -1,12 +1,13 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
+import { type Batchable, DynamicBatcher } from '@sift/inference';
 import { createLogger } from '@sift/kit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadEmbeddingConfig } from '../src/config.js';
 import { cosine } from '../src/domain/vectors.js';
-import { type EmbeddingService, startEmbeddingService } from '../src/server.js';
+import { type EmbeddingService, type EmbeddingServiceHooks, startEmbeddingService } from '../src/server.js';
 import { embeddingClient, grpcError, rowsOf } from './grpc-client.js';
 
 const modelsDir = new URL('../../../models', import.meta.url).pathname;
@@ -16,7 +17,7 @@ const triples: [string, string, string][] = JSON.parse(
 ).triples;
 
 /** A real service on a free port with the repository's model store. */
-async function start(env: Record<string, string> = {}) {
+async function start(env: Record<string, string> = {}, hooks: EmbeddingServiceHooks = {}) {
   const config = loadEmbeddingConfig({
     SIFT_MODELS_DIR: modelsDir,
     SIFT_EMBEDDING_PORT: '0',
@@ -24,8 +25,17 @@ async function start(env: Record<string, string> = {}) {
     SIFT_GRPC_MAX_MESSAGE_BYTES: String(1024 * 1024),
     ...env,
   });
-  const service = await startEmbeddingService(config, logger);
+  const service = await startEmbeddingService(config, logger, hooks);
   return { service, client: embeddingClient(`127.0.0.1:${service.port}`) };
+}
+
+/** Resolves once `check` holds, polling the event loop every few milliseconds (at most 10 s). */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`never happened: ${what}`);
 }
 
 describe('embedding service over gRPC', () => {
@@ -156,11 +166,16 @@ describe('embedding service over gRPC', () => {
       status.INVALID_ARGUMENT,
       'not trained for Matryoshka',
     ],
-    ['a payload above the message limit', { inputs: ['y'.repeat(2 * 1024 * 1024)] }, status.RESOURCE_EXHAUSTED, ''],
+    [
+      'a payload above the message limit',
+      { inputs: ['y'.repeat(2 * 1024 * 1024)] },
+      status.RESOURCE_EXHAUSTED,
+      /^Received message larger than max \(\d+ vs 1048576\)$/,
+    ],
   ])('answers %s with a precise status and keeps serving', async (_case, req, code, message) => {
     const err = await grpcError(client.embed(req));
     expect(err.code).toBe(code);
-    expect(err.details).toContain(message);
+    expect(err.details).toMatch(message);
     const ok = await client.embed({ inputs: ['still serving'] });
     expect(ok.embeddings?.dims).toEqual([1, 100]);
   });
@@ -261,6 +276,7 @@ describe('embedding service under load limits', () => {
     const { service, client } = await start({
       SIFT_GRPC_MAX_MESSAGE_BYTES: String(16 * 1024 * 1024),
       SIFT_EMBEDDING_MAX_INPUTS: '2048',
+      SIFT_EMBEDDING_WARM_MODELS: 'mini-sentence-encoder',
     });
     try {
       // 1,500 texts of 4,000 characters (6 MB): WordPiece tokenizing takes ~2 s here.
@@ -270,19 +286,28 @@ describe('embedding service under load limits', () => {
         return prose.slice(at, at + 4000);
       });
       const model = { name: 'mini-sentence-encoder', version: '1' };
-      const timed = async (call: () => Promise<unknown>) => {
-        const started = performance.now();
-        await call();
-        return performance.now() - started;
-      };
-      const large = timed(() => client.embed({ model, inputs }, 60_000));
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      const small = timed(() => client.embed({ model, inputs: ['A short question.'] }, 60_000));
-      const [largeMs, smallMs] = await Promise.all([large, small]);
-      // Featurized in one go, the large call would hold the event loop for most of its time, and the small
-      // call would wait that long just to be read (measured: 1.0 s of the large call's 3.3 s, vs 36 ms).
-      expect(smallMs).toBeLessThan(largeMs / 8);
+      // The service runs in this process: record, in order, when each call's inputs reach the batcher (all
+      // of them featurized) and when the small call is answered.
+      const events: string[] = [];
+      const submit = DynamicBatcher.prototype.submit;
+      vi.spyOn(DynamicBatcher.prototype, 'submit').mockImplementation(function (
+        this: DynamicBatcher<Batchable, unknown>,
+        items,
+        signal,
+      ) {
+        events.push(`${items.length} featurized`);
+        return submit.call(this, items, signal);
+      });
+      const large = client.embed({ model, inputs }, 60_000);
+      await until(() => service.inFlight() === 1, 'the large call reaches its handler');
+      await client.embed({ model, inputs: ['A short question.'] }, 60_000);
+      events.push('small answered');
+      expect((await large).embeddings?.dims[0]).toBe(1500);
+      // Featurized in one go, the large call would hold the event loop until all its inputs were featurized:
+      // the small call would be read only after that.
+      expect(events).toEqual(['1 featurized', 'small answered', '1500 featurized']);
     } finally {
+      vi.restoreAllMocks();
       client.close();
       await service.stop();
     }
@@ -292,17 +317,28 @@ describe('embedding service under load limits', () => {
     const { service, client } = await start({
       SIFT_EMBEDDING_MAX_QUEUE: '4',
       SIFT_EMBEDDING_MAX_INPUTS: '4',
-      SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '200',
+      SIFT_EMBEDDING_MAX_BATCH: '4',
+      // Queued inputs wait for a full batch of 4, so no model is warmed up (its one input would wait too).
+      SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: String(10 * 60_000),
+      SIFT_EMBEDDING_WARM_MODELS: ',',
     });
     try {
-      const results = await Promise.allSettled([
-        client.embed({ inputs: ['a', 'b', 'c'] }),
-        client.embed({ inputs: ['d', 'e', 'f'] }),
-      ]);
-      const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
-      expect(rejected).toHaveLength(1);
-      expect(rejected[0]?.reason.code).toBe(status.RESOURCE_EXHAUSTED);
-      expect(rejected[0]?.reason.details).toContain('queue is full');
+      // Whichever call arrives first is queued and cannot be dispatched; the other would overfill the queue.
+      const outcomes = [client.embed({ inputs: ['a', 'b', 'c'] }), client.embed({ inputs: ['d', 'e', 'f'] })].map(
+        (call) =>
+          call.then(
+            () => 'answered',
+            (err: ServiceError) => err,
+          ),
+      );
+      const refused = await Promise.race(outcomes);
+      expect(refused).toMatchObject({
+        code: status.RESOURCE_EXHAUSTED,
+        details: expect.stringContaining('queue is full'),
+      });
+      // One more input fills the batch: it and the queued call are answered.
+      expect((await client.embed({ inputs: ['g'] })).embeddings?.dims).toEqual([1, 100]);
+      expect((await Promise.all(outcomes)).filter((o) => o === 'answered')).toHaveLength(1);
     } finally {
       client.close();
       await service.stop();
@@ -319,8 +355,9 @@ describe('embedding service under load limits', () => {
     const { service, client } = await start({ SIFT_EMBEDDING_MAX_QUEUE_DELAY_MS: '300' });
     await client.embed({ inputs: ['connect first'] });
     const inFlight = client.embed({ inputs: ['finish me before you go'] });
-    await new Promise((r) => setTimeout(r, 50));
-    await service.stop(5000);
+    // It waits 300 ms in the batcher for company: stop while it does.
+    await until(() => service.inFlight() === 1, 'the call reaches its handler');
+    await service.stop(30_000);
     const res = await inFlight;
     expect(res.embeddings?.dims).toEqual([1, 100]);
     const err = await grpcError(client.embed({ inputs: ['too late'] }, 2000));
@@ -331,21 +368,27 @@ describe('embedding service under load limits', () => {
   it('serves a new model version that appears in the store, once the newest-version TTL has passed', async () => {
     const store = mkdtempSync(join(tmpdir(), 'sift-embed-store-'));
     cpSync(join(modelsDir, 'code-ngram', '1'), join(store, 'code-ngram', '1'), { recursive: true });
-    const { service, client } = await start({
-      SIFT_MODELS_DIR: store,
-      SIFT_EMBEDDING_WARM_MODELS: 'code-ngram',
-      SIFT_EMBEDDING_DEFAULT_MODEL: 'code-ngram',
-      SIFT_EMBEDDING_NEWEST_VERSION_TTL_MS: '2000',
-    });
+    let now = 0; // the TTL's clock, in ms: it moves only when the test moves it
+    const { service, client } = await start(
+      {
+        SIFT_MODELS_DIR: store,
+        SIFT_EMBEDDING_WARM_MODELS: 'code-ngram',
+        SIFT_EMBEDDING_DEFAULT_MODEL: 'code-ngram',
+        SIFT_EMBEDDING_NEWEST_VERSION_TTL_MS: '2000',
+      },
+      { now: () => now },
+    );
     try {
       expect((await client.embed({ inputs: ['def f(x): return x'] })).model).toEqual({
         name: 'code-ngram',
         version: '1',
       });
       cpSync(join(store, 'code-ngram', '1'), join(store, 'code-ngram', '2'), { recursive: true });
-      // Within the TTL the resolved version is reused (no store listing per call); after it, the new one serves.
+      // Within the TTL (from the warm-up's lookup) the resolved version is reused (no store listing per call);
+      // after it, the new one serves.
+      now += 1999;
       expect((await client.embed({ inputs: ['def g(): pass'] })).model?.version).toBe('1');
-      await new Promise((r) => setTimeout(r, 2100));
+      now += 1;
       expect((await client.embed({ inputs: ['def g(): pass'] })).model?.version).toBe('2');
       // An explicit version keeps resolving to itself.
       expect(

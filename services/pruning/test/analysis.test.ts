@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pruningV1 } from '@sift/contracts';
 import { ModelStore } from '@sift/inference';
@@ -20,7 +19,7 @@ const texts = [
 ];
 const runtime = { threads: 2, provider: 'cpu' as const, logger: createLogger('analysis-test', 'warn') };
 
-describe.skipIf(!existsSync(`${models}/byte-gpt/1/model.onnx`))('analyseBlocks on byte-gpt', () => {
+describe('analyseBlocks on byte-gpt', () => {
   it('gives, batch by batch, the distances of the whole calibration set held at once', async () => {
     const decoder = await loadDecoder(await resolveDecoder(new ModelStore(models), { name: 'byte-gpt', version: '' }));
     const session = await ort.InferenceSession.create(decoder.bytes, sessionOptions(2));

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -27,23 +27,23 @@ async function runAll(model: OnnxModel, text: string): Promise<ort.InferenceSess
   }
 }
 
-// Real graph of the project's byte-level LM (models/recipes/byte_gpt.py); skipped until it is built.
-describe.skipIf(!existsSync(modelPath))('layer boundaries of byte-gpt', () => {
-  const model = existsSync(modelPath) ? decodeOnnxModel(readFileSync(modelPath)) : undefined;
+// Real graph of the project's byte-level LM (models/recipes/byte_gpt.py), committed with the repository.
+describe('layer boundaries of byte-gpt', () => {
+  const model = decodeOnnxModel(readFileSync(modelPath));
 
   it('are its hidden-state outputs, and are found the same once those outputs are gone', () => {
-    expect(findLayerBoundaries(model!).tensors).toEqual(hiddenStates);
-    const logitsOnly = cloneModel(model!);
+    expect(findLayerBoundaries(model).tensors).toEqual(hiddenStates);
+    const logitsOnly = cloneModel(model);
     logitsOnly.graph!.output = logitsOnly.graph!.output!.filter((o) => o.name === 'logits');
     expect(findLayerBoundaries(logitsOnly).tensors).toEqual(hiddenStates);
   });
 
   it('survive a cut: the pruned model runs, keeps the streams before the cut, and has L − n layers', async () => {
-    const boundaries = findLayerBoundaries(model!);
-    const pruned = removeBlock(model!, 3, 2, boundaries);
+    const boundaries = findLayerBoundaries(model);
+    const pruned = removeBlock(model, 3, 2, boundaries);
     expect(findLayerBoundaries(pruned.model).layerCount).toBe(6);
     const text = 'The quick brown fox';
-    const [before, after] = [await runAll(model!, text), await runAll(pruned.model, text)];
+    const [before, after] = [await runAll(model, text), await runAll(pruned.model, text)];
     expect(Object.keys(after)).toEqual(['logits', ...hiddenStates.slice(0, 7)]);
     for (const k of [0, 1, 2, 3]) {
       expect(after[`hidden_state_${k}`]!.data).toEqual(before[`hidden_state_${k}`]!.data);
@@ -52,7 +52,7 @@ describe.skipIf(!existsSync(modelPath))('layer boundaries of byte-gpt', () => {
   });
 
   it('take a map folded into the MLP projection of the layer before a cut, acting on that projection only', async () => {
-    const pruned = removeBlock(model!, 3, 2, findLayerBoundaries(model!));
+    const pruned = removeBlock(model, 3, 2, findLayerBoundaries(model));
     const search = findOutputProjection(pruned.model, pruned.bridgedTensor);
     if (!search.found) throw new Error(search.reason);
     expect(search.projection).toMatchObject({
@@ -61,7 +61,7 @@ describe.skipIf(!existsSync(modelPath))('layer boundaries of byte-gpt', () => {
       inputFeatures: 480,
       outputFeatures: 160,
     });
-    expect(findOutputProjection(model!, 'hidden_state_0').found).toBe(false);
+    expect(findOutputProjection(model, 'hidden_state_0').found).toBe(false);
     // With T = I the folded model is the pruned model; with a general T it computes Y + M T, i.e. differs from
     // inserting x T (which also maps Y) by exactly Y (T − I): check the identity case and that T is used.
     const dim = 160;

@@ -112,16 +112,18 @@ export class OnnxEncoderRegistry implements EncoderRegistry {
      * version (a pruned or retrained model) is served within this time; calls in between do no file I/O.
      */
     private readonly newestVersionTtlMs = 5000,
+    /** Milliseconds on a monotonic clock, for that TTL; a test steps its own instead of sleeping. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   async get(name: string, version: string): Promise<Encoder> {
     const request = `${name}\u0000${version}`;
     const hit = this.resolved.get(request);
-    if (hit && hit.until > performance.now()) return hit.encoder;
+    if (hit && hit.until > this.now()) return hit.encoder;
     const encoder = this.resolve(name, version);
     this.resolved.set(request, {
       encoder,
-      until: version === '' ? performance.now() + this.newestVersionTtlMs : Number.POSITIVE_INFINITY,
+      until: version === '' ? this.now() + this.newestVersionTtlMs : Number.POSITIVE_INFINITY,
     });
     encoder.catch(() => this.resolved.delete(request));
     return encoder;
