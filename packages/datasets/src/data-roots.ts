@@ -45,6 +45,8 @@ export class DataRoots {
    * created) lies inside one of the roots once symlinks are resolved, so `..` and links cannot escape.
    */
   async check(path: string, field: string): Promise<void> {
+    // The file system refuses such a path with a TypeError that would surface as an internal error.
+    if (path.includes('\u0000')) throw new SiftError('invalid_argument', `${field} contains a NUL character`);
     const roots = await this.roots;
     if (roots.length === 0) return;
     const real = await realOrResolved(resolve(path));

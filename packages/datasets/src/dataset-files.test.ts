@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatFromExtension } from './dataset-files.js';
+import { formatFromExtension, listDatasetFiles } from './dataset-files.js';
 
 describe('formatFromExtension', () => {
   it('maps each known extension to its format, ignoring case', () => {
@@ -14,5 +18,27 @@ describe('formatFromExtension', () => {
     expect(formatFromExtension('b.csv')).toBeUndefined();
     expect(formatFromExtension('b.gz')).toBeUndefined();
     expect(formatFromExtension('parquet')).toBeUndefined();
+  });
+});
+
+describe('listDatasetFiles', () => {
+  it('refuses a FIFO or a device instead of blocking on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sift-files-'));
+    try {
+      const fifo = join(dir, 'stream.jsonl');
+      execFileSync('mkfifo', [fifo]);
+      for (const path of [fifo, '/dev/zero']) {
+        await expect(listDatasetFiles([path], 'jsonl')).rejects.toMatchObject({
+          kind: 'invalid_argument',
+          message: `${path} is not a regular file (a FIFO, device or socket); name a file or a folder of files`,
+        });
+      }
+      writeFileSync(join(dir, 'ok.jsonl'), '{}\n');
+      await expect(listDatasetFiles([join(dir, 'ok.jsonl')], 'auto')).resolves.toEqual([
+        { path: join(dir, 'ok.jsonl'), format: 'jsonl' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

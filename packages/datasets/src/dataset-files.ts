@@ -60,6 +60,7 @@ export async function listDatasetFiles(paths: readonly string[], format: Dataset
       throw fileAccessError(path, err);
     });
     if (!info.isDirectory()) {
+      checkRegularFile(path, info);
       files.push({ path, format: resolveFormat(path, format) });
       continue;
     }
@@ -79,6 +80,20 @@ export async function listDatasetFiles(paths: readonly string[], format: Dataset
     }
   }
   return files;
+}
+
+/**
+ * Refuses a FIFO, device or socket: reading one can block forever (a FIFO with no writer) or never end
+ * (/dev/zero), and neither a cancel nor a deadline reaches a worker stuck in the open.
+ */
+export function checkRegularFile(path: string, info: { isFile(): boolean }): void {
+  if (!info.isFile()) {
+    throw new DatasetError(
+      'invalid_argument',
+      `${path} is not a regular file (a FIFO, device or socket); name a file or a folder of files`,
+      path,
+    );
+  }
 }
 
 /** Maps a failed open/stat to a DatasetError: a missing file is `not_found`, anything else the caller must fix. */

@@ -3,6 +3,7 @@
 export { DataRoots, realOrResolved } from './data-roots.js';
 export { DatasetError, type DatasetErrorKind } from './dataset-error.js';
 export {
+  checkRegularFile,
   type DatasetFile,
   type DatasetFormat,
   type FileFormat,
