@@ -1,4 +1,14 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
@@ -181,6 +191,31 @@ describe('pruning end to end', () => {
       (e: ServiceError) => e.code,
     );
     expect(bogusPage).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('fails a job whose plain-text file is one 2 GiB line, naming file and line, and the worker lives on', async () => {
+    const worker = platform.children.find((c) => c.name === 'pruning' && c.process.exitCode === null);
+    const bigFile = join(dataDir, 'one-line.txt');
+    writeFileSync(bigFile, '');
+    truncateSync(bigFile, 2 * 1024 * 1024 * 1024); // sparse: NUL bytes, no line break
+    const { jobId } = await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
+      client,
+      'submitAnalysis',
+      pruningV1.SubmitAnalysisRequest.fromPartial({
+        spec: {
+          model: { name: 'byte-gpt', version: '' },
+          calibration: { texts: { source: { $case: 'dataset', value: { path: bigFile, textField: '', limit: 0 } } } },
+        },
+      }),
+    );
+    const statuses = await watch(client, jobId);
+    rmSync(bigFile);
+    expect(statuses.at(-1)?.state).toBe(commonV1.JobState.JOB_STATE_FAILED);
+    expect(statuses.at(-1)?.error).toContain(`text longer than 67108864 bytes at ${bigFile}:1`);
+    // The same process failed the job and still runs (it used to die of an uncaught RangeError, again on
+    // every redelivery); the later tests use it.
+    expect(worker?.process.exitCode).toBeNull();
+    expect(platform.children.filter((c) => c.name === 'pruning')).toHaveLength(1);
   });
 
   it('finds the residual stream by graph analysis when the model does not output it, and prunes that model', async () => {

@@ -1,4 +1,4 @@
-/** Streaming reading and writing of datasets (JSONL, gzip JSONL, Parquet) for the services that read corpora. */
+/** Streaming reading and writing of datasets (JSONL, gzip JSONL, Parquet; plain text as paragraphs) for the services that read corpora. */
 
 export { DataRoots, realOrResolved } from './data-roots.js';
 export { DatasetError, type DatasetErrorKind } from './dataset-error.js';
@@ -13,5 +13,7 @@ export {
   resolveFormat,
 } from './dataset-files.js';
 export { type DatasetRecord, fieldValue, type InvalidRecord } from './dataset-record.js';
+export { defaultMaxLineBytes } from './jsonl-reader.js';
 export { type DatasetSpec, readRecords } from './read-records.js';
 export { createRecordWriter, type RecordWriter, type RecordWriterSpec } from './record-writer.js';
+export { type ParagraphReadOptions, readTextParagraphs } from './text-paragraphs.js';

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -49,6 +49,17 @@ describe('text corpora for calibration and evaluation', () => {
       'One paragraph\nwith two lines.',
       'Another one.',
     ]);
+  });
+
+  it('fails on a plain-text file of one 2 GiB line, naming the file and line, instead of crashing', async () => {
+    const path = join(dir, 'big.txt');
+    writeFileSync(path, '');
+    truncateSync(path, 2 * 1024 * 1024 * 1024); // sparse: NUL bytes and no line break
+    await expect(loadCorpus(dataset(path), 'calibration.texts')).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: expect.stringContaining(`text longer than 67108864 bytes at ${path}:1`),
+    });
+    rmSync(path);
   });
 
   it('says what is wrong with a dataset before reading it', async () => {

@@ -1,8 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import type { pruningV1 } from '@sift/contracts';
-import { fileAccessError, formatFromExtension, readRecords } from '@sift/datasets';
+import { fileAccessError, formatFromExtension, readRecords, readTextParagraphs } from '@sift/datasets';
 import { SiftError } from '@sift/kit';
 
 /**
@@ -39,8 +37,9 @@ export async function checkCorpus(corpus: pruningV1.TextCorpus | undefined, fiel
 
 /**
  * The corpus's texts. A dataset is streamed: JSONL (plain or gzip) and Parquet through `@sift/datasets`
- * (the text field, empty texts skipped), any other file as plain text split into samples on blank lines;
- * at most `limit` texts and {@link maxCorpusChars} characters.
+ * (the text field, empty texts skipped), any other file as plain text split into samples on blank lines
+ * (each at most 64 MiB: a longer one fails naming the file and line); at most `limit` texts and
+ * {@link maxCorpusChars} characters.
  */
 export async function loadCorpus(corpus: pruningV1.TextCorpus | undefined, field: string): Promise<string[]> {
   await checkCorpus(corpus, field);
@@ -65,7 +64,7 @@ export async function loadCorpus(corpus: pruningV1.TextCorpus | undefined, field
   };
   const info = await stat(path);
   if (info.isFile() && formatFromExtension(path) === undefined) {
-    for await (const paragraph of paragraphs(path)) if (!add(paragraph)) break;
+    for await (const paragraph of readTextParagraphs(path)) if (!add(paragraph)) break;
   } else {
     for await (const record of readRecords({ paths: [path], format: 'auto', textField })) if (!add(record.text)) break;
   }
@@ -79,26 +78,4 @@ function inlineTexts(inline: pruningV1.InlineTexts, field: string): string[] {
   const empty = texts.findIndex((t) => t.trim() === '');
   if (empty >= 0) throw new SiftError('invalid_argument', `${field}.texts[${empty}] is empty or only whitespace`);
   return texts;
-}
-
-/** Blank-line separated paragraphs of a UTF-8 text file, streamed line by line. */
-async function* paragraphs(path: string): AsyncGenerator<string> {
-  const lines = createInterface({
-    input: createReadStream(path, { encoding: 'utf8' }),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  let current: string[] = [];
-  try {
-    for await (const line of lines) {
-      if (line.trim() === '') {
-        if (current.length > 0) yield current.join('\n');
-        current = [];
-      } else {
-        current.push(line);
-      }
-    }
-    if (current.length > 0) yield current.join('\n');
-  } finally {
-    lines.close();
-  }
 }
