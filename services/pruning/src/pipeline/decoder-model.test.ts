@@ -100,16 +100,22 @@ describe('what the pruning service accepts', () => {
       outputName: '',
     };
     await expect(checkPruningSpec(spec, 8, 256)).resolves.toBeUndefined();
-    await expect(checkPruningSpec({ ...spec, blockSize: 8 }, 8, 256)).rejects.toThrow(/below the layer count 8/);
-    await expect(checkPruningSpec({ ...spec, blockSize: 2, startLayer: 6 }, 8, 256)).rejects.toThrow(/final layer/);
-    await expect(checkPruningSpec({ ...spec, blockSize: 0 }, 8, 256)).rejects.toThrow(/at least 1/);
+    await expect(checkPruningSpec({ ...spec, blockSize: 8 }, 8, 256)).rejects.toThrow(
+      /spec\.block_size 8 must be below the layer count 8/,
+    );
+    await expect(checkPruningSpec({ ...spec, blockSize: 2, startLayer: 6 }, 8, 256)).rejects.toThrow(
+      /spec\.start_layer 6 with spec\.block_size 2: .* final layer/,
+    );
+    await expect(checkPruningSpec({ ...spec, blockSize: 0 }, 8, 256)).rejects.toThrow(
+      'spec.block_size must be at least 1',
+    );
     // Bits per byte over a handful of bytes would be a number about nothing.
     await expect(
       checkPruningSpec({ ...spec, evaluation: { ...evaluation, texts: inline(['x', 'held out']) } }, 8, 256),
-    ).rejects.toThrow('evaluation.texts: the evaluation texts give 7 bytes to predict; at least 64 are needed');
+    ).rejects.toThrow('spec.evaluation.texts: the evaluation texts give 7 bytes to predict; at least 64 are needed');
     await expect(
       checkPruningSpec({ ...spec, evaluation: { ...evaluation, texts: inline([heldOut, ' \n\t']) } }, 8, 256),
-    ).rejects.toThrow('evaluation.texts.inline.texts[1] is empty or only whitespace');
+    ).rejects.toThrow('spec.evaluation.texts.inline.texts[1] is empty or only whitespace');
     const fold = {
       method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES,
       placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD,
@@ -121,15 +127,19 @@ describe('what the pruning service accepts', () => {
     const calibration = { texts: inline(['calibrate']), batchSize: 0, sequenceLength: 0, residualStreamPattern: '' };
     await expect(
       checkPruningSpec({ ...spec, startLayer: undefined, calibration: { ...calibration, batchSize: 1000 } }, 8, 256),
-    ).rejects.toThrow(/calibration.batch_size 1000 exceeds 256/);
+    ).rejects.toThrow(/spec\.calibration\.batch_size 1000 exceeds 256/);
     await expect(checkPruningSpec({ ...spec, calibration, healing: fold }, 8, 256)).rejects.toThrow(
-      /FOLD needs a layer before the cut/,
+      /spec\.healing\.placement FOLD needs a layer before the cut/,
     );
     await expect(
       checkPruningSpec({ ...spec, calibration, healing: fold, startLayer: 2 }, 8, 256),
     ).resolves.toBeUndefined();
     // Without a start layer or analysis, calibration texts are needed to choose the block.
-    await expect(checkPruningSpec({ ...spec, startLayer: undefined }, 8, 256)).rejects.toThrow(/calibration.texts/);
-    await expect(checkPruningSpec({ ...spec, evaluation: undefined }, 8, 256)).rejects.toThrow(/evaluation.texts/);
+    await expect(checkPruningSpec({ ...spec, startLayer: undefined }, 8, 256)).rejects.toThrow(
+      /spec\.calibration\.texts/,
+    );
+    await expect(checkPruningSpec({ ...spec, evaluation: undefined }, 8, 256)).rejects.toThrow(
+      /spec\.evaluation\.texts/,
+    );
   });
 });

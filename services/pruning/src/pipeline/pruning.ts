@@ -41,34 +41,34 @@ export interface PruningContext {
   tick(done: number, total: number): void;
 }
 
-/** Checks the parts of a pruning spec that need the model's layer count; throws invalid_argument. */
+/** Checks the parts of a pruning spec that need the model's layer count; throws invalid_argument naming `spec.<field>`. */
 export async function checkPruningSpec(
   spec: pruningV1.PruningSpec,
   layerCount: number,
   contextLength: number,
 ): Promise<void> {
   const n = spec.blockSize;
-  if (n < 1) throw new SiftError('invalid_argument', 'block_size must be at least 1');
+  if (n < 1) throw new SiftError('invalid_argument', 'spec.block_size must be at least 1');
   if (n >= layerCount) {
-    throw new SiftError('invalid_argument', `block_size ${n} must be below the layer count ${layerCount}`);
+    throw new SiftError('invalid_argument', `spec.block_size ${n} must be below the layer count ${layerCount}`);
   }
   if (spec.startLayer !== undefined && spec.startLayer + n > layerCount - 1) {
     throw new SiftError(
       'invalid_argument',
-      `layers ${spec.startLayer}..${spec.startLayer + n - 1} would remove the final layer ${layerCount - 1} (or go past it)`,
+      `spec.start_layer ${spec.startLayer} with spec.block_size ${n}: layers ${spec.startLayer}..${spec.startLayer + n - 1} would remove the final layer ${layerCount - 1} (or go past it)`,
     );
   }
   if (healingOf(spec) !== 'none' || (spec.startLayer === undefined && !spec.analysisJobId)) {
-    await checkCalibration(spec.calibration, contextLength, 'calibration');
+    await checkCalibration(spec.calibration, contextLength, 'spec.calibration');
   }
-  checkRidgeAlpha(spec.healing, 'healing.ridge_alpha');
+  checkRidgeAlpha(spec.healing, 'spec.healing.ridge_alpha');
   if (spec.healing?.placement === pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD && spec.startLayer === 0) {
     throw new SiftError(
       'invalid_argument',
-      'healing.placement FOLD needs a layer before the cut to fold into; start_layer 0 has none (use INSERT)',
+      'spec.healing.placement FOLD needs a layer before the cut to fold into; spec.start_layer 0 has none (use INSERT)',
     );
   }
-  await checkEvaluation(spec.evaluation, spec.calibration, contextLength, 'evaluation');
+  await checkEvaluation(spec.evaluation, spec.calibration, contextLength, 'spec.evaluation');
 }
 
 /**
