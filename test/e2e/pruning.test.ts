@@ -182,6 +182,19 @@ describe('pruning end to end', () => {
     expect(await submit({ ...base, outputName: 'byte-gpt-plain' })).toBe(status.FAILED_PRECONDITION);
     expect(await submit({ ...base, healing: { method: 1, ridgeAlpha: Number.NaN } })).toBe(status.INVALID_ARGUMENT);
     expect(await submit({ ...base, calibration: { residualStreamPattern: '((' } })).toBe(status.INVALID_ARGUMENT);
+    // A latency loop of 2^32 runs held the worker (and every job queued after it) for ever, out of reach of cancel.
+    const endless = await call(
+      client,
+      'submitPruning',
+      pruningV1.SubmitPruningRequest.fromPartial({
+        spec: { ...base, evaluation: { ...evaluationSpec, latencyRuns: 4294967295 } },
+      } as never),
+    ).then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
+    expect(endless?.code).toBe(status.INVALID_ARGUMENT);
+    expect(endless?.details).toContain('spec.evaluation.latency_runs 4294967295 exceeds 1000');
     const bogusPage = await call(
       client,
       'listJobs',

@@ -28,13 +28,19 @@ export async function evaluateBestBlocks(
   const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
   const settings = evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation');
   checkEvaluationTexts(texts, settings.sequenceLength, 'evaluation.texts');
-  const opts = { ...settings, runtime: ctx.runtime, signal: ctx.signal };
+  // Every model call of row `row` ticks (rows done so far): the tick is what notices a cancel mid-row.
+  const opts = (row: number) => ({
+    ...settings,
+    runtime: ctx.runtime,
+    signal: ctx.signal,
+    onProgress: () => ctx.tick(row, best.length),
+  });
   const healed = spec.healing?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES;
   const L = decoder.layerCount;
   ctx.stage('evaluate');
   // Each row is saved as it is measured: a redelivered job measures only the rows it had not finished.
   const sourceMetrics = await ctx.checkpoints.once('source-metrics.json', metricsCodec, () =>
-    modelMetrics(decoder.bytes, decoder.graph, L, texts, opts),
+    modelMetrics(decoder.bytes, decoder.graph, L, texts, opts(0)),
   );
   const blockEvaluations: pruningV1.BlockEvaluation[] = [];
   for (const [i, block] of best.entries()) {
@@ -50,13 +56,13 @@ export async function evaluateBestBlocks(
         if (!(err instanceof SiftError) || err.kind !== 'invalid_argument') throw err;
         return pruningV1.BlockEvaluation.fromPartial({ block, notCut: err.message });
       }
-      const unhealed = await modelMetrics(encodeOnnxModel(pruned.model), pruned.model, L - n, texts, opts);
+      const unhealed = await modelMetrics(encodeOnnxModel(pruned.model), pruned.model, L - n, texts, opts(i));
       let healing: pruningV1.HealingSpec | undefined;
       let healedMetrics: pruningV1.ModelMetrics | undefined;
       if (healed) {
         const outcome = await heal(decoder, spec.calibration, spec.healing, pruned, start, n, ctx);
         healing = outcome.spec;
-        healedMetrics = await modelMetrics(encodeOnnxModel(outcome.model), outcome.model, L - n, texts, opts);
+        healedMetrics = await modelMetrics(encodeOnnxModel(outcome.model), outcome.model, L - n, texts, opts(i));
       }
       return { block, unhealed, healed: healedMetrics, healing, notCut: '' };
     });

@@ -7,7 +7,16 @@ import { openJobSession, type PruningRuntime } from './analysis.js';
 import { sequenceLength } from './decoder-model.js';
 import { checkCorpus } from './text-corpus.js';
 
-/** Sequence length and latency runs of an evaluation (the calibration's length when it names none). */
+/**
+ * Most timed forward passes per model: p50 and p95 are steady long before this, and the runs are out of
+ * reach of the job's progress, so an unbounded count (the field is a uint32) held the worker for days.
+ */
+export const maxLatencyRuns = 1000;
+
+/**
+ * Sequence length and latency runs of an evaluation (the calibration's length when it names none); throws
+ * invalid_argument naming `field.latency_runs` beyond {@link maxLatencyRuns}.
+ */
 export function evaluationSettings(
   evaluation: pruningV1.EvaluationSpec | undefined,
   calibration: pruningV1.CalibrationSpec | undefined,
@@ -15,10 +24,14 @@ export function evaluationSettings(
   field: string,
 ): { sequenceLength: number; latencyRuns: number } {
   const requested = evaluation?.sequenceLength || calibration?.sequenceLength || 0;
-  return {
-    sequenceLength: sequenceLength(requested, contextLength, `${field}.sequence_length`),
-    latencyRuns: evaluation?.latencyRuns || 20,
-  };
+  const latencyRuns = evaluation?.latencyRuns || 20;
+  if (latencyRuns > maxLatencyRuns) {
+    throw new SiftError(
+      'invalid_argument',
+      `${field}.latency_runs ${latencyRuns} exceeds ${maxLatencyRuns}; 0 means 20, which is enough for p50 and p95`,
+    );
+  }
+  return { sequenceLength: sequenceLength(requested, contextLength, `${field}.sequence_length`), latencyRuns };
 }
 
 /**
@@ -82,7 +95,12 @@ export async function validateRuns(bytes: Uint8Array, runtime: PruningRuntime): 
   }
 }
 
-/** Held-out figures of one model variant: bits per byte, perplexity, latency, size, parameters, layers. */
+/**
+ * Held-out figures of one model variant: bits per byte, perplexity, latency, size, parameters, layers.
+ * `onProgress` counts the scored windows and then the timed runs (one total for both), after every model
+ * call: it is how a job notices a cancel (the job's tick reads the request and aborts `signal`), so a
+ * caller that passes none cannot be cancelled while this runs.
+ */
 export async function modelMetrics(
   bytes: Uint8Array,
   model: OnnxModel,
@@ -93,16 +111,21 @@ export async function modelMetrics(
     latencyRuns: number;
     runtime: PruningRuntime;
     signal: AbortSignal;
-    onProgress?: (done: number, total: number) => void;
+    onProgress: (done: number, total: number) => void;
   },
 ): Promise<pruningV1.ModelMetrics> {
   const session = await openJobSession(bytes, opts.runtime);
   try {
+    const runs = opts.latencyRuns + 2;
+    let windows = 0;
     const score = await scoreBytes(session, texts, {
       contextLength: opts.sequenceLength,
       batchSize: 8,
       signal: opts.signal,
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      onProgress: (done, total) => {
+        windows = total;
+        opts.onProgress(done, total + runs);
+      },
     });
     // Latency of one sequence at the evaluation length, after two warm-up passes.
     const sample = Buffer.from(texts.join('\n'), 'utf8');
@@ -110,11 +133,12 @@ export async function modelMetrics(
     for (let t = 0; t < ids.length; t++) ids[t] = BigInt(sample[t % sample.length] as number);
     const feeds = { input_ids: new ort.Tensor('int64', ids, [1, ids.length]) };
     const times: number[] = [];
-    for (let r = 0; r < opts.latencyRuns + 2; r++) {
+    for (let r = 0; r < runs; r++) {
       opts.signal.throwIfAborted();
       const started = performance.now();
       await session.run(feeds);
       if (r >= 2) times.push(performance.now() - started);
+      opts.onProgress(windows + r + 1, windows + runs);
     }
     times.sort((a, b) => a - b);
     const pick = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;

@@ -406,7 +406,10 @@ export interface EvaluationSpec {
     | undefined;
   /** Tokens per sequence; 0 means the calibration's sequence length. */
   sequenceLength: number;
-  /** Timed forward passes per model for the latency figures (after two warm-up passes); 0 means 20. */
+  /**
+   * Timed forward passes per model for the latency figures (after two warm-up passes); 0 means 20, at most
+   * 1000.
+   */
   latencyRuns: number;
 }
 
