@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -158,6 +159,32 @@ describe('pruning end to end', () => {
     expect(
       await submit({ model: { name: 'byte-gpt', version: '' }, blockSize: 1, calibration: { texts: missingFile } }),
     ).toBe(status.NOT_FOUND);
+    // A relative path resolved against the service's working directory (README.md read the repo's README).
+    const refusal = (spec: Record<string, unknown>) =>
+      call(client, 'submitPruning', pruningV1.SubmitPruningRequest.fromPartial({ spec } as never)).then(
+        () => undefined,
+        (e: ServiceError) => e,
+      );
+    const relative = await refusal({
+      model: { name: 'byte-gpt', version: '' },
+      blockSize: 1,
+      calibration: { texts: { source: { $case: 'dataset', value: { path: 'README.md', textField: '' } } } },
+    });
+    expect(relative?.code).toBe(status.INVALID_ARGUMENT);
+    expect(relative?.details).toBe(
+      `spec.calibration.texts.dataset.path must be an absolute path on the service's machine, got "README.md"`,
+    );
+    // A FIFO would block the worker in its open, out of reach of cancel.
+    const fifo = join(dataDir, 'texts.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const piped = await refusal({
+      model: { name: 'byte-gpt', version: '' },
+      blockSize: 1,
+      calibration: { texts: { source: { $case: 'dataset', value: { path: fifo, textField: 'text' } } } },
+    });
+    rmSync(fifo);
+    expect(piped?.code).toBe(status.INVALID_ARGUMENT);
+    expect(piped?.details).toContain(`spec.calibration.texts.dataset.path: ${fifo} is not a regular file`);
     const outside = { source: { $case: 'dataset' as const, value: { path: '/etc/hostname', textField: '' } } };
     expect(
       await submit({ model: { name: 'byte-gpt', version: '' }, blockSize: 1, calibration: { texts: outside } }),

@@ -21,6 +21,11 @@ export interface JsonlReadOptions {
   gzip: boolean;
   /** Longest line accepted, in bytes; the bound on memory for one line. Default 64 MiB. */
   maxLineBytes?: number;
+  /**
+   * The request field that sets the format, suggested when a file's name gives the wrong one; '' where the
+   * caller's requests have none (only renaming the file helps). Default `dataset.format`.
+   */
+  formatField?: string;
 }
 
 /** Longest line a JSONL reader accepts unless told otherwise: a single record this big is almost surely a broken file. */
@@ -40,6 +45,7 @@ const readChunkBytes = 1024 * 1024;
  */
 export async function* readJsonlFile(path: string, options: JsonlReadOptions): AsyncGenerator<PositionedRecord> {
   const maxLineBytes = options.maxLineBytes ?? defaultMaxLineBytes;
+  const formatField = options.formatField ?? 'dataset.format';
   // Open first so a missing file is reported as such, before any stream machinery is involved.
   const handle = await open(path, 'r').catch((err: unknown) => {
     throw fileAccessError(path, err);
@@ -56,7 +62,7 @@ export async function* readJsonlFile(path: string, options: JsonlReadOptions): A
     const end = bytes.length > 0 && bytes[bytes.length - 1] === carriageReturn ? bytes.length - 1 : bytes.length;
     const line = bytes.subarray(0, end);
     if (isBlank(line)) return undefined;
-    return parseJsonLine(line, decoder, path, lineNumber);
+    return parseJsonLine(line, decoder, path, lineNumber, formatField);
   };
 
   try {
@@ -100,14 +106,21 @@ export async function* readJsonlFile(path: string, options: JsonlReadOptions): A
   }
 }
 
-function parseJsonLine(line: Buffer, decoder: TextDecoder, path: string, lineNumber: number): PositionedRecord {
+function parseJsonLine(
+  line: Buffer,
+  decoder: TextDecoder,
+  path: string,
+  lineNumber: number,
+  formatField: string,
+): PositionedRecord {
   let text: string;
   try {
     text = decoder.decode(line);
   } catch (err) {
     // A gzip file without the .gz name starts with the gzip magic bytes 1f 8b.
     const gzipped = lineNumber === 1 && line[0] === 0x1f && line[1] === 0x8b;
-    const hint = gzipped ? ' (the file is gzip-compressed: name it .jsonl.gz or set dataset.format)' : '';
+    const setting = formatField ? ` or set ${formatField}` : '';
+    const hint = gzipped ? ` (the file is gzip-compressed: name it .jsonl.gz${setting})` : '';
     throw new DatasetError('invalid_argument', `invalid UTF-8 at ${path}:${lineNumber}${hint}`, path, lineNumber, {
       cause: err,
     });

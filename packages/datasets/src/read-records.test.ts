@@ -200,11 +200,15 @@ describe('readRecords errors name the file and 1-based line', () => {
     });
   });
 
-  it('says so when a file read as plain JSONL is gzip-compressed', async () => {
+  it('says so when a file read as plain JSONL is gzip-compressed, suggesting the format field only where there is one', async () => {
     const path = join(dir, 'really-gzip.jsonl');
     await writeFile(path, gzipSync('{"text":"hello"}\n'));
     await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
       message: expect.stringContaining('(the file is gzip-compressed: name it .jsonl.gz or set dataset.format)'),
+    });
+    // A caller whose requests have no format field (pruning's texts) is not told to set one.
+    await expect(readAll({ paths: [path], format: 'auto', textField: 'text', formatField: '' })).rejects.toMatchObject({
+      message: `invalid UTF-8 at ${path}:1 (the file is gzip-compressed: name it .jsonl.gz)`,
     });
   });
 

@@ -23,6 +23,11 @@ export interface DatasetSpec {
   onInvalidRecord?: (record: InvalidRecord) => void;
   /** Longest JSONL line, and longest Parquet string value, accepted in bytes (default 64 MiB). */
   maxLineBytes?: number;
+  /**
+   * The request field that sets `format`, suggested in the message about a misnamed file (a gzip file named
+   * .jsonl); '' where the caller's requests have none. Default `dataset.format`.
+   */
+  formatField?: string;
 }
 
 /**
@@ -58,7 +63,11 @@ export async function* readRecords(spec: DatasetSpec): AsyncGenerator<DatasetRec
       locate = (row) => `${file.path} row ${row}`;
     } else {
       const gzip = file.format === 'jsonl-gzip';
-      records = readJsonlFile(file.path, { gzip, ...(spec.maxLineBytes ? { maxLineBytes: spec.maxLineBytes } : {}) });
+      records = readJsonlFile(file.path, {
+        gzip,
+        ...(spec.maxLineBytes ? { maxLineBytes: spec.maxLineBytes } : {}),
+        ...(spec.formatField !== undefined ? { formatField: spec.formatField } : {}),
+      });
       locate = (line) => `${file.path}:${line}`;
     }
     for await (const { position, raw, line } of records) {

@@ -10,6 +10,7 @@ import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
 import { checkEvaluation } from '../pipeline/evaluation.js';
 import { checkCutPossible, checkOutputName, checkPruningSpec, checkRidgeAlpha } from '../pipeline/pruning.js';
+import { checkDatasetPath } from '../pipeline/text-corpus.js';
 
 /**
  * Thin gRPC adapter: decode, validate against the model (so a bad block size or text fails the call, not
@@ -21,7 +22,10 @@ export function pruningHandlers(
   models: ModelStore,
   dataRoots: DataRoots,
 ): Record<string, UnaryHandler | StreamHandler> {
-  /** Dataset files a spec names must lie inside the data roots; checked before anything reads them. */
+  /**
+   * Dataset files a spec names must be absolute paths inside the data roots; checked before anything reads
+   * them.
+   */
   const checkTextFiles = async (spec: {
     calibration?: pruningV1.CalibrationSpec | undefined;
     evaluation?: pruningV1.EvaluationSpec | undefined;
@@ -30,7 +34,9 @@ export function pruningHandlers(
       [spec.calibration?.texts, 'spec.calibration.texts'],
       [spec.evaluation?.texts, 'spec.evaluation.texts'],
     ] as const) {
-      if (corpus?.source?.$case === 'dataset') await dataRoots.check(corpus.source.value.path, `${field}.dataset.path`);
+      if (corpus?.source?.$case !== 'dataset') continue;
+      checkDatasetPath(corpus.source.value.path, `${field}.dataset.path`);
+      await dataRoots.check(corpus.source.value.path, `${field}.dataset.path`);
     }
   };
   /** Layer structure per model folder; a model version never changes once stored. */

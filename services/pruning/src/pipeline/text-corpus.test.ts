@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,10 +63,44 @@ describe('text corpora for calibration and evaluation', () => {
     rmSync(path);
   });
 
+  it("refuses a relative path, which would resolve against the service's working directory", async () => {
+    for (const path of ['README.md', './notes.txt', '../etc/passwd']) {
+      await expect(checkCorpus(dataset(path), 'spec.calibration.texts')).rejects.toMatchObject({
+        kind: 'invalid_argument',
+        message: `spec.calibration.texts.dataset.path must be an absolute path on the service's machine, got "${path}"`,
+      });
+    }
+  });
+
+  it('refuses a FIFO or a device, whose reading would block or never end, naming the field', async () => {
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    for (const [path, textField] of [
+      [fifo, ''],
+      [fifo, 'text'],
+      ['/dev/zero', ''],
+    ] as const) {
+      await expect(checkCorpus(dataset(path, textField), 'spec.evaluation.texts')).rejects.toMatchObject({
+        kind: 'invalid_argument',
+        message: `spec.evaluation.texts.dataset.path: ${path} is not a regular file (a FIFO, device or socket); name a file or a folder of files`,
+      });
+    }
+  });
+
+  it('tells a gzip file named .jsonl to be renamed, without a format field pruning does not have', async () => {
+    const path = join(dir, 'packed.jsonl');
+    writeFileSync(path, gzipSync('{"text":"hello"}\n'));
+    await expect(loadCorpus(dataset(path, 'text'), 'x')).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: `invalid UTF-8 at ${path}:1 (the file is gzip-compressed: name it .jsonl.gz)`,
+    });
+  });
+
   it('says what is wrong with a dataset before reading it', async () => {
     await expect(checkCorpus(dataset(''), 'evaluation.texts')).rejects.toThrow(/evaluation\.texts\.dataset\.path/);
     await expect(checkCorpus(dataset(join(dir, 'missing.jsonl'), 'text'), 'x')).rejects.toMatchObject({
       kind: 'not_found',
+      message: `x.dataset.path: dataset file not found: ${join(dir, 'missing.jsonl')}`,
     });
     await expect(checkCorpus(dataset(join(dir, 'c.jsonl')), 'calibration.texts')).rejects.toThrow(
       /calibration\.texts\.dataset\.text_field is required/,

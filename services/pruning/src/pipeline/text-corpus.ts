@@ -1,6 +1,13 @@
 import { stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import type { pruningV1 } from '@sift/contracts';
-import { fileAccessError, formatFromExtension, readRecords, readTextParagraphs } from '@sift/datasets';
+import {
+  checkRegularFile,
+  fileAccessError,
+  formatFromExtension,
+  readRecords,
+  readTextParagraphs,
+} from '@sift/datasets';
 import { SiftError } from '@sift/kit';
 
 /**
@@ -10,9 +17,27 @@ import { SiftError } from '@sift/kit';
 export const maxCorpusChars = 64 * 1024 * 1024;
 
 /**
- * Checks a corpus without reading it, for submit time: inline texts present and non-empty; a dataset file
- * that exists, with a text field when it is JSONL or Parquet. Throws invalid_argument or not_found naming
- * `field`.
+ * Checks the form of a dataset path before the data roots or the file system see it: present, without a NUL
+ * character, and absolute (a relative path would resolve against the service's working directory, which the
+ * caller cannot see). Throws invalid_argument naming `field`.
+ */
+export function checkDatasetPath(path: string, field: string): void {
+  if (!path) throw new SiftError('invalid_argument', `${field} is required`);
+  // The file system refuses such a path with a TypeError that would surface as an internal error.
+  if (path.includes('\u0000')) throw new SiftError('invalid_argument', `${field} contains a NUL character`);
+  if (!isAbsolute(path)) {
+    throw new SiftError(
+      'invalid_argument',
+      `${field} must be an absolute path on the service's machine, got "${path}"`,
+    );
+  }
+}
+
+/**
+ * Checks a corpus without reading it, for submit time: inline texts present and non-empty; a dataset path
+ * that is absolute and names an existing regular file (not a FIFO or device, whose reading blocks or never
+ * ends) or folder, with a text field when it is JSONL or Parquet. Throws invalid_argument or not_found
+ * naming `field`.
  */
 export async function checkCorpus(corpus: pruningV1.TextCorpus | undefined, field: string): Promise<void> {
   const source = corpus?.source;
@@ -22,10 +47,18 @@ export async function checkCorpus(corpus: pruningV1.TextCorpus | undefined, fiel
     return;
   }
   const { path, textField } = source.value;
-  if (!path) throw new SiftError('invalid_argument', `${field}.dataset.path is required`);
+  const pathField = `${field}.dataset.path`;
+  checkDatasetPath(path, pathField);
   const info = await stat(path).catch((err: unknown) => {
-    throw fileAccessError(path, err);
+    throw naming(pathField, fileAccessError(path, err));
   });
+  if (!info.isDirectory()) {
+    try {
+      checkRegularFile(path, info);
+    } catch (err) {
+      throw naming(pathField, err);
+    }
+  }
   const plainText = info.isFile() && formatFromExtension(path) === undefined;
   if (!plainText && !textField) {
     throw new SiftError(
@@ -33,6 +66,11 @@ export async function checkCorpus(corpus: pruningV1.TextCorpus | undefined, fiel
       `${field}.dataset.text_field is required for ${path} (JSONL or Parquet): name the field holding the text`,
     );
   }
+}
+
+/** `err` with `field` in front of its message, when it is one of ours (its kind kept); anything else as is. */
+function naming(field: string, err: unknown): unknown {
+  return err instanceof SiftError ? new SiftError(err.kind, `${field}: ${err.message}`, { cause: err }) : err;
 }
 
 /**
@@ -66,7 +104,8 @@ export async function loadCorpus(corpus: pruningV1.TextCorpus | undefined, field
   if (info.isFile() && formatFromExtension(path) === undefined) {
     for await (const paragraph of readTextParagraphs(path)) if (!add(paragraph)) break;
   } else {
-    for await (const record of readRecords({ paths: [path], format: 'auto', textField })) if (!add(record.text)) break;
+    for await (const record of readRecords({ paths: [path], format: 'auto', textField, formatField: '' }))
+      if (!add(record.text)) break;
   }
   if (texts.length === 0) throw new SiftError('invalid_argument', `${field}.dataset: ${path} holds no non-empty text`);
   return texts;

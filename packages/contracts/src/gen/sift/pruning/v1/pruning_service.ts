@@ -224,7 +224,10 @@ export interface InlineTexts {
 
 /** Texts read from a file. */
 export interface DatasetTexts {
-  /** A JSONL (plain or gzip), Parquet or plain-text file; plain text is split into samples on blank lines. */
+  /**
+   * A JSONL (plain or gzip), Parquet or plain-text file, by its absolute path on the service's machine (a
+   * FIFO or device is refused); plain text is split into samples on blank lines, each at most 64 MiB.
+   */
   path: string;
   /** Field holding the text, for JSONL and Parquet; a dot-separated path reaches nested objects. */
   textField: string;
