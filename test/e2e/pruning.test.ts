@@ -72,6 +72,8 @@ describe('pruning end to end', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'sift-prune-'));
     modelsDir = join(dataDir, 'models');
     cpSync(join(repoRoot, 'models/byte-gpt'), join(modelsDir, 'byte-gpt'), { recursive: true });
+    // A model of another kind, which the service must refuse by saying what it is.
+    cpSync(join(repoRoot, 'models/digits-cls'), join(modelsDir, 'digits-cls'), { recursive: true });
     // The same network exported without its hidden-state outputs, as most exporters leave a decoder:
     // the service has to find the layer boundaries by graph analysis.
     const plainDir = join(modelsDir, 'byte-gpt-plain', '1');
@@ -159,12 +161,22 @@ describe('pruning end to end', () => {
     expect(
       await submit({ model: { name: 'byte-gpt', version: '' }, blockSize: 1, calibration: { texts: missingFile } }),
     ).toBe(status.NOT_FOUND);
-    // A relative path resolved against the service's working directory (README.md read the repo's README).
     const refusal = (spec: Record<string, unknown>) =>
       call(client, 'submitPruning', pruningV1.SubmitPruningRequest.fromPartial({ spec } as never)).then(
         () => undefined,
         (e: ServiceError) => e,
       );
+    // Messages a user can act on: the field by its request path, an article that fits, no 100k-character echo.
+    const unnamed = await refusal({ model: { name: '', version: '' }, blockSize: 1, startLayer: 0 });
+    expect(unnamed?.code).toBe(status.INVALID_ARGUMENT);
+    expect(unnamed?.details).toBe('spec.model.name is required');
+    const classifier = await refusal({ model: { name: 'digits-cls', version: '' }, blockSize: 1, startLayer: 0 });
+    expect(classifier?.code).toBe(status.FAILED_PRECONDITION);
+    expect(classifier?.details).toContain('model digits-cls/1 is an "image-classifier" model;');
+    const longName = await refusal({ model: { name: 'm'.repeat(100_000), version: '' }, blockSize: 1, startLayer: 0 });
+    expect(longName?.code).toBe(status.NOT_FOUND);
+    expect(longName?.details).toMatch(/^unknown model "m{200}…"; the store has: /);
+    // A relative path resolved against the service's working directory (README.md read the repo's README).
     const relative = await refusal({
       model: { name: 'byte-gpt', version: '' },
       blockSize: 1,

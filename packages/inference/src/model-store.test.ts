@@ -48,6 +48,27 @@ describe('ModelStore', () => {
     await expect(store.resolve('alpha', '3')).rejects.toMatchObject({ kind: 'not_found' });
     await expect(store.resolve('broken')).rejects.toMatchObject({ kind: 'failed_precondition' });
   });
+
+  it('quotes at most 200 characters of a name or version it cannot find or accept', async () => {
+    const store = new ModelStore(root);
+    const long = 'n'.repeat(100_000);
+    const cut = `${'n'.repeat(200)}…`;
+    await expect(store.resolve(long)).rejects.toMatchObject({
+      kind: 'not_found',
+      message: `unknown model "${cut}"; the store has: alpha, broken`,
+    });
+    await expect(store.resolve(`${long}!`)).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: `model name "${cut}" is not valid (letters, digits, ".", "_", "-")`,
+    });
+    await expect(store.resolve('alpha', long)).rejects.toMatchObject({
+      kind: 'not_found',
+      message: `model "alpha" has no version "${cut}"; versions: 1, 2, 10`,
+    });
+    await expect(store.resolve('alpha', `${long}/`)).rejects.toMatchObject({
+      message: `model version "${cut}" is not valid`,
+    });
+  });
 });
 
 describe('SessionCache integrity check', () => {

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Logger, SiftError } from '@sift/kit';
 import { type ModelManifest, parseManifest } from './manifest.js';
+import { echoed } from './message-text.js';
 
 /** One model version found in the store. */
 export interface StoredModel {
@@ -62,21 +63,27 @@ export class ModelStore {
   /** The named model at `version`, or its highest version when `version` is empty. */
   async resolve(name: string, version = ''): Promise<StoredModel> {
     if (!/^[A-Za-z0-9][\w.-]*$/.test(name)) {
-      throw new SiftError('invalid_argument', `model name "${name}" is not valid (letters, digits, ".", "_", "-")`);
+      throw new SiftError(
+        'invalid_argument',
+        `model name "${echoed(name)}" is not valid (letters, digits, ".", "_", "-")`,
+      );
     }
     if (version !== '' && !/^[\w.-]+$/.test(version)) {
-      throw new SiftError('invalid_argument', `model version "${version}" is not valid`);
+      throw new SiftError('invalid_argument', `model version "${echoed(version)}" is not valid`);
     }
     const versions = (await dirNames(join(this.root, name))).sort(compareVersions);
     if (versions.length === 0) {
       const names = (await this.modelNames()).join(', ');
       // An empty store is most often the wrong folder (SIFT_MODELS_DIR resolved against another directory).
       const has = names || `no models at all (the store is ${resolve(this.root)}: check SIFT_MODELS_DIR)`;
-      throw new SiftError('not_found', `unknown model "${name}"; the store has: ${has}`);
+      throw new SiftError('not_found', `unknown model "${echoed(name)}"; the store has: ${has}`);
     }
     const chosen = version === '' ? versions[versions.length - 1] : versions.find((v) => v === version);
     if (!chosen) {
-      throw new SiftError('not_found', `model "${name}" has no version "${version}"; versions: ${versions.join(', ')}`);
+      throw new SiftError(
+        'not_found',
+        `model "${name}" has no version "${echoed(version)}"; versions: ${versions.join(', ')}`,
+      );
     }
     const dir = join(this.root, name, chosen);
     return { name, version: chosen, dir, manifest: await readManifest(join(dir, 'model.json')) };

@@ -2,7 +2,9 @@ import { createFeaturizer, type EncodedInput, type Featurizer, type FeedTensor }
 import {
   type BatcherOptions,
   DynamicBatcher,
+  echoed,
   float32Output,
+  indefiniteArticle,
   type ModelStore,
   runOutputs,
   type SessionCache,
@@ -21,7 +23,7 @@ export function embeddingInfo(model: StoredModel): EmbeddingModelInfo {
   if (!embeddingTasks.has(m.task)) {
     throw new SiftError(
       'invalid_argument',
-      `model ${model.name}/${model.version} is a ${m.task} model, not an embedding model`,
+      `model ${model.name}/${model.version} is ${indefiniteArticle(m.task)} ${echoed(m.task)} model, not an embedding model`,
     );
   }
   const dims = m.embedding?.dimensions;

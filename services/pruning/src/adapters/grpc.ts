@@ -2,7 +2,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, pruningV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
-import type { ModelStore } from '@sift/inference';
+import { echoed, type ModelStore } from '@sift/inference';
 import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
 import { type CallContext, requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
@@ -169,7 +169,10 @@ export function pruningHandlers(
     if (!spec) throw new SiftError('invalid_argument', 'spec is required');
     checkHealingEnums(spec.healing);
     if (spec.outputName && !/^[A-Za-z0-9][\w.-]*$/.test(spec.outputName)) {
-      throw new SiftError('invalid_argument', `spec.output_name "${spec.outputName}" is not a valid model name`);
+      throw new SiftError(
+        'invalid_argument',
+        `spec.output_name "${echoed(spec.outputName)}" is not a valid model name (letters, digits, ".", "_", "-")`,
+      );
     }
     const decoder = await decoderOf(spec.model);
     await checkOutputName(models, spec.outputName, decoder.stored.name);

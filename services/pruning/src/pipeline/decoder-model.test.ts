@@ -26,13 +26,22 @@ const inline = (texts: string[]) => ({ source: { $case: 'inline' as const, value
 describe('what the pruning service accepts', () => {
   writeManifest('classifier', 'classification', { kind: 'bytes' });
   writeManifest('wordpiece-lm', 'language-model', { kind: 'wordpiece' });
+  writeManifest('digits', 'image-classifier', { kind: 'bytes' });
   const store = new ModelStore(root);
 
   it('answers not_found for an unknown model and failed_precondition for a model that is not a byte decoder', async () => {
     await expect(resolveDecoder(store, { name: 'nope', version: '' })).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(resolveDecoder(store, { name: '', version: '' })).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: 'spec.model.name is required',
+    });
     await expect(resolveDecoder(store, { name: 'classifier', version: '' })).rejects.toMatchObject({
       kind: 'failed_precondition',
-      message: expect.stringContaining('language-model'),
+      message:
+        'model classifier/1 is a "classification" model; pruning needs a decoder-only language model (task "language-model")',
+    });
+    await expect(resolveDecoder(store, { name: 'digits', version: '' })).rejects.toMatchObject({
+      message: expect.stringContaining('model digits/1 is an "image-classifier" model;'),
     });
     await expect(resolveDecoder(store, { name: 'wordpiece-lm', version: '' })).rejects.toMatchObject({
       kind: 'failed_precondition',

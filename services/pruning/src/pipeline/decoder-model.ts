@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { commonV1 } from '@sift/contracts';
-import { checkSha256, graphFile, type ModelStore, type StoredModel } from '@sift/inference';
+import { checkSha256, echoed, graphFile, indefiniteArticle, type ModelStore, type StoredModel } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 import {
   decodeOnnxModel,
@@ -28,13 +28,13 @@ export interface DecoderModel {
  * model and failed_precondition for any other kind.
  */
 export async function resolveDecoder(store: ModelStore, ref: commonV1.ModelRef | undefined): Promise<StoredModel> {
-  if (!ref?.name) throw new SiftError('invalid_argument', 'model.name is required');
+  if (!ref?.name) throw new SiftError('invalid_argument', 'spec.model.name is required');
   const stored = await store.resolve(ref.name, ref.version);
   const m = stored.manifest;
   if (m.task !== 'language-model') {
     throw new SiftError(
       'failed_precondition',
-      `model ${stored.name}/${stored.version} is a "${m.task}" model; pruning needs a decoder-only language model (task "language-model")`,
+      `model ${stored.name}/${stored.version} is ${indefiniteArticle(m.task)} "${echoed(m.task)}" model; pruning needs a decoder-only language model (task "language-model")`,
     );
   }
   if (m.preprocessing?.kind !== 'bytes') {

@@ -8,6 +8,7 @@ import {
   readRecords,
   readTextParagraphs,
 } from '@sift/datasets';
+import { echoed } from '@sift/inference';
 import { SiftError } from '@sift/kit';
 
 /**
@@ -28,7 +29,7 @@ export function checkDatasetPath(path: string, field: string): void {
   if (!isAbsolute(path)) {
     throw new SiftError(
       'invalid_argument',
-      `${field} must be an absolute path on the service's machine, got "${path}"`,
+      `${field} must be an absolute path on the service's machine, got "${echoed(path)}"`,
     );
   }
 }
