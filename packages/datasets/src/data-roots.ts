@@ -1,6 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { SiftError } from '@sift/kit/errors';
+import { shownPath } from './dataset-files.js';
 
 /**
  * Which folders a service may read datasets from and write outputs to. Requests name files by path, and
@@ -57,7 +58,7 @@ export class DataRoots {
     if (!inside) {
       throw new SiftError(
         'permission_denied',
-        `${field} ${path} is outside the folders this service may use (SIFT_DATA_ROOTS: ${this.configured.join(', ')})`,
+        `${field} ${shownPath(path)} is outside the folders this service may use (SIFT_DATA_ROOTS: ${this.configured.join(', ')})`,
       );
     }
   }

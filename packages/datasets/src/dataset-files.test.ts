@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,6 +37,25 @@ describe('listDatasetFiles', () => {
       await expect(listDatasetFiles([join(dir, 'ok.jsonl')], 'auto')).resolves.toEqual([
         { path: join(dir, 'ok.jsonl'), format: 'jsonl' },
       ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers a path too long for the file system, or a symbolic-link loop, as a bad argument, not an internal error', async () => {
+    const long = `/tmp/${'a'.repeat(100_000)}.jsonl`;
+    await expect(listDatasetFiles([long], 'auto')).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: `path too long for the file system (${long.length} characters): ${long.slice(0, 200)}…`,
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'sift-files-'));
+    try {
+      symlinkSync(join(dir, 'b.jsonl'), join(dir, 'a.jsonl'));
+      symlinkSync(join(dir, 'a.jsonl'), join(dir, 'b.jsonl'));
+      await expect(listDatasetFiles([join(dir, 'a.jsonl')], 'auto')).rejects.toMatchObject({
+        kind: 'invalid_argument',
+        message: `${join(dir, 'a.jsonl')} is a loop of symbolic links`,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -105,8 +105,31 @@ export function fileAccessError(path: string, err: unknown): Error {
   if (code === 'EACCES' || code === 'EPERM') {
     return new DatasetError('invalid_argument', `no permission to read ${path}`, path, undefined, { cause: err });
   }
+  if (code === 'ENAMETOOLONG') {
+    return new DatasetError(
+      'invalid_argument',
+      `path too long for the file system (${path.length} characters): ${shownPath(path)}`,
+      path,
+      undefined,
+      { cause: err },
+    );
+  }
+  if (code === 'ELOOP') {
+    return new DatasetError('invalid_argument', `${path} is a loop of symbolic links`, path, undefined, {
+      cause: err,
+    });
+  }
   if (code === 'EISDIR') {
     return new DatasetError('invalid_argument', `${path} is a directory, not a file`, path, undefined, { cause: err });
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * A path as a message quotes it: whole up to 200 characters, else its start and an ellipsis, so a 100,000
+ * character path does not fill the caller's error, the log and the job record (as `echoed` in
+ * `@sift/inference`, which this package does not depend on).
+ */
+export function shownPath(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }
