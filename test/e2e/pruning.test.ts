@@ -243,6 +243,26 @@ describe('pruning end to end', () => {
       (e: ServiceError) => e.code,
     );
     expect(bogusPage).toBe(status.INVALID_ARGUMENT);
+    // An unknown filter value matched no job and answered an empty page, as if there were none.
+    const listRefusal = (request: Partial<pruningV1.ListJobsRequest>) =>
+      call(client, 'listJobs', pruningV1.ListJobsRequest.fromPartial(request)).then(
+        () => undefined,
+        (e: ServiceError) => e,
+      );
+    const badKind = await listRefusal({ kind: 77 as pruningV1.JobKind });
+    expect(badKind?.code).toBe(status.INVALID_ARGUMENT);
+    expect(badKind?.details).toBe(
+      'kind has the unknown value 77; expected one of JOB_KIND_UNSPECIFIED, JOB_KIND_ANALYSIS, JOB_KIND_PRUNING',
+    );
+    for (const state of [99, -1]) {
+      const badState = await listRefusal({ states: [commonV1.JobState.JOB_STATE_SUCCEEDED, state] });
+      expect(badState?.code).toBe(status.INVALID_ARGUMENT);
+      expect(badState?.details).toMatch(
+        new RegExp(
+          `^states\\[1\\] has the unknown value ${state}; expected one of JOB_STATE_UNSPECIFIED, JOB_STATE_QUEUED, `,
+        ),
+      );
+    }
   });
 
   it('fails a job whose plain-text file is one 2 GiB line, naming file and line, and the worker lives on', async () => {

@@ -214,6 +214,9 @@ export function pruningHandlers(
   });
 
   const listJobs: UnaryHandler<pruningV1.ListJobsRequest, pruningV1.ListJobsResponse> = async (req) => {
+    // An unknown value matches no job: answering an empty page would hide the typo behind "no jobs".
+    requireKnownEnum(req.kind, pruningV1.JobKind, 'kind');
+    for (const [i, state] of req.states.entries()) requireKnownEnum(state, commonV1.JobState, `states[${i}]`);
     const page = await store.page(req.pageToken, Math.min(req.pageSize || 50, 500), ({ status: s }) => {
       if (!s) return false;
       return (req.states.length === 0 || req.states.includes(s.state)) && (!req.kind || s.kind === req.kind);
