@@ -6,6 +6,7 @@ import {
   qualityFilterNames,
   type TextNormalization,
 } from '../domain/index.js';
+import { excerpt } from './excerpt.js';
 
 /** A pipeline step with every default filled in and every range checked. */
 /** Index files of earlier datasets to dedup against, and where to save this dataset's. */
@@ -117,6 +118,16 @@ export const qualityFilterByCode: Record<number, QualityFilterName> = {
  */
 export const maxSteps = 64;
 
+/** INVALID_ARGUMENT naming `steps` when there are more than {@link maxSteps}. */
+export function checkStepCount(steps: readonly unknown[]): void {
+  if (steps.length > maxSteps) {
+    throw new SiftError(
+      'invalid_argument',
+      `steps: ${steps.length} steps; a pipeline has at most ${maxSteps} (split the work into several jobs)`,
+    );
+  }
+}
+
 /**
  * Checks a submitted pipeline before any work starts and fills in defaults. Errors are INVALID_ARGUMENT
  * naming `steps[i].<field>`; steps that need embeddings or clusters must come after the step that makes
@@ -124,12 +135,7 @@ export const maxSteps = 64;
  */
 export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
   if (steps.length === 0) throw new SiftError('invalid_argument', 'steps: at least one step is required');
-  if (steps.length > maxSteps) {
-    throw new SiftError(
-      'invalid_argument',
-      `steps: ${steps.length} steps; a pipeline has at most ${maxSteps} (split the work into several jobs)`,
-    );
-  }
+  checkStepCount(steps);
   const out: ResolvedStep[] = [];
   let embedded = false;
   let clustered = false;
@@ -152,7 +158,8 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
     const occurrence = (occurrences.get(kind.$case) ?? 0) + 1;
     occurrences.set(kind.$case, occurrence);
     const name = step.name || (occurrence === 1 ? kindName : `${kindName}_${occurrence}`);
-    if (names.has(name)) throw new SiftError('invalid_argument', `${at}.name: "${name}" is used by an earlier step`);
+    if (names.has(name))
+      throw new SiftError('invalid_argument', `${at}.name: "${excerpt(name)}" is used by an earlier step`);
     names.add(name);
     const needs = (what: 'embeddings' | 'clusters') => {
       if (what === 'embeddings' && !embedded) {
@@ -296,7 +303,7 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
         if (tokenizer !== 'code-tokens' && tokenizer !== 'utf8-bytes') {
           throw new SiftError(
             'invalid_argument',
-            `${at}.long_file_pruning.tokenizer: "${tokenizer}" is not available; use "code-tokens" (default) or "utf8-bytes"`,
+            `${at}.long_file_pruning.tokenizer: "${excerpt(tokenizer)}" is not available; use "code-tokens" (default) or "utf8-bytes"`,
           );
         }
         out.push({
