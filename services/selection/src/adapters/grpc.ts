@@ -15,6 +15,7 @@ import {
   claimOutput,
   indexSavesOf,
   releaseOutput,
+  type ServiceFolder,
 } from '../pipeline/output-location.js';
 import { datasetFiles } from '../pipeline/outputs.js';
 import { checkRequestLimits, requestLimits } from '../pipeline/request-limits.js';
@@ -30,6 +31,8 @@ export function selectionHandlers(
   dataRoots: DataRoots,
   languageModels: LanguageModelScorer,
   embedder: TextEmbedder,
+  /** The service's data folder and model store: no job writes into them. */
+  ownFolders: readonly ServiceFolder[],
 ): Record<string, UnaryHandler | StreamHandler> {
   const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
     // First, before any value is used, looked up or repeated in a message.
@@ -75,13 +78,14 @@ export function selectionHandlers(
     // Every file the job will read or write, before anything touches them (the worker checks the roots
     // again when it starts the job).
     await checkJobPaths(dataRoots, dataset, req.output, steps);
-    await checkOutputLocation(
-      dataset.paths,
-      await datasetFiles(dataset),
-      req.output,
-      indexSavesOf(steps),
-      req.resumeJobId,
-    );
+    await checkOutputLocation({
+      datasetPaths: dataset.paths,
+      datasetFiles: await datasetFiles(dataset),
+      output: req.output,
+      indexSaves: indexSavesOf(steps),
+      resumedFrom: req.resumeJobId,
+      serviceFolders: ownFolders,
+    });
     await checkStepInputs(steps, { languageModels, embedder });
     const resume = req.resumeJobId
       ? await planResume(store, req.resumeJobId, dataset, steps).catch(naming('resume_job_id'))

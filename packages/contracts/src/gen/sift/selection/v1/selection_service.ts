@@ -595,7 +595,11 @@ export interface OutputSpec {
   format: DatasetFormat;
   /** Also write the dropped records, with their decisions, to a separate file. */
   writeDropped: boolean;
-  /** Allow writing into a non-empty directory, replacing earlier outputs. */
+  /**
+   * Replace the outputs of an earlier job: allowed only in a directory that holds nothing but what a
+   * selection job writes there (its outputs, its `.sift-job` claim file, dedup indexes); any other entry is
+   * FAILED_PRECONDITION naming it.
+   */
   overwrite: boolean;
   /**
    * Succeed even when no record is kept; otherwise an empty result fails the job, because an empty output
@@ -627,7 +631,10 @@ export interface DedupIndex {
    * otherwise.
    */
   loadPaths: string[];
-  /** Save the index of this dataset's kept records here, for later jobs to load; empty saves none. */
+  /**
+   * Save the index of this dataset's kept records here, for later jobs to load; empty saves none. An
+   * existing file there must be a dedup index Sift wrote (it is replaced); any other is FAILED_PRECONDITION.
+   */
   savePath: string;
 }
 
