@@ -66,7 +66,7 @@ describe('checkRequestLimits', () => {
       ],
     });
     expect(refusal(save)?.message).toBe(
-      `steps[0].minhash_dedup.index.load_paths[1] has ${path.length} characters; at most ${requestLimits.pathChars}`,
+      `steps[0].index.load_paths[1] has ${path.length} characters; at most ${requestLimits.pathChars}`,
     );
     const name = request({ steps: [{ ...(request().steps[0] as selectionV1.Step), name: 'n'.repeat(300) }] });
     expect(refusal(name)?.message).toBe(`steps[0].name has 300 characters; at most ${requestLimits.nameChars}`);

@@ -56,7 +56,8 @@ export function checkRequestLimits(req: selectionV1.SubmitJobRequest): void {
       case 'minhashDedup': {
         const index = kind.value.index;
         if (!index) break;
-        const field = `${at}.${kind.$case === 'exactDedup' ? 'exact_dedup' : 'minhash_dedup'}.index`;
+        // Named as the path checks name them.
+        const field = `${at}.index`;
         checkCount(index.loadPaths, requestLimits.paths, `${field}.load_paths`, 'paths');
         for (const [j, p] of index.loadPaths.entries()) {
           checkLength(p, requestLimits.pathChars, `${field}.load_paths[${j}]`);
