@@ -5,7 +5,7 @@ import { type Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
-import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import { requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { planResume, takeOverStages } from '../jobs/resume.js';
 import { excerpt, maxJobErrorChars } from '../pipeline/excerpt.js';
@@ -74,6 +74,8 @@ export function selectionHandlers(
       throw new SiftError('invalid_argument', 'dataset.paths: at least one path is required');
     if (!dataset.textField) throw new SiftError('invalid_argument', 'dataset.text_field is required');
     if (!req.output?.path) throw new SiftError('invalid_argument', 'output.path is required');
+    requireKnownEnum(dataset.format, selectionV1.DatasetFormat, 'dataset.format');
+    requireKnownEnum(req.output.format, selectionV1.DatasetFormat, 'output.format');
     const steps = resolveSteps(req.steps);
     // Every file the job will read or write, before anything touches them (the worker checks the roots
     // again when it starts the job).
@@ -129,6 +131,7 @@ export function selectionHandlers(
   });
 
   const listJobs: UnaryHandler<selectionV1.ListJobsRequest, selectionV1.ListJobsResponse> = async (req) => {
+    for (const [i, s] of req.states.entries()) requireKnownEnum(s, commonV1.JobState, `states[${i}]`);
     const page = await store.page(
       jobIdOf(req.pageToken, 'page_token'),
       Math.min(req.pageSize || 50, 500),
@@ -181,6 +184,18 @@ export function selectionHandlers(
       );
     }
     const batchSize = Math.min(req.batchSize || 1000, 10_000);
+    // A stage the job does not have would filter out every decision: an empty stream that looks like an answer.
+    const known = [
+      ...new Set([...job.report.stages.map((s) => s.stage), ...job.report.resolvedSteps.map((s) => s.name)]),
+    ];
+    for (const [i, stage] of req.stages.entries()) {
+      if (!known.includes(stage)) {
+        throw new SiftError(
+          'invalid_argument',
+          `stages[${i}]: "${excerpt(stage)}" is not a stage of job ${req.jobId}; its stages are ${known.join(', ')}`,
+        );
+      }
+    }
     const stages = new Set(req.stages);
     let batch: selectionV1.RecordDecision[] = [];
     const lines = createInterface({ input: createReadStream(job.report.decisionsPath) });

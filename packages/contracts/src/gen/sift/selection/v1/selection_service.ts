@@ -1045,7 +1045,7 @@ export interface ListJobsRequest {
   pageSize: number;
   /** `next_page_token` of the previous page; empty for the first page. */
   pageToken: string;
-  /** Only jobs in these states; empty lists all. */
+  /** Only jobs in these states; empty lists all. A value the contract lacks is INVALID_ARGUMENT. */
   states: JobState[];
 }
 
@@ -1105,7 +1105,10 @@ export interface RecordDecision {
 export interface StreamDecisionsRequest {
   /** The job's id. */
   jobId: string;
-  /** Only decisions of these stages; empty means all. */
+  /**
+   * Only decisions of these stages (the job's step names); empty means all. A name that is not a stage of
+   * the job is INVALID_ARGUMENT listing its stages.
+   */
   stages: string[];
   /** Only dropped records. */
   droppedOnly: boolean;
