@@ -598,7 +598,12 @@ describe('selection job end to end', () => {
     expect(semantic.every((d) => d.reason === selectionV1.DecisionReason.DECISION_REASON_SEMANTIC_DUPLICATE)).toBe(
       true,
     );
-    expect((await streamDecisions(client, { jobId, stages: ['no-such-stage'] })).flat()).toEqual([]);
+    // A stage the job does not have is a mistake, not a filter that matches nothing.
+    const noStage = await grpcError(streamDecisions(client, { jobId, stages: ['semdedup', 'no-such-stage'] }));
+    expect(noStage?.code).toBe(status.INVALID_ARGUMENT);
+    expect(noStage?.details).toBe(
+      `stages[1]: "no-such-stage" is not a stage of job ${jobId}; its stages are exact, embed, cluster, semdedup`,
+    );
 
     // A well-formed id no job has is NOT_FOUND; one that is not a job id at all is INVALID_ARGUMENT.
     const unknown = await grpcError(streamDecisions(client, { jobId: 'job-zzzz-00000000' }));
@@ -606,6 +611,146 @@ describe('selection job end to end', () => {
     expect(unknown?.details).toContain('job-zzzz-00000000');
     const malformed = await grpcError(streamDecisions(client, { jobId: '../../etc' }));
     expect(malformed?.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('saves an index over an earlier index only, and overwrites only a folder of selection outputs, refusing at submit', async () => {
+    const dataset = join(dataDir, 'guard.jsonl');
+    writeCorpusWithNearDuplicates(dataset, 20, 0);
+    const out = join(dataDir, 'out-guard');
+    const index = join(dataDir, 'guard-indexes', 'exact.idx');
+    const exactJob = (path: string, savePath: string, overwrite = false) => ({
+      dataset: { paths: [dataset], textField: 'text', idField: 'id' },
+      steps: [{ name: 'exact', exactDedup: { index: { savePath } } }],
+      output: { path, overwrite },
+    });
+    const first = await submit(exactJob(out, index));
+    expect(first.status).toBe(202);
+    expect((await final(first.body.jobId)).status.state).toBe('JOB_STATE_SUCCEEDED');
+
+    // Another job's record in the service's data folder, and a file of the user's, are not indexes.
+    const record = join(dataDir, 'selection', 'jobs', first.body.jobId, 'job.json');
+    const recordBefore = readFileSync(record, 'utf8');
+    const overRecord = await submit(exactJob(join(dataDir, 'out-guard-2'), record));
+    expect(overRecord.status).toBe(400);
+    expect(overRecord.body.error.message).toContain(
+      `steps[0].index.save_path ${record} is inside the service's data folder (SIFT_SELECTION_DATA_DIR: `,
+    );
+    const notes = join(dataDir, 'guard-notes.txt');
+    writeFileSync(notes, 'keep me');
+    const overNotes = await submit(exactJob(join(dataDir, 'out-guard-2'), notes));
+    expect(overNotes.status).toBe(409);
+    expect(overNotes.body.error.message).toBe(
+      `steps[0].index.save_path ${notes} exists and is not a Sift dedup index; saving the index would replace it, so name a new file (or an index an earlier job saved)`,
+    );
+    const relativeIndex = await submit(exactJob(join(dataDir, 'out-guard-2'), 'indexes/exact.idx'));
+    expect(relativeIndex.status).toBe(400);
+    expect(relativeIndex.body.error.message).toContain('steps[0].index.save_path must be an absolute path');
+    const outsideIndex = await submit(exactJob(join(dataDir, 'out-guard-2'), join(tmpdir(), 'sift-elsewhere.idx')));
+    expect(outsideIndex.status).toBe(403);
+    expect(outsideIndex.body.error.message).toContain('steps[0].index.save_path');
+
+    // The first job's folder and index may be written again: they hold only what a selection job writes.
+    const again = await submit(exactJob(out, index, true));
+    expect(again.status).toBe(202);
+    expect((await final(again.body.jobId)).status.state).toBe('JOB_STATE_SUCCEEDED');
+    // A file of the user's in the folder, or the service's own folder, are not the outputs of a job.
+    writeFileSync(join(out, 'notes.md'), 'mine');
+    const foreign = await submit(exactJob(out, '', true));
+    expect(foreign.status).toBe(409);
+    expect(foreign.body.error.message).toContain(`output.path ${out} holds notes.md, which no selection job writes`);
+    const intoService = await submit(exactJob(join(dataDir, 'selection', 'jobs', first.body.jobId), '', true));
+    expect(intoService.status).toBe(400);
+    expect(intoService.body.error.message).toContain("is inside the service's data folder");
+
+    // Nothing that was there is lost.
+    expect(readFileSync(record, 'utf8')).toBe(recordBefore);
+    expect(readFileSync(notes, 'utf8')).toBe('keep me');
+    expect(readFileSync(join(out, 'notes.md'), 'utf8')).toBe('mine');
+    expect(readFileSync(join(out, '.sift-job'), 'utf8').trim()).toBe(again.body.jobId);
+
+    // A NUL character in any path is refused, naming the field, before the file system sees it.
+    const nul = `${dataDir}/bad\u0000name`;
+    const withNul = [
+      [{ ...exactJob(out, ''), dataset: { paths: [nul], textField: 'text' } }, 'dataset.paths[0]'],
+      [exactJob(nul, ''), 'output.path'],
+      [exactJob(join(dataDir, 'out-guard-2'), nul), 'steps[0].index.save_path'],
+      [
+        { ...exactJob(join(dataDir, 'out-guard-2'), ''), steps: [{ exactDedup: { index: { loadPaths: [nul] } } }] },
+        'steps[0].index.load_paths[0]',
+      ],
+    ] as const;
+    for (const [body, field] of withNul) {
+      const refused = await submit(body);
+      expect(refused.status, field).toBe(400);
+      expect(refused.body.error.message).toBe(`${field} contains a NUL character`);
+    }
+  });
+
+  it('bounds what a request holds and a job error repeats, and refuses enum numbers the contract lacks', async () => {
+    const dataset = join(dataDir, 'bounds.jsonl');
+    writeCorpusWithNearDuplicates(dataset, 10, 0);
+    const request = selectionV1.SubmitJobRequest.fromPartial({
+      dataset: { paths: [dataset], textField: 'text', idField: 'id' },
+      steps: [{ name: 'exact', kind: { $case: 'exactDedup', value: {} } }],
+      output: { path: join(dataDir, 'out-bounds') },
+    });
+    /** `request` with some of its dataset's and output's fields changed, over gRPC. */
+    const submitOverGrpc = (change: {
+      dataset?: Partial<selectionV1.Dataset>;
+      output?: Partial<selectionV1.OutputSpec>;
+      steps?: selectionV1.Step[];
+    }) =>
+      new Promise<selectionV1.SubmitJobResponse>((resolve, reject) =>
+        client.submitJob(
+          {
+            ...request,
+            dataset: { ...(request.dataset as selectionV1.Dataset), ...change.dataset },
+            output: { ...(request.output as selectionV1.OutputSpec), ...change.output },
+            steps: change.steps ?? request.steps,
+          },
+          (err, res) => (err ? reject(err) : resolve(res)),
+        ),
+      );
+    const listOverGrpc = (req: Partial<selectionV1.ListJobsRequest>) =>
+      new Promise<selectionV1.ListJobsResponse>((resolve, reject) =>
+        client.listJobs(selectionV1.ListJobsRequest.fromPartial(req), (err, res) => (err ? reject(err) : resolve(res))),
+      );
+    const huge = await grpcError(submitOverGrpc({ dataset: { textField: 'x'.repeat(7_000_000) } }));
+    expect(huge?.code).toBe(status.INVALID_ARGUMENT);
+    expect(huge?.details).toBe('dataset.text_field has 7000000 characters; at most 256');
+    const manySteps = await grpcError(submitOverGrpc({ steps: Array(65).fill(request.steps[0]) }));
+    expect(manySteps?.code).toBe(status.INVALID_ARGUMENT);
+    expect(manySteps?.details).toBe('steps: 65 steps; a pipeline has at most 64 (split the work into several jobs)');
+    const format = await grpcError(submitOverGrpc({ dataset: { format: 99 as selectionV1.DatasetFormat } }));
+    expect(format?.code).toBe(status.INVALID_ARGUMENT);
+    expect(format?.details).toMatch(/^dataset\.format has the unknown value 99; expected one of DATASET_FORMAT_/);
+    const outFormat = await grpcError(submitOverGrpc({ output: { format: 7 as selectionV1.DatasetFormat } }));
+    expect(outFormat?.details).toMatch(/^output\.format has the unknown value 7/);
+    for (const state of [99, -1]) {
+      const listed = await grpcError(listOverGrpc({ states: [1, state as commonV1.JobState] }));
+      expect(listed?.code).toBe(status.INVALID_ARGUMENT);
+      expect(listed?.details).toMatch(
+        new RegExp(`^states\\[1\\] has the unknown value ${state}; expected one of JOB_STATE_`),
+      );
+    }
+
+    // A job whose error would repeat a megabyte of the dataset keeps a bounded part of it.
+    const longId = 'i'.repeat(1_000_000);
+    const copies = join(dataDir, 'bounds-duplicate-ids.jsonl');
+    writeFileSync(
+      copies,
+      `${JSON.stringify({ id: longId, text: 'a' })}\n${JSON.stringify({ id: longId, text: 'b' })}\n`,
+    );
+    const failing = await submitOverGrpc({
+      dataset: { paths: [copies] },
+      output: { path: join(dataDir, 'out-bounds-ids') },
+    });
+    const failed = await final(failing.jobId);
+    expect(failed.status.state).toBe('JOB_STATE_FAILED');
+    expect(failed.status.error).toMatch(/^duplicate record id "i{200}… \(1000000 characters\)": records 0 and 1/);
+    expect(failed.status.error.length).toBeLessThanOrEqual(2000);
+    const page = await listOverGrpc({ pageSize: 500, states: [commonV1.JobState.JOB_STATE_FAILED] });
+    expect(page.jobs.find((j) => j.jobId === failing.jobId)?.error).toBe(failed.status.error);
   });
 
   it('fails a pipeline that keeps nothing, naming output.allow_empty, and writes an empty kept file when it is set', async () => {

@@ -10,6 +10,7 @@ import { StoreLanguageModels } from './adapters/language-model.js';
 import type { SelectionConfig } from './config.js';
 import { JobStore } from './jobs/job-store.js';
 import { SelectionWorker } from './jobs/worker.js';
+import { serviceFolders } from './pipeline/output-location.js';
 import { createSelectionKernels } from './pipeline/stages.js';
 
 /** A running selection service (gRPC API and, unless disabled, a queue worker). */
@@ -52,7 +53,7 @@ export async function startSelectionService(config: SelectionConfig, logger: Log
     services: [
       {
         definition: selectionV1.SelectionServiceService,
-        handlers: selectionHandlers(store, bus, dataRoots, languageModels, embedder),
+        handlers: selectionHandlers(store, bus, dataRoots, languageModels, embedder, serviceFolders(config)),
       },
     ],
     onCallFinished: metrics.record,

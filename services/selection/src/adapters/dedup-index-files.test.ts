@@ -1,10 +1,16 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '@sift/numeric';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exactDedup, exactIndexOf, minHashDedup, minHashIndexOf, noTextNormalization } from '../domain/index.js';
-import { loadExactIndex, loadMinHashIndex, saveExactIndex, saveMinHashIndex } from './dedup-index-files.js';
+import {
+  isDedupIndexFile,
+  loadExactIndex,
+  loadMinHashIndex,
+  saveExactIndex,
+  saveMinHashIndex,
+} from './dedup-index-files.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -103,5 +109,35 @@ describe('index file errors', () => {
     await expect(loadExactIndex([join(dir, 'cut.idx')])).rejects.toThrow(/cut\.idx is truncated/);
     await expect(loadMinHashIndex([good])).rejects.toThrow(/is of kind 'exact', expected 'minhash'/);
     await expect(loadExactIndex([])).rejects.toMatchObject({ kind: 'invalid_argument' });
+  });
+});
+
+describe('what an index may replace', () => {
+  it('recognises index files Sift wrote, of either kind, and nothing else', async () => {
+    await saveExactIndex(join(dir, 'exact.idx'), exactIndexOf(exactDedup(['a']), ['x']));
+    await saveMinHashIndex(join(dir, 'minhash.idx'), minHashIndexOf(minHashDedup(['a b c d e f']), ['x']));
+    await writeFile(join(dir, 'job.json'), '{"status": {}}');
+    await writeFile(join(dir, 'short'), 'SIFT');
+    await mkdir(join(dir, 'folder'));
+    expect(await isDedupIndexFile(join(dir, 'exact.idx'))).toBe(true);
+    expect(await isDedupIndexFile(join(dir, 'minhash.idx'))).toBe(true);
+    for (const other of ['job.json', 'short', 'folder', 'missing']) {
+      expect(await isDedupIndexFile(join(dir, other)), other).toBe(false);
+    }
+  });
+
+  it('replace an earlier index, but leave any other file that appeared at the path as it was', async () => {
+    const path = join(dir, 'exact.idx');
+    await saveExactIndex(path, exactIndexOf(exactDedup(['a']), ['x']));
+    await saveExactIndex(path, exactIndexOf(exactDedup(['b']), ['y']));
+    expect([...(await loadExactIndex([path])).records.values()]).toEqual(['y']);
+    const record = join(dir, 'job.json');
+    await writeFile(record, '{"status": {}}');
+    await expect(saveExactIndex(record, exactIndexOf(exactDedup(['a']), ['x']))).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      message: `${record} exists and is not a Sift dedup index; the index was not saved, so as not to replace it`,
+    });
+    expect(await readFile(record, 'utf8')).toBe('{"status": {}}');
+    expect((await readdir(dir)).sort()).toEqual(['exact.idx', 'job.json']);
   });
 });

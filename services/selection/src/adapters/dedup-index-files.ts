@@ -1,4 +1,5 @@
-import { type FileHandle, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SiftError } from '@sift/kit/errors';
 import {
@@ -40,6 +41,25 @@ interface IndexHeader {
   kind: 'exact' | 'minhash';
   count: number;
   [parameter: string]: unknown;
+}
+
+/**
+ * Whether `path` is a dedup index file Sift wrote (a regular file that starts with the magic, of any format
+ * version): the only kind of existing file a step's `save_path` may replace. Anything else there (another
+ * job's job.json, a dataset) is left alone. Reads 8 bytes, and never opens what is not a regular file (a
+ * FIFO would block the reader).
+ */
+export async function isDedupIndexFile(path: string): Promise<boolean> {
+  if (!(await stat(path).catch(() => undefined))?.isFile()) return false;
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
+  if (!file) return false;
+  try {
+    const head = Buffer.alloc(magic.length);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    return bytesRead === magic.length && head.equals(magic);
+  } finally {
+    await file.close();
+  }
 }
 
 /** Writes `index` (the kept records of an exact dedup) to `path`. */
@@ -295,6 +315,13 @@ async function writeIndexFile(
   header: IndexHeader,
   records: (writer: IndexWriter) => Promise<void>,
 ): Promise<void> {
+  // Checked at submit too; again here because the file may have appeared while the job ran.
+  if ((await stat(path).catch(() => undefined)) && !(await isDedupIndexFile(path))) {
+    throw new SiftError(
+      'failed_precondition',
+      `${path} exists and is not a Sift dedup index; the index was not saved, so as not to replace it`,
+    );
+  }
   const writer = await IndexWriter.create(path, header);
   try {
     await records(writer);

@@ -5,17 +5,20 @@ import { type Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
-import { SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import { requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { planResume, takeOverStages } from '../jobs/resume.js';
+import { excerpt, maxJobErrorChars } from '../pipeline/excerpt.js';
 import {
   checkJobPaths,
   checkOutputLocation,
   claimOutput,
   indexSavesOf,
   releaseOutput,
+  type ServiceFolder,
 } from '../pipeline/output-location.js';
 import { datasetFiles } from '../pipeline/outputs.js';
+import { checkRequestLimits, requestLimits } from '../pipeline/request-limits.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
 import { checkStepInputs, naming } from '../pipeline/step-inputs.js';
 import { resolveSteps } from '../pipeline/steps.js';
@@ -28,8 +31,12 @@ export function selectionHandlers(
   dataRoots: DataRoots,
   languageModels: LanguageModelScorer,
   embedder: TextEmbedder,
+  /** The service's data folder and model store: no job writes into them. */
+  ownFolders: readonly ServiceFolder[],
 ): Record<string, UnaryHandler | StreamHandler> {
   const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
+    // First, before any value is used, looked up or repeated in a message.
+    checkRequestLimits(req);
     const jobId = JobStore.newId();
     return oncePerRequest(
       store,
@@ -52,7 +59,7 @@ export function selectionHandlers(
     if (!body({ ...job, resumeJobId: job.resumedFromJobId }).equals(body(req))) {
       throw new SiftError(
         'failed_precondition',
-        `request_id "${req.requestId}" was used for job ${holder} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
+        `request_id "${excerpt(req.requestId)}" was used for job ${holder} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
       );
     }
     return { jobId: holder, resolvedSteps: resolveSteps(job.steps).map(toProtoStep) };
@@ -67,17 +74,20 @@ export function selectionHandlers(
       throw new SiftError('invalid_argument', 'dataset.paths: at least one path is required');
     if (!dataset.textField) throw new SiftError('invalid_argument', 'dataset.text_field is required');
     if (!req.output?.path) throw new SiftError('invalid_argument', 'output.path is required');
+    requireKnownEnum(dataset.format, selectionV1.DatasetFormat, 'dataset.format');
+    requireKnownEnum(req.output.format, selectionV1.DatasetFormat, 'output.format');
     const steps = resolveSteps(req.steps);
     // Every file the job will read or write, before anything touches them (the worker checks the roots
     // again when it starts the job).
     await checkJobPaths(dataRoots, dataset, req.output, steps);
-    await checkOutputLocation(
-      dataset.paths,
-      await datasetFiles(dataset),
-      req.output,
-      indexSavesOf(steps),
-      req.resumeJobId,
-    );
+    await checkOutputLocation({
+      datasetPaths: dataset.paths,
+      datasetFiles: await datasetFiles(dataset),
+      output: req.output,
+      indexSaves: indexSavesOf(steps),
+      resumedFrom: req.resumeJobId,
+      serviceFolders: ownFolders,
+    });
     await checkStepInputs(steps, { languageModels, embedder });
     const resume = req.resumeJobId
       ? await planResume(store, req.resumeJobId, dataset, steps).catch(naming('resume_job_id'))
@@ -117,20 +127,21 @@ export function selectionHandlers(
   };
 
   const getJob: UnaryHandler<selectionV1.GetJobRequest, selectionV1.GetJobResponse> = async (req) => ({
-    job: await store.get(req.jobId),
+    job: await store.get(jobIdOf(req.jobId)),
   });
 
   const listJobs: UnaryHandler<selectionV1.ListJobsRequest, selectionV1.ListJobsResponse> = async (req) => {
+    for (const [i, s] of req.states.entries()) requireKnownEnum(s, commonV1.JobState, `states[${i}]`);
     const page = await store.page(
-      req.pageToken,
+      jobIdOf(req.pageToken, 'page_token'),
       Math.min(req.pageSize || 50, 500),
       (j) => j.status !== undefined && (req.states.length === 0 || req.states.includes(j.status.state)),
     );
-    return { jobs: page.jobs.flatMap((j) => (j.status ? [j.status] : [])), nextPageToken: page.nextPageToken };
+    return { jobs: page.jobs.flatMap((j) => (j.status ? [listed(j.status)] : [])), nextPageToken: page.nextPageToken };
   };
 
   const cancelJob: UnaryHandler<selectionV1.CancelJobRequest, selectionV1.CancelJobResponse> = async (req) => {
-    const job = await store.get(req.jobId);
+    const job = await store.get(jobIdOf(req.jobId));
     // Cancelling twice is the same request: the contract makes it a no-op, as the pruning service does.
     if (job.status?.state === commonV1.JobState.JOB_STATE_CANCELLED) return { status: job.status };
     if (isTerminal(job.status?.state ?? 0)) {
@@ -155,7 +166,7 @@ export function selectionHandlers(
   const watchJob: StreamHandler = async (call, ctx) => {
     const req = (call as ServerWritableStream<selectionV1.WatchJobRequest, selectionV1.WatchJobResponse>).request;
     await streamJobStatus({
-      current: async () => (await store.get(req.jobId)).status,
+      current: async () => (await store.get(jobIdOf(req.jobId))).status,
       subscribe: (onStatus) => bus.subscribe(subjects.selectionJobProgressed, req.jobId, (e) => onStatus(e.status)),
       write: (status) => call.write({ status }),
       signal: ctx.signal,
@@ -165,7 +176,7 @@ export function selectionHandlers(
   /** A finished job's decisions from its decisions file, filtered and batched. */
   const streamDecisions: StreamHandler = async (call, ctx) => {
     const req = (call as ServerWritableStream<selectionV1.StreamDecisionsRequest, unknown>).request;
-    const job = await store.get(req.jobId);
+    const job = await store.get(jobIdOf(req.jobId));
     if (job.status?.state !== commonV1.JobState.JOB_STATE_SUCCEEDED || !job.report?.decisionsPath) {
       throw new SiftError(
         'failed_precondition',
@@ -173,6 +184,18 @@ export function selectionHandlers(
       );
     }
     const batchSize = Math.min(req.batchSize || 1000, 10_000);
+    // A stage the job does not have would filter out every decision: an empty stream that looks like an answer.
+    const known = [
+      ...new Set([...job.report.stages.map((s) => s.stage), ...job.report.resolvedSteps.map((s) => s.name)]),
+    ];
+    for (const [i, stage] of req.stages.entries()) {
+      if (!known.includes(stage)) {
+        throw new SiftError(
+          'invalid_argument',
+          `stages[${i}]: "${excerpt(stage)}" is not a stage of job ${req.jobId}; its stages are ${known.join(', ')}`,
+        );
+      }
+    }
     const stages = new Set(req.stages);
     let batch: selectionV1.RecordDecision[] = [];
     const lines = createInterface({ input: createReadStream(job.report.decisionsPath) });
@@ -192,4 +215,30 @@ export function selectionHandlers(
   };
 
   return { submitJob, watchJob, getJob, listJobs, cancelJob, streamDecisions };
+}
+
+/**
+ * `value` when it may be a job id; INVALID_ARGUMENT naming `field` when it is too long to be one, before the
+ * job store repeats it in a message (a megabyte id made a megabyte error).
+ */
+function jobIdOf(value: string, field = 'job_id'): string {
+  if (value.length > requestLimits.jobIdChars) {
+    throw new SiftError(
+      'invalid_argument',
+      `${field} has ${value.length} characters; a selection job id has at most ${requestLimits.jobIdChars}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A job's status as ListJobs answers it: its error and stage cut to a few hundred characters, so a page of
+ * 500 jobs stays far below the message limit even for records stored before errors were bounded.
+ */
+function listed(status: selectionV1.JobStatus): selectionV1.JobStatus {
+  return {
+    ...status,
+    error: excerpt(status.error, maxJobErrorChars),
+    ...(status.progress ? { progress: { ...status.progress, stage: excerpt(status.progress.stage) } } : {}),
+  };
 }

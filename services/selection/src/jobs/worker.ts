@@ -5,6 +5,7 @@ import { commonV1, type selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import { JobWorker, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
+import { excerpt, maxJobErrorChars } from '../pipeline/excerpt.js';
 import { checkJobPaths, checkOutputClaim } from '../pipeline/output-location.js';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
@@ -151,7 +152,9 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
   }
 
   protected settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {
-    return this.finish(jobId, state, { error });
+    // An error can repeat what a dataset holds (a record id): the record, and every ListJobs page with it,
+    // keeps a bounded part.
+    return this.finish(jobId, state, { error: excerpt(error, maxJobErrorChars) });
   }
 
   private async finish(

@@ -1,12 +1,35 @@
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { selectionV1 } from '@sift/contracts';
 import { type DataRoots, realOrResolved } from '@sift/datasets';
 import { SiftError } from '@sift/kit';
+import { isDedupIndexFile } from '../adapters/dedup-index-files.js';
+import { excerpt } from './excerpt.js';
 import type { ResolvedStep } from './steps.js';
 
 /** Names a job writes into its output folder (`kept.*` and `dropped.*` in the dataset's format). */
 const outputFilePattern = /^(kept|dropped)\.(jsonl|jsonl\.gz|parquet)$|^decisions\.jsonl$|^report\.(json|md)$/;
+
+/** The hidden file an output is written to before it is renamed into place (left behind by a killed job). */
+const partialOutputPattern = /^\.(.+)\.\d+-[0-9a-f]{8}\.partial$/;
+
+/** A folder the service keeps for itself (its job records, the model store): no job writes into it. */
+export interface ServiceFolder {
+  path: string;
+  /** What it is, for messages: "the service's data folder (SIFT_SELECTION_DATA_DIR: .data/selection)". */
+  description: string;
+}
+
+/** The selection service's own folders, from its settings. */
+export function serviceFolders(config: { dataDir: string; modelsDir: string }): ServiceFolder[] {
+  return [
+    {
+      path: resolve(config.dataDir),
+      description: `the service's data folder (SIFT_SELECTION_DATA_DIR: ${config.dataDir})`,
+    },
+    { path: resolve(config.modelsDir), description: `the model store (SIFT_MODELS_DIR: ${config.modelsDir})` },
+  ];
+}
 
 /** A dedup index a step saves, with the request field that names it. */
 export interface IndexSave {
@@ -45,40 +68,64 @@ export async function checkJobPaths(
     if (!isAbsolute(path)) {
       throw new SiftError(
         'invalid_argument',
-        `${field} must be an absolute path on the service's machine, got "${path}"`,
+        `${field} must be an absolute path on the service's machine, got "${excerpt(path)}"`,
       );
     }
     await dataRoots.check(path, field);
   }
 }
 
+/** What {@link checkOutputLocation} checks. */
+export interface PlannedOutputs {
+  datasetPaths: readonly string[];
+  /** The dataset's files (its folders listed). */
+  datasetFiles: readonly string[];
+  output: selectionV1.OutputSpec;
+  indexSaves: readonly IndexSave[];
+  /** The job this one resumes, whose output folder it may take over; empty for none. */
+  resumedFrom?: string;
+  /** Folders no output or index may go into. */
+  serviceFolders?: readonly ServiceFolder[];
+}
+
 /**
  * Checks, before a job is queued, that what it will write cannot destroy what it reads or what is already
  * there:
- * - `output.path` is a folder (or does not exist yet) and, unless `output.overwrite`, holds nothing;
+ * - `output.path` is a folder (or does not exist yet) and holds nothing, or, with `output.overwrite`, only
+ *   what a selection job writes there (its outputs, its claim file, dedup indexes): a folder holding
+ *   anything else is not a job's output folder, whatever the request says;
  * - no dataset file lies in the output folder, and the output folder is not inside a dataset folder
  *   (whose next reading would take the outputs for records);
- * - a saved dedup index is not a dataset file, not an existing folder, and not one of the output files.
+ * - a saved dedup index is not a dataset file, not an existing folder, not one of the output files, and
+ *   replaces no existing file but a dedup index Sift wrote;
+ * - neither the output folder nor an index lies in one of the service's own folders.
  * Paths are compared after symlinks are resolved.
  */
-export async function checkOutputLocation(
-  datasetPaths: readonly string[],
-  datasetFiles: readonly string[],
-  output: selectionV1.OutputSpec,
-  indexSaves: readonly IndexSave[],
-  resumedFrom = '',
-): Promise<void> {
+export async function checkOutputLocation(planned: PlannedOutputs): Promise<void> {
+  const { datasetPaths, datasetFiles, output, indexSaves, resumedFrom = '' } = planned;
+  const shown = excerpt(output.path);
   const out = await realOrResolved(output.path);
   const outInfo = await stat(out).catch(() => undefined);
   if (outInfo && !outInfo.isDirectory()) {
-    throw new SiftError('invalid_argument', `output.path ${output.path} is a file; name a folder for the outputs`);
+    throw new SiftError('invalid_argument', `output.path ${shown} is a file; name a folder for the outputs`);
+  }
+  const reserved = await Promise.all(
+    (planned.serviceFolders ?? []).map(async (f) => ({ ...f, real: await realOrResolved(f.path) })),
+  );
+  const inService = (path: string) => reserved.find((f) => isInside(path, f.real));
+  const outIn = inService(out);
+  if (outIn) {
+    throw new SiftError(
+      'invalid_argument',
+      `output.path ${shown} is inside ${outIn.description}, which only the service writes; choose a folder of your own`,
+    );
   }
   const inputs = await Promise.all(datasetFiles.map((f) => realOrResolved(f)));
   const clash = inputs.find((f) => dirname(f) === out);
   if (clash) {
     throw new SiftError(
       'invalid_argument',
-      `output.path ${output.path} holds the dataset file ${clash}; write the outputs to a folder of their own`,
+      `output.path ${shown} holds the dataset file ${excerpt(clash)}; write the outputs to a folder of their own`,
     );
   }
   for (const [i, path] of datasetPaths.entries()) {
@@ -86,43 +133,102 @@ export async function checkOutputLocation(
     if ((await stat(real).catch(() => undefined))?.isDirectory() && isInside(out, real)) {
       throw new SiftError(
         'invalid_argument',
-        `output.path ${output.path} is inside the dataset folder dataset.paths[${i}] (${path}): the outputs would be read as records by the next job on it`,
+        `output.path ${shown} is inside the dataset folder dataset.paths[${i}] (${excerpt(path)}): the outputs would be read as records by the next job on it`,
       );
     }
   }
   for (const save of indexSaves) {
-    const real = await realOrResolved(save.path);
-    if (inputs.includes(real)) {
-      throw new SiftError(
-        'invalid_argument',
-        `${save.field} ${save.path} is a dataset file; saving the index would replace it`,
-      );
-    }
-    if ((await stat(real).catch(() => undefined))?.isDirectory()) {
-      throw new SiftError('invalid_argument', `${save.field} ${save.path} is a folder; name the index file to write`);
-    }
-    if (dirname(real) === out && outputFilePattern.test(real.slice(out.length + 1))) {
-      throw new SiftError('invalid_argument', `${save.field} ${save.path} is one of the job's output files`);
-    }
+    await checkIndexSave(save, { out, inputs, inService });
   }
-  if (outInfo && !output.overwrite) {
-    const present = await readdir(out);
-    const owner = await outputOwner(out);
-    // A job resumed into the folder of the job it resumes takes that folder over.
-    if (owner && owner === resumedFrom) return;
-    if (owner) {
+  if (!outInfo) return;
+  const present = await readdir(out).catch((err: NodeJS.ErrnoException) => {
+    throw new SiftError(
+      'failed_precondition',
+      `output.path ${shown} cannot be read by the service (${err.code}); choose a folder it may read and write`,
+      { cause: err },
+    );
+  });
+  if (output.overwrite) {
+    const foreign = await firstForeignEntry(out, present);
+    if (foreign !== undefined) {
       throw new SiftError(
         'failed_precondition',
-        `output.path ${output.path} is the output folder of job ${owner}; choose another folder or set output.overwrite to replace that job's files`,
+        `output.path ${shown} holds ${excerpt(foreign)}, which no selection job writes; output.overwrite only replaces the outputs of an earlier job in a folder that holds nothing else, so choose an empty or new folder`,
       );
     }
-    if (present.length > 0) {
-      throw new SiftError(
-        'failed_precondition',
-        `output.path ${output.path} is not empty (${present.slice(0, 3).join(', ')}${present.length > 3 ? ', ...' : ''}); choose an empty folder or set output.overwrite to replace the job's files there`,
-      );
-    }
+    return;
   }
+  const owner = await outputOwner(out);
+  // A job resumed into the folder of the job it resumes takes that folder over.
+  if (owner && owner === resumedFrom) return;
+  if (owner) {
+    throw new SiftError(
+      'failed_precondition',
+      `output.path ${shown} is the output folder of job ${owner}; choose another folder or set output.overwrite to replace that job's files`,
+    );
+  }
+  if (present.length > 0) {
+    throw new SiftError(
+      'failed_precondition',
+      `output.path ${shown} is not empty (${present
+        .slice(0, 3)
+        .map((f) => excerpt(f))
+        .join(
+          ', ',
+        )}${present.length > 3 ? ', ...' : ''}); choose an empty folder, or set output.overwrite to replace an earlier job's outputs there`,
+    );
+  }
+}
+
+/** The checks of one dedup index a step saves (see {@link checkOutputLocation}). */
+async function checkIndexSave(
+  save: IndexSave,
+  job: { out: string; inputs: readonly string[]; inService: (path: string) => ServiceFolder | undefined },
+): Promise<void> {
+  const shown = `${save.field} ${excerpt(save.path)}`;
+  const real = await realOrResolved(save.path);
+  const within = job.inService(real);
+  if (within) {
+    throw new SiftError(
+      'invalid_argument',
+      `${shown} is inside ${within.description}, which only the service writes; save the index elsewhere`,
+    );
+  }
+  if (job.inputs.includes(real)) {
+    throw new SiftError('invalid_argument', `${shown} is a dataset file; saving the index would replace it`);
+  }
+  const info = await stat(real).catch(() => undefined);
+  if (info?.isDirectory()) {
+    throw new SiftError('invalid_argument', `${shown} is a folder; name the index file to write`);
+  }
+  const name = real.slice(job.out.length + 1);
+  if (dirname(real) === job.out && (outputFilePattern.test(name) || name === outputClaimFile)) {
+    throw new SiftError('invalid_argument', `${shown} is one of the job's output files`);
+  }
+  if (info && !(await isDedupIndexFile(real))) {
+    throw new SiftError(
+      'failed_precondition',
+      `${shown} exists and is not a Sift dedup index; saving the index would replace it, so name a new file (or an index an earlier job saved)`,
+    );
+  }
+}
+
+/**
+ * The first entry of output folder `folder` that no selection job wrote, or undefined: anything but its
+ * output files (regular files, not links, which a report would be written through), their temporary files,
+ * its claim file and dedup index files.
+ */
+async function firstForeignEntry(folder: string, names: readonly string[]): Promise<string | undefined> {
+  for (const name of names) {
+    const info = await lstat(join(folder, name)).catch(() => undefined);
+    if (!info?.isFile()) return name;
+    const partial = partialOutputPattern.exec(name)?.[1];
+    if (name === outputClaimFile || outputFilePattern.test(name) || (partial && outputFilePattern.test(partial))) {
+      continue;
+    }
+    if (!(await isDedupIndexFile(join(folder, name)))) return name;
+  }
+  return undefined;
 }
 
 /** Whether `path` is `folder` or lies below it. */
@@ -136,7 +242,11 @@ export const outputClaimFile = '.sift-job';
 
 /** The job that claimed `folder` as its output, if one did. */
 async function outputOwner(folder: string): Promise<string | undefined> {
-  return (await readFile(join(folder, outputClaimFile), 'utf8').catch(() => undefined))?.trim() || undefined;
+  const claim = join(folder, outputClaimFile);
+  // Only a claim file as a job writes it: a FIFO under that name would block the read for ever.
+  const info = await lstat(claim).catch(() => undefined);
+  if (!info?.isFile() || info.size > 256) return undefined;
+  return (await readFile(claim, 'utf8').catch(() => undefined))?.trim() || undefined;
 }
 
 /**
@@ -145,15 +255,23 @@ async function outputOwner(folder: string): Promise<string | undefined> {
  * `output.overwrite`, so two submissions racing for one folder cannot both win.
  */
 export async function claimOutput(output: selectionV1.OutputSpec, jobId: string, resumedFrom = ''): Promise<void> {
-  await mkdir(output.path, { recursive: true });
+  // The file system's refusal (a read-only or foreign folder) is the caller's to fix, not an internal error.
+  const unwritable = (err: NodeJS.ErrnoException) => {
+    throw new SiftError(
+      'failed_precondition',
+      `output.path ${excerpt(output.path)} cannot be written by the service (${err.code ?? err.message}); choose a folder it may write`,
+      { cause: err },
+    );
+  };
+  await mkdir(output.path, { recursive: true }).catch(unwritable);
   const takeOver = output.overwrite || (resumedFrom !== '' && (await outputOwner(output.path)) === resumedFrom);
   try {
     await writeFile(join(output.path, outputClaimFile), `${jobId}\n`, { flag: takeOver ? 'w' : 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') unwritable(err as NodeJS.ErrnoException);
     throw new SiftError(
       'failed_precondition',
-      `output.path ${output.path} is the output folder of job ${await outputOwner(output.path)}; choose another folder or set output.overwrite to replace that job's files`,
+      `output.path ${excerpt(output.path)} is the output folder of job ${await outputOwner(output.path)}; choose another folder or set output.overwrite to replace that job's files`,
     );
   }
 }
@@ -172,7 +290,7 @@ export async function checkOutputClaim(output: selectionV1.OutputSpec, jobId: st
   if (owner && owner !== jobId) {
     throw new SiftError(
       'failed_precondition',
-      `output.path ${output.path} was claimed by job ${owner} (submitted later with output.overwrite) while this job ran; nothing was written`,
+      `output.path ${excerpt(output.path)} was claimed by job ${owner} (submitted later with output.overwrite) while this job ran; nothing was written`,
     );
   }
 }

@@ -4,6 +4,7 @@ import { selectionV1 } from '@sift/contracts';
 import { createRecordWriter, listDatasetFiles, readRecords, resolveFormat } from '@sift/datasets';
 import { SiftError } from '@sift/kit';
 import { decisionOf } from '../jobs/worker.js';
+import { excerpt } from './excerpt.js';
 import { markdownReport, type SelectionReportData, type StageSummary } from './report.js';
 import { toProtoStep } from './resolved-steps.js';
 import type { PipelineState } from './state.js';
@@ -16,6 +17,12 @@ const formatName = (f: selectionV1.DatasetFormat): DatasetFormat =>
 /** The dataset's files (a directory stands for the dataset files inside it); NOT_FOUND when one is missing. */
 export async function datasetFiles(dataset: selectionV1.Dataset): Promise<string[]> {
   return (await listDatasetFiles(dataset.paths, formatName(dataset.format))).map((f) => f.path);
+}
+
+/** The dataset as a message names it: its first path, and how many more there are. */
+function datasetName(dataset: selectionV1.Dataset): string {
+  const more = dataset.paths.length - 1;
+  return `${excerpt(dataset.paths[0] ?? '')}${more > 0 ? ` (and ${more} more path${more > 1 ? 's' : ''})` : ''}`;
 }
 
 /**
@@ -44,7 +51,7 @@ export async function loadDataset(
     if (first !== undefined) {
       throw new SiftError(
         'invalid_argument',
-        `duplicate record id "${r.id}": records ${first} and ${r.index} (0-based, across the dataset's files in order) share it; ids must be unique`,
+        `duplicate record id "${excerpt(r.id)}": records ${first} and ${r.index} (0-based, across the dataset's files in order) share it; ids must be unique`,
       );
     }
     seen.set(r.id, r.index);
@@ -52,7 +59,7 @@ export async function loadDataset(
     if (chars > maxChars) {
       throw new SiftError(
         'invalid_argument',
-        `dataset ${dataset.paths.join(', ')} holds more than ${maxChars} characters of text (passed at record ${r.index}); ` +
+        `dataset ${datasetName(dataset)} holds more than ${maxChars} characters of text (passed at record ${r.index}); ` +
           'select a part of it (dataset.limit) or raise SIFT_SELECTION_MAX_DATASET_CHARS with the worker heap',
       );
     }
@@ -60,7 +67,7 @@ export async function loadDataset(
     texts.push(r.text);
     if (ids.length % 1000 === 0) tick(ids.length, 0);
   }
-  if (ids.length === 0) throw new SiftError('invalid_argument', `dataset ${dataset.paths.join(', ')} has no records`);
+  if (ids.length === 0) throw new SiftError('invalid_argument', `dataset ${datasetName(dataset)} has no records`);
   tick(ids.length, ids.length);
   return { ids, texts };
 }

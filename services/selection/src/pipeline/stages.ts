@@ -33,6 +33,7 @@ import {
 } from '../domain/index.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 import { runCooperatively } from './cooperative.js';
+import { excerpt } from './excerpt.js';
 import { clusterSizeHistogram, type StageSummary } from './report.js';
 import { aliveIndices, drop, type PipelineState, scoreKept } from './state.js';
 import type { KMeansParams, ResolvedStep } from './steps.js';
@@ -521,7 +522,7 @@ function checkFinite(vectors: Float32Array, dims: number, alive: Int32Array, ids
     }
   }
   if (bad.length === 0) return;
-  const named = bad.slice(0, 3).map((row) => JSON.stringify(ids[alive[row] as number]));
+  const named = bad.slice(0, 3).map((row) => JSON.stringify(excerpt(ids[alive[row] as number] ?? '')));
   throw new SiftError(
     'failed_precondition',
     `embedding model ${model} returned NaN or infinite values for ${bad.length} record(s) (ids ${named.join(', ')}${bad.length > 3 ? ', ...' : ''}); the model is broken for these inputs, so no embedding-space step can use them`,

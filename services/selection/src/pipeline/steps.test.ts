@@ -1,7 +1,7 @@
 import { selectionV1 } from '@sift/contracts';
 import { describe, expect, it } from 'vitest';
 import { toProtoStep } from './resolved-steps.js';
-import { defaultPointsPerCentroid, resolveSteps } from './steps.js';
+import { defaultPointsPerCentroid, maxSteps, resolveSteps } from './steps.js';
 
 const step = (name: string, kind: NonNullable<selectionV1.Step['kind']>) =>
   selectionV1.Step.fromPartial({ name, kind: kind as never });
@@ -104,6 +104,22 @@ describe('resolved steps', () => {
       kmeans,
     ]).map((s) => s.name);
     expect(names).toEqual(['exact_dedup', 'embed', 'kmeans', 'ssl_prototypes', 'kmeans_2']);
+  });
+
+  it(`takes at most ${maxSteps} steps, numbering each kind's occurrences up to the last one`, () => {
+    const exact = { ...(everyKind[0] as selectionV1.Step), name: '' };
+    const minhash = { ...(everyKind[1] as selectionV1.Step), name: '' };
+    const full = Array.from({ length: maxSteps }, (_, i) => (i % 2 === 0 ? exact : minhash));
+    const names = resolveSteps(full).map((s) => s.name);
+    expect(names.slice(0, 4)).toEqual(['exact_dedup', 'minhash_dedup', 'exact_dedup_2', 'minhash_dedup_2']);
+    expect(names.at(-1)).toBe(`minhash_dedup_${maxSteps / 2}`);
+    expect(new Set(names).size).toBe(maxSteps);
+    expect(() => resolveSteps([...full, exact])).toThrow(
+      expect.objectContaining({
+        kind: 'invalid_argument',
+        message: `steps: ${maxSteps + 1} steps; a pipeline has at most ${maxSteps} (split the work into several jobs)`,
+      }),
+    );
   });
 
   it('verifies MinHash candidates unless the step turns it off explicitly', () => {

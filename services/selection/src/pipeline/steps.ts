@@ -6,6 +6,7 @@ import {
   qualityFilterNames,
   type TextNormalization,
 } from '../domain/index.js';
+import { excerpt } from './excerpt.js';
 
 /** A pipeline step with every default filled in and every range checked. */
 /** Index files of earlier datasets to dedup against, and where to save this dataset's. */
@@ -112,16 +113,36 @@ export const qualityFilterByCode: Record<number, QualityFilterName> = {
 };
 
 /**
+ * Most steps one pipeline may have. The longest real pipelines have about ten; every step is a stage with
+ * its own saved state, and an unbounded list let one request hold the event loop for minutes.
+ */
+export const maxSteps = 64;
+
+/** INVALID_ARGUMENT naming `steps` when there are more than {@link maxSteps}. */
+export function checkStepCount(steps: readonly unknown[]): void {
+  if (steps.length > maxSteps) {
+    throw new SiftError(
+      'invalid_argument',
+      `steps: ${steps.length} steps; a pipeline has at most ${maxSteps} (split the work into several jobs)`,
+    );
+  }
+}
+
+/**
  * Checks a submitted pipeline before any work starts and fills in defaults. Errors are INVALID_ARGUMENT
  * naming `steps[i].<field>`; steps that need embeddings or clusters must come after the step that makes
  * them, so a misordered pipeline fails here instead of an hour into a job.
  */
 export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
   if (steps.length === 0) throw new SiftError('invalid_argument', 'steps: at least one step is required');
+  checkStepCount(steps);
   const out: ResolvedStep[] = [];
   let embedded = false;
   let clustered = false;
   const names = new Set<string>();
+  // Occurrences of each kind so far, for default names: counted as the steps go (was a scan of all earlier
+  // steps per step, quadratic in their number).
+  const occurrences = new Map<string, number>();
   steps.forEach((step, i) => {
     const at = `steps[${i}]`;
     const kind = step.kind;
@@ -134,9 +155,11 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
     }
     // The contract's default: the kind in snake case, "_<n>" from its second occurrence on ("kmeans_2").
     const kindName = kind.$case.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-    const occurrence = steps.slice(0, i + 1).filter((s) => s.kind?.$case === kind.$case).length;
+    const occurrence = (occurrences.get(kind.$case) ?? 0) + 1;
+    occurrences.set(kind.$case, occurrence);
     const name = step.name || (occurrence === 1 ? kindName : `${kindName}_${occurrence}`);
-    if (names.has(name)) throw new SiftError('invalid_argument', `${at}.name: "${name}" is used by an earlier step`);
+    if (names.has(name))
+      throw new SiftError('invalid_argument', `${at}.name: "${excerpt(name)}" is used by an earlier step`);
     names.add(name);
     const needs = (what: 'embeddings' | 'clusters') => {
       if (what === 'embeddings' && !embedded) {
@@ -280,7 +303,7 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
         if (tokenizer !== 'code-tokens' && tokenizer !== 'utf8-bytes') {
           throw new SiftError(
             'invalid_argument',
-            `${at}.long_file_pruning.tokenizer: "${tokenizer}" is not available; use "code-tokens" (default) or "utf8-bytes"`,
+            `${at}.long_file_pruning.tokenizer: "${excerpt(tokenizer)}" is not available; use "code-tokens" (default) or "utf8-bytes"`,
           );
         }
         out.push({

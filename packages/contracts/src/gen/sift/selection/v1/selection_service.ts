@@ -595,7 +595,11 @@ export interface OutputSpec {
   format: DatasetFormat;
   /** Also write the dropped records, with their decisions, to a separate file. */
   writeDropped: boolean;
-  /** Allow writing into a non-empty directory, replacing earlier outputs. */
+  /**
+   * Replace the outputs of an earlier job: allowed only in a directory that holds nothing but what a
+   * selection job writes there (its outputs, its `.sift-job` claim file, dedup indexes); any other entry is
+   * FAILED_PRECONDITION naming it.
+   */
   overwrite: boolean;
   /**
    * Succeed even when no record is kept; otherwise an empty result fails the job, because an empty output
@@ -627,7 +631,10 @@ export interface DedupIndex {
    * otherwise.
    */
   loadPaths: string[];
-  /** Save the index of this dataset's kept records here, for later jobs to load; empty saves none. */
+  /**
+   * Save the index of this dataset's kept records here, for later jobs to load; empty saves none. An
+   * existing file there must be a dedup index Sift wrote (it is replaced); any other is FAILED_PRECONDITION.
+   */
   savePath: string;
 }
 
@@ -1038,7 +1045,7 @@ export interface ListJobsRequest {
   pageSize: number;
   /** `next_page_token` of the previous page; empty for the first page. */
   pageToken: string;
-  /** Only jobs in these states; empty lists all. */
+  /** Only jobs in these states; empty lists all. A value the contract lacks is INVALID_ARGUMENT. */
   states: JobState[];
 }
 
@@ -1098,7 +1105,10 @@ export interface RecordDecision {
 export interface StreamDecisionsRequest {
   /** The job's id. */
   jobId: string;
-  /** Only decisions of these stages; empty means all. */
+  /**
+   * Only decisions of these stages (the job's step names); empty means all. A name that is not a stage of
+   * the job is INVALID_ARGUMENT listing its stages.
+   */
   stages: string[];
   /** Only dropped records. */
   droppedOnly: boolean;
