@@ -31,6 +31,22 @@ export interface CallContext {
   readonly report: CallReport;
 }
 
+/**
+ * Throws when the caller is gone: its signal aborted (cancelled, or the deadline timer fired) or its deadline
+ * has passed (a handler that kept the event loop busy may run before the timer does). Call it before an
+ * effect the caller would not learn of, such as creating a job: a call answered CANCELLED or
+ * DEADLINE_EXCEEDED must not have done it.
+ */
+export function requireCallOpen(call: Pick<CallContext, 'signal' | 'deadline'>): void {
+  if (call.signal.aborted) {
+    const reason: unknown = call.signal.reason;
+    throw reason instanceof SiftError ? reason : new SiftError('cancelled', 'the client cancelled the call');
+  }
+  if (call.deadline !== undefined && Date.now() >= call.deadline) {
+    throw new SiftError('deadline_exceeded', 'the call deadline passed before it finished');
+  }
+}
+
 /** The server's view of a call: settled once its status is sent. */
 interface LiveCallContext extends CallContext {
   settled: boolean;
