@@ -328,6 +328,14 @@ function withCheckedRequests(definition: ServiceDefinition): ServiceDefinition {
  */
 export function requireWellFormed<T>(message: T): T {
   if (message instanceof MalformedRequest) {
+    // The generated types hold 64-bit integers in JavaScript numbers (ts-proto `forceLong=number`): a value
+    // beyond 2^53 - 1 is well-formed protobuf that this service cannot hold, a value error and not an encoding one.
+    if (/Number\.(MAX|MIN)_SAFE_INTEGER/.test(message.reason)) {
+      throw new SiftError(
+        'invalid_argument',
+        `the ${message.method} request has a 64-bit integer field beyond 9007199254740991 (2^53 - 1) in magnitude, the largest value this service takes`,
+      );
+    }
     throw new SiftError(
       'invalid_argument',
       `the ${message.method} request is not a valid protobuf message (${message.reason}); encode it with the sift contracts`,
