@@ -108,6 +108,11 @@ describe('startGrpcServer', () => {
     const e2 = await fail(call(['a']));
     expect(e2.code).toBe(status.INTERNAL);
     expect(e2.details).not.toContain('secret');
+    // A value the caller sent is echoed back at most 200 characters long: a status message is a header.
+    next = new SiftError('not_found', `unknown model "${'m'.repeat(100_000)}"; the store has: glove`);
+    const e3 = await fail(call(['a']));
+    expect(e3.code).toBe(status.NOT_FOUND);
+    expect(e3.details).toBe(`unknown model "${'m'.repeat(200)}…"; the store has: glove`);
     client.close();
   });
 

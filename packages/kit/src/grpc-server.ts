@@ -15,6 +15,7 @@ import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { readDescriptorSet } from '@sift/contracts';
 import { HealthImplementation } from 'grpc-health-check';
+import { clipEchoes } from './echoed-values.js';
 import { grpcStatusName, grpcStatusOf } from './errors.js';
 import type { Logger } from './logger.js';
 import { asSiftError, SiftError } from './sift-error.js';
@@ -288,7 +289,8 @@ function callContext(call: {
 export function toServiceError(err: unknown, logger: Logger, method: string): Partial<ServiceError> & { code: number } {
   const e = asSiftError(err);
   if (e.kind === 'internal') logger.error('internal error', { method, err: e.cause ?? e });
-  return { code: grpcStatusOf(e.kind), details: e.message, message: e.message };
+  const message = clipEchoes(e.message);
+  return { code: grpcStatusOf(e.kind), details: message, message };
 }
 
 /**
