@@ -127,11 +127,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
    * comes back with 202 Accepted.
    */
   const submitRoute =
-    <R>(typeName: string, submit: (body: unknown) => Promise<R>, toJSON: (response: R) => unknown): Route =>
+    <R>(
+      typeName: string,
+      submit: (body: unknown, signal: AbortSignal) => Promise<R>,
+      toJSON: (response: R) => unknown,
+    ): Route =>
     async (req, res, call) => {
       const body = await readJsonBody(req, config.maxBodyBytes);
       bodies.check(typeName, body);
-      const response = await submit(body);
+      // A client that leaves cancels the submit: the service then creates no job.
+      const response = await submit(body, call.signal);
       call.batchSize = 1;
       sendJson(res, 202, toJSON(response));
     };
@@ -141,17 +146,17 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     'GET /v1/pruning/jobs': async (req, res) => sendJson(res, 200, await jobApis.pruning().list(req)),
     'POST /v1/pruning/analyses': submitRoute(
       'sift.pruning.v1.SubmitAnalysisRequest',
-      (body) => needPruning().submitAnalysis(body, timeout),
+      (body, signal) => needPruning().submitAnalysis(body, timeout, signal),
       pruningV1.SubmitAnalysisResponse.toJSON,
     ),
     'POST /v1/pruning/prunings': submitRoute(
       'sift.pruning.v1.SubmitPruningRequest',
-      (body) => needPruning().submitPruning(body, timeout),
+      (body, signal) => needPruning().submitPruning(body, timeout, signal),
       pruningV1.SubmitPruningResponse.toJSON,
     ),
     'POST /v1/selection/jobs': submitRoute(
       'sift.selection.v1.SubmitJobRequest',
-      (body) => needSelection().submit(body, timeout),
+      (body, signal) => needSelection().submit(body, timeout, signal),
       selectionV1.SubmitJobResponse.toJSON,
     ),
     'POST /v1/embeddings': async (req, res, call) => {
