@@ -27,7 +27,14 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
       reject(new SiftError('payload_too_large', `request body exceeds ${limit} bytes`));
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    // A client that goes away mid-body is not a failure of the gateway: Node reports it as an `aborted`
+    // error (ECONNRESET), or only closes the request. (Settling twice is a no-op, so the close after a
+    // complete body changes nothing.)
+    const gone = () => reject(new SiftError('cancelled', 'the HTTP client went away before sending the whole body'));
+    req.on('error', gone);
+    req.on('close', () => {
+      if (!req.complete) gone();
+    });
   });
   try {
     return JSON.parse(body.toString('utf8'));
@@ -57,6 +64,7 @@ export interface UpstreamCall {
  */
 export function errorKindOf(err: unknown, upstream?: UpstreamCall): { kind: ErrorKind; message: string } {
   if (err instanceof SiftError) return { kind: err.kind, message: err.message };
+  if (isClientGone(err)) return { kind: 'cancelled', message: 'the HTTP client went away' };
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'number' && 'details' in (err as object)) {
     const kind = kindOfGrpcStatus(code);
@@ -83,6 +91,15 @@ export function errorKindOf(err: unknown, upstream?: UpstreamCall): { kind: Erro
   }
   const e = asSiftError(err);
   return { kind: e.kind, message: e.message };
+}
+
+/** Node's errors for a connection the client closed: a reset socket, an aborted request, a stream cut short. */
+function isClientGone(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  return (
+    code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || err.message === 'aborted'
+  );
 }
 
 /** Sends an error in the OpenAI-compatible envelope `{ error: { message, type, code } }`. */

@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import { SiftError } from '@sift/kit';
 import { describe, expect, it } from 'vitest';
-import { errorKindOf } from './http.js';
+import { errorKindOf, readJsonBody } from './http.js';
 import { ProtoJsonChecker } from './proto-json.js';
 import { httpEmbeddingMessage, toEmbedRequest } from './routes/embeddings.js';
 
@@ -78,6 +80,40 @@ describe('upstream errors as HTTP errors', () => {
       kind: 'invalid_argument',
       message: 'a field of the request is out of range (invalid uint32: -1)',
     });
+  });
+});
+
+describe('a client that goes away mid-body', () => {
+  /** A request body as Node's server hands it over: a stream with headers, complete once fully read. */
+  const partialBody = () => {
+    const req = Object.assign(new PassThrough(), { headers: { 'content-length': '1000' }, complete: false });
+    req.write('{"input": ["only the start');
+    return req;
+  };
+
+  it('is CANCELLED, not an internal error, whether Node reports an aborted request or only closes it', async () => {
+    const aborted = partialBody();
+    const reading = readJsonBody(aborted as unknown as IncomingMessage, 8192);
+    aborted.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    await expect(reading).rejects.toMatchObject({
+      kind: 'cancelled',
+      message: 'the HTTP client went away before sending the whole body',
+    });
+    const closed = partialBody();
+    const readingClosed = readJsonBody(closed as unknown as IncomingMessage, 8192);
+    closed.destroy();
+    await expect(readingClosed).rejects.toMatchObject({ kind: 'cancelled' });
+  });
+
+  it("maps Node's errors for a closed connection to cancelled", () => {
+    for (const err of [
+      Object.assign(new Error('aborted'), { code: 'ECONNRESET' }),
+      Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }),
+      Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }),
+    ]) {
+      expect(errorKindOf(err)).toEqual({ kind: 'cancelled', message: 'the HTTP client went away' });
+    }
+    expect(errorKindOf(new Error('something broke')).kind).toBe('internal');
   });
 });
 

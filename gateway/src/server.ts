@@ -228,8 +228,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       // A handled answer can still be a refusal (/healthz is 503 while an upstream is down).
       () => finish(res.statusCode >= 500 ? 'UNAVAILABLE' : 'OK'),
       (err: unknown) => {
-        const { kind, message } = errorKindOf(err, { service: upstreamOf(path ?? ''), timeoutMs: timeout });
-        if (kind === 'internal') logger.error('request failed', { route: name, err });
+        const mapped = errorKindOf(err, { service: upstreamOf(path ?? ''), timeoutMs: timeout });
+        // Whatever broke after the client went away (a body cut short, a write to a closed socket) is its
+        // leaving, not a gateway fault: CANCELLED in the metrics, and no error line with a stack.
+        const gone = mapped.kind === 'cancelled' || disconnected.signal.aborted;
+        const { kind, message } = gone ? { kind: 'cancelled' as const, message: mapped.message } : mapped;
+        if (gone) logger.info('client went away', { route: name, reason: mapped.message });
+        else if (kind === 'internal') logger.error('request failed', { route: name, err });
         // A stream (Server-Sent Events) that failed after its 200 went out can only be cut short.
         if (res.headersSent) res.end();
         else sendError(res, kind, message);
