@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, maxHeaderSize, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import { Bus, RequestMetricsPublisher } from '@sift/bus';
@@ -6,7 +6,7 @@ import { pruningV1, selectionV1 } from '@sift/contracts';
 import { type FinishedCall, grpcStatusName, grpcStatusOf, type Logger, SiftError } from '@sift/kit';
 import { service as healthService } from 'grpc-health-check';
 import type { GatewayConfig } from './config.js';
-import { errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
+import { answerClientError, errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
 import { ProtoJsonChecker } from './proto-json.js';
 import { EmbeddingUpstream, httpEmbeddingMessage, toEmbedRequest, toOpenAiResponse } from './routes/embeddings.js';
 import { PruningUpstream } from './routes/pruning.js';
@@ -214,9 +214,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       );
       if (allowed.length > 0) {
         res.setHeader('allow', allowed.join(', '));
-        sendJson(res, 405, {
-          error: { message: `${name}: this path takes ${allowed.join(', ')}`, type: 'invalid_argument', code: 405 },
-        });
+        sendError(res, 'invalid_argument', `${name}: this path takes ${allowed.join(', ')}`, 405);
         finish('INVALID_ARGUMENT');
         return;
       }
@@ -242,6 +240,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       },
     );
   });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket, maxHeaderSize));
   // A client that sends its headers or body at a trickle does not hold a connection for Node's 5 minutes.
   server.headersTimeout = 20_000;
   server.requestTimeout = 120_000;
