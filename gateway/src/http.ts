@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { asSiftError, type ErrorKind, httpStatusOf, kindOfGrpcStatus, SiftError } from '@sift/kit';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { asSiftError, clipEchoes, type ErrorKind, httpStatusOf, kindOfGrpcStatus, SiftError } from '@sift/kit';
 
 /**
  * Reads a JSON body up to `limit` bytes; larger bodies are refused as soon as they pass the limit, without
@@ -27,7 +28,14 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
       reject(new SiftError('payload_too_large', `request body exceeds ${limit} bytes`));
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    // A client that goes away mid-body is not a failure of the gateway: Node reports it as an `aborted`
+    // error (ECONNRESET), or only closes the request. (Settling twice is a no-op, so the close after a
+    // complete body changes nothing.)
+    const gone = () => reject(new SiftError('cancelled', 'the HTTP client went away before sending the whole body'));
+    req.on('error', gone);
+    req.on('close', () => {
+      if (!req.complete) gone();
+    });
   });
   try {
     return JSON.parse(body.toString('utf8'));
@@ -57,6 +65,7 @@ export interface UpstreamCall {
  */
 export function errorKindOf(err: unknown, upstream?: UpstreamCall): { kind: ErrorKind; message: string } {
   if (err instanceof SiftError) return { kind: err.kind, message: err.message };
+  if (isClientGone(err)) return { kind: 'cancelled', message: 'the HTTP client went away' };
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'number' && 'details' in (err as object)) {
     const kind = kindOfGrpcStatus(code);
@@ -85,9 +94,59 @@ export function errorKindOf(err: unknown, upstream?: UpstreamCall): { kind: Erro
   return { kind: e.kind, message: e.message };
 }
 
-/** Sends an error in the OpenAI-compatible envelope `{ error: { message, type, code } }`. */
-export function sendError(res: ServerResponse, kind: ErrorKind, message: string): void {
+/** Node's errors for a connection the client closed: a reset socket, an aborted request, a stream cut short. */
+function isClientGone(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  return (
+    code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || err.message === 'aborted'
+  );
+}
+
+/**
+ * Sends an error in the OpenAI-compatible envelope `{ error: { message, type, code } }` (type and code: the
+ * kind), with the kind's HTTP status unless `status` names a more precise one (405 for a method a path does
+ * not take). Values the message repeats from the request are clipped to 200 characters.
+ */
+export function sendError(res: ServerResponse, kind: ErrorKind, message: string, status = httpStatusOf(kind)): void {
   // A full queue clears in a moment: say when to come back.
   if (kind === 'resource_exhausted' && !res.headersSent) res.setHeader('retry-after', '1');
-  sendJson(res, httpStatusOf(kind), { error: { message, type: kind, code: kind } });
+  sendJson(res, status, errorBody(kind, message));
+}
+
+/** The error envelope of every refusal, also those written straight to the socket. */
+export function errorBody(
+  kind: ErrorKind,
+  message: string,
+): { error: { message: string; type: string; code: string } } {
+  return { error: { message: clipEchoes(message), type: kind, code: kind } };
+}
+
+/**
+ * Answers a request Node's HTTP parser refused before any route saw it, with the JSON error body every other
+ * refusal has (Node's own answer is a bare status line): 431 for a request line and headers over
+ * `maxHeaderBytes` (a very long URL), 408 for headers that did not arrive in time, 400 for anything that is
+ * not HTTP/1.1. A connection the client already closed, or one whose response has begun, is only closed.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, maxHeaderBytes: number): void {
+  const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, kind, message]: [number, ErrorKind, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'invalid_argument',
+          `the request line and headers exceed ${maxHeaderBytes} bytes; send long parameters in a POST body`,
+        ]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'deadline_exceeded', 'the request did not arrive in time; send it again']
+        : [400, 'invalid_argument', `the request is not valid HTTP/1.1 (${err.code ?? err.message})`];
+  const body = JSON.stringify(errorBody(kind, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

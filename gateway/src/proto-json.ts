@@ -13,7 +13,7 @@ import descriptor from 'protobufjs/ext/descriptor/index.js';
  *
  * Accepted, as in the protobuf JSON mapping: both the lowerCamelCase and the proto (snake_case) field
  * names, `null` for "not set", enum values by name or number, 64-bit integers as numbers or decimal
- * strings, numbers as numeric strings (query parameters are strings).
+ * strings (up to 2^53 - 1, see `integer64`), numbers as numeric strings (query parameters are strings).
  */
 export class ProtoJsonChecker {
   private readonly root: protobuf.Root;
@@ -74,7 +74,7 @@ export class ProtoJsonChecker {
     }
     const scalar = scalars[field.type];
     if (!scalar) return;
-    if (!scalar.accepts(v)) throw refuse(at, `must be ${scalar.what}; got ${JSON.stringify(v)}`);
+    if (!scalar.accepts(v)) throw refuse(at, `must be ${scalar.what}; got ${shown(v)}`);
   }
 }
 
@@ -83,13 +83,23 @@ function jsonName(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/**
+ * A refused value as the message shows it. JSON.parse reads a number beyond the float64 range (`1e400`) as
+ * Infinity, which JSON.stringify would show as `null`, a value the client never sent.
+ */
+function shown(v: unknown): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return 'a number beyond the float64 range (about 1.8e308)';
+  return JSON.stringify(v);
+}
+
 function refuse(path: string, what: string): SiftError {
   return new SiftError('invalid_argument', `${path} ${what}`);
 }
 
 /** A JSON number, or a string holding one (the JSON mapping allows both for numeric fields). */
 const numeric = (v: unknown): number | undefined => {
-  if (typeof v === 'number') return v;
+  // A number JSON.parse read as Infinity (`1e400`) is not one the field can hold; "Infinity" must be spelt out.
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   return undefined;
 };
@@ -101,22 +111,31 @@ const integerIn =
     return n !== undefined && Number.isInteger(n) && n >= min && n <= max;
   };
 
-/** 64-bit integers: a safe-integer number, or a decimal string for values beyond 2^53. */
+/**
+ * 64-bit integers, as a number or a decimal string, up to 2^53 - 1 in magnitude: the generated types hold
+ * them in JavaScript numbers (ts-proto `forceLong=number`), so a larger value would be rounded on the way
+ * in and refused by the service's decoder. The string is compared exactly, before any rounding.
+ */
 const integer64 =
   (signed: boolean) =>
   (v: unknown): boolean => {
-    if (typeof v === 'string') {
-      if (!(signed ? /^-?\d+$/ : /^\d+$/).test(v.trim())) return false;
-      const n = BigInt(v.trim());
-      return signed ? n >= -(2n ** 63n) && n < 2n ** 63n : n < 2n ** 64n;
-    }
-    return typeof v === 'number' && Number.isSafeInteger(v) && (signed || v >= 0);
+    const text = typeof v === 'string' ? v.trim() : typeof v === 'number' && Number.isInteger(v) ? String(v) : '';
+    if (!(signed ? /^-?\d+$/ : /^\d+$/).test(text)) return false;
+    const n = BigInt(text);
+    return n <= maxSafe && n >= (signed ? -maxSafe : 0n);
   };
+const maxSafe = BigInt(Number.MAX_SAFE_INTEGER);
 
 const int32 = { accepts: integerIn(-(2 ** 31), 2 ** 31 - 1), what: 'a 32-bit integer' };
 const uint32 = { accepts: integerIn(0, 2 ** 32 - 1), what: 'an integer from 0 to 4294967295' };
-const int64 = { accepts: integer64(true), what: 'an integer (a decimal string beyond 2^53)' };
-const uint64 = { accepts: integer64(false), what: 'a non-negative integer (a decimal string beyond 2^53)' };
+const int64 = {
+  accepts: integer64(true),
+  what: 'an integer from -9007199254740991 to 9007199254740991 (2^53 - 1, the largest this API takes)',
+};
+const uint64 = {
+  accepts: integer64(false),
+  what: 'an integer from 0 to 9007199254740991 (2^53 - 1, the largest this API takes)',
+};
 const real = {
   accepts: (v: unknown) => numeric(v) !== undefined || v === 'NaN' || v === 'Infinity' || v === '-Infinity',
   what: 'a number',

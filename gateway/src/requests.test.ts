@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import { SiftError } from '@sift/kit';
 import { describe, expect, it } from 'vitest';
-import { errorKindOf } from './http.js';
+import { errorKindOf, readJsonBody } from './http.js';
 import { ProtoJsonChecker } from './proto-json.js';
 import { httpEmbeddingMessage, toEmbedRequest } from './routes/embeddings.js';
 
@@ -81,6 +83,40 @@ describe('upstream errors as HTTP errors', () => {
   });
 });
 
+describe('a client that goes away mid-body', () => {
+  /** A request body as Node's server hands it over: a stream with headers, complete once fully read. */
+  const partialBody = () => {
+    const req = Object.assign(new PassThrough(), { headers: { 'content-length': '1000' }, complete: false });
+    req.write('{"input": ["only the start');
+    return req;
+  };
+
+  it('is CANCELLED, not an internal error, whether Node reports an aborted request or only closes it', async () => {
+    const aborted = partialBody();
+    const reading = readJsonBody(aborted as unknown as IncomingMessage, 8192);
+    aborted.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    await expect(reading).rejects.toMatchObject({
+      kind: 'cancelled',
+      message: 'the HTTP client went away before sending the whole body',
+    });
+    const closed = partialBody();
+    const readingClosed = readJsonBody(closed as unknown as IncomingMessage, 8192);
+    closed.destroy();
+    await expect(readingClosed).rejects.toMatchObject({ kind: 'cancelled' });
+  });
+
+  it("maps Node's errors for a closed connection to cancelled", () => {
+    for (const err of [
+      Object.assign(new Error('aborted'), { code: 'ECONNRESET' }),
+      Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }),
+      Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }),
+    ]) {
+      expect(errorKindOf(err)).toEqual({ kind: 'cancelled', message: 'the HTTP client went away' });
+    }
+    expect(errorKindOf(new Error('something broke')).kind).toBe('internal');
+  });
+});
+
 describe('job bodies checked against their protobuf type', () => {
   const checker = new ProtoJsonChecker();
   const refusal = (typeName: string, body: unknown) => {
@@ -103,7 +139,7 @@ describe('job bodies checked against their protobuf type', () => {
       'sift.selection.v1.SubmitJobRequest',
       job({
         name: 'dedup',
-        sem_dedup: { eps: 0.05, reportEps: [0.01, '0.1'], keep: 'SEM_DEDUP_KEEP_RANDOM', seed: '18446744073709551615' },
+        sem_dedup: { eps: 0.05, reportEps: [0.01, '0.1'], keep: 'SEM_DEDUP_KEEP_RANDOM', seed: '9007199254740991' },
       }),
     );
     checker.check('sift.selection.v1.SubmitJobRequest', job({ name: 'dedup', semDedup: { keep: 2, blockRows: null } }));
@@ -115,6 +151,39 @@ describe('job bodies checked against their protobuf type', () => {
     );
     expect(refusal('sift.pruning.v1.SubmitAnalysisRequest', { maxBlocksize: 1 })).toMatch(
       /^maxBlocksize is not a field of SubmitAnalysisRequest/,
+    );
+  });
+
+  it('refuses a 64-bit integer beyond 2^53 - 1 naming its path and the largest value, not the encoding', () => {
+    const largest = '(2^53 - 1, the largest this API takes)';
+    // Decimal strings are compared exactly: 2^53 + 1 is not rounded down to an accepted value.
+    for (const seed of ['9007199254740993', '18446744073709551615', 2 ** 53, 1e21]) {
+      const shownSeed = typeof seed === 'string' ? `"${seed}"` : String(seed);
+      expect(refusal('sift.selection.v1.SubmitJobRequest', job({ name: 'k', kmeans: { seed } }))).toBe(
+        `steps[1].kmeans.seed must be an integer from 0 to 9007199254740991 ${largest}; got ${shownSeed}`,
+      );
+    }
+    const texts = (limit: unknown) => ({
+      spec: { calibration: { texts: { dataset: { path: '/c.jsonl', textField: 'text', limit } } } },
+    });
+    expect(refusal('sift.pruning.v1.SubmitAnalysisRequest', texts('9007199254740993'))).toBe(
+      `spec.calibration.texts.dataset.limit must be an integer from 0 to 9007199254740991 ${largest}; got "9007199254740993"`,
+    );
+    checker.check('sift.pruning.v1.SubmitAnalysisRequest', texts('9007199254740991'));
+    checker.check('sift.pruning.v1.SubmitAnalysisRequest', texts(9007199254740991));
+    expect(refusal('sift.pruning.v1.SubmitAnalysisRequest', texts(-1))).toMatch(/limit must be an integer from 0/);
+  });
+
+  it('says a number JSON cannot hold (1e400 reads as Infinity) is beyond the float64 range, not null', () => {
+    const body = JSON.parse(
+      '{"dataset": {"paths": ["c.jsonl"], "textField": "t"}, "steps": [{"kmeans": {"k": 1e400}}]}',
+    );
+    expect(refusal('sift.selection.v1.SubmitJobRequest', body)).toBe(
+      'steps[0].kmeans.k must be an integer from 0 to 4294967295; got a number beyond the float64 range (about 1.8e308)',
+    );
+    const eps = JSON.parse('{"steps": [{"semDedup": {"eps": -1e400}}]}');
+    expect(refusal('sift.selection.v1.SubmitJobRequest', eps)).toBe(
+      'steps[0].semDedup.eps must be a number; got a number beyond the float64 range (about 1.8e308)',
     );
   });
 

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, maxHeaderSize, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import { Bus, RequestMetricsPublisher } from '@sift/bus';
@@ -6,7 +6,7 @@ import { pruningV1, selectionV1 } from '@sift/contracts';
 import { type FinishedCall, grpcStatusName, grpcStatusOf, type Logger, SiftError } from '@sift/kit';
 import { service as healthService } from 'grpc-health-check';
 import type { GatewayConfig } from './config.js';
-import { errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
+import { answerClientError, errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
 import { ProtoJsonChecker } from './proto-json.js';
 import { EmbeddingUpstream, httpEmbeddingMessage, toEmbedRequest, toOpenAiResponse } from './routes/embeddings.js';
 import { PruningUpstream } from './routes/pruning.js';
@@ -127,11 +127,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
    * comes back with 202 Accepted.
    */
   const submitRoute =
-    <R>(typeName: string, submit: (body: unknown) => Promise<R>, toJSON: (response: R) => unknown): Route =>
+    <R>(
+      typeName: string,
+      submit: (body: unknown, signal: AbortSignal) => Promise<R>,
+      toJSON: (response: R) => unknown,
+    ): Route =>
     async (req, res, call) => {
       const body = await readJsonBody(req, config.maxBodyBytes);
       bodies.check(typeName, body);
-      const response = await submit(body);
+      // A client that leaves cancels the submit: the service then creates no job.
+      const response = await submit(body, call.signal);
       call.batchSize = 1;
       sendJson(res, 202, toJSON(response));
     };
@@ -141,17 +146,17 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     'GET /v1/pruning/jobs': async (req, res) => sendJson(res, 200, await jobApis.pruning().list(req)),
     'POST /v1/pruning/analyses': submitRoute(
       'sift.pruning.v1.SubmitAnalysisRequest',
-      (body) => needPruning().submitAnalysis(body, timeout),
+      (body, signal) => needPruning().submitAnalysis(body, timeout, signal),
       pruningV1.SubmitAnalysisResponse.toJSON,
     ),
     'POST /v1/pruning/prunings': submitRoute(
       'sift.pruning.v1.SubmitPruningRequest',
-      (body) => needPruning().submitPruning(body, timeout),
+      (body, signal) => needPruning().submitPruning(body, timeout, signal),
       pruningV1.SubmitPruningResponse.toJSON,
     ),
     'POST /v1/selection/jobs': submitRoute(
       'sift.selection.v1.SubmitJobRequest',
-      (body) => needSelection().submit(body, timeout),
+      (body, signal) => needSelection().submit(body, timeout, signal),
       selectionV1.SubmitJobResponse.toJSON,
     ),
     'POST /v1/embeddings': async (req, res, call) => {
@@ -209,9 +214,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       );
       if (allowed.length > 0) {
         res.setHeader('allow', allowed.join(', '));
-        sendJson(res, 405, {
-          error: { message: `${name}: this path takes ${allowed.join(', ')}`, type: 'invalid_argument', code: 405 },
-        });
+        sendError(res, 'invalid_argument', `${name}: this path takes ${allowed.join(', ')}`, 405);
         finish('INVALID_ARGUMENT');
         return;
       }
@@ -223,8 +226,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       // A handled answer can still be a refusal (/healthz is 503 while an upstream is down).
       () => finish(res.statusCode >= 500 ? 'UNAVAILABLE' : 'OK'),
       (err: unknown) => {
-        const { kind, message } = errorKindOf(err, { service: upstreamOf(path ?? ''), timeoutMs: timeout });
-        if (kind === 'internal') logger.error('request failed', { route: name, err });
+        const mapped = errorKindOf(err, { service: upstreamOf(path ?? ''), timeoutMs: timeout });
+        // Whatever broke after the client went away (a body cut short, a write to a closed socket) is its
+        // leaving, not a gateway fault: CANCELLED in the metrics, and no error line with a stack.
+        const gone = mapped.kind === 'cancelled' || disconnected.signal.aborted;
+        const { kind, message } = gone ? { kind: 'cancelled' as const, message: mapped.message } : mapped;
+        if (gone) logger.info('client went away', { route: name, reason: mapped.message });
+        else if (kind === 'internal') logger.error('request failed', { route: name, err });
         // A stream (Server-Sent Events) that failed after its 200 went out can only be cut short.
         if (res.headersSent) res.end();
         else sendError(res, kind, message);
@@ -232,6 +240,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       },
     );
   });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket, maxHeaderSize));
   // A client that sends its headers or body at a trickle does not hold a connection for Node's 5 minutes.
   server.headersTimeout = 20_000;
   server.requestTimeout = 120_000;

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus, subjects } from '@sift/bus';
@@ -136,12 +137,64 @@ describe('platform end to end', () => {
     const wrongMethod = await fetch(`${platform.gatewayUrl}/v1/embeddings`);
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('POST');
+    // The error body every refusal has: type and code are the kind.
+    expect(await wrongMethod.json()).toEqual({
+      error: {
+        message: 'GET /v1/embeddings: this path takes POST',
+        type: 'invalid_argument',
+        code: 'invalid_argument',
+      },
+    });
     // A misspelt "dimensions" would otherwise return full vectors without a word.
     const typo = await post({ input: 'hello', dimension: 8 });
     expect(typo.status).toBe(400);
     expect(((await typo.json()) as { error: { message: string } }).error.message).toBe(
       'unknown field "dimension"; the body takes input, model, encoding_format, dimensions, user',
     );
+  });
+
+  it('answers a URL over the header limit with 431 and the JSON error body', async () => {
+    // Node's parser refuses it before any route runs; the gateway still answers in its error envelope.
+    const res = await fetch(`${platform.gatewayUrl}/v1/selection/jobs?page_token=${'x'.repeat(20_000)}`);
+    expect(res.status).toBe(431);
+    expect(await res.json()).toEqual({
+      error: {
+        message: 'the request line and headers exceed 16384 bytes; send long parameters in a POST body',
+        type: 'invalid_argument',
+        code: 'invalid_argument',
+      },
+    });
+  });
+
+  it('echoes at most 200 characters of a 100,000-character model name in its 404', async () => {
+    const res = await post({ input: 'x', model: 'm'.repeat(100_000) });
+    expect(res.status).toBe(404);
+    const { message } = ((await res.json()) as { error: { message: string } }).error;
+    expect(message).toMatch(/^unknown model "m{200}…"; the store has: /);
+    expect(message.length).toBeLessThan(1000);
+  });
+
+  it('records a client that leaves mid-body as cancelled, without an error log', async () => {
+    // The body announces 1000 bytes; the client sends a few and closes the connection.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(new URL(platform.gatewayUrl).port), '127.0.0.1', () => {
+        socket.write(
+          'POST /v1/embeddings HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n' +
+            'content-length: 1000\r\n\r\n{"input": ["the start of',
+          () => {
+            socket.destroy();
+            resolve();
+          },
+        );
+      });
+      socket.on('error', reject);
+    });
+    const gateway = platform.children.find((c) => c.name === 'gateway');
+    await waitUntil(async () => (gateway?.logs ?? []).some((l) => l.includes('"msg":"client went away"')), 10_000);
+    const line = gateway?.logs.find((l) => l.includes('"msg":"client went away"')) ?? '{}';
+    expect(JSON.parse(line)).toMatchObject({ level: 'info', route: 'POST /v1/embeddings' });
+    expect(line).not.toContain('stack');
+    expect(gateway?.logs.filter((l) => l.includes('"level":"error"'))).toEqual([]);
   });
 
   // This gateway runs without SIFT_SELECTION_ADDRESS and SIFT_PRUNING_ADDRESS: their routes exist but have no
@@ -172,9 +225,9 @@ describe('platform end to end', () => {
 
   it('leaves a row in ClickHouse `requests` for each request, written by the metrics consumer', async () => {
     await post({ input: ['one', 'two', 'three', 'four'] });
-    // Wait until the services have published all 30 requests (22 gateway requests so far, the health check
-    // included, 8 of which reached the embedding service; they come in batches every 250 ms), and the
-    // consumer has stored and acknowledged every batch on the stream.
+    // Wait until the services have published all 33 requests (24 gateway requests so far, the health check
+    // included, 9 of which reached the embedding service; the 431 is answered before any route; they come in
+    // batches every 250 ms), and the consumer has stored and acknowledged every batch on the stream.
     const bus = await Bus.connect(platform.natsUrl, 'e2e-observer');
     let published = 0;
     const stopCounting = await bus.consume(subjects.requestsCompleted, 'e2e-request-counter', async (batch) => {
@@ -185,7 +238,7 @@ describe('platform end to end', () => {
     });
     await waitUntil(async () => {
       const lag = await bus.consumerLag('SIFT_METRICS', 'metrics-requests');
-      return published >= 30 && lag.pending === 0 && lag.ackPending === 0;
+      return published >= 33 && lag.pending === 0 && lag.ackPending === 0;
     }, 20_000);
     await stopCounting();
     await bus.close();
@@ -231,12 +284,23 @@ describe('platform end to end', () => {
         batch_size: 2049,
         model_name: '',
       });
+      // A client that left mid-body is no gateway fault: CANCELLED (499), not INTERNAL.
+      expect(rows).toContainEqual({
+        service: 'gateway',
+        method: 'POST /v1/embeddings',
+        status: 'CANCELLED',
+        http_status: 499,
+        batch_size: 0,
+        model_name: '',
+      });
+      expect(rows.filter((r) => r.status === 'INTERNAL')).toEqual([]);
       // The body over the size limit is told from a full queue by its HTTP status (both RESOURCE_EXHAUSTED).
       const tooLarge = rows.filter((r) => r.service === 'gateway' && r.status === 'RESOURCE_EXHAUSTED');
       expect(tooLarge.length).toBeGreaterThan(0);
       for (const r of tooLarge) expect(r.http_status).toBe(413);
       expect(rows.filter((r) => r.service === 'gateway' && r.method === 'GET /healthz')).toHaveLength(1);
-      expect(rows.filter((r) => r.service === 'gateway' && r.status === 'NOT_FOUND')).toHaveLength(1);
+      // The two unknown models ("nope" and the 100,000-character name).
+      expect(rows.filter((r) => r.service === 'gateway' && r.status === 'NOT_FOUND')).toHaveLength(2);
       // The five requests to services this gateway lacks, under their routes' names.
       expect(
         rows

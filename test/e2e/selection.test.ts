@@ -842,6 +842,29 @@ describe('selection job end to end', () => {
     expect(readFileSync(join(out, 'kept.jsonl'), 'utf8')).toBe(readFileSync(join(reference, 'kept.jsonl'), 'utf8'));
   }, 300_000);
 
+  it('serves the first request after a selection service restarted at the same address says SERVING', async () => {
+    const port = Number(platform.selectionAddress?.split(':')[1]);
+    for (const c of platform.children.filter((c) => c.name === 'selection' && c.process.exitCode === null)) {
+      await c.stop();
+    }
+    const list = () => fetch(`${platform.gatewayUrl}/v1/selection/jobs?page_size=1`);
+    // Down for a while and asked meanwhile: by then grpc-js's default backoff (1 s growing 1.6x to 120 s)
+    // would wait 10 s or more before dialling again, and the gateway would keep answering 503.
+    for (const until = Date.now() + 12_000; Date.now() < until; ) {
+      expect((await list()).status).toBe(503);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await platform.startSelectionReplica(port);
+    await waitUntil(async () => {
+      const health = (await (await fetch(`${platform.gatewayUrl}/healthz`)).json()) as {
+        services: Record<string, string>;
+      };
+      return health.services.selection === 'SERVING';
+    }, 60_000);
+    const res = await list();
+    expect(res.status, await res.clone().text()).toBe(200);
+  }, 120_000);
+
   it('prunes a code corpus by length and by SCIP, reporting how corrupted files move in embedding space', async () => {
     // Real source files: the JavaScript of an installed npm package, one record per file.
     const root = join(repoRoot, 'node_modules/@grpc/grpc-js/build/src');

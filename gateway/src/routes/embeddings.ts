@@ -1,6 +1,7 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { commonV1, embeddingV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
+import { UpstreamChannel, unaryCall, upstreamChannelOptions } from './upstream.js';
 
 /** The OpenAI-compatible request body of POST /v1/embeddings. */
 interface OpenAiEmbeddingRequest {
@@ -112,13 +113,17 @@ export function toOpenAiResponse(res: embeddingV1.EmbedResponse, base64: boolean
 
 /** A promise-returning client of the embedding service. */
 export class EmbeddingUpstream {
-  readonly client: embeddingV1.EmbeddingServiceClient;
+  readonly channel: UpstreamChannel<embeddingV1.EmbeddingServiceClient>;
 
   constructor(address: string, maxMessageBytes: number) {
-    this.client = new embeddingV1.EmbeddingServiceClient(address, credentials.createInsecure(), {
-      'grpc.max_receive_message_length': maxMessageBytes,
-      'grpc.max_send_message_length': maxMessageBytes,
-    });
+    this.channel = new UpstreamChannel(
+      () =>
+        new embeddingV1.EmbeddingServiceClient(
+          address,
+          credentials.createInsecure(),
+          upstreamChannelOptions(maxMessageBytes),
+        ),
+    );
   }
 
   /**
@@ -126,19 +131,10 @@ export class EmbeddingUpstream {
    * the service drops its queued inputs instead of computing vectors nobody will read.
    */
   embed(req: embeddingV1.EmbedRequest, timeoutMs: number, signal: AbortSignal): Promise<embeddingV1.EmbedResponse> {
-    return new Promise((resolve, reject) => {
-      const deadline = new Date(Date.now() + timeoutMs);
-      const call = this.client.embed(req, new Metadata(), { deadline }, (err, res) => {
-        signal.removeEventListener('abort', cancel);
-        if (err) reject(err);
-        else resolve(res);
-      });
-      const cancel = () => call.cancel();
-      signal.addEventListener('abort', cancel, { once: true });
-    });
+    return unaryCall(this.channel, 'embed', req, timeoutMs, signal);
   }
 
   close(): void {
-    this.client.close();
+    this.channel.close();
   }
 }

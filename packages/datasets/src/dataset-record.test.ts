@@ -26,6 +26,13 @@ describe('toDatasetRecord', () => {
     expect(toDatasetRecord({ t: 'x', id: { a: 1 } }, 0, fields)).toEqual({
       reason: 'id field "id" is not a string or number (got object)',
     });
+    expect(toDatasetRecord(JSON.parse('{"t": "x", "id": 1e400}'), 0, fields)).toEqual({
+      reason:
+        'id field "id" is not a finite number (got Infinity: a number beyond about 1.8e308 reads as that); write the id as a string',
+    });
+    expect(toDatasetRecord({ t: 'x', id: Number.NaN }, 0, fields)).toEqual({
+      reason: 'id field "id" is not a finite number (got NaN); write the id as a string',
+    });
     expect(toDatasetRecord({ t: null }, 0, fields)).toEqual({ reason: 'text field "t" is null' });
     expect(toDatasetRecord({ body: 'x', meta: {} }, 0, fields)).toEqual({
       reason: 'missing text field "t" (the record has fields body, meta)',

@@ -75,6 +75,11 @@ export function toDatasetRecord(
   if ((typeof id === 'number' && Number.isFinite(id)) || typeof id === 'bigint') {
     return { index, id: String(id), text, raw };
   }
+  if (typeof id === 'number') {
+    // JSON.parse reads a number beyond the float64 range (`1e400`) as Infinity: it has no exact value to use.
+    const why = Number.isNaN(id) ? 'got NaN' : `got ${id}: a number beyond about 1.8e308 reads as that`;
+    return { reason: `id field "${fields.idField}" is not a finite number (${why}); write the id as a string` };
+  }
   return { reason: `id field "${fields.idField}" is not a string or number (got ${typeName(id)})` };
 }
 

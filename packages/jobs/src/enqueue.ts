@@ -1,5 +1,5 @@
 import { commonV1 } from '@sift/contracts';
-import { SiftError } from '@sift/kit';
+import { type CallContext, requireCallOpen, SiftError } from '@sift/kit';
 import type { FileJobStore, JobRecord } from './file-job-store.js';
 
 /** A job whose status can say why it failed. */
@@ -12,13 +12,20 @@ interface FailableJob extends JobRecord {
  * unreachable), the job is marked FAILED with the reason and the error goes back to the caller (UNAVAILABLE
  * from the bus: retry; {@link oncePerRequest} frees its request id, so the retry makes a new job instead of
  * finding one that no worker will ever run).
+ *
+ * `call` is the submitting call: when its client has gone (cancelled, or its deadline passed while the
+ * submit was checking a large request) nothing is created, and the call ends CANCELLED or DEADLINE_EXCEEDED.
+ * A client told its submit failed must be able to trust that no job runs. (The window between creating the
+ * job and the answer reaching the client stays: a `request_id` makes the retry find that job.)
  */
 export async function enqueueJob<J extends FailableJob>(
   store: FileJobStore<J>,
   job: J,
   publish: () => Promise<void>,
+  call?: Pick<CallContext, 'signal' | 'deadline'>,
 ): Promise<void> {
   const jobId = job.status?.jobId ?? '';
+  if (call) requireCallOpen(call);
   await store.create(job);
   try {
     await publish();

@@ -8,7 +8,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { embeddingV1 } from '@sift/contracts';
+import { embeddingV1, selectionV1 } from '@sift/contracts';
 import { service as healthService } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -108,6 +108,11 @@ describe('startGrpcServer', () => {
     const e2 = await fail(call(['a']));
     expect(e2.code).toBe(status.INTERNAL);
     expect(e2.details).not.toContain('secret');
+    // A value the caller sent is echoed back at most 200 characters long: a status message is a header.
+    next = new SiftError('not_found', `unknown model "${'m'.repeat(100_000)}"; the store has: glove`);
+    const e3 = await fail(call(['a']));
+    expect(e3.code).toBe(status.NOT_FOUND);
+    expect(e3.details).toBe(`unknown model "${'m'.repeat(200)}…"; the store has: glove`);
     client.close();
   });
 
@@ -186,6 +191,45 @@ describe('startGrpcServer', () => {
     expect(e.details).toMatch(/^the Embed request is not a valid protobuf message/);
     expect((await call(['a'])).tokenCounts).toEqual([1]);
     expect(finished.statuses()).toEqual(['INVALID_ARGUMENT', 'OK']);
+    client.close();
+  });
+
+  it('refuses a 64-bit integer beyond 2^53 - 1 as a value the service cannot take, not as a bad encoding', async () => {
+    server = await startGrpcServer({
+      name: 'kit-test',
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      maxMessageBytes: 1024 * 1024,
+      services: [
+        {
+          definition: { submitJob: selectionV1.SelectionServiceService.submitJob },
+          handlers: { submitJob: async () => ({ jobId: 'job-x', resolvedSteps: [] }) },
+        },
+      ],
+    });
+    const client = new selectionV1.SelectionServiceClient(server.address, credentials.createInsecure());
+    // steps[0].kmeans.seed = 2^60: valid protobuf (a uint64 varint) that the generated decoder cannot hold.
+    const request = selectionV1.SubmitJobRequest.encode(
+      selectionV1.SubmitJobRequest.fromPartial({
+        steps: [{ name: 'k', kind: { $case: 'kmeans', value: { seed: 2 ** 60 } } }],
+      }),
+    ).finish();
+    const e = await fail(
+      new Promise<unknown>((resolve, reject) =>
+        client.makeUnaryRequest(
+          '/sift.selection.v1.SelectionService/SubmitJob',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from(request),
+          (err, r) => (err ? reject(err) : resolve(r)),
+        ),
+      ),
+    );
+    expect(e.code).toBe(status.INVALID_ARGUMENT);
+    expect(e.details).toBe(
+      'the SubmitJob request has a 64-bit integer field beyond 9007199254740991 (2^53 - 1) in magnitude, the largest value this service takes',
+    );
     client.close();
   });
 

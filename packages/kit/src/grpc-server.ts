@@ -15,6 +15,7 @@ import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { readDescriptorSet } from '@sift/contracts';
 import { HealthImplementation } from 'grpc-health-check';
+import { clipEchoes } from './echoed-values.js';
 import { grpcStatusName, grpcStatusOf } from './errors.js';
 import type { Logger } from './logger.js';
 import { asSiftError, SiftError } from './sift-error.js';
@@ -29,6 +30,22 @@ export interface CallContext {
   readonly metadata: Metadata;
   /** Filled by the handler so the request metric says what the call did. */
   readonly report: CallReport;
+}
+
+/**
+ * Throws when the caller is gone: its signal aborted (cancelled, or the deadline timer fired) or its deadline
+ * has passed (a handler that kept the event loop busy may run before the timer does). Call it before an
+ * effect the caller would not learn of, such as creating a job: a call answered CANCELLED or
+ * DEADLINE_EXCEEDED must not have done it.
+ */
+export function requireCallOpen(call: Pick<CallContext, 'signal' | 'deadline'>): void {
+  if (call.signal.aborted) {
+    const reason: unknown = call.signal.reason;
+    throw reason instanceof SiftError ? reason : new SiftError('cancelled', 'the client cancelled the call');
+  }
+  if (call.deadline !== undefined && Date.now() >= call.deadline) {
+    throw new SiftError('deadline_exceeded', 'the call deadline passed before it finished');
+  }
 }
 
 /** The server's view of a call: settled once its status is sent. */
@@ -272,7 +289,8 @@ function callContext(call: {
 export function toServiceError(err: unknown, logger: Logger, method: string): Partial<ServiceError> & { code: number } {
   const e = asSiftError(err);
   if (e.kind === 'internal') logger.error('internal error', { method, err: e.cause ?? e });
-  return { code: grpcStatusOf(e.kind), details: e.message, message: e.message };
+  const message = clipEchoes(e.message);
+  return { code: grpcStatusOf(e.kind), details: message, message };
 }
 
 /**
@@ -312,6 +330,14 @@ function withCheckedRequests(definition: ServiceDefinition): ServiceDefinition {
  */
 export function requireWellFormed<T>(message: T): T {
   if (message instanceof MalformedRequest) {
+    // The generated types hold 64-bit integers in JavaScript numbers (ts-proto `forceLong=number`): a value
+    // beyond 2^53 - 1 is well-formed protobuf that this service cannot hold, a value error and not an encoding one.
+    if (/Number\.(MAX|MIN)_SAFE_INTEGER/.test(message.reason)) {
+      throw new SiftError(
+        'invalid_argument',
+        `the ${message.method} request has a 64-bit integer field beyond 9007199254740991 (2^53 - 1) in magnitude, the largest value this service takes`,
+      );
+    }
     throw new SiftError(
       'invalid_argument',
       `the ${message.method} request is not a valid protobuf message (${message.reason}); encode it with the sift contracts`,

@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './echoed-values.js';
 export * from './enums.js';
 export * from './errors.js';
 export * from './grpc-server.js';

@@ -82,7 +82,7 @@ export function pruningHandlers(
     return jobId;
   };
 
-  const enqueue = async (kind: pruningV1.JobKind, spec: pruningV1.Job['spec'], jobId: string) => {
+  const enqueue = async (kind: pruningV1.JobKind, spec: pruningV1.Job['spec'], jobId: string, ctx: CallContext) => {
     const now = Date.now();
     const status: pruningV1.JobStatus = {
       jobId,
@@ -100,7 +100,8 @@ export function pruningHandlers(
       startedAtMs: 0,
       finishedAtMs: 0,
     };
-    await enqueueJob(store, record, () => bus.publish(subjects.pruningJobSubmitted, { status }));
+    // A client gone by now (its deadline passed while a large request was checked) gets no job.
+    await enqueueJob(store, record, () => bus.publish(subjects.pruningJobSubmitted, { status }), ctx);
     return jobId;
   };
 
@@ -153,7 +154,7 @@ export function pruningHandlers(
     const resolved = { ...spec, model: { name: decoder.stored.name, version: decoder.stored.version } };
     ctx.report.batchSize = 1;
     return {
-      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_ANALYSIS, { $case: 'analysis', value: resolved }, jobId),
+      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_ANALYSIS, { $case: 'analysis', value: resolved }, jobId, ctx),
     };
   };
 
@@ -205,7 +206,7 @@ export function pruningHandlers(
     const resolved = { ...spec, model: { name: decoder.stored.name, version: decoder.stored.version } };
     ctx.report.batchSize = 1;
     return {
-      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_PRUNING, { $case: 'pruning', value: resolved }, jobId),
+      jobId: await enqueue(pruningV1.JobKind.JOB_KIND_PRUNING, { $case: 'pruning', value: resolved }, jobId, ctx),
     };
   };
 

@@ -5,7 +5,7 @@ import { type Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
-import { requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import { type CallContext, requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { planResume, takeOverStages } from '../jobs/resume.js';
 import { excerpt, maxJobErrorChars } from '../pipeline/excerpt.js';
@@ -44,7 +44,7 @@ export function selectionHandlers(
       jobId,
       (holder) => retried(req, holder),
       async () => {
-        const answer = await createJob(req, jobId);
+        const answer = await createJob(req, jobId, ctx);
         ctx.report.batchSize = 1;
         return answer;
       },
@@ -68,6 +68,7 @@ export function selectionHandlers(
   const createJob = async (
     req: selectionV1.SubmitJobRequest,
     jobId: string,
+    ctx: CallContext,
   ): Promise<selectionV1.SubmitJobResponse> => {
     const dataset = req.dataset;
     if (!dataset || dataset.paths.length === 0)
@@ -114,12 +115,18 @@ export function selectionHandlers(
       startedAtMs: 0,
       finishedAtMs: 0,
     };
-    await enqueueJob(store, record, async () => {
-      // The earlier job's finished stages become this one's before any worker can take it.
-      if (resume) await takeOverStages(store, resume, jobId);
-      await bus.publish(subjects.selectionJobSubmitted, { status });
-    }).catch(async (err: unknown) => {
-      // Not queued (NATS down): the failed job must not keep the folder from the client's retry.
+    await enqueueJob(
+      store,
+      record,
+      async () => {
+        // The earlier job's finished stages become this one's before any worker can take it.
+        if (resume) await takeOverStages(store, resume, jobId);
+        await bus.publish(subjects.selectionJobSubmitted, { status });
+      },
+      // A client gone by now (its deadline passed while a large request was checked) gets no job.
+      ctx,
+    ).catch(async (err: unknown) => {
+      // Not queued (NATS down, or the client gone): the folder must not stay reserved against the retry.
       await releaseOutput(req.output as selectionV1.OutputSpec, jobId);
       throw err;
     });
