@@ -747,7 +747,7 @@ describe('selection job end to end', () => {
     });
     const failed = await final(failing.jobId);
     expect(failed.status.state).toBe('JOB_STATE_FAILED');
-    expect(failed.status.error).toMatch(/^duplicate record id "i{200}… \(1000000 characters\)": records 0 and 1/);
+    expect(failed.status.error).toMatch(/^duplicate record id "i{200}…": records 0 and 1/);
     expect(failed.status.error.length).toBeLessThanOrEqual(2000);
     const page = await listOverGrpc({ pageSize: 500, states: [commonV1.JobState.JOB_STATE_FAILED] });
     expect(page.jobs.find((j) => j.jobId === failing.jobId)?.error).toBe(failed.status.error);

@@ -1,7 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { SiftError } from '@sift/kit/errors';
-import { shownPath } from './dataset-files.js';
+import { echoed } from '@sift/kit/message-text';
 
 /**
  * Which folders a service may read datasets from and write outputs to. Requests name files by path, and
@@ -58,7 +58,7 @@ export class DataRoots {
     if (!inside) {
       throw new SiftError(
         'permission_denied',
-        `${field} ${shownPath(path)} is outside the folders this service may use (SIFT_DATA_ROOTS: ${this.configured.join(', ')})`,
+        `${field} ${echoed(path)} is outside the folders this service may use (SIFT_DATA_ROOTS: ${this.configured.join(', ')})`,
       );
     }
   }

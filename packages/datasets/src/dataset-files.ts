@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { echoed } from '@sift/kit/message-text';
 import { DatasetError } from './dataset-error.js';
 
 /** On-disk format of a dataset file; `auto` infers it from each file's extension. */
@@ -108,7 +109,7 @@ export function fileAccessError(path: string, err: unknown): Error {
   if (code === 'ENAMETOOLONG') {
     return new DatasetError(
       'invalid_argument',
-      `path too long for the file system (${path.length} characters): ${shownPath(path)}`,
+      `path too long for the file system (${path.length} characters): ${echoed(path)}`,
       path,
       undefined,
       { cause: err },
@@ -123,13 +124,4 @@ export function fileAccessError(path: string, err: unknown): Error {
     return new DatasetError('invalid_argument', `${path} is a directory, not a file`, path, undefined, { cause: err });
   }
   return err instanceof Error ? err : new Error(String(err));
-}
-
-/**
- * A path as a message quotes it: whole up to 200 characters, else its start and an ellipsis, so a 100,000
- * character path does not fill the caller's error, the log and the job record (as `echoed` in
- * `@sift/inference`, which this package does not depend on).
- */
-export function shownPath(path: string): string {
-  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }

@@ -3,7 +3,6 @@ export * from './byte-lm.js';
 export * from './gemm.js';
 export * from './kmeans-assign.js';
 export * from './manifest.js';
-export * from './message-text.js';
 export * from './model-store.js';
 export * from './onnx-writer.js';
 export * from './sessions.js';

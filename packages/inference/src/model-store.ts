@@ -1,8 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type Logger, SiftError } from '@sift/kit';
+import { echoed, type Logger, SiftError } from '@sift/kit';
 import { type ModelManifest, parseManifest } from './manifest.js';
-import { echoed } from './message-text.js';
 
 /** One model version found in the store. */
 export interface StoredModel {

@@ -15,9 +15,9 @@ import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { readDescriptorSet } from '@sift/contracts';
 import { HealthImplementation } from 'grpc-health-check';
-import { clipEchoes } from './echoed-values.js';
 import { grpcStatusName, grpcStatusOf } from './errors.js';
 import type { Logger } from './logger.js';
+import { clipEchoes } from './message-text.js';
 import { asSiftError, SiftError } from './sift-error.js';
 
 /** What a handler knows about the call it serves, beyond the request message. */

@@ -2,16 +2,14 @@ import { createFeaturizer, type EncodedInput, type Featurizer, type FeedTensor }
 import {
   type BatcherOptions,
   DynamicBatcher,
-  echoed,
   float32Output,
-  indefiniteArticle,
   type ModelStore,
   runOutputs,
   type SessionCache,
   type StoredModel,
   toOrtFeeds,
 } from '@sift/inference';
-import { type Logger, SiftError } from '@sift/kit';
+import { echoed, indefiniteArticle, type Logger, SiftError } from '@sift/kit';
 import { clsPool, meanPool } from '../domain/vectors.js';
 import type { EmbeddingModelInfo, Encoder, EncoderRegistry, EncoderResult } from '../ports.js';
 

@@ -2,9 +2,16 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, pruningV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
-import { echoed, type ModelStore } from '@sift/inference';
+import type { ModelStore } from '@sift/inference';
 import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
-import { type CallContext, requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
+import {
+  type CallContext,
+  echoed,
+  requireKnownEnum,
+  SiftError,
+  type StreamHandler,
+  type UnaryHandler,
+} from '@sift/kit';
 import { isTerminal, JobStore } from '../jobs/job-store.js';
 import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';

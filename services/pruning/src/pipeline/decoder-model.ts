@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { commonV1 } from '@sift/contracts';
-import { checkSha256, echoed, graphFile, indefiniteArticle, type ModelStore, type StoredModel } from '@sift/inference';
-import { SiftError } from '@sift/kit';
+import { checkSha256, graphFile, type ModelStore, type StoredModel } from '@sift/inference';
+import { echoed, indefiniteArticle, SiftError } from '@sift/kit';
 import {
   decodeOnnxModel,
   defaultLayerPattern,

@@ -8,8 +8,7 @@ import {
   readRecords,
   readTextParagraphs,
 } from '@sift/datasets';
-import { echoed } from '@sift/inference';
-import { SiftError } from '@sift/kit';
+import { echoed, SiftError } from '@sift/kit';
 
 /**
  * Most text one corpus may bring into memory, in UTF-16 code units (the whole corpus is held while the

@@ -5,10 +5,16 @@ import { type Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
-import { type CallContext, requireKnownEnum, SiftError, type StreamHandler, type UnaryHandler } from '@sift/kit';
-import { isTerminal, JobStore } from '../jobs/job-store.js';
+import {
+  type CallContext,
+  echoed,
+  requireKnownEnum,
+  SiftError,
+  type StreamHandler,
+  type UnaryHandler,
+} from '@sift/kit';
+import { isTerminal, JobStore, maxJobErrorChars } from '../jobs/job-store.js';
 import { planResume, takeOverStages } from '../jobs/resume.js';
-import { excerpt, maxJobErrorChars } from '../pipeline/excerpt.js';
 import {
   checkJobPaths,
   checkOutputLocation,
@@ -59,7 +65,7 @@ export function selectionHandlers(
     if (!body({ ...job, resumeJobId: job.resumedFromJobId }).equals(body(req))) {
       throw new SiftError(
         'failed_precondition',
-        `request_id "${excerpt(req.requestId)}" was used for job ${holder} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
+        `request_id "${echoed(req.requestId)}" was used for job ${holder} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
       );
     }
     return { jobId: holder, resolvedSteps: resolveSteps(job.steps).map(toProtoStep) };
@@ -199,7 +205,7 @@ export function selectionHandlers(
       if (!known.includes(stage)) {
         throw new SiftError(
           'invalid_argument',
-          `stages[${i}]: "${excerpt(stage)}" is not a stage of job ${req.jobId}; its stages are ${known.join(', ')}`,
+          `stages[${i}]: "${echoed(stage)}" is not a stage of job ${req.jobId}; its stages are ${known.join(', ')}`,
         );
       }
     }
@@ -245,7 +251,7 @@ function jobIdOf(value: string, field = 'job_id'): string {
 function listed(status: selectionV1.JobStatus): selectionV1.JobStatus {
   return {
     ...status,
-    error: excerpt(status.error, maxJobErrorChars),
-    ...(status.progress ? { progress: { ...status.progress, stage: excerpt(status.progress.stage) } } : {}),
+    error: echoed(status.error, maxJobErrorChars),
+    ...(status.progress ? { progress: { ...status.progress, stage: echoed(status.progress.stage) } } : {}),
   };
 }

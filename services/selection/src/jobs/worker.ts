@@ -4,8 +4,7 @@ import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import { JobWorker, jobProgressReporter } from '@sift/jobs';
-import { type Logger, SiftError } from '@sift/kit';
-import { excerpt, maxJobErrorChars } from '../pipeline/excerpt.js';
+import { echoed, type Logger, SiftError } from '@sift/kit';
 import { checkJobPaths, checkOutputClaim } from '../pipeline/output-location.js';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
@@ -13,7 +12,7 @@ import { runStage, type SelectionKernels } from '../pipeline/stages.js';
 import { type DropReason, keptScoreOf, loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
 import { resolveSteps } from '../pipeline/steps.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
-import type { JobStore } from './job-store.js';
+import { type JobStore, maxJobErrorChars } from './job-store.js';
 
 /**
  * Runs selection jobs taken from the work queue. A job's stages run in order; after each one its result
@@ -154,7 +153,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
   protected settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {
     // An error can repeat what a dataset holds (a record id): the record, and every ListJobs page with it,
     // keeps a bounded part.
-    return this.finish(jobId, state, { error: excerpt(error, maxJobErrorChars) });
+    return this.finish(jobId, state, { error: echoed(error, maxJobErrorChars) });
   }
 
   private async finish(

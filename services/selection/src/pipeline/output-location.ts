@@ -2,9 +2,8 @@ import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/pr
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { selectionV1 } from '@sift/contracts';
 import { type DataRoots, realOrResolved } from '@sift/datasets';
-import { SiftError } from '@sift/kit';
+import { echoed, SiftError } from '@sift/kit';
 import { isDedupIndexFile } from '../adapters/dedup-index-files.js';
-import { excerpt } from './excerpt.js';
 import type { ResolvedStep } from './steps.js';
 
 /** Names a job writes into its output folder (`kept.*` and `dropped.*` in the dataset's format). */
@@ -68,7 +67,7 @@ export async function checkJobPaths(
     if (!isAbsolute(path)) {
       throw new SiftError(
         'invalid_argument',
-        `${field} must be an absolute path on the service's machine, got "${excerpt(path)}"`,
+        `${field} must be an absolute path on the service's machine, got "${echoed(path)}"`,
       );
     }
     await dataRoots.check(path, field);
@@ -103,7 +102,7 @@ export interface PlannedOutputs {
  */
 export async function checkOutputLocation(planned: PlannedOutputs): Promise<void> {
   const { datasetPaths, datasetFiles, output, indexSaves, resumedFrom = '' } = planned;
-  const shown = excerpt(output.path);
+  const shown = echoed(output.path);
   const out = await realOrResolved(output.path);
   const outInfo = await stat(out).catch(() => undefined);
   if (outInfo && !outInfo.isDirectory()) {
@@ -125,7 +124,7 @@ export async function checkOutputLocation(planned: PlannedOutputs): Promise<void
   if (clash) {
     throw new SiftError(
       'invalid_argument',
-      `output.path ${shown} holds the dataset file ${excerpt(clash)}; write the outputs to a folder of their own`,
+      `output.path ${shown} holds the dataset file ${echoed(clash)}; write the outputs to a folder of their own`,
     );
   }
   for (const [i, path] of datasetPaths.entries()) {
@@ -133,7 +132,7 @@ export async function checkOutputLocation(planned: PlannedOutputs): Promise<void
     if ((await stat(real).catch(() => undefined))?.isDirectory() && isInside(out, real)) {
       throw new SiftError(
         'invalid_argument',
-        `output.path ${shown} is inside the dataset folder dataset.paths[${i}] (${excerpt(path)}): the outputs would be read as records by the next job on it`,
+        `output.path ${shown} is inside the dataset folder dataset.paths[${i}] (${echoed(path)}): the outputs would be read as records by the next job on it`,
       );
     }
   }
@@ -153,7 +152,7 @@ export async function checkOutputLocation(planned: PlannedOutputs): Promise<void
     if (foreign !== undefined) {
       throw new SiftError(
         'failed_precondition',
-        `output.path ${shown} holds ${excerpt(foreign)}, which no selection job writes; output.overwrite only replaces the outputs of an earlier job in a folder that holds nothing else, so choose an empty or new folder`,
+        `output.path ${shown} holds ${echoed(foreign)}, which no selection job writes; output.overwrite only replaces the outputs of an earlier job in a folder that holds nothing else, so choose an empty or new folder`,
       );
     }
     return;
@@ -172,7 +171,7 @@ export async function checkOutputLocation(planned: PlannedOutputs): Promise<void
       'failed_precondition',
       `output.path ${shown} is not empty (${present
         .slice(0, 3)
-        .map((f) => excerpt(f))
+        .map((f) => echoed(f))
         .join(
           ', ',
         )}${present.length > 3 ? ', ...' : ''}); choose an empty folder, or set output.overwrite to replace an earlier job's outputs there`,
@@ -185,7 +184,7 @@ async function checkIndexSave(
   save: IndexSave,
   job: { out: string; inputs: readonly string[]; inService: (path: string) => ServiceFolder | undefined },
 ): Promise<void> {
-  const shown = `${save.field} ${excerpt(save.path)}`;
+  const shown = `${save.field} ${echoed(save.path)}`;
   const real = await realOrResolved(save.path);
   const within = job.inService(real);
   if (within) {
@@ -259,7 +258,7 @@ export async function claimOutput(output: selectionV1.OutputSpec, jobId: string,
   const unwritable = (err: NodeJS.ErrnoException) => {
     throw new SiftError(
       'failed_precondition',
-      `output.path ${excerpt(output.path)} cannot be written by the service (${err.code ?? err.message}); choose a folder it may write`,
+      `output.path ${echoed(output.path)} cannot be written by the service (${err.code ?? err.message}); choose a folder it may write`,
       { cause: err },
     );
   };
@@ -271,7 +270,7 @@ export async function claimOutput(output: selectionV1.OutputSpec, jobId: string,
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') unwritable(err as NodeJS.ErrnoException);
     throw new SiftError(
       'failed_precondition',
-      `output.path ${excerpt(output.path)} is the output folder of job ${await outputOwner(output.path)}; choose another folder or set output.overwrite to replace that job's files`,
+      `output.path ${echoed(output.path)} is the output folder of job ${await outputOwner(output.path)}; choose another folder or set output.overwrite to replace that job's files`,
     );
   }
 }
@@ -290,7 +289,7 @@ export async function checkOutputClaim(output: selectionV1.OutputSpec, jobId: st
   if (owner && owner !== jobId) {
     throw new SiftError(
       'failed_precondition',
-      `output.path ${excerpt(output.path)} was claimed by job ${owner} (submitted later with output.overwrite) while this job ran; nothing was written`,
+      `output.path ${echoed(output.path)} was claimed by job ${owner} (submitted later with output.overwrite) while this job ran; nothing was written`,
     );
   }
 }

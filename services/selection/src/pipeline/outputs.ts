@@ -2,9 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { selectionV1 } from '@sift/contracts';
 import { createRecordWriter, listDatasetFiles, readRecords, resolveFormat } from '@sift/datasets';
-import { SiftError } from '@sift/kit';
+import { echoed, SiftError } from '@sift/kit';
 import { decisionOf } from '../jobs/worker.js';
-import { excerpt } from './excerpt.js';
 import { markdownReport, type SelectionReportData, type StageSummary } from './report.js';
 import { toProtoStep } from './resolved-steps.js';
 import type { PipelineState } from './state.js';
@@ -22,7 +21,7 @@ export async function datasetFiles(dataset: selectionV1.Dataset): Promise<string
 /** The dataset as a message names it: its first path, and how many more there are. */
 function datasetName(dataset: selectionV1.Dataset): string {
   const more = dataset.paths.length - 1;
-  return `${excerpt(dataset.paths[0] ?? '')}${more > 0 ? ` (and ${more} more path${more > 1 ? 's' : ''})` : ''}`;
+  return `${echoed(dataset.paths[0] ?? '')}${more > 0 ? ` (and ${more} more path${more > 1 ? 's' : ''})` : ''}`;
 }
 
 /**
@@ -51,7 +50,7 @@ export async function loadDataset(
     if (first !== undefined) {
       throw new SiftError(
         'invalid_argument',
-        `duplicate record id "${excerpt(r.id)}": records ${first} and ${r.index} (0-based, across the dataset's files in order) share it; ids must be unique`,
+        `duplicate record id "${echoed(r.id)}": records ${first} and ${r.index} (0-based, across the dataset's files in order) share it; ids must be unique`,
       );
     }
     seen.set(r.id, r.index);

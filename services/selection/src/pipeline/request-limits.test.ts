@@ -1,6 +1,5 @@
 import { selectionV1 } from '@sift/contracts';
 import { describe, expect, it } from 'vitest';
-import { excerpt } from './excerpt.js';
 import { checkRequestLimits, requestLimits } from './request-limits.js';
 
 const request = (over: Partial<selectionV1.SubmitJobRequest> = {}) =>
@@ -99,19 +98,5 @@ describe('checkRequestLimits', () => {
     expect(
       refusal(request({ dataset: { paths: long, textField: 'text', idField: '', format: 0, limit: 0 } }))?.message,
     ).toMatch(/^the request is \d+ bytes; a selection job request has at most 4194304 \(name dataset folders/);
-  });
-});
-
-describe('excerpt', () => {
-  it('keeps a short value whole and cuts a long one to its start, an ellipsis and its length', () => {
-    expect(excerpt('text')).toBe('text');
-    expect(excerpt('x'.repeat(200))).toBe('x'.repeat(200));
-    expect(excerpt('x'.repeat(7_000_000))).toBe(`${'x'.repeat(200)}… (7000000 characters)`);
-    expect(excerpt('abcdef', 3)).toBe('abc… (6 characters)');
-  });
-
-  it('does not cut between the two halves of a surrogate pair', () => {
-    expect(excerpt('ab🙂cd', 3)).toBe('ab… (6 characters)');
-    expect(excerpt('abc🙂d', 4)).toBe('abc… (6 characters)');
   });
 });

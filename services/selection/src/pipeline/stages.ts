@@ -1,5 +1,5 @@
 import { createOrtAssignKernel, createOrtGemmTransposed, type ProviderPreference } from '@sift/inference';
-import { type Logger, SiftError } from '@sift/kit';
+import { echoed, type Logger, SiftError } from '@sift/kit';
 import {
   type AssignKernel,
   gatherRows,
@@ -33,7 +33,6 @@ import {
 } from '../domain/index.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 import { runCooperatively } from './cooperative.js';
-import { excerpt } from './excerpt.js';
 import { clusterSizeHistogram, type StageSummary } from './report.js';
 import { aliveIndices, drop, type PipelineState, scoreKept } from './state.js';
 import type { KMeansParams, ResolvedStep } from './steps.js';
@@ -522,7 +521,7 @@ function checkFinite(vectors: Float32Array, dims: number, alive: Int32Array, ids
     }
   }
   if (bad.length === 0) return;
-  const named = bad.slice(0, 3).map((row) => JSON.stringify(excerpt(ids[alive[row] as number] ?? '')));
+  const named = bad.slice(0, 3).map((row) => JSON.stringify(echoed(ids[alive[row] as number] ?? '')));
   throw new SiftError(
     'failed_precondition',
     `embedding model ${model} returned NaN or infinite values for ${bad.length} record(s) (ids ${named.join(', ')}${bad.length > 3 ? ', ...' : ''}); the model is broken for these inputs, so no embedding-space step can use them`,

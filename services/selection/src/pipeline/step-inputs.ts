@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { SiftError } from '@sift/kit';
+import { echoed, SiftError } from '@sift/kit';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
-import { excerpt } from './excerpt.js';
 import type { ResolvedStep } from './steps.js';
 
 /** Prefixes a SiftError's message with the request field it concerns. */
@@ -30,7 +29,7 @@ export async function checkStepInputs(
     } else if ('index' in step) {
       for (const [j, path] of step.index.load.entries()) {
         if (!(await stat(path).catch(() => undefined))?.isFile()) {
-          throw new SiftError('not_found', `steps[${i}].index.load_paths[${j}]: no index file at ${excerpt(path)}`);
+          throw new SiftError('not_found', `steps[${i}].index.load_paths[${j}]: no index file at ${echoed(path)}`);
         }
       }
     }

@@ -1,12 +1,11 @@
 import { selectionV1 } from '@sift/contracts';
-import { requireKnownEnum, SiftError } from '@sift/kit';
+import { echoed, requireKnownEnum, SiftError } from '@sift/kit';
 import {
   type DuplicateKeep,
   type QualityFilterName,
   qualityFilterNames,
   type TextNormalization,
 } from '../domain/index.js';
-import { excerpt } from './excerpt.js';
 
 /** A pipeline step with every default filled in and every range checked. */
 /** Index files of earlier datasets to dedup against, and where to save this dataset's. */
@@ -159,7 +158,7 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
     occurrences.set(kind.$case, occurrence);
     const name = step.name || (occurrence === 1 ? kindName : `${kindName}_${occurrence}`);
     if (names.has(name))
-      throw new SiftError('invalid_argument', `${at}.name: "${excerpt(name)}" is used by an earlier step`);
+      throw new SiftError('invalid_argument', `${at}.name: "${echoed(name)}" is used by an earlier step`);
     names.add(name);
     const needs = (what: 'embeddings' | 'clusters') => {
       if (what === 'embeddings' && !embedded) {
@@ -303,7 +302,7 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
         if (tokenizer !== 'code-tokens' && tokenizer !== 'utf8-bytes') {
           throw new SiftError(
             'invalid_argument',
-            `${at}.long_file_pruning.tokenizer: "${excerpt(tokenizer)}" is not available; use "code-tokens" (default) or "utf8-bytes"`,
+            `${at}.long_file_pruning.tokenizer: "${echoed(tokenizer)}" is not available; use "code-tokens" (default) or "utf8-bytes"`,
           );
         }
         out.push({
