@@ -21,6 +21,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markdownSentences } from '../../models/builders/markdown-prose.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../../services/pruning/src/adapters/onnx-graph.js';
+import { followWatch, relayedStatuses } from './src/job-streams.js';
 
 /** Prose of the README files of installed packages, in windows of about `bytes` bytes. */
 function readmeTexts(count: number, bytes: number, skip = 0): string[] {
@@ -632,23 +633,16 @@ describe('pruning end to end', () => {
     // Watchers connected before the cancel: Server-Sent Events for the queued job, WatchJob for the running one.
     const events = await gateway(`/jobs/${queued}/events`);
     expect(events.status).toBe(200);
-    const watched: pruningV1.JobStatus[] = [];
-    const watchEnded = new Promise<void>((resolve, reject) => {
-      const stream = client.watchJob({ jobId: running });
-      stream.on('data', (m: pruningV1.WatchJobResponse) => m.status && watched.push(m.status));
-      stream.on('end', () => resolve());
-      stream.on('error', reject);
-    });
+    const { statuses: watched, ended: watchEnded } = followWatch<pruningV1.JobStatus>(
+      client.watchJob({ jobId: running }),
+    );
     await waitUntil(async () => watched.length > 0, 10_000, 10);
 
     // A queued job is cancelled at once, and its event stream ends with that state.
     const httpCancel = await cancelOverHttp(queued);
     expect(httpCancel.status).toBe(200);
     expect(httpCancel.body.status).toMatchObject({ jobId: queued, state: 'JOB_STATE_CANCELLED' });
-    const relayed = (await events.text())
-      .split('\n')
-      .filter((l) => l.startsWith('data: '))
-      .map((l) => JSON.parse(l.slice(6)));
+    const relayed = await relayedStatuses(events);
     expect(relayed.map((s) => s.state)).toEqual(['JOB_STATE_QUEUED', 'JOB_STATE_CANCELLED']);
 
     // A running job stops at its next batch: the answer is still RUNNING, the stream ends CANCELLED.

@@ -18,6 +18,7 @@ import { openMetricsStore } from '@sift/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markdownSentences } from '../../models/builders/markdown-prose.js';
 import { writeCorpusWithNearDuplicates } from '../../services/selection/test/corpus.js';
+import { followWatch, relayedStatuses } from './src/job-streams.js';
 
 /**
  * A crawl of `count` documents of 200 words from a 5,000-word vocabulary, every 20th a copy of the one
@@ -117,11 +118,7 @@ describe('selection job end to end', () => {
     // Server-Sent Events until the job is final.
     const events = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${jobId}/events`);
     expect(events.headers.get('content-type')).toBe('text/event-stream');
-    const stream = await events.text();
-    const statuses = stream
-      .split('\n')
-      .filter((l) => l.startsWith('data: '))
-      .map((l) => JSON.parse(l.slice(6)));
+    const statuses = await relayedStatuses(events);
     expect(statuses.at(-1)?.state).toBe('JOB_STATE_SUCCEEDED');
     // A watcher sees the stages from where the job is when it connects (a stage of a few milliseconds may be
     // over by then): only known stages, in pipeline order.
@@ -477,23 +474,16 @@ describe('selection job end to end', () => {
     // Watchers connected before the cancels: Server-Sent Events for the queued job, WatchJob for the running one.
     const events = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${queued}/events`);
     expect(events.status).toBe(200);
-    const watched: selectionV1.JobStatus[] = [];
-    const watchEnded = new Promise<void>((resolve, reject) => {
-      const stream = client.watchJob({ jobId: running });
-      stream.on('data', (m: selectionV1.WatchJobResponse) => m.status && watched.push(m.status));
-      stream.on('end', () => resolve());
-      stream.on('error', reject);
-    });
+    const { statuses: watched, ended: watchEnded } = followWatch<selectionV1.JobStatus>(
+      client.watchJob({ jobId: running }),
+    );
     await waitUntil(async () => watched.length > 0, 10_000, 10);
 
     // A queued job is cancelled at once, and its event stream ends with that state.
     const httpCancel = await cancelOverHttp(queued);
     expect(httpCancel.status).toBe(200);
     expect(httpCancel.body.status).toMatchObject({ jobId: queued, state: 'JOB_STATE_CANCELLED' });
-    const relayed = (await events.text())
-      .split('\n')
-      .filter((l) => l.startsWith('data: '))
-      .map((l) => JSON.parse(l.slice(6)));
+    const relayed = await relayedStatuses(events);
     expect(relayed.map((r) => r.state)).toEqual(['JOB_STATE_QUEUED', 'JOB_STATE_CANCELLED']);
 
     // A running job stops at its next progress tick: the answer is still RUNNING, the stream ends CANCELLED.
