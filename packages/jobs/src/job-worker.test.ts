@@ -41,11 +41,6 @@ class TestWorker extends JobWorker<pruningV1.Job> {
   }
 }
 
-async function waitFor(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(check()).toBe(true);
-}
-
 describe('JobWorker', () => {
   it('lets go of a job it cannot read, and never turns a final job into a failed one', async () => {
     const worker = new TestWorker(async () => {
@@ -199,6 +194,7 @@ describe('JobWorker', () => {
   it('estimates the time left from the current phase only: a new total restarts the rate', async () => {
     const jobId = await newJob();
     const etas: number[] = [];
+    let now = 10_000; // the reporter's clock, in ms: it moves only when the test moves it
     const progress = jobProgressReporter({
       jobId,
       store,
@@ -207,16 +203,21 @@ describe('JobWorker', () => {
         etas.push(Number(status?.progress?.etaSeconds));
       },
       logger,
+      now: () => now,
     });
     progress.stage('quality');
-    progress.tick(1, 2); // a slow first phase: one of two calls after 400 ms
-    await new Promise((r) => setTimeout(r, 400));
+    progress.tick(1, 2); // a slow first phase: the second of two calls comes 400 ms later
+    now += 400;
     progress.tick(2, 2);
-    await new Promise((r) => setTimeout(r, 300));
-    progress.tick(500, 1000); // the fast second phase: half done right after it began
-    await waitFor(() => etas.length === 4);
-    // Measured from the stage's start, 0.7 s for half the documents would predict ~0.7 s more.
-    expect(etas.at(-1)).toBeLessThan(0.1);
+    now += 300;
+    progress.tick(500, 1000); // the fast second phase begins
+    now += 250;
+    progress.tick(750, 1000);
+    await progress.written();
+    // 750 documents in the phase's 0.25 s leave 250 for 0.083 s; measured from the stage's start (0.95 s)
+    // it would predict 0.317 s.
+    expect(etas.slice(0, 4)).toEqual([-1, 0, 0, 0]);
+    expect(etas[4]).toBeCloseTo((0.25 * 250) / 750, 9);
   });
 
   it('drops a progress write that lands after the job ended', async () => {
