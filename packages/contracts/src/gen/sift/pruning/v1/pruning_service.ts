@@ -261,7 +261,7 @@ export interface CalibrationSpec {
   batchSize: number;
   /**
    * Tokens per sequence; longer texts are cut, shorter ones padded (padding is masked out of the metrics);
-   * 0 means 512.
+   * 0 means 512, or the model's context when that is shorter (256 for byte-gpt).
    */
   sequenceLength: number;
   /**
@@ -675,8 +675,8 @@ export interface CancelJobResponse {
 }
 
 /**
- * Published on every status change of a job and at most every few seconds while it runs, on subject
- * `sift.pruning.v1.job_progressed`.
+ * Published on every status change of a job and at most every 250 ms while it runs (a stage's completing
+ * tick at once), on subject `sift.pruning.v1.job_progressed`.
  */
 export interface JobProgressed {
   /** The job's status. */
@@ -4503,8 +4503,8 @@ export type PruningServiceService = typeof PruningServiceService;
 export const PruningServiceService = {
   /**
    * Queues an analysis job; returns its id at once. INVALID_ARGUMENT for a bad field or a pattern that
-   * matches no tensor, NOT_FOUND for an unknown model or calibration file, RESOURCE_EXHAUSTED when the queue
-   * is full.
+   * matches no tensor, NOT_FOUND for an unknown model or calibration file, CANCELLED or DEADLINE_EXCEEDED
+   * (and no job) when the caller is gone before the job is queued.
    */
   submitAnalysis: {
     path: "/sift.pruning.v1.PruningService/SubmitAnalysis" as const,
@@ -4520,7 +4520,8 @@ export const PruningServiceService = {
   /**
    * Queues a pruning job; returns its id at once. INVALID_ARGUMENT for a bad field or a block that would
    * remove the final layer, NOT_FOUND for an unknown model or analysis job, FAILED_PRECONDITION when the
-   * named analysis job has not succeeded or analysed another model, RESOURCE_EXHAUSTED when the queue is full.
+   * named analysis job has not succeeded or analysed another model, CANCELLED or DEADLINE_EXCEEDED (and no
+   * job) when the caller is gone before the job is queued.
    */
   submitPruning: {
     path: "/sift.pruning.v1.PruningService/SubmitPruning" as const,
@@ -4583,14 +4584,15 @@ export const PruningServiceService = {
 export interface PruningServiceServer extends UntypedServiceImplementation {
   /**
    * Queues an analysis job; returns its id at once. INVALID_ARGUMENT for a bad field or a pattern that
-   * matches no tensor, NOT_FOUND for an unknown model or calibration file, RESOURCE_EXHAUSTED when the queue
-   * is full.
+   * matches no tensor, NOT_FOUND for an unknown model or calibration file, CANCELLED or DEADLINE_EXCEEDED
+   * (and no job) when the caller is gone before the job is queued.
    */
   submitAnalysis: handleUnaryCall<SubmitAnalysisRequest, SubmitAnalysisResponse>;
   /**
    * Queues a pruning job; returns its id at once. INVALID_ARGUMENT for a bad field or a block that would
    * remove the final layer, NOT_FOUND for an unknown model or analysis job, FAILED_PRECONDITION when the
-   * named analysis job has not succeeded or analysed another model, RESOURCE_EXHAUSTED when the queue is full.
+   * named analysis job has not succeeded or analysed another model, CANCELLED or DEADLINE_EXCEEDED (and no
+   * job) when the caller is gone before the job is queued.
    */
   submitPruning: handleUnaryCall<SubmitPruningRequest, SubmitPruningResponse>;
   /**
@@ -4612,8 +4614,8 @@ export interface PruningServiceServer extends UntypedServiceImplementation {
 export interface PruningServiceClient extends Client {
   /**
    * Queues an analysis job; returns its id at once. INVALID_ARGUMENT for a bad field or a pattern that
-   * matches no tensor, NOT_FOUND for an unknown model or calibration file, RESOURCE_EXHAUSTED when the queue
-   * is full.
+   * matches no tensor, NOT_FOUND for an unknown model or calibration file, CANCELLED or DEADLINE_EXCEEDED
+   * (and no job) when the caller is gone before the job is queued.
    */
   submitAnalysis(
     request: SubmitAnalysisRequest,
@@ -4633,7 +4635,8 @@ export interface PruningServiceClient extends Client {
   /**
    * Queues a pruning job; returns its id at once. INVALID_ARGUMENT for a bad field or a block that would
    * remove the final layer, NOT_FOUND for an unknown model or analysis job, FAILED_PRECONDITION when the
-   * named analysis job has not succeeded or analysed another model, RESOURCE_EXHAUSTED when the queue is full.
+   * named analysis job has not succeeded or analysed another model, CANCELLED or DEADLINE_EXCEEDED (and no
+   * job) when the caller is gone before the job is queued.
    */
   submitPruning(
     request: SubmitPruningRequest,

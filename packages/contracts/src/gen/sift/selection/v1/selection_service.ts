@@ -367,7 +367,7 @@ export enum QualityFilter {
   QUALITY_FILTER_NOT_UPPERCASE = 3,
   /** QUALITY_FILTER_FEW_DIGITS - The share of digits in the line is low. */
   QUALITY_FILTER_FEW_DIGITS = 4,
-  /** QUALITY_FILTER_STOP_WORDS - The line contains at least two common stop words. */
+  /** QUALITY_FILTER_STOP_WORDS - The line contains at least one common stop word. */
   QUALITY_FILTER_STOP_WORDS = 5,
   /** QUALITY_FILTER_NO_BOILERPLATE - The line is not boilerplate (cookie, javascript, "lorem ipsum", navigation text). */
   QUALITY_FILTER_NO_BOILERPLATE = 6,
@@ -589,7 +589,10 @@ export interface Dataset {
 
 /** Where and how the kept dataset is written. */
 export interface OutputSpec {
-  /** Directory for the kept records, the decisions file, per-step outputs and the reports. Created if absent. */
+  /**
+   * Directory for the kept records, the decisions file and the reports (a stage's intermediate state stays
+   * in the service's job folder). Created if absent.
+   */
   path: string;
   /** Format of the kept records; unspecified writes the input format. */
   format: DatasetFormat;
@@ -755,8 +758,8 @@ export interface SemDedupStep {
   /** Seed for SEM_DEDUP_KEEP_RANDOM. */
   seed: number;
   /**
-   * Rows of the in-cluster similarity matrix computed at once (memory grows with cluster size squared);
-   * 0 picks a size that fits the configured memory.
+   * Rows of the in-cluster similarity matrix computed at once (a tile holds block_rows squared floats);
+   * 0 means 1024 (4 MiB tiles).
    */
   blockRows: number;
 }
@@ -837,7 +840,7 @@ export interface ScipStep {
    * towards small clusters and away from centroids; a check that the pruning targets the right records.
    */
   corruptionReport: boolean;
-  /** Files corrupted for the report; 0 means 1000. */
+  /** Files corrupted for the report; 0 means 200. */
   corruptionSamples: number;
   /** Seed of the corruption sample. */
   seed: number;
@@ -879,7 +882,7 @@ export interface TextQualityStep {
   languageModel?:
     | ModelRef
     | undefined;
-  /** Records sampled to estimate PPL_all and PPL_i; 0 means 10,000. */
+  /** Records sampled to estimate PPL_all and PPL_i; 0 means 300. */
   weightSampleSize: number;
   /** Seed of that sample. */
   seed: number;
@@ -1142,9 +1145,9 @@ export interface EpsSweepPoint {
 export interface StageReport {
   /** The stage's name. */
   stage: string;
-  /** The step's kind, e.g. "sem_dedup". */
+  /** The step's kind, e.g. "sem-dedup". */
   kind: string;
-  /** State of the stage (QUEUED until it starts). */
+  /** State of the stage: a report lists the stages that finished, so JOB_STATE_SUCCEEDED. */
   state: JobState;
   /** Records that entered the stage. */
   recordsIn: number;
@@ -1187,8 +1190,8 @@ export interface SelectionReport {
 }
 
 /**
- * Published on every status change of a job and at most every few seconds while it runs, on subject
- * `sift.selection.v1.job_progressed`.
+ * Published on every status change of a job and at most every 250 ms while it runs (a stage's completing
+ * tick at once), on subject `sift.selection.v1.job_progressed`.
  */
 export interface JobProgressed {
   /** The job's status. */
@@ -1196,8 +1199,8 @@ export interface JobProgressed {
 }
 
 /**
- * Published in batches while a job decides records, on subject `sift.selection.v1.records_decided`; lands
- * in ClickHouse `selection_decisions`.
+ * Published in batches once a job has written its outputs (every record's final decision), on subject
+ * `sift.selection.v1.records_decided`; lands in ClickHouse `selection_decisions`.
  */
 export interface RecordsDecided {
   /** The job's id. */
@@ -1219,7 +1222,7 @@ export interface JobFinished {
   status?:
     | JobStatus
     | undefined;
-  /** The report (complete when the job succeeded; counts so far otherwise). */
+  /** The report, for a succeeded job; unset otherwise. */
   report?: SelectionReport | undefined;
 }
 
@@ -6424,8 +6427,8 @@ export const SelectionServiceService = {
    * Validates and queues a job; returns its id at once. INVALID_ARGUMENT for a bad dataset, step or
    * parameter (including a step that needs an earlier one the pipeline lacks, e.g. SemDeDup without
    * embed and k-means), NOT_FOUND for a missing dataset file, dedup index or model, FAILED_PRECONDITION
-   * when the output location is not empty and `overwrite` is not set, RESOURCE_EXHAUSTED when the queue is
-   * full.
+   * when the output location is not empty and `overwrite` is not set (or holds files no job wrote),
+   * CANCELLED or DEADLINE_EXCEEDED (and no job) when the caller is gone before the job is queued.
    */
   submitJob: {
     path: "/sift.selection.v1.SelectionService/SubmitJob" as const,
@@ -6508,8 +6511,8 @@ export interface SelectionServiceServer extends UntypedServiceImplementation {
    * Validates and queues a job; returns its id at once. INVALID_ARGUMENT for a bad dataset, step or
    * parameter (including a step that needs an earlier one the pipeline lacks, e.g. SemDeDup without
    * embed and k-means), NOT_FOUND for a missing dataset file, dedup index or model, FAILED_PRECONDITION
-   * when the output location is not empty and `overwrite` is not set, RESOURCE_EXHAUSTED when the queue is
-   * full.
+   * when the output location is not empty and `overwrite` is not set (or holds files no job wrote),
+   * CANCELLED or DEADLINE_EXCEEDED (and no job) when the caller is gone before the job is queued.
    */
   submitJob: handleUnaryCall<SubmitJobRequest, SubmitJobResponse>;
   /**
@@ -6542,8 +6545,8 @@ export interface SelectionServiceClient extends Client {
    * Validates and queues a job; returns its id at once. INVALID_ARGUMENT for a bad dataset, step or
    * parameter (including a step that needs an earlier one the pipeline lacks, e.g. SemDeDup without
    * embed and k-means), NOT_FOUND for a missing dataset file, dedup index or model, FAILED_PRECONDITION
-   * when the output location is not empty and `overwrite` is not set, RESOURCE_EXHAUSTED when the queue is
-   * full.
+   * when the output location is not empty and `overwrite` is not set (or holds files no job wrote),
+   * CANCELLED or DEADLINE_EXCEEDED (and no job) when the caller is gone before the job is queued.
    */
   submitJob(
     request: SubmitJobRequest,
