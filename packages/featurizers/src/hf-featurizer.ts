@@ -18,16 +18,6 @@ import { HfTokenizer, HfTokenizerError } from './hf-tokenizer.js';
 /** How token vectors become one sentence vector. */
 export type HfPooling = 'mean' | 'cls';
 
-/** The manifest's `preprocessing` block for kind `hf-tokenizer`. */
-export interface HfTokenizerPreprocessing {
-  readonly kind: 'hf-tokenizer';
-  /** File name of the `tokenizer.json`, relative to the model folder. */
-  readonly tokenizer: string;
-  readonly maxTokens: number;
-  readonly pooling: HfPooling;
-  readonly outputName: string;
-}
-
 /** One input as token ids and token type ids, special tokens included, cut to `maxTokens`. */
 export interface HfEncoded extends EncodedInput {
   readonly ids: Int32Array;

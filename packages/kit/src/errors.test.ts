@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { grpcStatusName, grpcStatusOf, httpStatusOf, kindOfGrpcStatus, retryableGrpcCodes } from './errors.js';
+import { grpcStatusName, grpcStatusOf, httpStatusOf, kindOfGrpcStatus } from './errors.js';
 import { asSiftError, SiftError } from './sift-error.js';
 
 describe('error mapping (DESIGN.md table)', () => {
@@ -25,12 +25,6 @@ describe('error mapping (DESIGN.md table)', () => {
     expect(kindOfGrpcStatus(status.PERMISSION_DENIED)).toBe('permission_denied');
     expect(kindOfGrpcStatus(status.DATA_LOSS)).toBe('internal');
     expect(grpcStatusName(status.RESOURCE_EXHAUSTED)).toBe('RESOURCE_EXHAUSTED');
-  });
-
-  it('retries only UNAVAILABLE, RESOURCE_EXHAUSTED and ABORTED', () => {
-    expect([...retryableGrpcCodes].sort()).toEqual(
-      [status.ABORTED, status.RESOURCE_EXHAUSTED, status.UNAVAILABLE].sort(),
-    );
   });
 
   it('hides unknown errors behind a generic internal message and keeps the cause for logs', () => {

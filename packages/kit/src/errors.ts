@@ -63,10 +63,3 @@ export function kindOfGrpcStatus(code: number): ErrorKind {
 export function grpcStatusName(code: number): string {
   return GrpcStatus[code] ?? `CODE_${code}`;
 }
-
-/** gRPC codes a client may retry with backoff (DESIGN.md): everything else is final. */
-export const retryableGrpcCodes: ReadonlySet<GrpcStatus> = new Set([
-  GrpcStatus.UNAVAILABLE,
-  GrpcStatus.RESOURCE_EXHAUSTED,
-  GrpcStatus.ABORTED,
-]);

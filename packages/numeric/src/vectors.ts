@@ -50,10 +50,3 @@ export function matmulTransposed(
   }
   return out;
 }
-
-/** Indices of the `k` largest values, largest first. */
-export function topK(values: ArrayLike<number>, k: number): number[] {
-  const idx = Array.from({ length: values.length }, (_, i) => i);
-  idx.sort((a, b) => (values[b] as number) - (values[a] as number));
-  return idx.slice(0, k);
-}
