@@ -264,6 +264,19 @@ describe('pruning end to end', () => {
         ),
       );
     }
+    // A job id longer than any job id is refused by its length, without repeating it, over gRPC and the gateway.
+    const longId = `job-${'9'.repeat(96)}`;
+    for (const method of ['getJob', 'cancelJob']) {
+      const refused = await call(client, method, { jobId: longId }).then(
+        () => undefined,
+        (e: ServiceError) => e,
+      );
+      expect(refused?.code).toBe(status.INVALID_ARGUMENT);
+      expect(refused?.details).toBe('job_id has 100 characters; a pruning job id has at most 64');
+    }
+    const overHttp = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs/${longId}`);
+    expect(overHttp.status).toBe(400);
+    expect(JSON.stringify(await overHttp.json())).not.toContain(longId);
   });
 
   it('fails a job whose plain-text file is one 2 GiB line, naming file and line, and the worker lives on', async () => {
@@ -289,6 +302,33 @@ describe('pruning end to end', () => {
     // every redelivery); the later tests use it.
     expect(worker?.process.exitCode).toBeNull();
     expect(platform.children.filter((c) => c.name === 'pruning')).toHaveLength(1);
+  });
+
+  it("keeps the first 2,000 characters of a failed job's error, which here repeats a 2,300-character path", async () => {
+    // Twelve nested folders of 190 characters: the path of a calibration file that holds no text.
+    const folder = join(dataDir, ...Array.from({ length: 12 }, (_, i) => `${i}`.padEnd(190, 'd')));
+    mkdirSync(folder, { recursive: true });
+    const blank = join(folder, 'blank.txt');
+    writeFileSync(blank, '\n \n\n');
+    const { jobId } = await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
+      client,
+      'submitAnalysis',
+      pruningV1.SubmitAnalysisRequest.fromPartial({
+        spec: {
+          model: { name: 'byte-gpt', version: '' },
+          calibration: { texts: { source: { $case: 'dataset', value: { path: blank, textField: '', limit: 0 } } } },
+        },
+      }),
+    );
+    const final = (await watch(client, jobId)).at(-1);
+    expect(final?.state).toBe(commonV1.JobState.JOB_STATE_FAILED);
+    const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', { jobId });
+    const error = job?.status?.error ?? '';
+    expect(error).toBe(final?.error);
+    // What is kept is the start of the whole message, and an ellipsis.
+    const at = error.indexOf(dataDir);
+    expect(at).toBeGreaterThan(0);
+    expect(error).toBe(`${`${error.slice(0, at)}${blank} holds no non-empty text`.slice(0, 2000)}…`);
   });
 
   it('finds the residual stream by graph analysis when the model does not output it, and prunes that model', async () => {
