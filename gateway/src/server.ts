@@ -9,8 +9,8 @@ import type { GatewayConfig } from './config.js';
 import { answerClientError, errorKindOf, readJsonBody, sendError, sendJson } from './http.js';
 import { ProtoJsonChecker } from './proto-json.js';
 import { EmbeddingUpstream, httpEmbeddingMessage, toEmbedRequest, toOpenAiResponse } from './routes/embeddings.js';
-import { PruningUpstream } from './routes/pruning.js';
-import { SelectionUpstream } from './routes/selection.js';
+import { JobUpstream } from './routes/job-upstream.js';
+import { pruningHeatmap } from './routes/pruning-heatmap.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -31,20 +31,29 @@ type Route = (req: IncomingMessage, res: ServerResponse, call: RouteCall) => Pro
 /** Starts the HTTP JSON API in front of the services; every request is reported as a request metric. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const embedding = new EmbeddingUpstream(config.embeddingAddress, config.maxMessageBytes);
-  const selection = config.selectionAddress
-    ? new SelectionUpstream(config.selectionAddress, config.maxMessageBytes)
-    : undefined;
-  const pruning = config.pruningAddress
-    ? new PruningUpstream(config.pruningAddress, config.maxMessageBytes)
-    : undefined;
-  const needPruning = () => {
-    if (!pruning) throw new SiftError('unavailable', 'the pruning service is not configured (SIFT_PRUNING_ADDRESS)');
-    return pruning;
+  const jobServices = {
+    selection: config.selectionAddress
+      ? new JobUpstream(
+          selectionV1.SelectionServiceClient,
+          selectionV1,
+          config.selectionAddress,
+          config.maxMessageBytes,
+        )
+      : undefined,
+    pruning: config.pruningAddress
+      ? new JobUpstream(pruningV1.PruningServiceClient, pruningV1, config.pruningAddress, config.maxMessageBytes)
+      : undefined,
   };
-  const needSelection = () => {
-    if (!selection)
-      throw new SiftError('unavailable', 'the selection service is not configured (SIFT_SELECTION_ADDRESS)');
-    return selection;
+  type JobService = keyof typeof jobServices;
+  const need = <S extends JobService>(service: S): NonNullable<(typeof jobServices)[S]> => {
+    const upstream = jobServices[service];
+    if (!upstream) {
+      throw new SiftError(
+        'unavailable',
+        `the ${service} service is not configured (SIFT_${service.toUpperCase()}_ADDRESS)`,
+      );
+    }
+    return upstream as NonNullable<(typeof jobServices)[S]>;
   };
   const bus = config.natsUrl ? await Bus.connect(config.natsUrl, 'sift-gateway') : undefined;
   const metrics = bus ? new RequestMetricsPublisher(bus, logger) : undefined;
@@ -52,49 +61,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
 
   const timeout = config.upstreamTimeoutMs;
   const bodies = new ProtoJsonChecker();
-  /** A query string, checked against the request type it fills, then decoded. */
-  const parseQuery = <T>(fromJSON: (object: unknown) => T, req: IncomingMessage, typeName: string): T => {
-    const query = queryOf(req);
-    try {
-      bodies.check(typeName, query);
-    } catch (err) {
-      throw err instanceof SiftError ? new SiftError(err.kind, `query parameters: ${err.message}`) : err;
-    }
-    return fromJSON(query);
-  };
-  /** The job endpoints of each job service, with responses as protobuf JSON. */
-  const jobApis = {
-    selection: () => {
-      const u = needSelection();
-      return {
-        list: async (req: IncomingMessage) =>
-          selectionV1.ListJobsResponse.toJSON(
-            await u.list(
-              parseQuery(selectionV1.ListJobsRequest.fromJSON, req, 'sift.selection.v1.ListJobsRequest'),
-              timeout,
-            ),
-          ),
-        get: async (id: string) => selectionV1.GetJobResponse.toJSON(await u.get(id, timeout)),
-        cancel: async (id: string) => selectionV1.CancelJobResponse.toJSON(await u.cancel(id, timeout)),
-        watch: u.watch.bind(u),
-      };
-    },
-    pruning: () => {
-      const u = needPruning();
-      return {
-        list: async (req: IncomingMessage) =>
-          pruningV1.ListJobsResponse.toJSON(
-            await u.list(
-              parseQuery(pruningV1.ListJobsRequest.fromJSON, req, 'sift.pruning.v1.ListJobsRequest'),
-              timeout,
-            ),
-          ),
-        get: async (id: string) => pruningV1.GetJobResponse.toJSON(await u.get(id, timeout)),
-        cancel: async (id: string) => pruningV1.CancelJobResponse.toJSON(await u.cancel(id, timeout)),
-        watch: u.watch.bind(u),
-      };
-    },
-  };
+  /** GET /v1/{service}/jobs: the query string, checked as the service's ListJobsRequest, lists its jobs. */
+  const listRoute =
+    (service: JobService): Route =>
+    async (req, res) => {
+      const upstream = need(service);
+      const query = queryOf(req);
+      try {
+        bodies.check(`${upstream.protoPackage}.ListJobsRequest`, query);
+      } catch (err) {
+        throw err instanceof SiftError ? new SiftError(err.kind, `query parameters: ${err.message}`) : err;
+      }
+      sendJson(res, 200, await upstream.list(query, timeout));
+    };
 
   /**
    * Routes with a job id in the path, for both job services: `GET /v1/{selection|pruning}/jobs/{id}`,
@@ -104,17 +83,20 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     // Any segment is an id here: the service tells one that is not well-formed (400) from an unknown one (404).
     const m = path.match(/^\/v1\/(selection|pruning)\/jobs\/([^/]+)(\/events|\/cancel|\/heatmap\.png)?$/);
     if (!m) return undefined;
-    const [, service = '', id = '', tail = ''] = m;
-    const api = jobApis[service as keyof typeof jobApis];
-    if (method === 'GET' && tail === '') return async (_req, res) => sendJson(res, 200, await api().get(id));
-    if (method === 'POST' && tail === '/cancel') return async (_req, res) => sendJson(res, 200, await api().cancel(id));
+    const [, matched = '', id = '', tail = ''] = m;
+    const service = matched as JobService;
+    if (method === 'GET' && tail === '')
+      return async (_req, res) => sendJson(res, 200, await need(service).get(id, timeout));
+    if (method === 'POST' && tail === '/cancel') {
+      return async (_req, res) => sendJson(res, 200, await need(service).cancel(id, timeout));
+    }
     if (method === 'GET' && tail === '/events') {
       return (_req, res) =>
-        new Promise<void>((resolve, reject) => api().watch(id, res, (err) => (err ? reject(err) : resolve())));
+        new Promise<void>((resolve, reject) => need(service).watch(id, res, (err) => (err ? reject(err) : resolve())));
     }
     if (method === 'GET' && tail === '/heatmap.png' && service === 'pruning') {
       return async (_req, res) => {
-        const png = await needPruning().heatmap(id, timeout);
+        const png = await pruningHeatmap(need('pruning'), id, timeout);
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
         res.end(png);
       };
@@ -123,41 +105,46 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   };
 
   /**
-   * POST of a job submission: the JSON body, checked against the request type, goes upstream; the job id
-   * comes back with 202 Accepted.
+   * POST of a job submission: the JSON body, checked against the request type (`<Method>Request`, as buf
+   * lint requires), goes to the service's `method`; the job id comes back with 202 Accepted.
    */
   const submitRoute =
-    <R>(
-      typeName: string,
-      submit: (body: unknown, signal: AbortSignal) => Promise<R>,
-      toJSON: (response: R) => unknown,
+    <Req, Res>(
+      service: JobService,
+      method: string,
+      request: { fromJSON(object: unknown): Req },
+      response: { toJSON(message: Res): unknown },
     ): Route =>
     async (req, res, call) => {
       const body = await readJsonBody(req, config.maxBodyBytes);
-      bodies.check(typeName, body);
+      const upstream = need(service);
+      bodies.check(`${upstream.protoPackage}.${method[0]?.toUpperCase()}${method.slice(1)}Request`, body);
       // A client that leaves cancels the submit: the service then creates no job.
-      const response = await submit(body, call.signal);
+      const answer = await upstream.submit<Res>(method, request.fromJSON(body), timeout, call.signal);
       call.batchSize = 1;
-      sendJson(res, 202, toJSON(response));
+      sendJson(res, 202, response.toJSON(answer));
     };
 
   const routes: Record<string, Route> = {
-    'GET /v1/selection/jobs': async (req, res) => sendJson(res, 200, await jobApis.selection().list(req)),
-    'GET /v1/pruning/jobs': async (req, res) => sendJson(res, 200, await jobApis.pruning().list(req)),
+    'GET /v1/selection/jobs': listRoute('selection'),
+    'GET /v1/pruning/jobs': listRoute('pruning'),
     'POST /v1/pruning/analyses': submitRoute(
-      'sift.pruning.v1.SubmitAnalysisRequest',
-      (body, signal) => needPruning().submitAnalysis(body, timeout, signal),
-      pruningV1.SubmitAnalysisResponse.toJSON,
+      'pruning',
+      'submitAnalysis',
+      pruningV1.SubmitAnalysisRequest,
+      pruningV1.SubmitAnalysisResponse,
     ),
     'POST /v1/pruning/prunings': submitRoute(
-      'sift.pruning.v1.SubmitPruningRequest',
-      (body, signal) => needPruning().submitPruning(body, timeout, signal),
-      pruningV1.SubmitPruningResponse.toJSON,
+      'pruning',
+      'submitPruning',
+      pruningV1.SubmitPruningRequest,
+      pruningV1.SubmitPruningResponse,
     ),
     'POST /v1/selection/jobs': submitRoute(
-      'sift.selection.v1.SubmitJobRequest',
-      (body, signal) => needSelection().submit(body, timeout, signal),
-      selectionV1.SubmitJobResponse.toJSON,
+      'selection',
+      'submitJob',
+      selectionV1.SubmitJobRequest,
+      selectionV1.SubmitJobResponse,
     ),
     'POST /v1/embeddings': async (req, res, call) => {
       const { request, base64 } = toEmbedRequest(await readJsonBody(req, config.maxBodyBytes));
@@ -253,8 +240,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       embedding.close();
-      selection?.close();
-      pruning?.close();
+      for (const upstream of Object.values(jobServices)) upstream?.close();
       await metrics?.close();
       await bus?.close();
     },

@@ -123,6 +123,21 @@ describe('pruning end to end', () => {
 
   const calibration = readmeTexts(16, 256);
   const evaluation = readmeTexts(8, 256, 16);
+  /** Submits an analysis over gRPC; its job id. */
+  const submitAnalysis = async (spec: pruningV1.DeepPartial<pruningV1.AnalysisSpec>) =>
+    (
+      await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
+        client,
+        'submitAnalysis',
+        pruningV1.SubmitAnalysisRequest.fromPartial({ spec }),
+      )
+    ).jobId;
+  /** An analysis of byte-gpt calibrated on the plain-text file at `path`; its job id. */
+  const analyseFile = (path: string) =>
+    submitAnalysis({
+      model: { name: 'byte-gpt', version: '' },
+      calibration: { texts: { source: { $case: 'dataset', value: { path, textField: '', limit: 0 } } } },
+    });
 
   it('rejects bad requests before any work starts', async () => {
     const submit = (spec: Record<string, unknown>) =>
@@ -264,6 +279,19 @@ describe('pruning end to end', () => {
         ),
       );
     }
+    // A job id longer than any job id is refused by its length, without repeating it, over gRPC and the gateway.
+    const longId = `job-${'9'.repeat(96)}`;
+    for (const method of ['getJob', 'cancelJob']) {
+      const refused = await call(client, method, { jobId: longId }).then(
+        () => undefined,
+        (e: ServiceError) => e,
+      );
+      expect(refused?.code).toBe(status.INVALID_ARGUMENT);
+      expect(refused?.details).toBe('job_id has 100 characters; a pruning job id has at most 64');
+    }
+    const overHttp = await fetch(`${platform.gatewayUrl}/v1/pruning/jobs/${longId}`);
+    expect(overHttp.status).toBe(400);
+    expect(JSON.stringify(await overHttp.json())).not.toContain(longId);
   });
 
   it('fails a job whose plain-text file is one 2 GiB line, naming file and line, and the worker lives on', async () => {
@@ -271,16 +299,7 @@ describe('pruning end to end', () => {
     const bigFile = join(dataDir, 'one-line.txt');
     writeFileSync(bigFile, '');
     truncateSync(bigFile, 2 * 1024 * 1024 * 1024); // sparse: NUL bytes, no line break
-    const { jobId } = await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
-      client,
-      'submitAnalysis',
-      pruningV1.SubmitAnalysisRequest.fromPartial({
-        spec: {
-          model: { name: 'byte-gpt', version: '' },
-          calibration: { texts: { source: { $case: 'dataset', value: { path: bigFile, textField: '', limit: 0 } } } },
-        },
-      }),
-    );
+    const jobId = await analyseFile(bigFile);
     const statuses = await watch(client, jobId);
     rmSync(bigFile);
     expect(statuses.at(-1)?.state).toBe(commonV1.JobState.JOB_STATE_FAILED);
@@ -289,6 +308,24 @@ describe('pruning end to end', () => {
     // every redelivery); the later tests use it.
     expect(worker?.process.exitCode).toBeNull();
     expect(platform.children.filter((c) => c.name === 'pruning')).toHaveLength(1);
+  });
+
+  it("keeps the first 2,000 characters of a failed job's error, which here repeats a 2,300-character path", async () => {
+    // Twelve nested folders of 190 characters: the path of a calibration file that holds no text.
+    const folder = join(dataDir, ...Array.from({ length: 12 }, (_, i) => `${i}`.padEnd(190, 'd')));
+    mkdirSync(folder, { recursive: true });
+    const blank = join(folder, 'blank.txt');
+    writeFileSync(blank, '\n \n\n');
+    const jobId = await analyseFile(blank);
+    const final = (await watch(client, jobId)).at(-1);
+    expect(final?.state).toBe(commonV1.JobState.JOB_STATE_FAILED);
+    const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', { jobId });
+    const error = job?.status?.error ?? '';
+    expect(error).toBe(final?.error);
+    // What is kept is the start of the whole message, and an ellipsis.
+    const at = error.indexOf(dataDir);
+    expect(at).toBeGreaterThan(0);
+    expect(error).toBe(`${`${error.slice(0, at)}${blank} holds no non-empty text`.slice(0, 2000)}…`);
   });
 
   it('finds the residual stream by graph analysis when the model does not output it, and prunes that model', async () => {
@@ -519,32 +556,24 @@ describe('pruning end to end', () => {
 
   it('finishes an analysis with the same loss table after its worker is killed mid-evaluation', async () => {
     const inline = (texts: string[]) => ({ source: { $case: 'inline' as const, value: { texts } } });
-    const submitAnalysis = async () =>
-      (
-        await call<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse>(
-          client,
-          'submitAnalysis',
-          pruningV1.SubmitAnalysisRequest.fromPartial({
-            spec: {
-              model: { name: 'byte-gpt', version: '1' },
-              calibration: { texts: inline(calibration), sequenceLength: 256 },
-              maxBlockSize: 3,
-              healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
-              // Long enough (7 models measured, ~1 s each) for the kill to land mid-table.
-              evaluation: { texts: inline(readmeTexts(48, 256, 24)), latencyRuns: 20 },
-            },
-          }),
-        )
-      ).jobId;
+    const submitEvaluatedAnalysis = () =>
+      submitAnalysis({
+        model: { name: 'byte-gpt', version: '1' },
+        calibration: { texts: inline(calibration), sequenceLength: 256 },
+        maxBlockSize: 3,
+        healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
+        // Long enough (7 models measured, ~1 s each) for the kill to land mid-table.
+        evaluation: { texts: inline(readmeTexts(48, 256, 24)), latencyRuns: 20 },
+      });
     const resultOf = async (jobId: string) => {
       const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', { jobId });
       return job;
     };
-    const reference = await submitAnalysis();
+    const reference = await submitEvaluatedAnalysis();
     const referenceStatuses = await watch(client, reference);
     expect(referenceStatuses.at(-1)?.state).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
 
-    const jobId = await submitAnalysis();
+    const jobId = await submitEvaluatedAnalysis();
     // Kill the worker as soon as the first row of the loss table is saved.
     const jobDir = join(dataDir, 'pruning', 'jobs', jobId);
     await waitUntil(

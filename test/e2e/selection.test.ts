@@ -11,14 +11,14 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
-import { Bus } from '@sift/bus';
+import { Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
 import { type LocalPlatform, repoRoot, startPlatform, waitUntil } from '@sift/launcher';
 import { openMetricsStore } from '@sift/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markdownSentences } from '../../models/builders/markdown-prose.js';
 import { writeCorpusWithNearDuplicates } from '../../services/selection/test/corpus.js';
-import { followWatch, relayedStatuses } from './src/job-streams.js';
+import { followWatch, relayedStatuses, storedEvents } from './src/job-streams.js';
 
 /**
  * A crawl of `count` documents of 200 words from a 5,000-word vocabulary, every 20th a copy of the one
@@ -517,6 +517,16 @@ describe('selection job end to end', () => {
     const refused = await grpcError(cancelOverGrpc(done));
     expect(refused?.code).toBe(status.FAILED_PRECONDITION);
     expect((await job(done)).job.status.state).toBe('JOB_STATE_SUCCEEDED');
+
+    // Each job that ended was announced once on job_finished, the one cancelled while queued included (it
+    // got job_progressed only). Read from the stream now that all three have ended: the worker let go of
+    // the cancelled job's message before it ran the finished job.
+    const finished = await storedEvents(platform.natsUrl, subjects.selectionJobFinished, 'e2e-cancel-finished');
+    const endsOf = (jobId: string) =>
+      finished.filter((e) => e.status?.jobId === jobId).map((e) => commonV1.jobStateToJSON(e.status?.state ?? 0));
+    expect(endsOf(queued)).toEqual(['JOB_STATE_CANCELLED']);
+    expect(endsOf(running)).toEqual(['JOB_STATE_CANCELLED']);
+    expect(endsOf(done)).toEqual(['JOB_STATE_SUCCEEDED']);
 
     // The worker took the cancelled job's message before the later job's and let it go: it never started,
     // and neither cancelled job wrote outputs.

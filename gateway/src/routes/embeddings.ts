@@ -1,7 +1,6 @@
-import { credentials } from '@grpc/grpc-js';
 import { commonV1, embeddingV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
-import { UpstreamChannel, unaryCall, upstreamChannelOptions } from './upstream.js';
+import { type UpstreamChannel, unaryCall, upstreamChannel } from './upstream.js';
 
 /** The OpenAI-compatible request body of POST /v1/embeddings. */
 interface OpenAiEmbeddingRequest {
@@ -116,14 +115,7 @@ export class EmbeddingUpstream {
   readonly channel: UpstreamChannel<embeddingV1.EmbeddingServiceClient>;
 
   constructor(address: string, maxMessageBytes: number) {
-    this.channel = new UpstreamChannel(
-      () =>
-        new embeddingV1.EmbeddingServiceClient(
-          address,
-          credentials.createInsecure(),
-          upstreamChannelOptions(maxMessageBytes),
-        ),
-    );
+    this.channel = upstreamChannel(embeddingV1.EmbeddingServiceClient, address, maxMessageBytes);
   }
 
   /**

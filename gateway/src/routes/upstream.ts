@@ -1,9 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import {
+  type ChannelCredentials,
   type ChannelOptions,
   type Client,
   type ClientReadableStream,
   connectivityState,
+  credentials,
   Metadata,
   status,
 } from '@grpc/grpc-js';
@@ -54,6 +56,24 @@ export class UpstreamChannel<C extends Client> {
   close(): void {
     this.current.close();
   }
+}
+
+/** A generated grpc-js client class. */
+export type ClientClass<C extends Client> = new (
+  address: string,
+  credentials: ChannelCredentials,
+  options?: ChannelOptions,
+) => C;
+
+/** The {@link UpstreamChannel} of the service at `address`, with {@link upstreamChannelOptions}. */
+export function upstreamChannel<C extends Client>(
+  client: ClientClass<C>,
+  address: string,
+  maxMessageBytes: number,
+): UpstreamChannel<C> {
+  return new UpstreamChannel(
+    () => new client(address, credentials.createInsecure(), upstreamChannelOptions(maxMessageBytes)),
+  );
 }
 
 /** A unary method of a generated grpc-js client, in its (request, metadata, options, callback) form. */

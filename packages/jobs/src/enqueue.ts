@@ -1,6 +1,6 @@
 import { commonV1 } from '@sift/contracts';
-import { type CallContext, requireCallOpen, SiftError } from '@sift/kit';
-import type { FileJobStore, JobRecord } from './file-job-store.js';
+import { type CallContext, echoed, requireCallOpen, SiftError } from '@sift/kit';
+import { FileJobStore, type JobRecord } from './file-job-store.js';
 
 /** A job whose status can say why it failed. */
 interface FailableJob extends JobRecord {
@@ -75,5 +75,34 @@ export async function oncePerRequest<J extends FailableJob, R>(
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new SiftError('unavailable', `request_id "${requestId}" is being submitted by another call; retry`);
+  throw new SiftError('unavailable', `request_id "${echoed(requestId)}" is being submitted by another call; retry`);
+}
+
+/**
+ * A submit under {@link oncePerRequest} with a new job id for `create`. A retry must repeat the request:
+ * when the key's job was made from the same request (`sameRequest`), the retry gets `answer(holder, job)`,
+ * what the first submit answered; the same key on a different request is a client bug to surface
+ * (FAILED_PRECONDITION), not a reason to answer with an unrelated job.
+ */
+export function submitOncePerRequest<J extends FailableJob, R>(
+  store: FileJobStore<J>,
+  requestId: string,
+  opts: {
+    sameRequest: (job: J) => boolean;
+    answer: (holder: string, job: J) => R;
+    create: (jobId: string) => Promise<R>;
+  },
+): Promise<R> {
+  const jobId = FileJobStore.newId();
+  const retried = async (holder: string) => {
+    const job = await store.get(holder);
+    if (!opts.sameRequest(job)) {
+      throw new SiftError(
+        'failed_precondition',
+        `request_id "${echoed(requestId)}" was used for job ${holder} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
+      );
+    }
+    return opts.answer(holder, job);
+  };
+  return oncePerRequest(store, requestId, jobId, retried, () => opts.create(jobId));
 }

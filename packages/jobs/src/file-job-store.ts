@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commonV1 } from '@sift/contracts';
-import { SiftError } from '@sift/kit';
+import { echoed, SiftError } from '@sift/kit';
 
 /** What the worker needs beyond the public Job message. */
 export interface RunRecord {
@@ -21,6 +21,12 @@ const terminal = new Set([
 export function isTerminal(state: commonV1.JobState): boolean {
   return terminal.has(state);
 }
+
+/**
+ * Characters of a job id (`job-<base36 time>-<8 hex>`), with room to spare: a longer value is refused before
+ * anything repeats it in a message (a megabyte id made a megabyte error).
+ */
+export const maxJobIdChars = 64;
 
 /** The part of a service's Job message the store relies on. */
 export interface JobRecord {
@@ -45,7 +51,7 @@ export class FileJobStore<J extends JobRecord> {
     readonly root: string,
     private readonly codec: JobCodec<J>,
     /** The service's name, for error messages ("not a selection job id"). */
-    private readonly service: string,
+    readonly service: string,
   ) {}
 
   /**
@@ -73,7 +79,7 @@ export class FileJobStore<J extends JobRecord> {
 
   dir(jobId: string): string {
     if (!/^job-[a-z0-9]+-[0-9a-f]{8}$/.test(jobId)) {
-      throw new SiftError('invalid_argument', `job_id "${jobId}" is not a ${this.service} job id`);
+      throw new SiftError('invalid_argument', `job_id "${echoed(jobId)}" is not a ${this.service} job id`);
     }
     return join(this.root, jobId);
   }
@@ -131,7 +137,7 @@ export class FileJobStore<J extends JobRecord> {
     if (pageToken && at < 0) {
       throw new SiftError(
         'invalid_argument',
-        `page_token "${pageToken}" is not a token this service gave (or its job is gone); list again from the first page`,
+        `page_token "${echoed(pageToken)}" is not a token this service gave (or its job is gone); list again from the first page`,
       );
     }
     const jobs: J[] = [];

@@ -1,4 +1,6 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
+import { Bus, type Subject } from '@sift/bus';
+import { waitUntil } from '@sift/launcher';
 
 /** A job status as the gateway relays it: protobuf JSON of JobStatus. */
 export interface RelayedStatus {
@@ -28,4 +30,30 @@ export function followWatch<S>(stream: ClientReadableStream<{ status?: S }>): { 
     stream.on('error', reject);
   });
   return { statuses, ended };
+}
+
+/**
+ * Every message the event stream holds of `subject` (all keys of a keyed one), oldest first, read through a
+ * new durable consumer (`durable`) from the stream's start: what was published before the call counts, so
+ * a test reads events after the jobs that publish them have ended, without racing a live subscription.
+ */
+export async function storedEvents<T>(natsUrl: string, subject: Subject<T>, durable: string): Promise<T[]> {
+  const bus = await Bus.connect(natsUrl, 'e2e-observer');
+  const events: T[] = [];
+  try {
+    const stop = await bus.consume(subject, durable, async (batch) => {
+      for (const d of batch) {
+        events.push(d.message);
+        d.ack();
+      }
+    });
+    await waitUntil(async () => {
+      const lag = await bus.consumerLag(subject.stream, durable);
+      return lag.pending === 0 && lag.ackPending === 0;
+    }, 10_000);
+    await stop();
+  } finally {
+    await bus.close();
+  }
+  return events;
 }

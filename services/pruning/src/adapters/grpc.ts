@@ -1,9 +1,8 @@
-import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, pruningV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import type { ModelStore } from '@sift/inference';
-import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
+import { checkJobId, enqueueJob, jobServiceHandlers, submitOncePerRequest } from '@sift/jobs';
 import {
   type CallContext,
   echoed,
@@ -12,7 +11,7 @@ import {
   type StreamHandler,
   type UnaryHandler,
 } from '@sift/kit';
-import { isTerminal, JobStore } from '../jobs/job-store.js';
+import { type JobStore, pruningJobEvents } from '../jobs/job-store.js';
 import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
 import { checkEvaluation } from '../pipeline/evaluation.js';
@@ -60,12 +59,10 @@ export function pruningHandlers(
   };
 
   /**
-   * The job a retried submit names, after checking that the retry repeats the request: the same key on a
-   * different request is a client bug to surface, not a reason to answer with an unrelated job. The stored
-   * spec names the model version it resolved to; a request that named none matches any.
+   * Whether a retried submit repeats the request its key was first used with. The stored spec names the
+   * model version it resolved to; a request that named none matches any.
    */
-  const sameRequest = async (jobId: string, requestId: string, spec: pruningV1.Job['spec']): Promise<string> => {
-    const stored = (await store.get(jobId)).spec;
+  const sameSpec = (stored: pruningV1.Job['spec'], spec: pruningV1.Job['spec']): boolean => {
     const normalized = (s: pruningV1.Job['spec'], version: string) =>
       s?.value
         ? Buffer.from(
@@ -80,13 +77,7 @@ export function pruningHandlers(
           )
         : Buffer.alloc(0);
     const version = spec?.value?.model?.version || stored?.value?.model?.version || '';
-    if (!normalized(stored, version).equals(normalized(spec, version))) {
-      throw new SiftError(
-        'failed_precondition',
-        `request_id "${requestId}" was used for job ${jobId} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
-      );
-    }
-    return jobId;
+    return normalized(stored, version).equals(normalized(spec, version));
   };
 
   const enqueue = async (kind: pruningV1.JobKind, spec: pruningV1.Job['spec'], jobId: string, ctx: CallContext) => {
@@ -112,23 +103,17 @@ export function pruningHandlers(
     return jobId;
   };
 
-  /** One job per request id: a retry of the same request gets the job its id names (see `sameRequest`). */
+  /** One job per request id: a retry of the same request gets the job its id names (see `sameSpec`). */
   const submitOnce = (
     kind: 'analysis' | 'pruning',
     req: { requestId: string; spec?: unknown },
     create: (jobId: string) => Promise<{ jobId: string }>,
-  ) => {
-    const jobId = JobStore.newId();
-    return oncePerRequest(
-      store,
-      req.requestId,
-      jobId,
-      async (holder) => ({
-        jobId: await sameRequest(holder, req.requestId, { $case: kind, value: req.spec } as never),
-      }),
-      () => create(jobId),
-    );
-  };
+  ) =>
+    submitOncePerRequest(store, req.requestId, {
+      sameRequest: (job) => sameSpec(job.spec, { $case: kind, value: req.spec } as never),
+      answer: (holder) => ({ jobId: holder }),
+      create,
+    });
 
   const submitAnalysis: UnaryHandler<pruningV1.SubmitAnalysisRequest, pruningV1.SubmitAnalysisResponse> = (req, ctx) =>
     submitOnce('analysis', req, (jobId) => createAnalysis(req, ctx, jobId));
@@ -189,7 +174,7 @@ export function pruningHandlers(
     if (spec.startLayer !== undefined) checkCutPossible(decoder, spec.startLayer, spec.blockSize);
     if (spec.calibration?.residualStreamPattern) residualStreamTensors(decoder, spec.calibration.residualStreamPattern);
     if (spec.analysisJobId && spec.startLayer === undefined) {
-      const analysis = await store.get(spec.analysisJobId);
+      const analysis = await store.get(checkJobId(spec.analysisJobId, 'pruning', 'spec.analysis_job_id'));
       if (
         analysis.status?.state !== commonV1.JobState.JOB_STATE_SUCCEEDED ||
         analysis.result?.$case !== 'analysisResult'
@@ -217,56 +202,18 @@ export function pruningHandlers(
     };
   };
 
-  const getJob: UnaryHandler<pruningV1.GetJobRequest, pruningV1.GetJobResponse> = async (req) => ({
-    job: await store.get(req.jobId),
+  const jobHandlers = jobServiceHandlers({
+    store,
+    bus,
+    events: pruningJobEvents,
+    listFilter: (req: pruningV1.ListJobsRequest) => {
+      // An unknown value matches no job: answering an empty page would hide the typo behind "no jobs".
+      requireKnownEnum(req.kind, pruningV1.JobKind, 'kind');
+      return (status) => !req.kind || status.kind === req.kind;
+    },
   });
 
-  const listJobs: UnaryHandler<pruningV1.ListJobsRequest, pruningV1.ListJobsResponse> = async (req) => {
-    // An unknown value matches no job: answering an empty page would hide the typo behind "no jobs".
-    requireKnownEnum(req.kind, pruningV1.JobKind, 'kind');
-    for (const [i, state] of req.states.entries()) requireKnownEnum(state, commonV1.JobState, `states[${i}]`);
-    const page = await store.page(req.pageToken, Math.min(req.pageSize || 50, 500), ({ status: s }) => {
-      if (!s) return false;
-      return (req.states.length === 0 || req.states.includes(s.state)) && (!req.kind || s.kind === req.kind);
-    });
-    return { jobs: page.jobs.flatMap((j) => (j.status ? [j.status] : [])), nextPageToken: page.nextPageToken };
-  };
-
-  const cancelJob: UnaryHandler<pruningV1.CancelJobRequest, pruningV1.CancelJobResponse> = async (req) => {
-    const job = await store.get(req.jobId);
-    const state = job.status?.state ?? 0;
-    if (state === commonV1.JobState.JOB_STATE_CANCELLED) return { status: job.status };
-    if (isTerminal(state)) {
-      throw new SiftError(
-        'failed_precondition',
-        `job ${req.jobId} already finished (${commonV1.jobStateToJSON(state)})`,
-      );
-    }
-    await store.requestCancel(req.jobId);
-    if (state === commonV1.JobState.JOB_STATE_QUEUED) {
-      const updated = await store.update(req.jobId, (j) => {
-        if (j.status) j.status.state = commonV1.JobState.JOB_STATE_CANCELLED;
-        j.finishedAtMs = Date.now();
-      });
-      await bus.publish(subjects.pruningJobProgressed, { status: updated.status }, req.jobId);
-      await bus.publish(subjects.pruningJobFinished, { status: updated.status, analysisResult: undefined }, req.jobId);
-      return { status: updated.status };
-    }
-    return { status: job.status };
-  };
-
-  /** Current status first, then every change until the job is final. */
-  const watchJob: StreamHandler = async (call, ctx) => {
-    const req = (call as ServerWritableStream<pruningV1.WatchJobRequest, pruningV1.WatchJobResponse>).request;
-    await streamJobStatus({
-      current: async () => (await store.get(req.jobId)).status,
-      subscribe: (onStatus) => bus.subscribe(subjects.pruningJobProgressed, req.jobId, (e) => onStatus(e.status)),
-      write: (status) => call.write({ status }),
-      signal: ctx.signal,
-    });
-  };
-
-  return { submitAnalysis, submitPruning, watchJob, getJob, listJobs, cancelJob };
+  return { submitAnalysis, submitPruning, ...jobHandlers };
 }
 
 function checkHealingEnums(healing: pruningV1.HealingSpec | undefined): void {

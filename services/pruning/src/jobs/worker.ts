@@ -1,7 +1,7 @@
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
-import { JobCheckpoints, JobWorker, jobProgressReporter } from '@sift/jobs';
+import { endJob, JobCheckpoints, JobWorker, jobProgressReporter } from '@sift/jobs';
 import { type Logger, SiftError } from '@sift/kit';
 import { analyseBlocks, type PruningRuntime } from '../pipeline/analysis.js';
 import { writeAnalysisReport, writePruningReport } from '../pipeline/analysis-report.js';
@@ -9,7 +9,7 @@ import { evaluateBestBlocks } from '../pipeline/block-evaluation.js';
 import { analysisRunCodec, distancesOfResult } from '../pipeline/checkpoint-codecs.js';
 import { loadDecoder, resolveDecoder } from '../pipeline/decoder-model.js';
 import { type AnalysisDistances, pruneModel } from '../pipeline/pruning.js';
-import type { JobStore } from './job-store.js';
+import { type JobStore, pruningJobEvents } from './job-store.js';
 
 /**
  * Runs analysis and pruning jobs taken from the work queue. Each stage's result (distances, the healed
@@ -68,7 +68,9 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
       }
       progress.stage('distances');
       const result = await writeAnalysisReport(this.store.dir(jobId), analysis, analysed.distances);
-      await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { analysisResult: result });
+      await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, {
+        result: { $case: 'analysisResult', value: result },
+      });
       log.info('analysis succeeded', { layers: result.layerCount, best: result.bestBlocks[0] });
       return;
     }
@@ -84,7 +86,9 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
     });
     const result = await writePruningReport(this.store.dir(jobId), pruned.result, pruned.distances);
     const finishedAt = Date.now();
-    await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { pruningResult: result });
+    await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, {
+      result: { $case: 'pruningResult', value: result },
+    });
     await this.bus.publish(subjects.pruningRunCompleted, { jobId, result, completedAtMs: finishedAt });
     log.info('pruning succeeded', { model: result.prunedModel, removed: result.removedBlock });
   }
@@ -102,32 +106,21 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
     return this.finish(jobId, state, { error });
   }
 
+  /** Records the job's end (with its result, when it succeeded) and announces it. */
   private async finish(
     jobId: string,
     state: commonV1.JobState,
-    extra: {
-      error?: string;
-      analysisResult?: pruningV1.AnalysisResult;
-      pruningResult?: pruningV1.PruningResult;
-    },
+    extra: { error?: string; result?: pruningV1.Job['result'] },
   ): Promise<void> {
-    const job = await this.store.update(jobId, (j) => {
-      if (!j.status) return;
-      j.status.state = state;
-      j.status.error = extra.error ?? '';
-      j.finishedAtMs = Date.now();
-      if (extra.analysisResult) j.result = { $case: 'analysisResult', value: extra.analysisResult };
-      if (extra.pruningResult) j.result = { $case: 'pruningResult', value: extra.pruningResult };
-      // The last stage complete, whatever its last throttled progress write said.
-      if (state === commonV1.JobState.JOB_STATE_SUCCEEDED && j.status.progress) {
-        j.status.progress = { ...j.status.progress, done: 1, total: 1, etaSeconds: 0 };
-      }
+    await endJob(this.store, this.bus, pruningJobEvents, jobId, state, {
+      error: extra.error,
+      record: (j) => {
+        if (extra.result) j.result = extra.result;
+        // The last stage complete, whatever its last throttled progress write said.
+        if (state === commonV1.JobState.JOB_STATE_SUCCEEDED && j.status?.progress) {
+          j.status.progress = { ...j.status.progress, done: 1, total: 1, etaSeconds: 0 };
+        }
+      },
     });
-    await this.bus.publish(subjects.pruningJobProgressed, { status: job.status }, jobId);
-    await this.bus.publish(
-      subjects.pruningJobFinished,
-      { status: job.status, analysisResult: extra.analysisResult },
-      jobId,
-    );
   }
 }

@@ -4,7 +4,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
-import { enqueueJob, oncePerRequest, streamJobStatus } from '@sift/jobs';
+import { checkJobId, enqueueJob, jobServiceHandlers, submitOncePerRequest } from '@sift/jobs';
 import {
   type CallContext,
   echoed,
@@ -13,7 +13,7 @@ import {
   type StreamHandler,
   type UnaryHandler,
 } from '@sift/kit';
-import { isTerminal, JobStore, maxJobErrorChars } from '../jobs/job-store.js';
+import { type JobStore, selectionJobEvents } from '../jobs/job-store.js';
 import { planResume, takeOverStages } from '../jobs/resume.js';
 import {
   checkJobPaths,
@@ -24,7 +24,7 @@ import {
   type ServiceFolder,
 } from '../pipeline/output-location.js';
 import { datasetFiles } from '../pipeline/outputs.js';
-import { checkRequestLimits, requestLimits } from '../pipeline/request-limits.js';
+import { checkRequestLimits } from '../pipeline/request-limits.js';
 import { toProtoStep } from '../pipeline/resolved-steps.js';
 import { checkStepInputs, naming } from '../pipeline/step-inputs.js';
 import { resolveSteps } from '../pipeline/steps.js';
@@ -43,32 +43,15 @@ export function selectionHandlers(
   const submitJob: UnaryHandler<selectionV1.SubmitJobRequest, selectionV1.SubmitJobResponse> = async (req, ctx) => {
     // First, before any value is used, looked up or repeated in a message.
     checkRequestLimits(req);
-    const jobId = JobStore.newId();
-    return oncePerRequest(
-      store,
-      req.requestId,
-      jobId,
-      (holder) => retried(req, holder),
-      async () => {
+    return submitOncePerRequest(store, req.requestId, {
+      sameRequest: (job) => requestBytes({ ...job, resumeJobId: job.resumedFromJobId }).equals(requestBytes(req)),
+      answer: (holder, job) => ({ jobId: holder, resolvedSteps: resolveSteps(job.steps).map(toProtoStep) }),
+      create: async (jobId) => {
         const answer = await createJob(req, jobId, ctx);
         ctx.report.batchSize = 1;
         return answer;
       },
-    );
-  };
-
-  /** A retried submit gets the job its request id names; the same key on another request is a client bug. */
-  const retried = async (req: selectionV1.SubmitJobRequest, holder: string): Promise<selectionV1.SubmitJobResponse> => {
-    const job = await store.get(holder);
-    const body = (r: Pick<selectionV1.SubmitJobRequest, 'dataset' | 'steps' | 'output' | 'resumeJobId'>) =>
-      Buffer.from(selectionV1.SubmitJobRequest.encode({ ...r, requestId: '' }).finish());
-    if (!body({ ...job, resumeJobId: job.resumedFromJobId }).equals(body(req))) {
-      throw new SiftError(
-        'failed_precondition',
-        `request_id "${echoed(req.requestId)}" was used for job ${holder} with a different request; a retry must repeat the request exactly, a new request needs a new request_id`,
-      );
-    }
-    return { jobId: holder, resolvedSteps: resolveSteps(job.steps).map(toProtoStep) };
+    });
   };
 
   const createJob = async (
@@ -139,57 +122,10 @@ export function selectionHandlers(
     return { jobId, resolvedSteps: steps.map(toProtoStep) };
   };
 
-  const getJob: UnaryHandler<selectionV1.GetJobRequest, selectionV1.GetJobResponse> = async (req) => ({
-    job: await store.get(jobIdOf(req.jobId)),
-  });
-
-  const listJobs: UnaryHandler<selectionV1.ListJobsRequest, selectionV1.ListJobsResponse> = async (req) => {
-    for (const [i, s] of req.states.entries()) requireKnownEnum(s, commonV1.JobState, `states[${i}]`);
-    const page = await store.page(
-      jobIdOf(req.pageToken, 'page_token'),
-      Math.min(req.pageSize || 50, 500),
-      (j) => j.status !== undefined && (req.states.length === 0 || req.states.includes(j.status.state)),
-    );
-    return { jobs: page.jobs.flatMap((j) => (j.status ? [listed(j.status)] : [])), nextPageToken: page.nextPageToken };
-  };
-
-  const cancelJob: UnaryHandler<selectionV1.CancelJobRequest, selectionV1.CancelJobResponse> = async (req) => {
-    const job = await store.get(jobIdOf(req.jobId));
-    // Cancelling twice is the same request: the contract makes it a no-op, as the pruning service does.
-    if (job.status?.state === commonV1.JobState.JOB_STATE_CANCELLED) return { status: job.status };
-    if (isTerminal(job.status?.state ?? 0)) {
-      throw new SiftError(
-        'failed_precondition',
-        `job ${req.jobId} already finished (${commonV1.jobStateToJSON(job.status?.state ?? 0)})`,
-      );
-    }
-    await store.requestCancel(req.jobId);
-    if (job.status?.state === commonV1.JobState.JOB_STATE_QUEUED) {
-      const updated = await store.update(req.jobId, (j) => {
-        if (j.status) j.status.state = commonV1.JobState.JOB_STATE_CANCELLED;
-        j.finishedAtMs = Date.now();
-      });
-      await bus.publish(subjects.selectionJobProgressed, { status: updated.status }, req.jobId);
-      return { status: updated.status };
-    }
-    return { status: job.status };
-  };
-
-  /** Current status first, then every change until the job is final. */
-  const watchJob: StreamHandler = async (call, ctx) => {
-    const req = (call as ServerWritableStream<selectionV1.WatchJobRequest, selectionV1.WatchJobResponse>).request;
-    await streamJobStatus({
-      current: async () => (await store.get(jobIdOf(req.jobId))).status,
-      subscribe: (onStatus) => bus.subscribe(subjects.selectionJobProgressed, req.jobId, (e) => onStatus(e.status)),
-      write: (status) => call.write({ status }),
-      signal: ctx.signal,
-    });
-  };
-
   /** A finished job's decisions from its decisions file, filtered and batched. */
   const streamDecisions: StreamHandler = async (call, ctx) => {
     const req = (call as ServerWritableStream<selectionV1.StreamDecisionsRequest, unknown>).request;
-    const job = await store.get(jobIdOf(req.jobId));
+    const job = await store.get(checkJobId(req.jobId, 'selection'));
     if (job.status?.state !== commonV1.JobState.JOB_STATE_SUCCEEDED || !job.report?.decisionsPath) {
       throw new SiftError(
         'failed_precondition',
@@ -227,31 +163,10 @@ export function selectionHandlers(
     if (batch.length > 0) call.write({ decisions: batch });
   };
 
-  return { submitJob, watchJob, getJob, listJobs, cancelJob, streamDecisions };
+  return { submitJob, streamDecisions, ...jobServiceHandlers({ store, bus, events: selectionJobEvents }) };
 }
 
-/**
- * `value` when it may be a job id; INVALID_ARGUMENT naming `field` when it is too long to be one, before the
- * job store repeats it in a message (a megabyte id made a megabyte error).
- */
-function jobIdOf(value: string, field = 'job_id'): string {
-  if (value.length > requestLimits.jobIdChars) {
-    throw new SiftError(
-      'invalid_argument',
-      `${field} has ${value.length} characters; a selection job id has at most ${requestLimits.jobIdChars}`,
-    );
-  }
-  return value;
-}
-
-/**
- * A job's status as ListJobs answers it: its error and stage cut to a few hundred characters, so a page of
- * 500 jobs stays far below the message limit even for records stored before errors were bounded.
- */
-function listed(status: selectionV1.JobStatus): selectionV1.JobStatus {
-  return {
-    ...status,
-    error: echoed(status.error, maxJobErrorChars),
-    ...(status.progress ? { progress: { ...status.progress, stage: echoed(status.progress.stage) } } : {}),
-  };
+/** A submit's request as bytes, without its request id: a retry must repeat them exactly. */
+function requestBytes(req: Pick<selectionV1.SubmitJobRequest, 'dataset' | 'steps' | 'output' | 'resumeJobId'>): Buffer {
+  return Buffer.from(selectionV1.SubmitJobRequest.encode({ ...req, requestId: '' }).finish());
 }

@@ -1,13 +1,8 @@
+import { subjects } from '@sift/bus';
 import { selectionV1 } from '@sift/contracts';
-import { FileJobStore } from '@sift/jobs';
+import { FileJobStore, type JobEvents } from '@sift/jobs';
 
-export { isTerminal, type RunRecord } from '@sift/jobs';
-
-/**
- * Characters of a job's error that its record keeps (and ListJobs answers): enough for any message of
- * ours with its echoed values, while a page of 500 jobs stays far below the gRPC message limit.
- */
-export const maxJobErrorChars = 2000;
+export { maxJobErrorChars } from '@sift/jobs';
 
 /** Selection jobs as files under `<root>/<job id>/`, shared by the service's replicas. */
 export class JobStore extends FileJobStore<selectionV1.Job> {
@@ -15,3 +10,10 @@ export class JobStore extends FileJobStore<selectionV1.Job> {
     super(root, selectionV1.Job, 'selection');
   }
 }
+
+/** What the selection service publishes about its jobs; job_finished carries the report of a succeeded one. */
+export const selectionJobEvents: JobEvents<selectionV1.Job, selectionV1.JobFinished> = {
+  progressed: subjects.selectionJobProgressed,
+  finished: subjects.selectionJobFinished,
+  finishedMessage: (job) => ({ status: job.status, report: job.report }),
+};
