@@ -5,11 +5,12 @@ import { commonV1, type selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
 import { JobWorker, jobProgressReporter } from '@sift/jobs';
 import { echoed, type Logger, SiftError } from '@sift/kit';
+import { decisionBytesBound, decisionOf } from '../pipeline/decisions.js';
 import { checkJobPaths, checkOutputClaim } from '../pipeline/output-location.js';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
 import { runStage, type SelectionKernels } from '../pipeline/stages.js';
-import { type DropReason, keptScoreOf, loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
+import { loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
 import { resolveSteps } from '../pipeline/steps.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 import { type JobStore, maxJobErrorChars } from './job-store.js';
@@ -184,60 +185,4 @@ function countAlive(state: PipelineState): number {
   let n = 0;
   for (const a of state.alive) n += a;
   return n;
-}
-
-const reasonCode: Record<DropReason, selectionV1.DecisionReason> = {
-  'exact-duplicate': 3,
-  'near-duplicate': 4,
-  'indexed-duplicate': 5,
-  'semantic-duplicate': 6,
-  prototypical: 7,
-  'too-hard': 8,
-  'density-quota': 9,
-  'small-cluster': 10,
-  'far-from-centroid': 11,
-  'long-file': 12,
-  'low-quality': 13,
-  unreadable: 14,
-};
-
-/** The final decision of record i: kept, or the stage and reason that dropped it. */
-export function decisionOf(state: PipelineState, i: number): selectionV1.RecordDecision {
-  const d = state.drops.get(i);
-  const cluster = state.clustering && (state.clustering.labels[i] ?? -1) >= 0 ? state.clustering.labels[i] : undefined;
-  if (!d) {
-    // A kept record's stage is the pipeline's last one (the contract's RecordDecision.stage).
-    const last = (state.stageFacts.at(-1) as { summary?: { stage?: string } } | undefined)?.summary?.stage ?? '';
-    const scored = keptScoreOf(state, i);
-    return {
-      recordId: state.ids[i] ?? '',
-      kept: true,
-      stage: last,
-      reason: 1,
-      duplicateOf: '',
-      cluster,
-      score: scored?.score,
-      scoreStage: scored?.stage ?? '',
-    };
-  }
-  return {
-    recordId: state.ids[i] ?? '',
-    kept: false,
-    stage: d.stage,
-    reason: reasonCode[d.reason] ?? 0,
-    duplicateOf: d.duplicateOf === undefined ? (d.indexedDuplicateOf ?? '') : (state.ids[d.duplicateOf] ?? ''),
-    cluster: d.cluster,
-    score: d.score,
-    scoreStage: d.score === undefined ? '' : d.stage,
-  };
-}
-
-/**
- * An upper bound of a decision's encoded size inside a records_decided event, without encoding it (encoding
- * every decision only to measure it cost four times the publishing itself): its four strings with a tag
- * and a 5-byte length each, at most 23 bytes of kept, reason, cluster and score, and 6 of framing.
- */
-function decisionBytesBound(d: selectionV1.RecordDecision): number {
-  const strings = [d.recordId, d.stage, d.duplicateOf, d.scoreStage];
-  return strings.reduce((sum, s) => sum + Buffer.byteLength(s) + 6, 0) + 23 + 6;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { selectionV1 } from '@sift/contracts';
 import { createRecordWriter, listDatasetFiles, readRecords, resolveFormat } from '@sift/datasets';
 import { echoed, SiftError } from '@sift/kit';
-import { decisionOf } from '../jobs/worker.js';
+import { decisionOf } from './decisions.js';
 import { markdownReport, type SelectionReportData, type StageSummary } from './report.js';
 import { toProtoStep } from './resolved-steps.js';
 import type { PipelineState } from './state.js';
