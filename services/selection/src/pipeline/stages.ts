@@ -1,15 +1,14 @@
-import { createOrtAssignKernel, createOrtGemmTransposed, type ProviderPreference } from '@sift/inference';
-import { echoed, type Logger, SiftError } from '@sift/kit';
+import { echoed, SiftError } from '@sift/kit';
 import {
   type AssignKernel,
   gatherRows,
   type KMeansResult,
-  matmulTransposed,
   sampleIndices,
   seededRandom,
   sphericalKMeans,
 } from '@sift/numeric';
 import { loadExactIndex, loadMinHashIndex, saveExactIndex, saveMinHashIndex } from '../adapters/dedup-index-files.js';
+import type { SelectionKernels } from '../adapters/onnx-kernels.js';
 import {
   clusterPlacement,
   codeTokenCount,
@@ -28,7 +27,6 @@ import {
   scipPrune,
   semDedup,
   sslPrototypes,
-  type TileProduct,
   textQuality,
 } from '../domain/index.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
@@ -49,30 +47,6 @@ export interface StageContext {
 }
 
 type StageFacts = Pick<StageSummary, 'clusterSizes' | 'epsSweep' | 'facts'>;
-
-/** Below this much work (n·m·d multiply-adds) a tile is cheaper in TypeScript than a call into ONNX Runtime. */
-const smallTileWork = 32_768;
-
-/** The ONNX Runtime kernels of the embedding-space steps: created once per worker, on its provider. */
-export interface SelectionKernels {
-  /** The k-means assignment (Gemm + ArgMax). */
-  readonly assign: AssignKernel;
-  /** SemDeDup's similarity tiles on the GEMM; tiles too small to be worth a call stay in TypeScript. */
-  readonly tileProduct: TileProduct;
-}
-
-/** Opens the kernels on `provider` (CUDA falls back to CPU with a warning, see `openSession`). */
-export async function createSelectionKernels(opts: {
-  provider: ProviderPreference;
-  logger: Logger;
-}): Promise<SelectionKernels> {
-  const gemm = await createOrtGemmTransposed(opts);
-  return {
-    assign: await createOrtAssignKernel(opts),
-    tileProduct: (a, n, b, m, d, out) =>
-      n * m * d < smallTileWork ? matmulTransposed(a, n, b, m, d, out) : gemm(a, n, b, m, d, out),
-  };
-}
 
 /**
  * Records the drops of a dedup step: a row whose duplicate is another row of this dataset
