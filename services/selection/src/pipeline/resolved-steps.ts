@@ -1,6 +1,7 @@
 import { selectionV1 } from '@sift/contracts';
 import type { DuplicateKeep, QualityFilterName } from '../domain/index.js';
-import { qualityFilterByCode, type ResolvedStep } from './steps.js';
+import { qualityFilterByCode } from './steps/text-quality.js';
+import type { ResolvedStep } from './steps.js';
 
 /**
  * A resolved step as the contract's `Step` message, every default written out: what `SubmitJob` answers as
