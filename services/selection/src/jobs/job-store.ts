@@ -1,7 +1,7 @@
 import { selectionV1 } from '@sift/contracts';
 import { FileJobStore } from '@sift/jobs';
 
-export { isTerminal, type RunRecord } from '@sift/jobs';
+export { isTerminal } from '@sift/jobs';
 
 /**
  * Characters of a job's error that its record keeps (and ListJobs answers): enough for any message of
