@@ -11,38 +11,38 @@ import { sslPrototypesStage } from './stages/ssl-prototypes.js';
 import type { StageContext, StageFacts } from './stages/stage-context.js';
 import { textQualityStage } from './stages/text-quality.js';
 import type { PipelineState } from './state.js';
-import type { ResolvedStep } from './steps.js';
+import type { ResolvedStep, StepOf } from './steps.js';
 
 export type { StageContext } from './stages/stage-context.js';
 
+/** A stage: runs its kind of step on the state, returns the facts for the report. */
+type Stage<K extends ResolvedStep['kind']> = (
+  step: StepOf<K>,
+  state: PipelineState,
+  ctx: StageContext,
+) => Promise<StageFacts>;
+
+/** Each step kind's stage, in stages/<kind>.ts (its parameters and their defaults are in steps/<kind>.ts). */
+const stageOfKind: { [K in ResolvedStep['kind']]: Stage<K> } = {
+  'exact-dedup': exactDedupStage,
+  'minhash-dedup': minHashDedupStage,
+  embed: embedStage,
+  kmeans: kmeansStage,
+  'sem-dedup': semDedupStage,
+  'ssl-prototypes': sslPrototypesStage,
+  d4: d4Stage,
+  'long-file-pruning': longFilePruningStage,
+  scip: scipStage,
+  'text-quality': textQualityStage,
+  'density-pruning': densityPruningStage,
+};
+
 /**
  * Runs one step on the alive records and records drops with their reasons. Steps see only the records
- * earlier steps kept; embedding-space steps use the latest clustering restricted to those records. Each
- * kind's stage is in stages/<kind>.ts (its parameters and their defaults in steps/<kind>.ts).
+ * earlier steps kept; embedding-space steps use the latest clustering restricted to those records.
  */
 export async function runStage(step: ResolvedStep, state: PipelineState, ctx: StageContext): Promise<StageFacts> {
-  switch (step.kind) {
-    case 'exact-dedup':
-      return exactDedupStage(step, state, ctx);
-    case 'minhash-dedup':
-      return minHashDedupStage(step, state, ctx);
-    case 'embed':
-      return embedStage(step, state, ctx);
-    case 'kmeans':
-      return kmeansStage(step, state, ctx);
-    case 'sem-dedup':
-      return semDedupStage(step, state, ctx);
-    case 'ssl-prototypes':
-      return sslPrototypesStage(step, state, ctx);
-    case 'd4':
-      return d4Stage(step, state, ctx);
-    case 'long-file-pruning':
-      return longFilePruningStage(step, state, ctx);
-    case 'scip':
-      return scipStage(step, state, ctx);
-    case 'text-quality':
-      return textQualityStage(step, state, ctx);
-    case 'density-pruning':
-      return densityPruningStage(step, state, ctx);
-  }
+  // The table pairs each kind with its own stage, so the step always has the type its stage takes.
+  const stage = stageOfKind[step.kind] as Stage<ResolvedStep['kind']>;
+  return stage(step, state, ctx);
 }

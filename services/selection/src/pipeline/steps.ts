@@ -111,30 +111,30 @@ export function resolveSteps(steps: selectionV1.Step[]): ResolvedStep[] {
   return out;
 }
 
+/** A resolver: checks one kind of step's fields and fills in their defaults; `field` names the kind in errors. */
+type Resolver<C extends StepCase['$case']> = (
+  v: Extract<StepCase, { $case: C }>['value'],
+  field: string,
+) => StepParameters;
+
+/** Each step kind's resolver, in steps/<kind>.ts (the stage that runs it is in stages/<kind>.ts). */
+const resolverOfCase: { [C in StepCase['$case']]: Resolver<C> } = {
+  exactDedup: resolveExactDedup,
+  minhashDedup: resolveMinHashDedup,
+  embed: resolveEmbed,
+  kmeans: resolveKMeans,
+  semDedup: resolveSemDedup,
+  sslPrototypes: resolveSslPrototypes,
+  d4: resolveD4,
+  longFilePruning: resolveLongFilePruning,
+  scip: resolveScip,
+  textQuality: resolveTextQuality,
+  densityPruning: resolveDensityPruning,
+};
+
 /** One step's parameters, resolved by its kind's resolver; `field` names the step's kind field in errors. */
 function resolveKind(kind: StepCase, field: string): StepParameters {
-  switch (kind.$case) {
-    case 'exactDedup':
-      return resolveExactDedup(kind.value, field);
-    case 'minhashDedup':
-      return resolveMinHashDedup(kind.value, field);
-    case 'embed':
-      return resolveEmbed(kind.value, field);
-    case 'kmeans':
-      return resolveKMeans(kind.value, field);
-    case 'semDedup':
-      return resolveSemDedup(kind.value, field);
-    case 'sslPrototypes':
-      return resolveSslPrototypes(kind.value, field);
-    case 'd4':
-      return resolveD4(kind.value, field);
-    case 'longFilePruning':
-      return resolveLongFilePruning(kind.value, field);
-    case 'scip':
-      return resolveScip(kind.value, field);
-    case 'textQuality':
-      return resolveTextQuality(kind.value, field);
-    case 'densityPruning':
-      return resolveDensityPruning(kind.value, field);
-  }
+  // The table pairs each case with its own resolver, so the value always has the type its resolver takes.
+  const resolve = resolverOfCase[kind.$case] as Resolver<StepCase['$case']>;
+  return resolve(kind.value, field);
 }

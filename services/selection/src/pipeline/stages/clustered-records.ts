@@ -1,5 +1,5 @@
 import { gatherRows } from '@sift/numeric';
-import type { PipelineState } from '../state.js';
+import { type DropReason, drop, type PipelineState, scoreKept } from '../state.js';
 
 /** The latest embeddings; fails when no embed step ran (resolveSteps orders the steps so that one did). */
 export function requireEmbeddings(state: PipelineState) {
@@ -46,4 +46,31 @@ export function clusteredAlive(state: PipelineState, alive: Int32Array) {
     labels: Int32Array.from(records, (i) => c.labels[i] as number),
     centroids: c.centroids,
   };
+}
+
+/**
+ * Records what an embedding-space step decided for each row of its input: a kept record gets `score` as its
+ * kept score; a dropped one is dropped with `reason`, its cluster, its score and, where `duplicateOf` names
+ * a row (>= 0), the record it duplicates.
+ */
+export function recordClusterDecisions(
+  state: PipelineState,
+  input: ClusteredRecords,
+  stage: string,
+  decided: { kept: Uint8Array; score: Float32Array; reason: DropReason; duplicateOf?: Int32Array },
+): void {
+  input.records.forEach((rec, row) => {
+    if (decided.kept[row]) {
+      scoreKept(state, rec, stage, decided.score[row] as number);
+      return;
+    }
+    const dup = decided.duplicateOf ? (decided.duplicateOf[row] as number) : -1;
+    drop(state, rec, {
+      stage,
+      reason: decided.reason,
+      cluster: input.labels[row] as number,
+      score: decided.score[row] as number,
+      ...(dup >= 0 ? { duplicateOf: input.records[dup] as number } : {}),
+    });
+  });
 }

@@ -1,7 +1,7 @@
 import { densityPruning } from '../../domain/index.js';
-import { aliveIndices, drop, type PipelineState, scoreKept } from '../state.js';
+import { aliveIndices, type PipelineState } from '../state.js';
 import type { StepOf } from '../steps.js';
-import { clusteredAlive, keptAside } from './clustered-records.js';
+import { clusteredAlive, keptAside, recordClusterDecisions } from './clustered-records.js';
 import type { StageContext, StageFacts } from './stage-context.js';
 
 /**
@@ -22,17 +22,10 @@ export async function densityPruningStage(
     nearestCentroids: step.nearestCentroids,
     minQuotaFactor: step.minQuotaFactor,
   });
-  input.records.forEach((rec, row) => {
-    if (r.kept[row]) {
-      scoreKept(state, rec, step.name, r.centroidDistance[row] as number);
-      return;
-    }
-    drop(state, rec, {
-      stage: step.name,
-      reason: 'density-quota',
-      cluster: input.labels[row] as number,
-      score: r.centroidDistance[row] as number,
-    });
+  recordClusterDecisions(state, input, step.name, {
+    kept: r.kept,
+    score: r.centroidDistance,
+    reason: 'density-quota',
   });
   return {
     facts: { budget: r.budget, minQuota: r.minQuota, quotas: Array.from(r.quotas), ...keptAside(input.unplaced) },

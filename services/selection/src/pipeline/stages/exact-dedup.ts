@@ -1,9 +1,9 @@
 import { loadExactIndex, saveExactIndex } from '../../adapters/dedup-index-files.js';
 import { exactDedupSteps, exactIndexOf } from '../../domain/index.js';
 import { runCooperatively } from '../cooperative.js';
-import { aliveIndices, type PipelineState } from '../state.js';
+import type { PipelineState } from '../state.js';
 import type { StepOf } from '../steps.js';
-import { dropDuplicates } from './duplicate-drops.js';
+import { dedupRecords, dropDuplicates } from './dedup-records.js';
 import type { StageContext, StageFacts } from './stage-context.js';
 
 /** Drops exact duplicates (after normalization) among the alive records and those of the loaded indexes. */
@@ -12,10 +12,7 @@ export async function exactDedupStage(
   state: PipelineState,
   ctx: StageContext,
 ): Promise<StageFacts> {
-  const alive = aliveIndices(state);
-  const texts = Array.from(alive, (i) => state.texts[i] as string);
-  const ids = Array.from(alive, (i) => state.ids[i] as string);
-  const index = step.index.load.length > 0 ? await loadExactIndex(step.index.load) : undefined;
+  const { alive, texts, ids, index } = await dedupRecords(state, step.index, loadExactIndex);
   const r = await runCooperatively(
     exactDedupSteps(texts, {
       normalization: step.normalization,

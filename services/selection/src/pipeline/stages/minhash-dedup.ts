@@ -1,9 +1,9 @@
 import { loadMinHashIndex, saveMinHashIndex } from '../../adapters/dedup-index-files.js';
 import { minHashDedupSteps, minHashIndexOf } from '../../domain/index.js';
 import { runCooperatively } from '../cooperative.js';
-import { aliveIndices, type PipelineState } from '../state.js';
+import type { PipelineState } from '../state.js';
 import type { StepOf } from '../steps.js';
-import { dropDuplicates } from './duplicate-drops.js';
+import { dedupRecords, dropDuplicates } from './dedup-records.js';
 import type { StageContext, StageFacts } from './stage-context.js';
 
 /** Drops near duplicates (MinHash LSH) among the alive records and those of the loaded indexes. */
@@ -12,10 +12,7 @@ export async function minHashDedupStage(
   state: PipelineState,
   ctx: StageContext,
 ): Promise<StageFacts> {
-  const alive = aliveIndices(state);
-  const texts = Array.from(alive, (i) => state.texts[i] as string);
-  const ids = Array.from(alive, (i) => state.ids[i] as string);
-  const index = step.index.load.length > 0 ? await loadMinHashIndex(step.index.load) : undefined;
+  const { alive, texts, ids, index } = await dedupRecords(state, step.index, loadMinHashIndex);
   const r = await runCooperatively(
     minHashDedupSteps(texts, {
       normalization: step.normalization,

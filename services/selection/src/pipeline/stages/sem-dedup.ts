@@ -1,7 +1,7 @@
 import { semDedup } from '../../domain/index.js';
-import { aliveIndices, drop, type PipelineState, scoreKept } from '../state.js';
+import { aliveIndices, type PipelineState } from '../state.js';
 import type { StepOf } from '../steps.js';
-import { clusteredAlive, keptAside } from './clustered-records.js';
+import { clusteredAlive, keptAside, recordClusterDecisions } from './clustered-records.js';
 import type { StageContext, StageFacts } from './stage-context.js';
 
 /** Drops semantic duplicates within each cluster (SemDeDup) and reports how many each swept eps would drop. */
@@ -22,19 +22,11 @@ export async function semDedupStage(
     signal: ctx.signal,
     onProgress: ctx.progress,
   });
-  input.records.forEach((rec, row) => {
-    if (r.kept[row]) {
-      scoreKept(state, rec, step.name, r.similarity[row] as number);
-      return;
-    }
-    const dup = r.duplicateOf[row] as number;
-    drop(state, rec, {
-      stage: step.name,
-      reason: 'semantic-duplicate',
-      cluster: input.labels[row] as number,
-      score: r.similarity[row] as number,
-      ...(dup >= 0 ? { duplicateOf: input.records[dup] as number } : {}),
-    });
+  recordClusterDecisions(state, input, step.name, {
+    kept: r.kept,
+    score: r.similarity,
+    reason: 'semantic-duplicate',
+    duplicateOf: r.duplicateOf,
   });
   return {
     epsSweep: r.sweep.map((p) => ({ eps: p.eps, wouldDrop: p.removed })),

@@ -1,7 +1,7 @@
 import { sslPrototypes } from '../../domain/index.js';
-import { aliveIndices, drop, type PipelineState, scoreKept } from '../state.js';
+import { aliveIndices, type PipelineState } from '../state.js';
 import type { StepOf } from '../steps.js';
-import { clusteredAlive, keptAside } from './clustered-records.js';
+import { clusteredAlive, keptAside, recordClusterDecisions } from './clustered-records.js';
 import type { StageContext, StageFacts } from './stage-context.js';
 
 /**
@@ -15,17 +15,10 @@ export async function sslPrototypesStage(
 ): Promise<StageFacts> {
   const input = clusteredAlive(state, aliveIndices(state));
   const r = sslPrototypes(input, { keepFraction: step.keepFraction, drop: step.drop });
-  input.records.forEach((rec, row) => {
-    if (r.kept[row]) {
-      scoreKept(state, rec, step.name, r.scores[row] as number);
-      return;
-    }
-    drop(state, rec, {
-      stage: step.name,
-      reason: step.drop === 'hardest' ? 'too-hard' : 'prototypical',
-      cluster: input.labels[row] as number,
-      score: r.scores[row] as number,
-    });
+  recordClusterDecisions(state, input, step.name, {
+    kept: r.kept,
+    score: r.scores,
+    reason: step.drop === 'hardest' ? 'too-hard' : 'prototypical',
   });
   return { facts: { keepCount: r.keepCount, ...keptAside(input.unplaced) } };
 }
