@@ -30,8 +30,8 @@ import { listFiles } from '../models/builders/corpus-files.js';
 import { markdownSentences } from '../models/builders/markdown-prose.js';
 import { OnnxEncoderRegistry } from '../services/embedding/src/adapters/onnx-encoders.js';
 import { embed } from '../services/embedding/src/domain/embed.js';
+import { createSelectionKernels } from '../services/selection/src/adapters/onnx-kernels.js';
 import { exactDedup, minHashDedup, semDedup } from '../services/selection/src/domain/index.js';
-import { createSelectionKernels } from '../services/selection/src/pipeline/stages.js';
 import { defaultPointsPerCentroid } from '../services/selection/src/pipeline/steps.js';
 
 const flag = (name: string, def: number) => {

@@ -10,8 +10,8 @@ import { cpus } from 'node:os';
 import { createOrtAssignKernel } from '@sift/inference';
 import { createLogger } from '@sift/kit';
 import { normalizeRows, seededRandom, sphericalKMeans } from '@sift/numeric';
+import { createSelectionKernels } from '../services/selection/src/adapters/onnx-kernels.js';
 import { semDedup } from '../services/selection/src/domain/index.js';
-import { createSelectionKernels } from '../services/selection/src/pipeline/stages.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -11,8 +11,6 @@ export interface TextEmbedder {
     vectors: Float32Array;
     dims: number;
     model: { name: string; version: string };
-    /** Texts the model could read nothing of (no known token): their vectors are all zeros. */
-    unreadable: number;
   }>;
   /**
    * Checks, before a job is queued, that the service serves `model` (empty name: its default) with at least

@@ -7,11 +7,11 @@ import { type Logger, startGrpcServer } from '@sift/kit';
 import { StreamingEmbedder } from './adapters/embedding-client.js';
 import { selectionHandlers } from './adapters/grpc.js';
 import { StoreLanguageModels } from './adapters/language-model.js';
+import { createSelectionKernels } from './adapters/onnx-kernels.js';
 import type { SelectionConfig } from './config.js';
 import { JobStore } from './jobs/job-store.js';
 import { SelectionWorker } from './jobs/worker.js';
 import { serviceFolders } from './pipeline/output-location.js';
-import { createSelectionKernels } from './pipeline/stages.js';
 
 /** A running selection service (gRPC API and, unless disabled, a queue worker). */
 export interface SelectionService {

@@ -69,7 +69,6 @@ export class StreamingEmbedder implements TextEmbedder {
     let dims = 0;
     let model = { name: opts.model, version: opts.version };
     let done = 0;
-    let unreadable = 0;
     let sent = 0;
     let answered = 0;
     try {
@@ -104,7 +103,6 @@ export class StreamingEmbedder implements TextEmbedder {
           const rows = new Float32Array(bytes.buffer, bytes.byteOffset, n * d);
           vectors.set(rows, (starts[Number(m.chunkId)] as number) * d);
           done += n;
-          for (const fed of m.response?.fedTokens ?? []) if (fed === 0) unreadable++;
           answered++;
           onProgress(done);
           sendMore();
@@ -125,7 +123,7 @@ export class StreamingEmbedder implements TextEmbedder {
     if (!vectors || done !== texts.length) {
       throw new SiftError('internal', `embedding stream ended after ${done} of ${texts.length} texts`);
     }
-    return { vectors, dims, model, unreadable };
+    return { vectors, dims, model };
   }
 
   close(): void {

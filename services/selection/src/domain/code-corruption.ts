@@ -196,14 +196,6 @@ export const corruptionKinds: readonly CodeCorruptionKind[] = [
   'off-by-one',
 ];
 
-/** The paper's two families. */
-export const corruptionFamily: Readonly<Record<CodeCorruptionKind, 'syntax' | 'content'>> = {
-  'remove-closing-bracket': 'syntax',
-  'rename-variable-use': 'syntax',
-  'flip-comparison': 'content',
-  'off-by-one': 'content',
-};
-
 export interface CodeCorruption {
   /** The corrupted source. */
   text: string;

@@ -25,8 +25,9 @@ function simpson(f: (s: number) => number, from: number, to: number, intervals =
 /**
  * Bands b and rows r with b·r ≤ P minimising w_fp·FP + w_fn·FN, where FP = ∫₀ᵗ S(s) ds is the false-positive
  * area under the S-curve S(s) = 1 − (1 − s^r)^b below the threshold and FN = ∫ₜ¹ (1 − S(s)) ds the
- * false-negative area above it (Simpson's rule, 64 intervals). Equal weights by default, the proto's "sum
- * of false-positive and false-negative probability". At P = 128: t = 0.8 gives 9 × 13, t = 0.9 gives 5 × 25.
+ * false-negative area above it (Simpson's rule, 64 intervals). The caller gives the weights (the MinHash
+ * dedup passes `bandWeights` from minhash.ts, which weigh misses more when candidates are verified);
+ * equal weights by default, with which P = 128 and t = 0.8 give 9 × 13, t = 0.9 gives 5 × 25.
  */
 export function chooseBandsRows(
   numPermutations: number,

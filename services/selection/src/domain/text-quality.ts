@@ -41,7 +41,11 @@ export type Perplexity = (lines: string[]) => Promise<number>;
 export const defaultMinWords = 3;
 export const defaultMaxDigitShare = 0.25;
 export const defaultMinStopWords = 1;
-export const defaultWeightSampleSize = 10_000;
+/**
+ * Documents sampled to estimate the filter weights. Each filter's kept lines are scored by the language
+ * model on CPU: a few hundred documents give stable weights in seconds (the selection job's default).
+ */
+export const defaultWeightSampleSize = 300;
 
 /**
  * A small list of very frequent English function words; a line of prose almost always has one, a menu
@@ -326,7 +330,7 @@ export interface TextQualityOptions {
   perplexity: Perplexity;
   /** Default: every built-in filter with default thresholds. */
   filters?: readonly LineFilter[];
-  /** Documents sampled to estimate the weights; default 10,000 (all documents when there are fewer). */
+  /** Documents sampled to estimate the weights; default {@link defaultWeightSampleSize} (all when there are fewer). */
   weightSampleSize?: number;
   /** Seed of that sample; default 0. */
   seed?: number;

@@ -3,16 +3,18 @@ import { join } from 'node:path';
 import { type Bus, subjects } from '@sift/bus';
 import { commonV1, type selectionV1 } from '@sift/contracts';
 import type { DataRoots } from '@sift/datasets';
-import { JobWorker, jobProgressReporter } from '@sift/jobs';
-import { echoed, type Logger, SiftError } from '@sift/kit';
+import { endJob, type JobProgressReporter, JobWorker, jobProgressReporter, type RunRecord } from '@sift/jobs';
+import { type Logger, SiftError } from '@sift/kit';
+import type { SelectionKernels } from '../adapters/onnx-kernels.js';
+import { decisionBytesBound, decisionOf } from '../pipeline/decisions.js';
 import { checkJobPaths, checkOutputClaim } from '../pipeline/output-location.js';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
-import { runStage, type SelectionKernels } from '../pipeline/stages.js';
-import { type DropReason, keptScoreOf, loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
-import { resolveSteps } from '../pipeline/steps.js';
+import { runStage, type StageContext } from '../pipeline/stages.js';
+import { loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
+import { type ResolvedStep, resolveSteps } from '../pipeline/steps.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
-import { type JobStore, maxJobErrorChars } from './job-store.js';
+import { type JobStore, selectionJobEvents } from './job-store.js';
 
 /**
  * Runs selection jobs taken from the work queue. A job's stages run in order; after each one its result
@@ -37,14 +39,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     const jobId = job.status?.jobId ?? '';
     const dir = this.store.dir(jobId);
     const steps = resolveSteps(job.steps);
-    const run = await this.store.run(jobId);
-    if (run.cancelRequested) throw new SiftError('cancelled', 'cancelled by a client');
-    await this.store.update(jobId, (j) => {
-      if (!j.status) return;
-      j.status.state = commonV1.JobState.JOB_STATE_RUNNING;
-      j.status.stageCount = steps.length + 2;
-      j.startedAtMs ||= Date.now();
-    });
+    const run = await this.markRunning(jobId, steps.length + 2);
     log.info('job running', { resumingAfterStage: run.completedStages });
 
     const progress = jobProgressReporter({
@@ -60,66 +55,81 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     await checkJobPaths(this.dataRoots, dataset, output, steps);
     progress.stage('load', 0);
     const { ids, texts } = await loadDataset(dataset, progress.tick, this.limits.maxDatasetChars);
-    const state: PipelineState =
-      run.completedStages > 0
-        ? await loadSnapshot(dir, run.completedStages - 1, ids, texts)
-        : { ids, texts, alive: new Uint8Array(ids.length).fill(1), drops: new Map(), stageFacts: [] };
+    const state = await resumedState(dir, run.completedStages, ids, texts);
+    const summaries = await this.runStages(jobId, steps, state, {
+      from: run.completedStages,
+      progress,
+      signal: controller.signal,
+      log,
+    });
 
+    progress.stage('write', steps.length + 1);
+    nameEmbedModelsRun(steps, summaries);
+    await this.checkPathsBeforeWriting(jobId, dataset, output, steps);
+    const report = await writeOutputs(jobId, dataset, output, steps, state, summaries, progress.tick);
+    await listStageOutputs(report, steps, dir);
+    await this.publishDecisions(jobId, state);
+    await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, report);
+    log.info('job succeeded', { kept: report.recordsKept, total: report.recordsTotal });
+  }
+
+  /**
+   * The job's paths again before it writes: the output folder may have been swapped for a link while the
+   * stages ran, or claimed by a later job submitted with output.overwrite.
+   */
+  private async checkPathsBeforeWriting(
+    jobId: string,
+    dataset: selectionV1.Dataset,
+    output: selectionV1.OutputSpec,
+    steps: readonly ResolvedStep[],
+  ): Promise<void> {
+    await checkJobPaths(this.dataRoots, dataset, output, steps);
+    await checkOutputClaim(output, jobId);
+  }
+
+  /** Marks the job running with its stage count (load, the steps, write); CANCELLED when a client asked first. */
+  private async markRunning(jobId: string, stageCount: number): Promise<RunRecord> {
+    const run = await this.store.run(jobId);
+    if (run.cancelRequested) throw new SiftError('cancelled', 'cancelled by a client');
+    await this.store.update(jobId, (j) => {
+      if (!j.status) return;
+      j.status.state = commonV1.JobState.JOB_STATE_RUNNING;
+      j.status.stageCount = stageCount;
+      j.startedAtMs ||= Date.now();
+    });
+    return run;
+  }
+
+  /**
+   * Runs the steps from `from` on, in order, saving the state and the run record after each so that a
+   * restarted job continues after the last saved stage. Returns every stage's summary, those of the stages
+   * an earlier run completed included.
+   */
+  private async runStages(
+    jobId: string,
+    steps: readonly ResolvedStep[],
+    state: PipelineState,
+    run: { from: number; progress: JobProgressReporter; signal: AbortSignal; log: Logger },
+  ): Promise<StageSummary[]> {
+    const dir = this.store.dir(jobId);
     const summaries: StageSummary[] = state.stageFacts.map((f) => f.summary as StageSummary);
-    for (let i = run.completedStages; i < steps.length; i++) {
-      const step = steps[i] as (typeof steps)[number];
-      progress.stage(step.name, i + 1);
-      const before = countAlive(state);
-      const started = performance.now();
-      const facts = await runStage(step, state, {
+    for (let i = run.from; i < steps.length; i++) {
+      const step = steps[i] as ResolvedStep;
+      run.progress.stage(step.name, i + 1);
+      const summary = await summarizedStage(step, state, {
         embedder: this.embedder,
         kernels: this.kernels,
-        progress: progress.tick,
-        signal: controller.signal,
+        progress: run.progress.tick,
+        signal: run.signal,
         ...(this.languageModels ? { languageModels: this.languageModels } : {}),
       });
-      const summary: StageSummary = {
-        stage: step.name,
-        kind: step.kind,
-        recordsIn: before,
-        recordsKept: countAlive(state),
-        seconds: (performance.now() - started) / 1000,
-        ...facts,
-      };
       summaries.push(summary);
       state.stageFacts.push({ summary });
       await saveSnapshot(dir, i, state, step.kind === 'embed');
       await this.store.saveRun(jobId, { ...(await this.store.run(jobId)), completedStages: i + 1 });
-      log.info('stage finished', { stage: step.name, kept: summary.recordsKept, of: summary.recordsIn });
+      run.log.info('stage finished', { stage: step.name, kept: summary.recordsKept, of: summary.recordsIn });
     }
-
-    progress.stage('write', steps.length + 1);
-    // The report names the model each embed step ran, where the request left the service's default.
-    for (const [i, step] of steps.entries()) {
-      const ran = (summaries[i]?.facts as { model?: string } | undefined)?.model;
-      if (step.kind !== 'embed' || !ran) continue;
-      const [model = '', version = ''] = ran.split('@');
-      Object.assign(step, { model, version });
-    }
-    // Again before writing: the output folder may have been swapped for a link while the stages ran.
-    await checkJobPaths(this.dataRoots, dataset, output, steps);
-    await checkOutputClaim(output, jobId);
-    const report = await writeOutputs(jobId, dataset, output, steps, state, summaries, progress.tick);
-    // Each stage's saved state in the job folder (what a resumed job reuses), and the indexes it saved.
-    // The embedding matrix file holds the last embed step's vectors.
-    const saved = await readdir(dir);
-    const lastEmbed = steps.findLastIndex((s) => s.kind === 'embed');
-    report.stages.forEach((stage, i) => {
-      const step = steps[i];
-      stage.outputPaths = [
-        ...saved.filter((f) => f.startsWith(`stage-${i}.`)).map((f) => join(dir, f)),
-        ...(i === lastEmbed && saved.includes('embeddings.f32') ? [join(dir, 'embeddings.f32')] : []),
-        ...(step && 'index' in step && step.index.save ? [step.index.save] : []),
-      ];
-    });
-    await this.publishDecisions(jobId, state);
-    await this.finish(jobId, commonV1.JobState.JOB_STATE_SUCCEEDED, { report });
-    log.info('job succeeded', { kept: report.recordsKept, total: report.recordsTotal });
+    return summaries;
   }
 
   /**
@@ -150,94 +160,88 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     await send();
   }
 
-  protected settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {
-    // An error can repeat what a dataset holds (a record id): the record, and every ListJobs page with it,
-    // keeps a bounded part.
-    return this.finish(jobId, state, { error: echoed(error, maxJobErrorChars) });
+  protected async settle(jobId: string, state: commonV1.JobState, error: string): Promise<void> {
+    await endJob(this.store, this.bus, selectionJobEvents, jobId, state, { error });
   }
 
-  private async finish(
-    jobId: string,
-    state: commonV1.JobState,
-    extra: { error?: string; report?: selectionV1.SelectionReport },
-  ): Promise<void> {
-    const job = await this.store.update(jobId, (j) => {
-      if (!j.status) return;
-      j.status.state = state;
-      j.status.error = extra.error ?? '';
-      j.finishedAtMs = Date.now();
-      if (extra.report) j.report = extra.report;
-      // Progress is written at most every 250 ms (and a write queued before the end is dropped): a finished
-      // job shows its last stage complete, not its last throttled update.
-      if (state === commonV1.JobState.JOB_STATE_SUCCEEDED && extra.report) {
-        const n = extra.report.recordsTotal;
+  private async finish(jobId: string, state: commonV1.JobState, report: selectionV1.SelectionReport): Promise<void> {
+    await endJob(this.store, this.bus, selectionJobEvents, jobId, state, {
+      record: (j) => {
+        j.report = report;
+        // Progress is written at most every 250 ms (and a write queued before the end is dropped): a finished
+        // job shows its last stage complete, not its last throttled update.
+        if (!j.status) return;
+        const n = report.recordsTotal;
         j.status.progress = { stage: 'write', done: n, total: n, etaSeconds: 0 };
         j.status.stageIndex = j.status.stageCount - 1;
-      }
+      },
     });
-    await this.bus.publish(subjects.selectionJobProgressed, { status: job.status }, jobId);
-    await this.bus.publish(subjects.selectionJobFinished, { status: job.status, report: job.report }, jobId);
   }
+}
+
+/** The state after the last stage an earlier run completed, or every record alive when none did. */
+async function resumedState(
+  dir: string,
+  completedStages: number,
+  ids: string[],
+  texts: string[],
+): Promise<PipelineState> {
+  return completedStages > 0
+    ? await loadSnapshot(dir, completedStages - 1, ids, texts)
+    : { ids, texts, alive: new Uint8Array(ids.length).fill(1), drops: new Map(), stageFacts: [] };
+}
+
+/** Runs one step and summarises it for the report: records in and kept, seconds, and the stage's facts. */
+async function summarizedStage(step: ResolvedStep, state: PipelineState, ctx: StageContext): Promise<StageSummary> {
+  const before = countAlive(state);
+  const started = performance.now();
+  const facts = await runStage(step, state, ctx);
+  return {
+    stage: step.name,
+    kind: step.kind,
+    recordsIn: before,
+    recordsKept: countAlive(state),
+    seconds: (performance.now() - started) / 1000,
+    ...facts,
+  };
+}
+
+/**
+ * Writes into each embed step the model it ran (`name@version` in its stage facts), so the report names it
+ * where the request left the service's default.
+ */
+function nameEmbedModelsRun(steps: ResolvedStep[], summaries: readonly StageSummary[]): void {
+  for (const [i, step] of steps.entries()) {
+    const ran = (summaries[i]?.facts as { model?: string } | undefined)?.model;
+    if (step.kind !== 'embed' || !ran) continue;
+    const [model = '', version = ''] = ran.split('@');
+    Object.assign(step, { model, version });
+  }
+}
+
+/**
+ * Lists in each stage of the report its saved state in the job folder (what a resumed job reuses) and the
+ * index it saved. The embedding matrix file holds the last embed step's vectors.
+ */
+async function listStageOutputs(
+  report: selectionV1.SelectionReport,
+  steps: readonly ResolvedStep[],
+  dir: string,
+): Promise<void> {
+  const saved = await readdir(dir);
+  const lastEmbed = steps.findLastIndex((s) => s.kind === 'embed');
+  report.stages.forEach((stage, i) => {
+    const step = steps[i];
+    stage.outputPaths = [
+      ...saved.filter((f) => f.startsWith(`stage-${i}.`)).map((f) => join(dir, f)),
+      ...(i === lastEmbed && saved.includes('embeddings.f32') ? [join(dir, 'embeddings.f32')] : []),
+      ...(step && 'index' in step && step.index.save ? [step.index.save] : []),
+    ];
+  });
 }
 
 function countAlive(state: PipelineState): number {
   let n = 0;
   for (const a of state.alive) n += a;
   return n;
-}
-
-const reasonCode: Record<DropReason, selectionV1.DecisionReason> = {
-  'exact-duplicate': 3,
-  'near-duplicate': 4,
-  'indexed-duplicate': 5,
-  'semantic-duplicate': 6,
-  prototypical: 7,
-  'too-hard': 8,
-  'density-quota': 9,
-  'small-cluster': 10,
-  'far-from-centroid': 11,
-  'long-file': 12,
-  'low-quality': 13,
-  unreadable: 14,
-};
-
-/** The final decision of record i: kept, or the stage and reason that dropped it. */
-export function decisionOf(state: PipelineState, i: number): selectionV1.RecordDecision {
-  const d = state.drops.get(i);
-  const cluster = state.clustering && (state.clustering.labels[i] ?? -1) >= 0 ? state.clustering.labels[i] : undefined;
-  if (!d) {
-    // A kept record's stage is the pipeline's last one (the contract's RecordDecision.stage).
-    const last = (state.stageFacts.at(-1) as { summary?: { stage?: string } } | undefined)?.summary?.stage ?? '';
-    const scored = keptScoreOf(state, i);
-    return {
-      recordId: state.ids[i] ?? '',
-      kept: true,
-      stage: last,
-      reason: 1,
-      duplicateOf: '',
-      cluster,
-      score: scored?.score,
-      scoreStage: scored?.stage ?? '',
-    };
-  }
-  return {
-    recordId: state.ids[i] ?? '',
-    kept: false,
-    stage: d.stage,
-    reason: reasonCode[d.reason] ?? 0,
-    duplicateOf: d.duplicateOf === undefined ? (d.indexedDuplicateOf ?? '') : (state.ids[d.duplicateOf] ?? ''),
-    cluster: d.cluster,
-    score: d.score,
-    scoreStage: d.score === undefined ? '' : d.stage,
-  };
-}
-
-/**
- * An upper bound of a decision's encoded size inside a records_decided event, without encoding it (encoding
- * every decision only to measure it cost four times the publishing itself): its four strings with a tag
- * and a 5-byte length each, at most 23 bytes of kept, reason, cluster and score, and 6 of framing.
- */
-function decisionBytesBound(d: selectionV1.RecordDecision): number {
-  const strings = [d.recordId, d.stage, d.duplicateOf, d.scoreStage];
-  return strings.reduce((sum, s) => sum + Buffer.byteLength(s) + 6, 0) + 23 + 6;
 }

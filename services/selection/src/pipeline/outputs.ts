@@ -1,17 +1,27 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { selectionV1 } from '@sift/contracts';
-import { createRecordWriter, listDatasetFiles, readRecords, resolveFormat } from '@sift/datasets';
+import { commonV1, selectionV1 } from '@sift/contracts';
+import { createRecordWriter, type DatasetFormat, listDatasetFiles, readRecords, resolveFormat } from '@sift/datasets';
 import { echoed, SiftError } from '@sift/kit';
-import { decisionOf } from '../jobs/worker.js';
+import { decisionOf } from './decisions.js';
 import { markdownReport, type SelectionReportData, type StageSummary } from './report.js';
 import { toProtoStep } from './resolved-steps.js';
 import type { PipelineState } from './state.js';
 import type { ResolvedStep } from './steps.js';
 
-type DatasetFormat = 'jsonl' | 'jsonl-gzip' | 'parquet' | 'auto';
-const formatName = (f: selectionV1.DatasetFormat): DatasetFormat =>
-  f === 1 ? 'jsonl' : f === 2 ? 'jsonl-gzip' : f === 3 ? 'parquet' : 'auto';
+/** The contract's dataset format as @sift/datasets names it; unspecified (or unknown) is told by the file names. */
+function formatName(f: selectionV1.DatasetFormat): DatasetFormat {
+  switch (f) {
+    case selectionV1.DatasetFormat.DATASET_FORMAT_JSONL:
+      return 'jsonl';
+    case selectionV1.DatasetFormat.DATASET_FORMAT_JSONL_GZIP:
+      return 'jsonl-gzip';
+    case selectionV1.DatasetFormat.DATASET_FORMAT_PARQUET:
+      return 'parquet';
+    default:
+      return 'auto';
+  }
+}
 
 /** The dataset's files (a directory stands for the dataset files inside it); NOT_FOUND when one is missing. */
 export async function datasetFiles(dataset: selectionV1.Dataset): Promise<string[]> {
@@ -141,7 +151,7 @@ export async function writeOutputs(
     stages: stages.map((s) => ({
       stage: s.stage,
       kind: s.kind,
-      state: 3,
+      state: commonV1.JobState.JOB_STATE_SUCCEEDED,
       recordsIn: s.recordsIn,
       recordsKept: s.recordsKept,
       recordsDropped: s.recordsIn - s.recordsKept,

@@ -1,4 +1,5 @@
 import { selectionV1 } from '@sift/contracts';
+import { maxJobIdChars } from '@sift/jobs';
 import { SiftError } from '@sift/kit';
 import { checkStepCount } from './steps.js';
 
@@ -18,8 +19,8 @@ export const requestLimits = {
   paths: 10_000,
   /** Characters of `request_id`. */
   requestIdChars: 1024,
-  /** Characters of a job id (`job-<base36 time>-<8 hex>`), with room to spare. */
-  jobIdChars: 64,
+  /** Characters of a job id, as every job RPC bounds it. */
+  jobIdChars: maxJobIdChars,
   /** Values in a SemDeDup `report_eps` sweep. */
   reportEps: 100,
   /** Encoded bytes of the whole request: GetJob answers it again, with the report, under the same limit. */

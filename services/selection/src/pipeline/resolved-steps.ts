@@ -1,13 +1,16 @@
 import { selectionV1 } from '@sift/contracts';
 import type { DuplicateKeep, QualityFilterName } from '../domain/index.js';
-import { qualityFilterByCode, type ResolvedStep } from './steps.js';
+import { qualityFilterByCode } from './steps/text-quality.js';
+import type { ResolvedStep } from './steps.js';
 
 /**
  * A resolved step as the contract's `Step` message, every default written out: what `SubmitJob` answers as
- * `resolved_steps`, so a caller sees the parameters the job will run with (the MinHash bands chosen from
- * the k-means sample size, the SemDeDup sweep) before it starts. Submitting them again resolves to the
- * same pipeline. MinHash `bands` stays 0 when the step lets the threshold choose bands and rows: the field
- * alone cannot say the chosen rows (9 × 13 at P = 128, not 128 / 9), and the job's report states both.
+ * `resolved_steps`, so a caller sees the parameters the job will run with (the k-means sample size, the
+ * SemDeDup eps sweep) before it starts. Submitting them again resolves to the same pipeline.
+ *
+ * MinHash `bands` stays 0 when the threshold chooses bands and rows: at P = 128 and t = 0.8 that is 14 bands
+ * × 9 rows with verified candidates (the default) and 9 × 13 without. The field alone cannot say the rows
+ * (`bands` = 9 would mean ⌊128 / 9⌋ = 14 rows, not 13); the job's report states both.
  */
 export function toProtoStep(step: ResolvedStep): selectionV1.Step {
   return { name: step.name, kind: protoKind(step) };

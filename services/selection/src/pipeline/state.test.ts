@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decisionOf } from '../jobs/worker.js';
+import { decisionOf } from './decisions.js';
 import { drop, keptScoreOf, loadSnapshot, type PipelineState, saveSnapshot, scoreKept } from './state.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sift-state-'));

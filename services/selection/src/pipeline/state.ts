@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeAtomic } from '@sift/jobs';
 
 /** Why a record left the pipeline (names follow selection.v1 DecisionReason). */
 export type DropReason =
@@ -102,15 +103,11 @@ const asI32 = (b: Buffer) => new Int32Array(b.buffer.slice(b.byteOffset, b.byteO
 const asI16 = (b: Buffer) => new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 const asF64 = (b: Buffer) => new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 
-/** Writes a file atomically (write to a temporary name, then rename), so a crash never leaves half a file. */
-async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
-  await writeFile(`${path}.tmp`, data);
-  await rename(`${path}.tmp`, path);
-}
-
 /**
  * Saves the state after stage `stageIndex` under `dir`: the alive mask, the drops, the stage facts, the
- * current clustering as raw int32/float32 files, and the embedding matrix when this stage made it.
+ * current clustering as raw int32/float32 files, and the embedding matrix when this stage made it. Each file
+ * is written atomically under a temporary name of its own, so two replicas that both run the job never
+ * interleave their writes and a crash never leaves half a file.
  */
 export async function saveSnapshot(
   dir: string,
