@@ -35,6 +35,9 @@ export interface Delivery<T> {
 }
 
 /** A connection to NATS with typed, protobuf-encoded publish and durable consumption. */
+/** Messages of a work queue handed out and not yet acknowledged, over all its workers. */
+export const workQueueMaxAckPending = 1000;
+
 export class Bus {
   /** Re-creates the durable consumers this process uses (after a server came back without its storage). */
   private readonly consumerSetups: (() => Promise<void>)[] = [];
@@ -117,7 +120,7 @@ export class Bus {
   }
 
   /**
-   * A work-queue consumer: takes one message at a time and keeps it "in progress" while `handle` runs
+   * A work-queue consumer: each caller takes one message at a time and keeps it "in progress" while `handle` runs
    * (heartbeats), acking when it resolves. If the process dies, JetStream redelivers the message after
    * `ackWaitMs` to any replica. A rejected `handle` naks it for a retry after `retryDelayMs`, doubled on each
    * delivery up to a minute; after `maxDeliveries` the message is dropped (and reported), and so is one that
@@ -133,7 +136,10 @@ export class Bus {
     const ackWaitMs = opts.ackWaitMs ?? 30_000;
     const retryDelayMs = opts.retryDelayMs ?? 1000;
     const maxDeliveries = opts.maxDeliveries ?? 10;
-    const setup = () => this.ensureConsumer(subject, durable, ackWaitMs, 1);
+    // Each worker takes one message at a time (the loop below), so the consumer's cap on unacknowledged
+    // messages bounds the fleet, not a worker: at 1, a second replica sat idle while the first ran a job, and
+    // a failing message waiting out its retry delay held every job behind it for minutes.
+    const setup = () => this.ensureConsumer(subject, durable, ackWaitMs, workQueueMaxAckPending);
     await setup();
     this.consumerSetups.push(setup);
     const consumer = await this.js.consumers.get(subject.stream, durable);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commonV1, type selectionV1 } from '@sift/contracts';
+import { commonV1, pruningV1, type selectionV1 } from '@sift/contracts';
 import { startNats, waitUntil } from '@sift/launcher';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, redeliveryDelayMs } from './bus.js';
@@ -58,6 +58,39 @@ describe('Bus work queue on a real NATS server', () => {
     expect(errors.filter((e) => e === 'cannot run this one')).toHaveLength(3);
     // Backoff before the 2nd and 3rd deliveries: 100 ms, then 200 ms; it doubles up to a minute.
     expect([1, 2, 3, 20].map((deliveries) => redeliveryDelayMs(100, deliveries))).toEqual([100, 200, 400, 60_000]);
+  });
+
+  it('runs the next message while a failing one waits out its retry delay, and lets two workers run at once', async () => {
+    const started: string[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const handle = async (m: pruningV1.JobProgressed) => {
+      const id = m.status?.jobId ?? '';
+      started.push(id);
+      if (id === 'failing') throw new Error('not now');
+      if (id.startsWith('slow')) await held;
+    };
+    // Two workers of one queue, as two replicas would run them; a minute before the failing one returns.
+    // (The pruning subject: a work-queue stream takes one consumer per subject, the other tests use selection's.)
+    const options = { retryDelayMs: 60_000, maxDeliveries: 2 };
+    const stops = [
+      await bus.work(subjects.pruningJobSubmitted, 'parallel-test', handle, options),
+      await bus.work(subjects.pruningJobSubmitted, 'parallel-test', handle, options),
+    ];
+    const job = (jobId: string) => pruningV1.JobProgressed.fromPartial({ status: { jobId } });
+    await bus.publish(subjects.pruningJobSubmitted, job('failing'));
+    await bus.publish(subjects.pruningJobSubmitted, job('slow-1'));
+    await bus.publish(subjects.pruningJobSubmitted, job('slow-2'));
+    try {
+      // Both slow messages are in their handlers at the same time, while 'failing' waits for its retry.
+      await waitUntil(async () => started.includes('slow-1') && started.includes('slow-2'), 10_000);
+      expect(started.filter((id) => id === 'failing')).toHaveLength(1);
+    } finally {
+      release();
+      await Promise.all(stops.map((stop) => stop()));
+    }
   });
 
   it('recreates its streams and consumers when the server comes back without its storage', async () => {
