@@ -17,6 +17,9 @@ const terminal = new Set([
   commonV1.JobState.JOB_STATE_CANCELLED,
 ]);
 
+/** What every job id looks like: `job-<base36 time>-<8 hex>`. */
+const jobIdPattern = /^job-[a-z0-9]+-[0-9a-f]{8}$/;
+
 /** Whether a job state is final. */
 export function isTerminal(state: commonV1.JobState): boolean {
   return terminal.has(state);
@@ -78,7 +81,7 @@ export class FileJobStore<J extends JobRecord> {
   }
 
   dir(jobId: string): string {
-    if (!/^job-[a-z0-9]+-[0-9a-f]{8}$/.test(jobId)) {
+    if (!jobIdPattern.test(jobId)) {
       throw new SiftError('invalid_argument', `job_id "${echoed(jobId)}" is not a ${this.service} job id`);
     }
     return join(this.root, jobId);
@@ -97,8 +100,12 @@ export class FileJobStore<J extends JobRecord> {
     try {
       text = await readFile(join(this.dir(jobId), 'job.json'), 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SiftError('not_found', `unknown job "${jobId}"`);
-      throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new SiftError('not_found', `unknown job "${jobId}"`);
+      // A record that is a folder, or that the service may not read: the job exists but cannot be served.
+      throw new SiftError('failed_precondition', `job ${jobId}: its record cannot be read (${code ?? err})`, {
+        cause: err,
+      });
     }
     try {
       return this.codec.fromJSON(JSON.parse(text));
@@ -176,7 +183,16 @@ export class FileJobStore<J extends JobRecord> {
 
   /** The worker's bookkeeping, with `cancelRequested` read from its own marker file (see `requestCancel`). */
   async run(jobId: string): Promise<RunRecord> {
-    const run = JSON.parse(await readFile(join(this.dir(jobId), 'run.json'), 'utf8')) as RunRecord;
+    let run: RunRecord;
+    try {
+      run = JSON.parse(await readFile(join(this.dir(jobId), 'run.json'), 'utf8')) as RunRecord;
+    } catch (err) {
+      throw new SiftError(
+        'failed_precondition',
+        `job ${jobId}: its run record (run.json) is unreadable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        { cause: err },
+      );
+    }
     const marked = await access(join(this.dir(jobId), 'cancel-requested')).then(
       () => true,
       () => false,
@@ -199,8 +215,9 @@ export class FileJobStore<J extends JobRecord> {
   /** Job ids, newest first. */
   async list(): Promise<string[]> {
     const names = await readdir(this.root).catch(() => [] as string[]);
+    // Only names a job id can have: a stray copy (`job-x.bak`) must not make every listing fail.
     return names
-      .filter((n) => n.startsWith('job-'))
+      .filter((n) => jobIdPattern.test(n))
       .sort()
       .reverse();
   }

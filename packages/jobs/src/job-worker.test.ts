@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commonV1, pruningV1 } from '@sift/contracts';
@@ -64,6 +64,39 @@ describe('JobWorker', () => {
     expect(announcing.settled).toEqual([]);
     expect((await store.get(done)).status?.state).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
     expect(worker.settled).toEqual([]);
+  });
+
+  it('drops a message naming no job at once, and fails a job whose run record is damaged, saying so', async () => {
+    const worker = new TestWorker(async () => {
+      throw new Error('must not run');
+    });
+    // An empty or forged id: no retry could ever run it (it used to be retried for minutes).
+    await worker.run('');
+    await worker.run('../../etc');
+    const damaged = await newJob();
+    writeFileSync(join(root, damaged, 'run.json'), '{"complet');
+    await worker.run(damaged);
+    expect(worker.settled).toEqual([
+      {
+        jobId: damaged,
+        state: commonV1.JobState.JOB_STATE_FAILED,
+        error: expect.stringMatching(new RegExp(`^job ${damaged}: its run record \\(run.json\\) is unreadable`)),
+      },
+    ]);
+  });
+
+  it('lists only job folders, and answers a record it cannot read as FAILED_PRECONDITION', async () => {
+    const kept = await newJob();
+    mkdirSync(join(root, `${kept}.bak`));
+    const folder = await newJob();
+    rmSync(join(root, folder, 'job.json'));
+    mkdirSync(join(root, folder, 'job.json'));
+    expect(await store.list()).not.toContain(`${kept}.bak`);
+    expect((await store.page('', 500, () => true)).jobs.map((j) => j.status?.jobId)).toContain(kept);
+    await expect(store.get(folder)).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      message: `job ${folder}: its record cannot be read (EISDIR)`,
+    });
   });
 
   it('fails a job whose worker died on each of its last starts instead of starting it again', async () => {

@@ -150,12 +150,25 @@ export abstract class JobWorker<J extends JobRecord> {
       job = await this.store.get(jobId);
     } catch (err) {
       const e = asSiftError(err);
-      if (e.kind !== 'not_found' && e.kind !== 'failed_precondition') throw err;
+      // An id that is not one (an empty or forged message), an unknown job, an unreadable record: no retry
+      // can run it, and retrying would hold the queue for minutes.
+      if (e.kind !== 'not_found' && e.kind !== 'failed_precondition' && e.kind !== 'invalid_argument') throw err;
       this.logger.error('queued job cannot be run; dropping its message', { jobId, reason: e.message });
       return;
     }
     if (isTerminal(job.status?.state ?? 0)) return;
     const log = this.logger.child({ jobId });
+    try {
+      await this.store.run(jobId);
+    } catch (err) {
+      const e = asSiftError(err);
+      if (e.kind !== 'failed_precondition') throw err;
+      // The job's own record is readable: it can be failed with the reason, instead of being retried into a
+      // misleading "started 8 times".
+      log.error('job cannot be run', { reason: e.message });
+      await this.settle(jobId, commonV1.JobState.JOB_STATE_FAILED, e.message);
+      return;
+    }
     if (deliveries > maxStarts) {
       // Each earlier start ended with its worker gone (killed, out of memory) before the job did: starting
       // it again would take the next worker down the same way.
