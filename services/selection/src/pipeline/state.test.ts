@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,5 +41,27 @@ describe('scores of kept records', () => {
       expect.objectContaining({ recordId: 'r1', kept: true, stage: 'quality', score: 0.25, scoreStage: 'quality' }),
       expect.objectContaining({ recordId: 'r2', kept: false, stage: 'quality', score: 0.125, scoreStage: 'quality' }),
     ]);
+  });
+
+  it('refuses a saved stage whose files were cut short, naming the file, instead of running on shifted data', async () => {
+    const state = freshState(3);
+    state.embeddings = { vectors: new Float32Array([1, 0, 0, 1, 0.6, 0.8]), dims: 2, model: 'm@1' };
+    state.clustering = {
+      k: 1,
+      labels: new Int32Array(3),
+      centroids: new Float32Array([1, 0]),
+      similarity: new Float32Array([1, 0, 0.6]),
+    };
+    await saveSnapshot(dir, 2, state, true);
+    await expect(loadSnapshot(dir, 2, state.ids, state.texts)).resolves.toMatchObject({ clustering: { k: 1 } });
+    truncateSync(join(dir, 'embeddings.f32'), 12);
+    await expect(loadSnapshot(dir, 2, state.ids, state.texts)).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      message: `the saved stage file ${join(dir, 'embeddings.f32')} is damaged (3 values where the job needs 6); submit the job again without resume_job_id`,
+    });
+    writeFileSync(join(dir, 'stage-2.json'), '{"alive": "AQ');
+    await expect(loadSnapshot(dir, 2, state.ids, state.texts)).rejects.toThrow(
+      `${join(dir, 'stage-2.json')} is damaged`,
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from '@sift/jobs';
+import { SiftError } from '@sift/kit';
 
 /** Why a record left the pipeline (names follow selection.v1 DecisionReason). */
 export type DropReason =
@@ -147,34 +148,72 @@ export async function loadSnapshot(
   ids: string[],
   texts: string[],
 ): Promise<PipelineState> {
-  const s = JSON.parse(await readFile(join(dir, `stage-${stageIndex}.json`), 'utf8'));
+  const n = ids.length;
+  const snapshotFile = join(dir, `stage-${stageIndex}.json`);
+  let s: SavedSnapshot;
+  try {
+    s = JSON.parse(await readFile(snapshotFile, 'utf8'));
+  } catch (err) {
+    throw damaged(snapshotFile, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+  }
   const state: PipelineState = {
     ids,
     texts,
-    alive: new Uint8Array(Buffer.from(s.alive, 'base64')),
+    alive: new Uint8Array(Buffer.from(String(s.alive ?? ''), 'base64')),
     drops: new Map(s.drops),
     stageFacts: s.stageFacts,
   };
-  if (state.alive.length !== ids.length) {
-    throw new Error(`saved state has ${state.alive.length} records but the dataset now has ${ids.length}`);
+  if (state.alive.length !== n) {
+    throw new Error(`saved state has ${state.alive.length} records but the dataset now has ${n}`);
   }
+  // Every array is checked against the record count: a truncated file would otherwise be read as fewer
+  // (or shifted) values and the job would succeed with wrong decisions.
+  const read = async <T extends { length: number }>(name: string, as: (b: Buffer) => T, length: number) => {
+    const path = join(dir, name);
+    const values = as(
+      await readFile(path).catch((err: NodeJS.ErrnoException) =>
+        Promise.reject(damaged(path, err.code ?? err.message)),
+      ),
+    );
+    if (values.length !== length) throw damaged(path, `${values.length} values where the job needs ${length}`);
+    return values;
+  };
   if (s.embeddings) {
-    state.embeddings = { vectors: asF32(await readFile(join(dir, 'embeddings.f32'))), ...s.embeddings };
+    state.embeddings = { vectors: await read('embeddings.f32', asF32, n * s.embeddings.dims), ...s.embeddings };
   }
   if (s.clustering) {
+    const dims = state.embeddings?.dims ?? 0;
     state.clustering = {
       k: s.clustering.k,
-      labels: asI32(await readFile(join(dir, `stage-${stageIndex}.labels.i32`))),
-      centroids: asF32(await readFile(join(dir, `stage-${stageIndex}.centroids.f32`))),
-      similarity: asF32(await readFile(join(dir, `stage-${stageIndex}.similarity.f32`))),
+      labels: await read(`stage-${stageIndex}.labels.i32`, asI32, n),
+      centroids: await read(`stage-${stageIndex}.centroids.f32`, asF32, s.clustering.k * dims),
+      similarity: await read(`stage-${stageIndex}.similarity.f32`, asF32, n),
     };
   }
   if (s.keptScoreStages) {
     state.keptScores = {
       stages: s.keptScoreStages,
-      stage: asI16(await readFile(join(dir, `stage-${stageIndex}.kept-score-stage.i16`))),
-      score: asF64(await readFile(join(dir, `stage-${stageIndex}.kept-score.f64`))),
+      stage: await read(`stage-${stageIndex}.kept-score-stage.i16`, asI16, n),
+      score: await read(`stage-${stageIndex}.kept-score.f64`, asF64, n),
     };
   }
   return state;
+}
+
+/** What a stage snapshot's JSON holds (see {@link saveSnapshot}). */
+interface SavedSnapshot {
+  alive: string;
+  drops: [number, Drop][];
+  embeddings?: { dims: number; model: string };
+  clustering?: { k: number };
+  keptScoreStages?: string[];
+  stageFacts: Record<string, unknown>[];
+}
+
+/** A saved stage file that cannot be used: the job fails naming it rather than run on wrong data. */
+function damaged(path: string, why: string): SiftError {
+  return new SiftError(
+    'failed_precondition',
+    `the saved stage file ${path} is damaged (${why}); submit the job again without resume_job_id`,
+  );
 }
