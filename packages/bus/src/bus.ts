@@ -26,6 +26,10 @@ export function redeliveryDelayMs(retryDelayMs: number, deliveries: number): num
 export interface Delivery<T> {
   readonly message: T;
   readonly subject: string;
+  /** The message's sequence number in its stream (names it in logs). */
+  readonly sequence: number;
+  /** How often this message has been handed out, this time included (1 the first time). */
+  readonly deliveries: number;
   /** Confirms processing; unacked messages are redelivered after the ack wait. */
   ack(): void;
   /** Asks for redelivery now (processing failed but may succeed later). */
@@ -205,7 +209,10 @@ export class Bus {
       ackWaitMs?: number;
       /** Told about payloads that do not decode (they are terminated, never redelivered). */
       onUndecodable?: (err: unknown) => void;
-      /** Told when `handle` fails; the batch is then redelivered after a short delay. */
+      /**
+       * Told when `handle` rejects; the whole batch is then redelivered after a second, without limit. A
+       * handler that can tell one message from the rest acks, naks or terms each itself and resolves.
+       */
       onError?: (err: unknown) => void;
       /** Told when a pull from NATS fails (server away, reconnecting); the pull is retried. */
       onPullError?: (err: unknown) => void;
@@ -226,6 +233,8 @@ export class Bus {
               batch.push({
                 message: subject.codec.decode(m.data),
                 subject: m.subject,
+                sequence: m.seq,
+                deliveries: m.info.deliveryCount,
                 ack: () => m.ack(),
                 nak: (d) => m.nak(d),
                 term: () => m.term(),

@@ -7,6 +7,18 @@ export const metricsConsumerConfigSpec = {
   clickhouseDatabase: key.string('SIFT_CLICKHOUSE_DATABASE', 'default', 'database on the ClickHouse server'),
   dataDir: key.string('SIFT_METRICS_DATA_DIR', '.data/clickhouse', 'folder of the embedded ClickHouse (chdb)'),
   batchRows: key.int('SIFT_METRICS_BATCH_ROWS', 5000, 'most rows per ClickHouse insert', 1),
+  maxDeliveries: key.int(
+    'SIFT_METRICS_MAX_DELIVERIES',
+    10,
+    'deliveries after which an event ClickHouse keeps rejecting is dropped (with an error line)',
+    1,
+  ),
+  retryDelayMs: key.int(
+    'SIFT_METRICS_RETRY_DELAY_MS',
+    1000,
+    'wait before retrying a rejected event, doubled each time',
+    1,
+  ),
   logLevel: key.oneOf('SIFT_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const, 'log level'),
 };
 

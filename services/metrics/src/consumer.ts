@@ -1,8 +1,9 @@
-import { Bus, subjects } from '@sift/bus';
+import { Bus, type Subject, subjects } from '@sift/bus';
 import type { Logger } from '@sift/kit';
 import { BatchedWriter, migrate, openMetricsStore } from '@sift/metrics';
 import type { MetricsConsumerConfig } from './config.js';
 import { decisionRows, pruningRunRow, requestRow } from './rows.js';
+import { storeDeliveries, type TableDelivery } from './store-deliveries.js';
 
 /** A running metrics consumer. */
 export interface MetricsConsumer {
@@ -11,8 +12,10 @@ export interface MetricsConsumer {
 }
 
 /**
- * Moves metric events from the SIFT_METRICS stream into ClickHouse. Each fetched batch is inserted before
- * it is acked, so a crash loses nothing (at-least-once: a crash between insert and ack repeats rows).
+ * Moves metric events from the SIFT_METRICS stream into ClickHouse. Each event is acked only after its rows
+ * are inserted, so a crash loses nothing (at-least-once: a crash between insert and ack repeats rows). Rows
+ * with values their columns cannot hold are nulled or skipped, and an event ClickHouse keeps rejecting is
+ * dropped after `maxDeliveries` (see storeDeliveries).
  */
 export async function startMetricsConsumer(config: MetricsConsumerConfig, logger: Logger): Promise<MetricsConsumer> {
   const client = await openMetricsStore(
@@ -25,62 +28,50 @@ export async function startMetricsConsumer(config: MetricsConsumerConfig, logger
     store: config.clickhouseUrl || `embedded:${config.dataDir}`,
     migrationsApplied: applied,
   });
-  const writer = new BatchedWriter(client, { maxRows: config.batchRows });
+  // storeDeliveries sizes each insert (whole events, config.batchRows rows): the writer must not split it.
+  const writer = new BatchedWriter(client, { maxRows: Number.MAX_SAFE_INTEGER });
+  const storeAnswers = async () => (await client.ping()).success;
   const bus = await Bus.connect(config.natsUrl, 'sift-metrics-consumer');
   const pullError = (what: string) => (err: unknown) =>
     logger.warn(`cannot pull ${what} from NATS; retrying`, { reason: (err as Error).message });
-  const stopRequests = await bus.consume(
+  const limits = { maxRows: config.batchRows, maxDeliveries: config.maxDeliveries, retryDelayMs: config.retryDelayMs };
+  const consumeInto = <T>(
+    subject: Subject<T>,
+    durable: string,
+    table: string,
+    rowsOf: TableDelivery<T>['rowsOf'],
+    what: string,
+    maxBatch?: number,
+  ) => {
+    const how: TableDelivery<T> = { table, event: subject.name, rowsOf, ...limits };
+    return bus.consume(subject, durable, (batch) => storeDeliveries(storeAnswers, writer, how, batch, logger), {
+      ...(maxBatch ? { maxBatch } : {}),
+      onError: (err) => logger.error(`storing ${what} failed, ClickHouse does not answer; will retry`, { err }),
+      onPullError: pullError(what),
+      onUndecodable: (err) => logger.warn(`dropped an undecodable ${what} event`, { err }),
+    });
+  };
+  const stopRequests = await consumeInto(
     subjects.requestsCompleted,
     'metrics-requests',
-    async (batch) => {
-      writer.add(
-        'requests',
-        batch.flatMap((d) => d.message.requests.map(requestRow)),
-      );
-      await writer.flush('requests');
-      for (const d of batch) d.ack();
-      logger.debug('requests stored', { rows: batch.length });
-    },
-    {
-      onError: (err) => logger.error('storing requests failed; will retry', { err }),
-      onPullError: pullError('requests'),
-      onUndecodable: (err) => logger.warn('dropped undecodable request event', { err }),
-    },
+    'requests',
+    (m, at) => m.requests.map((r) => requestRow(r, at)),
+    'requests',
   );
-  const stopDecisions = await bus.consume(
+  const stopDecisions = await consumeInto(
     subjects.selectionRecordsDecided,
     'metrics-selection-decisions',
-    async (batch) => {
-      writer.add(
-        'selection_decisions',
-        batch.flatMap((d) => decisionRows(d.message)),
-      );
-      await writer.flush('selection_decisions');
-      for (const d of batch) d.ack();
-    },
-    {
-      maxBatch: 20,
-      onError: (err) => logger.error('storing selection decisions failed; will retry', { err }),
-      onPullError: pullError('selection decisions'),
-      onUndecodable: (err) => logger.warn('dropped undecodable decisions event', { err }),
-    },
+    'selection_decisions',
+    decisionRows,
+    'selection decisions',
+    20,
   );
-  const stopPruningRuns = await bus.consume(
+  const stopPruningRuns = await consumeInto(
     subjects.pruningRunCompleted,
     'metrics-pruning-runs',
-    async (batch) => {
-      writer.add(
-        'pruning_runs',
-        batch.map((d) => pruningRunRow(d.message)),
-      );
-      await writer.flush('pruning_runs');
-      for (const d of batch) d.ack();
-    },
-    {
-      onError: (err) => logger.error('storing pruning runs failed; will retry', { err }),
-      onPullError: pullError('pruning runs'),
-      onUndecodable: (err) => logger.warn('dropped undecodable pruning run event', { err }),
-    },
+    'pruning_runs',
+    (m, at) => [pruningRunRow(m, at)],
+    'pruning runs',
   );
   return {
     async stop() {

@@ -1,7 +1,24 @@
 import { type commonV1, pruningV1, selectionV1 } from '@sift/contracts';
+import { type CheckedRow, checkRow, type TableChecks, time, uint32, uint64 } from './row-checks.js';
+
+/**
+ * `requests`' numeric columns. latency_ms is not Nullable: a request row with a latency that is not a
+ * finite number >= 0 is skipped (a publisher bug, not a measurement; the table is too large to rewrite the
+ * column for it). HTTP statuses have three digits, and 0 stands for an RPC.
+ */
+export const requestChecks: TableChecks = {
+  finished_at: time,
+  latency_ms: { kind: 'float', min: 0 },
+  batch_size: uint32,
+  http_status: { kind: 'uint', max: 599 },
+};
 
 /** The `requests` row for one request of a requests_completed event (column names as in 001_requests.sql). */
-export function requestRow(e: commonV1.RequestCompleted): Record<string, unknown> {
+export function requestRow(e: commonV1.RequestCompleted, receivedAtMs: number): CheckedRow {
+  return checkRow(requestValues(e), requestChecks, receivedAtMs);
+}
+
+function requestValues(e: commonV1.RequestCompleted): Record<string, unknown> {
   return {
     finished_at: e.finishedAtMs,
     service: e.service,
@@ -15,8 +32,19 @@ export function requestRow(e: commonV1.RequestCompleted): Record<string, unknown
   };
 }
 
+/** `selection_decisions`' numeric columns. */
+export const decisionChecks: TableChecks = {
+  decided_at: time,
+  cluster: { ...uint32, nullable: true },
+  score: { kind: 'float', nullable: true },
+};
+
 /** `selection_decisions` rows for one records_decided event (002_selection_decisions.sql). */
-export function decisionRows(e: selectionV1.RecordsDecided): Record<string, unknown>[] {
+export function decisionRows(e: selectionV1.RecordsDecided, receivedAtMs: number): CheckedRow[] {
+  return decisionValues(e).map((row) => checkRow(row, decisionChecks, receivedAtMs));
+}
+
+function decisionValues(e: selectionV1.RecordsDecided): Record<string, unknown>[] {
   return e.decisions.map((d) => ({
     decided_at: e.publishedAtMs,
     job_id: e.jobId,
@@ -31,11 +59,35 @@ export function decisionRows(e: selectionV1.RecordsDecided): Record<string, unkn
   }));
 }
 
-/** A finite number, or null (ClickHouse JSON input has no NaN). */
-const finiteOrNull = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
+/**
+ * `pruning_runs`' numeric columns. Bits per byte and latencies are Nullable (007): NaN bits/byte (a pruned
+ * model whose loss diverged) is stored as NULL, never as 0, which would read as a perfect model.
+ */
+export const pruningRunChecks: TableChecks = {
+  completed_at: time,
+  start_layer: uint32,
+  block_size: uint32,
+  distance: { kind: 'float', nullable: true },
+  ridge_alpha: { kind: 'float', min: 0 },
+  layers_before: uint32,
+  layers_after: uint32,
+  bits_per_byte_before: { kind: 'float', min: 0, nullable: true },
+  bits_per_byte_unhealed: { kind: 'float', min: 0, nullable: true },
+  bits_per_byte_healed: { kind: 'float', min: 0, nullable: true },
+  latency_ms_p50_before: { kind: 'float', min: 0, nullable: true },
+  latency_ms_p50_after: { kind: 'float', min: 0, nullable: true },
+  file_size_bytes_before: uint64,
+  file_size_bytes_after: uint64,
+  parameters_before: uint64,
+  parameters_after: uint64,
+};
 
 /** The `pruning_runs` row for one pruning_run_completed event (003_pruning_runs.sql). */
-export function pruningRunRow(e: pruningV1.PruningRunCompleted): Record<string, unknown> {
+export function pruningRunRow(e: pruningV1.PruningRunCompleted, receivedAtMs: number): CheckedRow {
+  return checkRow(pruningRunValues(e), pruningRunChecks, receivedAtMs);
+}
+
+function pruningRunValues(e: pruningV1.PruningRunCompleted): Record<string, unknown> {
   const r = e.result;
   const after = r?.afterHealed ?? r?.afterUnhealed;
   return {
@@ -47,7 +99,7 @@ export function pruningRunRow(e: pruningV1.PruningRunCompleted): Record<string, 
     pruned_version: r?.prunedModel?.version ?? '',
     start_layer: r?.removedBlock?.startLayer ?? 0,
     block_size: r?.removedBlock?.blockSize ?? 0,
-    distance: finiteOrNull(r?.removedBlock?.distance),
+    distance: r?.removedBlock?.distance ?? null,
     healing: pruningV1
       .healingMethodToJSON(r?.healing?.method ?? 0)
       .replace('HEALING_METHOD_', '')
@@ -59,11 +111,11 @@ export function pruningRunRow(e: pruningV1.PruningRunCompleted): Record<string, 
     ridge_alpha: r?.healing?.ridgeAlpha ?? 0,
     layers_before: r?.before?.layerCount ?? 0,
     layers_after: after?.layerCount ?? 0,
-    bits_per_byte_before: finiteOrNull(r?.before?.bitsPerByte) ?? 0,
-    bits_per_byte_unhealed: finiteOrNull(r?.afterUnhealed?.bitsPerByte) ?? 0,
-    bits_per_byte_healed: finiteOrNull(r?.afterHealed?.bitsPerByte),
-    latency_ms_p50_before: r?.before?.latencyMsP50 ?? 0,
-    latency_ms_p50_after: after?.latencyMsP50 ?? 0,
+    bits_per_byte_before: r?.before?.bitsPerByte ?? null,
+    bits_per_byte_unhealed: r?.afterUnhealed?.bitsPerByte ?? null,
+    bits_per_byte_healed: r?.afterHealed?.bitsPerByte ?? null,
+    latency_ms_p50_before: r?.before?.latencyMsP50 ?? null,
+    latency_ms_p50_after: after?.latencyMsP50 ?? null,
     file_size_bytes_before: r?.before?.fileSizeBytes ?? 0,
     file_size_bytes_after: after?.fileSizeBytes ?? 0,
     parameters_before: r?.before?.parameterCount ?? 0,
