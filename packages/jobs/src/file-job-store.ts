@@ -96,9 +96,10 @@ export class FileJobStore<J extends JobRecord> {
 
   /** The job record; NOT_FOUND for an unknown id, FAILED_PRECONDITION naming the job when its file is corrupt. */
   async get(jobId: string): Promise<J> {
+    const record = join(this.dir(jobId), 'job.json'); // a malformed id is INVALID_ARGUMENT, thrown here
     let text: string;
     try {
-      text = await readFile(join(this.dir(jobId), 'job.json'), 'utf8');
+      text = await readFile(record, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new SiftError('not_found', `unknown job "${jobId}"`);
@@ -183,9 +184,10 @@ export class FileJobStore<J extends JobRecord> {
 
   /** The worker's bookkeeping, with `cancelRequested` read from its own marker file (see `requestCancel`). */
   async run(jobId: string): Promise<RunRecord> {
+    const record = join(this.dir(jobId), 'run.json');
     let run: RunRecord;
     try {
-      run = JSON.parse(await readFile(join(this.dir(jobId), 'run.json'), 'utf8')) as RunRecord;
+      run = JSON.parse(await readFile(record, 'utf8')) as RunRecord;
     } catch (err) {
       throw new SiftError(
         'failed_precondition',

@@ -92,6 +92,8 @@ describe('JobWorker', () => {
     rmSync(join(root, folder, 'job.json'));
     mkdirSync(join(root, folder, 'job.json'));
     expect(await store.list()).not.toContain(`${kept}.bak`);
+    // A malformed id stays INVALID_ARGUMENT; only a record that exists and cannot be read is FAILED_PRECONDITION.
+    await expect(store.get('not-a-job')).rejects.toMatchObject({ kind: 'invalid_argument' });
     expect((await store.page('', 500, () => true)).jobs.map((j) => j.status?.jobId)).toContain(kept);
     await expect(store.get(folder)).rejects.toMatchObject({
       kind: 'failed_precondition',
