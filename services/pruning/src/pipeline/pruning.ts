@@ -3,7 +3,7 @@ import { pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
 import type { JobCheckpoints } from '@sift/jobs';
 import { SiftError } from '@sift/kit';
-import { decodeOnnxModel, encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
+import { encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
 import { type BlockDistances, bestBlock, distanceAt } from '../domain/angular-distance.js';
 import { analyseBlocks, checkCalibration, type PruningRuntime } from './analysis.js';
 import { distancesCodec, healedGraphCodec, pruningMetricsCodec } from './checkpoint-codecs.js';
@@ -116,7 +116,7 @@ export async function pruneModel(
   const healing = healingOf(spec);
   let distances = analysis?.distances;
   if (spec.startLayer === undefined && !distances) {
-    distances = await ctx.checkpoints.once('distances.json', distancesCodec, async () => {
+    distances = await ctx.checkpoints.once('distances.json', distancesCodec(L, n), async () => {
       ctx.stage('capture');
       const run = await analyseBlocks(
         decoder,
@@ -139,25 +139,28 @@ export async function pruneModel(
   const measured = distances ? distanceAt(distances, start, n) : Number.NaN;
   const distance = Number.isFinite(measured) ? measured : undefined;
 
+  // Saved with the healed graph and the figures: a checkpoint made for another block is recomputed.
+  const block = { startLayer: start, blockSize: n };
+
   ctx.stage('rewrite');
   // Cutting the block is cheap and deterministic: redone on resume; the healing fit is saved.
   const pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
   const unhealedBytes = encodeOnnxModel(pruned.model);
   const healed =
     healing === 'least-squares'
-      ? await ctx.checkpoints.once('healed-model.bin', healedGraphCodec, async () => {
+      ? await ctx.checkpoints.once('healed-model.bin', healedGraphCodec(block), async () => {
           const outcome = await heal(decoder, spec.calibration, spec.healing, pruned, start, n, ctx);
-          return { spec: outcome.spec, bytes: encodeOnnxModel(outcome.model) };
+          return { spec: outcome.spec, bytes: encodeOnnxModel(outcome.model), model: outcome.model };
         })
       : undefined;
   const finalBytes = healed?.bytes ?? unhealedBytes;
-  const finalModel = healed ? decodeOnnxModel(healed.bytes) : pruned.model;
+  const finalModel = healed?.model ?? pruned.model;
   await validateRuns(finalBytes, ctx.runtime);
   ctx.signal.throwIfAborted();
 
   const { before, afterUnhealed, afterHealed } = await ctx.checkpoints.once(
     'metrics.json',
-    pruningMetricsCodec,
+    pruningMetricsCodec(L, block, healed !== undefined),
     async () => {
       ctx.stage('evaluate');
       const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
