@@ -542,6 +542,19 @@ describe('pruning end to end', () => {
     ).toBe(true);
     expect(existsSync(join(repoRoot, 'models/byte-gpt-pruned'))).toBe(false);
     expect(existsSync(join(modelsDir, 'byte-gpt', '2'))).toBe(false);
+    // Nor can a pruning of the pruned model take the original's name (plain byte-gpt requests would get it).
+    const chained = await call(
+      client,
+      'submitPruning',
+      pruningV1.SubmitPruningRequest.fromPartial({
+        spec: { model: { name: 'byte-gpt-pruned', version: '' }, blockSize: 1, startLayer: 2, outputName: 'byte-gpt' },
+      }),
+    ).then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
+    expect(chained?.code).toBe(status.FAILED_PRECONDITION);
+    expect(chained?.details).toContain('model byte-gpt holds version 1, which is not a pruning (an original model)');
 
     const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
     try {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@sift/kit';
@@ -51,5 +51,17 @@ describe('JobCheckpoints', () => {
     const again = await new JobCheckpoints(dir, logger).once('v', codec, () => Promise.reject(new Error('unused')));
     expect(again).toBeInstanceOf(Float32Array);
     expect(Array.from(again)).toEqual([1.5, -2]);
+  });
+
+  it('recomputes and overwrites a checkpoint that does not decode, warning with its path', async () => {
+    const dir = jobDir();
+    const path = join(dir, 'checkpoint-distances.json');
+    writeFileSync(path, '{"values": [0.1, 0.');
+    const warnings: Record<string, unknown>[] = [];
+    const log = { ...logger, warn: (_msg: string, fields?: Record<string, unknown>) => warnings.push(fields ?? {}) };
+    const value = await new JobCheckpoints(dir, log).once('distances.json', jsonCodec(), () => Promise.resolve([1]));
+    expect(value).toEqual([1]);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual([1]);
+    expect(warnings).toEqual([expect.objectContaining({ checkpoint: 'distances.json', path })]);
   });
 });

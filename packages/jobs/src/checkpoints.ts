@@ -6,6 +6,7 @@ import { writeAtomic } from './file-job-store.js';
 /** How a checkpointed value becomes bytes and back. */
 export interface CheckpointCodec<T> {
   encode(value: T): Uint8Array;
+  /** Throws when the bytes are not a whole, valid value (the checkpoint is then recomputed). */
   decode(bytes: Uint8Array): T;
 }
 
@@ -40,8 +41,22 @@ export class JobCheckpoints {
       throw err;
     });
     if (saved) {
-      this.log.info('checkpoint reused', { checkpoint: name });
-      return codec.decode(saved);
+      // A checkpoint is a cache: one that does not decode (cut short, edited, an older layout, made for
+      // another block) is recomputed and overwritten rather than trusted or failing the job.
+      let decoded: { value: T } | undefined;
+      try {
+        decoded = { value: codec.decode(saved) };
+      } catch (err) {
+        this.log.warn('checkpoint unreadable, recomputing it', {
+          checkpoint: name,
+          path,
+          reason: err instanceof Error ? err.message : String(err),
+        });
+      }
+      if (decoded) {
+        this.log.info('checkpoint reused', { checkpoint: name });
+        return decoded.value;
+      }
     }
     const value = await compute();
     await mkdir(this.dir, { recursive: true });

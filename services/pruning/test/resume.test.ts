@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,7 @@ describe('a pruning job that is run again', () => {
   const root = mkdtempSync(join(tmpdir(), 'sift-resume-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it('reads the distances, healed graph and figures it saved instead of recomputing them, with the same result', async () => {
+  it('reads the distances, healed graph and figures it saved instead of recomputing them, and recomputes damaged ones, with the same result', async () => {
     const store = join(root, 'models');
     cpSync(join(models, 'byte-gpt'), join(store, 'byte-gpt'), { recursive: true });
     const modelStore = new ModelStore(store);
@@ -72,5 +72,17 @@ describe('a pruning job that is run again', () => {
     expect(
       readFileSync(join(store, 'byte-gpt-pruned/1/model.onnx')).equals(healed.subarray(4 + healed.readUInt32LE(0))),
     ).toBe(true);
+
+    // Damaged checkpoints are recomputed, not trusted: distances cut to 3 values once chose block 0 while the
+    // reused healed graph was the layer-1 one, and a garbage graph failed as "not an ONNX model".
+    const distancesPath = join(jobDir, 'checkpoint-distances.json');
+    const saved = JSON.parse(readFileSync(distancesPath, 'utf8'));
+    writeFileSync(distancesPath, JSON.stringify({ ...saved, values: saved.values.slice(0, 3) }));
+    writeFileSync(join(jobDir, 'checkpoint-healed-model.bin'), Buffer.from('not a checkpoint at all'));
+    const third = await run();
+    expect(third.stages).toEqual(expect.arrayContaining(['capture', 'heal']));
+    expect(third.stages).not.toContain('evaluate');
+    expect(third.result).toEqual(first.result);
+    expect(JSON.parse(readFileSync(distancesPath, 'utf8')).values).toHaveLength(saved.values.length);
   }, 120_000);
 });

@@ -15,7 +15,8 @@ import { type JobStore, pruningJobEvents } from '../jobs/job-store.js';
 import { checkCalibration } from '../pipeline/analysis.js';
 import { type DecoderModel, loadDecoder, residualStreamTensors, resolveDecoder } from '../pipeline/decoder-model.js';
 import { checkEvaluation } from '../pipeline/evaluation.js';
-import { checkCutPossible, checkOutputName, checkPruningSpec, checkRidgeAlpha } from '../pipeline/pruning.js';
+import { checkOutputName } from '../pipeline/output-name.js';
+import { checkCutPossible, checkPruningSpec, checkRidgeAlpha } from '../pipeline/pruning.js';
 import { checkDatasetPath } from '../pipeline/text-corpus.js';
 
 /**
@@ -168,7 +169,7 @@ export function pruningHandlers(
       );
     }
     const decoder = await decoderOf(spec.model);
-    await checkOutputName(models, spec.outputName, decoder.stored.name);
+    await checkOutputName(models, spec.outputName, decoder.stored);
     await checkTextFiles(spec);
     await checkPruningSpec(spec, decoder.layerCount, decoder.contextLength);
     if (spec.startLayer !== undefined) checkCutPossible(decoder, spec.startLayer, spec.blockSize);

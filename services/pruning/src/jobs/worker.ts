@@ -51,10 +51,14 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
     progress.stage('load');
     const decoder = await loadDecoder(await resolveDecoder(this.models, spec.value.model));
     if (spec.$case === 'analysis') {
-      const analysed = await checkpoints.once('analysis.json', analysisRunCodec, () => {
-        progress.stage('capture');
-        return analyseBlocks(decoder, spec.value, this.runtime, progress.tick);
-      });
+      const analysed = await checkpoints.once(
+        'analysis.json',
+        analysisRunCodec(decoder.layerCount, spec.value.maxBlockSize || decoder.layerCount - 1),
+        () => {
+          progress.stage('capture');
+          return analyseBlocks(decoder, spec.value, this.runtime, progress.tick);
+        },
+      );
       let analysis = analysed.result;
       if (spec.value.evaluation) {
         const table = await evaluateBestBlocks(decoder, spec.value, analysis.bestBlocks, {

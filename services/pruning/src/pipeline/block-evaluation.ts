@@ -39,7 +39,7 @@ export async function evaluateBestBlocks(
   const L = decoder.layerCount;
   ctx.stage('evaluate');
   // Each row is saved as it is measured: a redelivered job measures only the rows it had not finished.
-  const sourceMetrics = await ctx.checkpoints.once('source-metrics.json', metricsCodec, () =>
+  const sourceMetrics = await ctx.checkpoints.once('source-metrics.json', metricsCodec(L), () =>
     modelMetrics(decoder.bytes, decoder.graph, L, texts, opts(0)),
   );
   const blockEvaluations: pruningV1.BlockEvaluation[] = [];

@@ -3,7 +3,7 @@ import { pruningV1 } from '@sift/contracts';
 import type { ModelStore } from '@sift/inference';
 import type { JobCheckpoints } from '@sift/jobs';
 import { SiftError } from '@sift/kit';
-import { decodeOnnxModel, encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
+import { encodeOnnxModel, removeBlock } from '../adapters/onnx-graph.js';
 import { type BlockDistances, bestBlock, distanceAt } from '../domain/angular-distance.js';
 import { analyseBlocks, checkCalibration, type PruningRuntime } from './analysis.js';
 import { distancesCodec, healedGraphCodec, pruningMetricsCodec } from './checkpoint-codecs.js';
@@ -18,6 +18,7 @@ import {
 } from './evaluation.js';
 import { heal } from './healing.js';
 import { storeModelVersion } from './model-output.js';
+import { checkOutputName, prunedNameOf } from './output-name.js';
 import { loadCorpus } from './text-corpus.js';
 
 /** What a pruning run needs from the worker: progress, cancellation and the store to write to. */
@@ -71,32 +72,6 @@ export async function checkPruningSpec(
   await checkEvaluation(spec.evaluation, spec.calibration, contextLength, 'spec.evaluation');
 }
 
-/**
- * Where a pruned model may go: not under its source's own name, nor under a name that holds models other
- * than prunings of the source (a new version there would replace them for every request naming no version).
- */
-export async function checkOutputName(models: ModelStore, outputName: string, source: string): Promise<void> {
-  if (outputName === source) {
-    throw new SiftError(
-      'invalid_argument',
-      `spec.output_name "${outputName}" is the source model's name: a new version there would replace the source for every request that names no version; choose another name`,
-    );
-  }
-  const target = outputName || prunedNameOf(source);
-  const foreign = (await models.list()).filter(
-    (m) =>
-      m.name === target &&
-      (m.manifest.provenance as { pruning?: { source?: { name?: string } } } | undefined)?.pruning?.source?.name !==
-        source,
-  );
-  if (foreign.length > 0) {
-    throw new SiftError(
-      'failed_precondition',
-      `spec.output_name: model ${target} already holds versions that are not prunings of ${source} (${foreign.map((m) => m.version).join(', ')}); choose another name`,
-    );
-  }
-}
-
 /** A dry run of the cut at submit: a block the graph will not let go of fails the call, not the job. */
 export function checkCutPossible(decoder: DecoderModel, start: number, n: number): void {
   try {
@@ -116,16 +91,6 @@ export function checkRidgeAlpha(healing: pruningV1.HealingSpec | undefined, fiel
       `${field} must be a finite number >= 0 (0 means the default), got ${alpha}`,
     );
   }
-}
-
-/**
- * Where a pruned model goes when the request names no output: a model of its own next to its source.
- * A new version under the source's name would become what every unversioned request for the source
- * resolves to (embedding, text-quality scoring, the next pruning), silently swapping in a shallower model;
- * so a pruned model pruned again goes to `<source>-pruned` too (`byte-gpt-pruned-pruned`).
- */
-export function prunedNameOf(source: string): string {
-  return `${source}-pruned`;
 }
 
 function healingOf(spec: pruningV1.PruningSpec): 'none' | 'least-squares' {
@@ -151,7 +116,7 @@ export async function pruneModel(
   const healing = healingOf(spec);
   let distances = analysis?.distances;
   if (spec.startLayer === undefined && !distances) {
-    distances = await ctx.checkpoints.once('distances.json', distancesCodec, async () => {
+    distances = await ctx.checkpoints.once('distances.json', distancesCodec(L, n), async () => {
       ctx.stage('capture');
       const run = await analyseBlocks(
         decoder,
@@ -174,25 +139,28 @@ export async function pruneModel(
   const measured = distances ? distanceAt(distances, start, n) : Number.NaN;
   const distance = Number.isFinite(measured) ? measured : undefined;
 
+  // Saved with the healed graph and the figures: a checkpoint made for another block is recomputed.
+  const block = { startLayer: start, blockSize: n };
+
   ctx.stage('rewrite');
   // Cutting the block is cheap and deterministic: redone on resume; the healing fit is saved.
   const pruned = removeBlock(decoder.graph, start, n, decoder.boundaries);
   const unhealedBytes = encodeOnnxModel(pruned.model);
   const healed =
     healing === 'least-squares'
-      ? await ctx.checkpoints.once('healed-model.bin', healedGraphCodec, async () => {
+      ? await ctx.checkpoints.once('healed-model.bin', healedGraphCodec(block), async () => {
           const outcome = await heal(decoder, spec.calibration, spec.healing, pruned, start, n, ctx);
-          return { spec: outcome.spec, bytes: encodeOnnxModel(outcome.model) };
+          return { spec: outcome.spec, bytes: encodeOnnxModel(outcome.model), model: outcome.model };
         })
       : undefined;
   const finalBytes = healed?.bytes ?? unhealedBytes;
-  const finalModel = healed ? decodeOnnxModel(healed.bytes) : pruned.model;
+  const finalModel = healed?.model ?? pruned.model;
   await validateRuns(finalBytes, ctx.runtime);
   ctx.signal.throwIfAborted();
 
   const { before, afterUnhealed, afterHealed } = await ctx.checkpoints.once(
     'metrics.json',
-    pruningMetricsCodec,
+    pruningMetricsCodec(L, block, healed !== undefined),
     async () => {
       ctx.stage('evaluate');
       const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
@@ -215,6 +183,8 @@ export async function pruneModel(
 
   ctx.stage('store');
   const source = decoder.stored;
+  // Checked at submit too; the store may have changed since (another job, a model copied in).
+  await checkOutputName(ctx.models, spec.outputName, source);
   const healingSpec: pruningV1.HealingSpec = healed?.spec ?? {
     method: pruningV1.HealingMethod.HEALING_METHOD_NONE,
     ridgeAlpha: 0,
