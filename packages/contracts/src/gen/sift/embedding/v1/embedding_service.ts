@@ -991,7 +991,7 @@ export const EmbeddingServiceService = {
   /**
    * Bulk embedding: the client streams chunks, the server answers each chunk (same `chunk_id`) as soon as
    * it is computed, possibly out of order. An invalid chunk ends the stream with its status; the message
-   * names the chunk.
+   * names the chunk. Answers to valid chunks already being computed may still arrive before that status.
    */
   embedStream: {
     path: "/sift.embedding.v1.EmbeddingService/EmbedStream" as const,
@@ -1024,7 +1024,7 @@ export interface EmbeddingServiceServer extends UntypedServiceImplementation {
   /**
    * Bulk embedding: the client streams chunks, the server answers each chunk (same `chunk_id`) as soon as
    * it is computed, possibly out of order. An invalid chunk ends the stream with its status; the message
-   * names the chunk.
+   * names the chunk. Answers to valid chunks already being computed may still arrive before that status.
    */
   embedStream: handleBidiStreamingCall<EmbedStreamRequest, EmbedStreamResponse>;
   /** Lists the embedding models the store holds, with their dimensions and input limits. */
@@ -1055,7 +1055,7 @@ export interface EmbeddingServiceClient extends Client {
   /**
    * Bulk embedding: the client streams chunks, the server answers each chunk (same `chunk_id`) as soon as
    * it is computed, possibly out of order. An invalid chunk ends the stream with its status; the message
-   * names the chunk.
+   * names the chunk. Answers to valid chunks already being computed may still arrive before that status.
    */
   embedStream(): ClientDuplexStream<EmbedStreamRequest, EmbedStreamResponse>;
   embedStream(options: Partial<CallOptions>): ClientDuplexStream<EmbedStreamRequest, EmbedStreamResponse>;
