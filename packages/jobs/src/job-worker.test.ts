@@ -101,6 +101,30 @@ describe('JobWorker', () => {
     });
   });
 
+  it('cancels a job between its progress ticks: a body waiting on its signal alone stops', async () => {
+    const jobId = await newJob();
+    await store.saveRun(jobId, { completedStages: 0, cancelRequested: false });
+    let waiting: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      waiting = resolve;
+    });
+    // A long model call that takes the job's signal and reports no progress until it returns.
+    const worker = new TestWorker(
+      (controller) =>
+        new Promise<void>((_resolve, reject) => {
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason));
+          waiting();
+        }),
+    );
+    const run = worker.run(jobId);
+    await started;
+    await store.requestCancel(jobId);
+    await run; // ends within a cancel poll; without the poll it would never end
+    expect(worker.settled).toEqual([
+      { jobId, state: commonV1.JobState.JOB_STATE_CANCELLED, error: 'cancelled by a client' },
+    ]);
+  });
+
   it('fails a job whose worker died on each of its last starts instead of starting it again', async () => {
     const jobId = await newJob();
     const worker = new TestWorker(async () => {

@@ -116,6 +116,9 @@ function failureReason(e: SiftError): string {
 /** Starts after which a job whose worker keeps dying is failed instead of started again. */
 const maxStarts = 8;
 
+/** How often a running job's worker looks for a client's cancel besides its progress ticks. */
+export const cancelPollMs = 1000;
+
 /**
  * A worker of queued jobs. Subclasses implement the job body (`execute`) and how a job is recorded as
  * final (`settle`); this class owns what every worker shares: a job already final is left alone; a body
@@ -183,6 +186,14 @@ export abstract class JobWorker<J extends JobRecord> {
     // queue's heartbeats wait that long (a stretch beyond the ack wait gets the job redelivered elsewhere).
     const loopDelay = monitorEventLoopDelay({ resolution: 20 });
     loopDelay.enable();
+    // A cancel also reaches the job between its progress ticks, which a long model call can space tens of
+    // seconds apart: every step that takes the signal (model calls between batches) stops within a poll.
+    const cancelPoll = setInterval(() => {
+      this.store.run(jobId).then(
+        (run) => run.cancelRequested && controller.abort(new SiftError('cancelled', 'cancelled by a client')),
+        () => {},
+      );
+    }, cancelPollMs).unref();
     try {
       await this.execute(job, controller, log);
     } catch (err) {
@@ -205,6 +216,7 @@ export abstract class JobWorker<J extends JobRecord> {
         cancelled ? 'cancelled by a client' : failureReason(e),
       );
     } finally {
+      clearInterval(cancelPoll);
       loopDelay.disable();
       log.info('job ended', { eventLoopMaxDelayMs: Math.round(loopDelay.max / 1e6) });
       this.current = undefined;
