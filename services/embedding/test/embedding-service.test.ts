@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { type Batchable, DynamicBatcher } from '@sift/inference';
 import { createLogger } from '@sift/kit';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEmbeddingConfig } from '../src/config.js';
 import { cosine } from '../src/domain/vectors.js';
 import { type EmbeddingService, type EmbeddingServiceHooks, startEmbeddingService } from '../src/server.js';
@@ -278,6 +278,7 @@ describe('embedding service under load limits', () => {
       SIFT_EMBEDDING_MAX_INPUTS: '2048',
       SIFT_EMBEDDING_WARM_MODELS: 'mini-sentence-encoder',
     });
+    const submit = DynamicBatcher.prototype.submit;
     try {
       // 1,500 texts of 4,000 characters (6 MB): WordPiece tokenizing takes ~2 s here.
       const prose = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
@@ -289,15 +290,11 @@ describe('embedding service under load limits', () => {
       // The service runs in this process: record, in order, when each call's inputs reach the batcher (all
       // of them featurized) and when the small call is answered.
       const events: string[] = [];
-      const submit = DynamicBatcher.prototype.submit;
-      vi.spyOn(DynamicBatcher.prototype, 'submit').mockImplementation(function (
-        this: DynamicBatcher<Batchable, unknown>,
-        items,
-        signal,
-      ) {
+      // A pass-through wrapper: the real batcher runs; the wrapper only notes when inputs reach it.
+      DynamicBatcher.prototype.submit = function (this: DynamicBatcher<Batchable, unknown>, items, signal) {
         events.push(`${items.length} featurized`);
         return submit.call(this, items, signal);
-      });
+      };
       const large = client.embed({ model, inputs }, 60_000);
       await until(() => service.inFlight() === 1, 'the large call reaches its handler');
       await client.embed({ model, inputs: ['A short question.'] }, 60_000);
@@ -307,7 +304,7 @@ describe('embedding service under load limits', () => {
       // the small call would be read only after that.
       expect(events).toEqual(['1 featurized', 'small answered', '1500 featurized']);
     } finally {
-      vi.restoreAllMocks();
+      DynamicBatcher.prototype.submit = submit;
       client.close();
       await service.stop();
     }
