@@ -21,7 +21,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markdownSentences } from '../../models/builders/markdown-prose.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../../services/pruning/src/adapters/onnx-graph.js';
-import { followWatch, relayedStatuses } from './src/job-streams.js';
+import { expectCancelsEnd } from './src/job-streams.js';
 
 /** Prose of the README files of installed packages, in windows of about `bytes` bytes. */
 function readmeTexts(count: number, bytes: number, skip = 0): string[] {
@@ -44,6 +44,13 @@ const call = <Req, Res>(client: Client, method: string, req: Req): Promise<Res> 
       req,
       (err, res) => (err ? reject(err) : resolve(res)),
     ),
+  );
+
+/** The error a call is refused with, or undefined when it succeeds. */
+const refusalOf = (client: Client, method: string, req: unknown): Promise<ServiceError | undefined> =>
+  call(client, method, req).then(
+    () => undefined,
+    (e: ServiceError) => e,
   );
 
 /** Streams WatchJob to the end and returns every status. */
@@ -141,9 +148,8 @@ describe('pruning end to end', () => {
 
   it('rejects bad requests before any work starts', async () => {
     const submit = (spec: Record<string, unknown>) =>
-      call(client, 'submitPruning', pruningV1.SubmitPruningRequest.fromPartial({ spec } as never)).then(
-        () => Number.NaN,
-        (e: ServiceError) => e.code,
+      refusalOf(client, 'submitPruning', pruningV1.SubmitPruningRequest.fromPartial({ spec } as never)).then(
+        (e) => e?.code ?? Number.NaN,
       );
     const evaluationSpec = { texts: { source: { $case: 'inline' as const, value: { texts: evaluation } } } };
     expect(await submit({ model: { name: 'no-such-model', version: '' }, blockSize: 1, startLayer: 0 })).toBe(
@@ -157,7 +163,7 @@ describe('pruning end to end', () => {
         evaluation: evaluationSpec,
       }),
     ).toBe(status.INVALID_ARGUMENT);
-    const analysis = await call(
+    const analysis = await refusalOf(
       client,
       'submitAnalysis',
       pruningV1.SubmitAnalysisRequest.fromPartial({
@@ -166,10 +172,7 @@ describe('pruning end to end', () => {
           calibration: { texts: { source: { $case: 'inline', value: { texts: ['fine', ''] } } } },
         },
       }),
-    ).then(
-      () => Number.NaN,
-      (e: ServiceError) => e.code,
-    );
+    ).then((e) => e?.code ?? Number.NaN);
     expect(analysis).toBe(status.INVALID_ARGUMENT);
     const missingFile = {
       source: { $case: 'dataset' as const, value: { path: join(dataDir, 'nope.jsonl'), textField: 'text' } },
@@ -178,10 +181,7 @@ describe('pruning end to end', () => {
       await submit({ model: { name: 'byte-gpt', version: '' }, blockSize: 1, calibration: { texts: missingFile } }),
     ).toBe(status.NOT_FOUND);
     const refusal = (spec: Record<string, unknown>) =>
-      call(client, 'submitPruning', pruningV1.SubmitPruningRequest.fromPartial({ spec } as never)).then(
-        () => undefined,
-        (e: ServiceError) => e,
-      );
+      refusalOf(client, 'submitPruning', pruningV1.SubmitPruningRequest.fromPartial({ spec } as never));
     // Messages a user can act on: the field by its request path, an article that fits, no 100k-character echo.
     const unnamed = await refusal({ model: { name: '', version: '' }, blockSize: 1, startLayer: 0 });
     expect(unnamed?.code).toBe(status.INVALID_ARGUMENT);
@@ -221,15 +221,12 @@ describe('pruning end to end', () => {
     const base = { model: { name: 'byte-gpt', version: '' }, blockSize: 1, startLayer: 2, evaluation: evaluationSpec };
     expect(await submit({ ...base, outputName: 'byte-gpt' })).toBe(status.INVALID_ARGUMENT);
     // A block the graph cannot let go of is refused at submit, not minutes into the job.
-    const tangledCut = await call(
+    const tangledCut = await refusalOf(
       client,
       'submitPruning',
       pruningV1.SubmitPruningRequest.fromPartial({
         spec: { ...base, model: { name: 'byte-gpt-tangled', version: '' }, startLayer: 3, blockSize: 2 },
       } as never),
-    ).then(
-      () => undefined,
-      (e: ServiceError) => e,
     );
     expect(tangledCut?.code).toBe(status.FAILED_PRECONDITION);
     expect(tangledCut?.details).toContain('spec.start_layer: cannot cut layers 3..4');
@@ -238,33 +235,24 @@ describe('pruning end to end', () => {
     expect(await submit({ ...base, healing: { method: 1, ridgeAlpha: Number.NaN } })).toBe(status.INVALID_ARGUMENT);
     expect(await submit({ ...base, calibration: { residualStreamPattern: '((' } })).toBe(status.INVALID_ARGUMENT);
     // A latency loop of 2^32 runs held the worker (and every job queued after it) for ever, out of reach of cancel.
-    const endless = await call(
+    const endless = await refusalOf(
       client,
       'submitPruning',
       pruningV1.SubmitPruningRequest.fromPartial({
         spec: { ...base, evaluation: { ...evaluationSpec, latencyRuns: 4294967295 } },
       } as never),
-    ).then(
-      () => undefined,
-      (e: ServiceError) => e,
     );
     expect(endless?.code).toBe(status.INVALID_ARGUMENT);
     expect(endless?.details).toContain('spec.evaluation.latency_runs 4294967295 exceeds 1000');
-    const bogusPage = await call(
+    const bogusPage = await refusalOf(
       client,
       'listJobs',
       pruningV1.ListJobsRequest.fromPartial({ pageToken: 'job-not-a-token', pageSize: 1 }),
-    ).then(
-      () => Number.NaN,
-      (e: ServiceError) => e.code,
-    );
+    ).then((e) => e?.code ?? Number.NaN);
     expect(bogusPage).toBe(status.INVALID_ARGUMENT);
     // An unknown filter value matched no job and answered an empty page, as if there were none.
     const listRefusal = (request: Partial<pruningV1.ListJobsRequest>) =>
-      call(client, 'listJobs', pruningV1.ListJobsRequest.fromPartial(request)).then(
-        () => undefined,
-        (e: ServiceError) => e,
-      );
+      refusalOf(client, 'listJobs', pruningV1.ListJobsRequest.fromPartial(request));
     const badKind = await listRefusal({ kind: 77 as pruningV1.JobKind });
     expect(badKind?.code).toBe(status.INVALID_ARGUMENT);
     expect(badKind?.details).toBe(
@@ -282,10 +270,7 @@ describe('pruning end to end', () => {
     // A job id longer than any job id is refused by its length, without repeating it, over gRPC and the gateway.
     const longId = `job-${'9'.repeat(96)}`;
     for (const method of ['getJob', 'cancelJob']) {
-      const refused = await call(client, method, { jobId: longId }).then(
-        () => undefined,
-        (e: ServiceError) => e,
-      );
+      const refused = await refusalOf(client, method, { jobId: longId });
       expect(refused?.code).toBe(status.INVALID_ARGUMENT);
       expect(refused?.details).toBe('job_id has 100 characters; a pruning job id has at most 64');
     }
@@ -424,10 +409,7 @@ describe('pruning end to end', () => {
       analysisRequest(256),
     );
     expect(retried.jobId).toBe(analysisId);
-    const reused = await call(client, 'submitAnalysis', analysisRequest(128)).then(
-      () => undefined,
-      (e: ServiceError) => e,
-    );
+    const reused = await refusalOf(client, 'submitAnalysis', analysisRequest(128));
     expect(reused?.code).toBe(status.FAILED_PRECONDITION);
     expect(reused?.details).toContain(`request_id "analysis-of-byte-gpt" was used for job ${analysisId}`);
     const analysisStatuses = await watch(client, analysisId);
@@ -543,15 +525,12 @@ describe('pruning end to end', () => {
     expect(existsSync(join(repoRoot, 'models/byte-gpt-pruned'))).toBe(false);
     expect(existsSync(join(modelsDir, 'byte-gpt', '2'))).toBe(false);
     // Nor can a pruning of the pruned model take the original's name (plain byte-gpt requests would get it).
-    const chained = await call(
+    const chained = await refusalOf(
       client,
       'submitPruning',
       pruningV1.SubmitPruningRequest.fromPartial({
         spec: { model: { name: 'byte-gpt-pruned', version: '' }, blockSize: 1, startLayer: 2, outputName: 'byte-gpt' },
       }),
-    ).then(
-      () => undefined,
-      (e: ServiceError) => e,
     );
     expect(chained?.code).toBe(status.FAILED_PRECONDITION);
     expect(chained?.details).toContain('model byte-gpt holds version 1, which is not a pruning (an original model)');
@@ -675,26 +654,13 @@ describe('pruning end to end', () => {
     // Watchers connected before the cancel: Server-Sent Events for the queued job, WatchJob for the running one.
     const events = await gateway(`/jobs/${queued}/events`);
     expect(events.status).toBe(200);
-    const { statuses: watched, ended: watchEnded } = followWatch<pruningV1.JobStatus>(
-      client.watchJob({ jobId: running }),
-    );
-    await waitUntil(async () => watched.length > 0, 10_000, 10);
-
-    // A queued job is cancelled at once, and its event stream ends with that state.
-    const httpCancel = await cancelOverHttp(queued);
-    expect(httpCancel.status).toBe(200);
-    expect(httpCancel.body.status).toMatchObject({ jobId: queued, state: 'JOB_STATE_CANCELLED' });
-    const relayed = await relayedStatuses(events);
-    expect(relayed.map((s) => s.state)).toEqual(['JOB_STATE_QUEUED', 'JOB_STATE_CANCELLED']);
-
-    // A running job stops at its next batch: the answer is still RUNNING, the stream ends CANCELLED.
-    const grpcCancel = await cancelOverGrpc(running);
-    expect(grpcCancel.status?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
-    await watchEnded;
-    expect(watched[0]?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
-    expect(watched.at(-1)).toMatchObject({
-      state: commonV1.JobState.JOB_STATE_CANCELLED,
-      error: 'cancelled by a client',
+    // The queued job is cancelled at once over HTTP, the running one over gRPC at its next check.
+    await expectCancelsEnd({
+      events,
+      watch: client.watchJob({ jobId: running }),
+      queued,
+      cancelQueued: () => cancelOverHttp(queued),
+      cancelRunning: () => cancelOverGrpc(running),
     });
     expect((await jobOf(running))?.status?.state).toBe(commonV1.JobState.JOB_STATE_CANCELLED);
 
@@ -717,10 +683,7 @@ describe('pruning end to end', () => {
     );
     const finishedStatuses = await watch(client, finished);
     expect(finishedStatuses.at(-1)?.state, finishedStatuses.at(-1)?.error).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
-    const refused = await cancelOverGrpc(finished).then(
-      () => undefined,
-      (e: ServiceError) => e,
-    );
+    const refused = await refusalOf(client, 'cancelJob', { jobId: finished });
     expect(refused?.code).toBe(status.FAILED_PRECONDITION);
     expect(refused?.details).toBe(`job ${finished} already finished (JOB_STATE_SUCCEEDED)`);
     const refusedOverHttp = await cancelOverHttp(finished);

@@ -18,7 +18,7 @@ import { openMetricsStore } from '@sift/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markdownSentences } from '../../models/builders/markdown-prose.js';
 import { writeCorpusWithNearDuplicates } from '../../services/selection/test/corpus.js';
-import { followWatch, relayedStatuses, storedEvents } from './src/job-streams.js';
+import { expectCancelsEnd, relayedStatuses, storedEvents } from './src/job-streams.js';
 
 /**
  * A crawl of `count` documents of 200 words from a 5,000-word vocabulary, every 20th a copy of the one
@@ -474,26 +474,13 @@ describe('selection job end to end', () => {
     // Watchers connected before the cancels: Server-Sent Events for the queued job, WatchJob for the running one.
     const events = await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${queued}/events`);
     expect(events.status).toBe(200);
-    const { statuses: watched, ended: watchEnded } = followWatch<selectionV1.JobStatus>(
-      client.watchJob({ jobId: running }),
-    );
-    await waitUntil(async () => watched.length > 0, 10_000, 10);
-
-    // A queued job is cancelled at once, and its event stream ends with that state.
-    const httpCancel = await cancelOverHttp(queued);
-    expect(httpCancel.status).toBe(200);
-    expect(httpCancel.body.status).toMatchObject({ jobId: queued, state: 'JOB_STATE_CANCELLED' });
-    const relayed = await relayedStatuses(events);
-    expect(relayed.map((r) => r.state)).toEqual(['JOB_STATE_QUEUED', 'JOB_STATE_CANCELLED']);
-
-    // A running job stops at its next progress tick: the answer is still RUNNING, the stream ends CANCELLED.
-    const grpcCancel = await cancelOverGrpc(running);
-    expect(grpcCancel.status?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
-    await watchEnded;
-    expect(watched[0]?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
-    expect(watched.at(-1)).toMatchObject({
-      state: commonV1.JobState.JOB_STATE_CANCELLED,
-      error: 'cancelled by a client',
+    // The queued job is cancelled at once over HTTP, the running one over gRPC at its next check.
+    await expectCancelsEnd({
+      events,
+      watch: client.watchJob({ jobId: running }),
+      queued,
+      cancelQueued: () => cancelOverHttp(queued),
+      cancelRunning: () => cancelOverGrpc(running),
     });
     const { job: cancelled } = await job(running);
     expect(cancelled.status).toMatchObject({ state: 'JOB_STATE_CANCELLED', error: 'cancelled by a client' });

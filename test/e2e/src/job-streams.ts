@@ -1,6 +1,8 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { Bus, type Subject } from '@sift/bus';
+import { commonV1 } from '@sift/contracts';
 import { waitUntil } from '@sift/launcher';
+import { expect } from 'vitest';
 
 /** A job status as the gateway relays it: protobuf JSON of JobStatus. */
 export interface RelayedStatus {
@@ -56,4 +58,34 @@ export async function storedEvents<T>(natsUrl: string, subject: Subject<T>, dura
     await bus.close();
   }
   return events;
+}
+
+/**
+ * What every job service promises of a cancel, checked with watchers connected before it (`events`: the
+ * queued job's Server-Sent Events; `watch`: the running job's WatchJob): the queued job is CANCELLED at once,
+ * as the HTTP answer says and its event stream relays (QUEUED, then CANCELLED); the running one answers
+ * RUNNING (it stops at its next check) and its WatchJob stream ends CANCELLED by a client.
+ */
+export async function expectCancelsEnd<S extends { state: commonV1.JobState; error: string }>(opts: {
+  events: Response;
+  watch: ClientReadableStream<{ status?: S }>;
+  queued: string;
+  cancelQueued: () => Promise<{ status: number; body: { status?: unknown } }>;
+  cancelRunning: () => Promise<{ status?: S }>;
+}): Promise<void> {
+  const { statuses: watched, ended } = followWatch<S>(opts.watch);
+  await waitUntil(async () => watched.length > 0, 10_000, 10);
+  const httpCancel = await opts.cancelQueued();
+  expect(httpCancel.status).toBe(200);
+  expect(httpCancel.body.status).toMatchObject({ jobId: opts.queued, state: 'JOB_STATE_CANCELLED' });
+  const relayed = await relayedStatuses(opts.events);
+  expect(relayed.map((s) => s.state)).toEqual(['JOB_STATE_QUEUED', 'JOB_STATE_CANCELLED']);
+  const grpcCancel = await opts.cancelRunning();
+  expect(grpcCancel.status?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
+  await ended;
+  expect(watched[0]?.state).toBe(commonV1.JobState.JOB_STATE_RUNNING);
+  expect(watched.at(-1)).toMatchObject({
+    state: commonV1.JobState.JOB_STATE_CANCELLED,
+    error: 'cancelled by a client',
+  });
 }
