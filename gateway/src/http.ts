@@ -2,6 +2,9 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { asSiftError, clipEchoes, type ErrorKind, httpStatusOf, kindOfGrpcStatus, SiftError } from '@sift/kit';
 
+/** Strict: a body that is not UTF-8 is refused rather than read with U+FFFD in place of its bytes. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * Reads a JSON body up to `limit` bytes; larger bodies are refused as soon as they pass the limit, without
  * being buffered whole. The rest of a refused body is still read and dropped (Node's server does the same
@@ -37,8 +40,17 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
       if (!req.complete) gone();
     });
   });
+  let text: string;
   try {
-    return JSON.parse(body.toString('utf8'));
+    text = utf8.decode(body);
+  } catch {
+    throw new SiftError(
+      'invalid_argument',
+      'request body is not valid UTF-8; JSON must be sent as UTF-8 (RFC 8259): re-encode the text from its real encoding',
+    );
+  }
+  try {
+    return JSON.parse(text);
   } catch {
     throw new SiftError('invalid_argument', 'request body is not valid JSON');
   }

@@ -64,6 +64,12 @@ describe('platform end to end', () => {
 
   it.each([
     ['malformed JSON', '{"input": [', 400, 'not valid JSON'],
+    [
+      'a body that is not UTF-8 (Latin-1 "café")',
+      Buffer.from('{"input": "caf\xe9"}', 'latin1'),
+      400,
+      'not valid UTF-8',
+    ],
     ['a non-string input', { input: [1, 2] }, 400, 'input must be a string'],
     ['an unknown model', { input: 'x', model: 'nope' }, 404, 'unknown model "nope"'],
     ['dimensions above the model', { input: 'x', dimensions: 4096 }, 400, 'dimensions: 4096'],
@@ -79,7 +85,7 @@ describe('platform end to end', () => {
     const res = await fetch(`${platform.gatewayUrl}/v1/embeddings`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
+      body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
     });
     expect(res.status).toBe(code);
     const err = (await res.json()) as { error: { message: string } };

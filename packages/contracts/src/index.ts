@@ -1,7 +1,8 @@
 /**
  * Sift's protobuf contracts as TypeScript. Everything under `gen/` is produced by `npm run generate`
  * from `proto/` and never edited by hand; this file only gives each package a namespace, because the
- * packages reuse message names (every service has its own `ListModelsRequest`).
+ * packages reuse message names (every service has its own `ListModelsRequest`). Importing it also makes
+ * protobuf string decoding strict (see strict-utf8.ts).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ export * as generationV1 from './gen/sift/generation/v1/generation_service.js';
 export * as pruningV1 from './gen/sift/pruning/v1/pruning_service.js';
 export * as selectionV1 from './gen/sift/selection/v1/selection_service.js';
 export * as tokenizerV1 from './gen/sift/tokenizer/v1/tokenizer_service.js';
+export { InvalidUtf8Error } from './strict-utf8.js';
 
 /** Path of the binary FileDescriptorSet of every contract (built by `buf build`), for gRPC reflection. */
 export const descriptorSetPath = fileURLToPath(new URL('./descriptor.binpb', import.meta.url));

@@ -194,6 +194,33 @@ describe('startGrpcServer', () => {
     client.close();
   });
 
+  it('refuses a string field holding bytes that are not UTF-8, and still takes any real Unicode text', async () => {
+    const finished = new FinishedCalls();
+    const seen: string[] = [];
+    const { call, client } = await serve(async (req) => {
+      seen.push(...req.inputs);
+      return { tokenCounts: req.inputs.map(() => 1), truncated: [], fedTokens: [], maxInputTokens: 1 } as never;
+    }, finished);
+    // Field 2 (inputs) = "caf\xe9": Latin-1 "café", which is not UTF-8.
+    const raw = new Promise<unknown>((resolve, reject) =>
+      client.makeUnaryRequest(
+        '/sift.embedding.v1.EmbeddingService/Embed',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x12, 0x04, 0x63, 0x61, 0x66, 0xe9]),
+        (e, r) => (e ? reject(e) : resolve(r)),
+      ),
+    );
+    const e = await fail(raw);
+    expect(e.code).toBe(status.INVALID_ARGUMENT);
+    expect(e.details).toMatch(/^the Embed request has a string field whose bytes are not valid UTF-8/);
+    const text = 'naïve café, 日本語, 🙂, and a literal replacement character \uFFFD';
+    expect((await call([text])).tokenCounts).toEqual([1]);
+    expect(seen).toEqual([text]);
+    expect(finished.statuses()).toEqual(['INVALID_ARGUMENT', 'OK']);
+    client.close();
+  });
+
   it('refuses a 64-bit integer beyond 2^53 - 1 as a value the service cannot take, not as a bad encoding', async () => {
     server = await startGrpcServer({
       name: 'kit-test',

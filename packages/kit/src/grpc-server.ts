@@ -13,7 +13,7 @@ import {
 } from '@grpc/grpc-js';
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { readDescriptorSet } from '@sift/contracts';
+import { InvalidUtf8Error, readDescriptorSet } from '@sift/contracts';
 import { HealthImplementation } from 'grpc-health-check';
 import { grpcStatusName, grpcStatusOf } from './errors.js';
 import type { Logger } from './logger.js';
@@ -302,6 +302,8 @@ class MalformedRequest {
   constructor(
     readonly method: string,
     readonly reason: string,
+    /** A string field held bytes that are not UTF-8: the content is wrong, not the encoding of the message. */
+    readonly invalidUtf8: boolean,
   ) {}
 }
 
@@ -316,7 +318,8 @@ function withCheckedRequests(definition: ServiceDefinition): ServiceDefinition {
         try {
           return method.requestDeserialize(bytes);
         } catch (err) {
-          return new MalformedRequest(methodName, err instanceof Error ? err.message : String(err));
+          const reason = err instanceof Error ? err.message : String(err);
+          return new MalformedRequest(methodName, reason, err instanceof InvalidUtf8Error);
         }
       },
     };
@@ -336,6 +339,12 @@ export function requireWellFormed<T>(message: T): T {
       throw new SiftError(
         'invalid_argument',
         `the ${message.method} request has a 64-bit integer field beyond 9007199254740991 (2^53 - 1) in magnitude, the largest value this service takes`,
+      );
+    }
+    if (message.invalidUtf8) {
+      throw new SiftError(
+        'invalid_argument',
+        `the ${message.method} request has a string field whose bytes are not valid UTF-8; protobuf strings must be UTF-8 text: decode the source text to Unicode (from its real encoding) before sending it`,
       );
     }
     throw new SiftError(

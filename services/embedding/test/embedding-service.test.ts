@@ -140,7 +140,8 @@ describe('embedding service over gRPC', () => {
 
   it.each([
     ['an empty input list', { inputs: [] }, status.INVALID_ARGUMENT, 'inputs: at least one input'],
-    ['an empty string', { inputs: ['ok', '  '] }, status.INVALID_ARGUMENT, 'inputs[1] is empty'],
+    ['an empty string', { inputs: ['ok', ''] }, status.INVALID_ARGUMENT, 'inputs[1] is empty'],
+    ['a whitespace-only string', { inputs: ['ok', ' \t\n'] }, status.INVALID_ARGUMENT, 'inputs[1] is only whitespace'],
     ['a batch above the maximum', { inputs: Array(65).fill('x') }, status.INVALID_ARGUMENT, 'limit of 64 per call'],
     [
       'an unknown model',

@@ -57,7 +57,12 @@ export async function embed(
     );
   }
   cmd.inputs.forEach((text, i) => {
-    if (text.trim() === '') throw new SiftError('invalid_argument', `inputs[${i}] is empty`);
+    if (text.trim() === '') {
+      throw new SiftError(
+        'invalid_argument',
+        `inputs[${i}] is ${text === '' ? 'empty' : 'only whitespace'}: there is no text to embed`,
+      );
+    }
     // UTF-16 units bound the characters from above, so only a long input pays for counting code points.
     const chars = text.length > limits.maxInputChars ? codePoints(text) : text.length;
     if (chars > limits.maxInputChars) {
