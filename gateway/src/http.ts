@@ -49,11 +49,33 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
       'request body is not valid UTF-8; JSON must be sent as UTF-8 (RFC 8259): re-encode the text from its real encoding',
     );
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
-  } catch {
+    value = JSON.parse(text, refuseLoneSurrogates);
+  } catch (err) {
+    if (err instanceof SiftError) throw err;
     throw new SiftError('invalid_argument', 'request body is not valid JSON');
   }
+  return value;
+}
+
+/** A UTF-16 surrogate without its pair: JSON can spell one (`"\ud800"`), but it is not Unicode text. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * JSON.parse reviver that refuses a string holding a lone surrogate escape: it would reach the services as
+ * U+FFFD (protobuf strings are UTF-8, and a lone surrogate has no UTF-8 form) without a word to the caller.
+ */
+function refuseLoneSurrogates(key: string, value: unknown): unknown {
+  const badKey = LONE_SURROGATE.test(key);
+  if (badKey || (typeof value === 'string' && LONE_SURROGATE.test(value))) {
+    const where = badKey ? 'a member name' : key === '' ? 'the body' : `the value of "${clipEchoes(key)}"`;
+    throw new SiftError(
+      'invalid_argument',
+      `request body: ${where} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair), which is not Unicode text; escape characters outside the BMP as surrogate pairs, or send them as UTF-8`,
+    );
+  }
+  return value;
 }
 
 /** Writes a JSON response. */

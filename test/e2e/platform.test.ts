@@ -64,6 +64,7 @@ describe('platform end to end', () => {
 
   it.each([
     ['malformed JSON', '{"input": [', 400, 'not valid JSON'],
+    ['a lone surrogate escape', '{"input": ["ok", "\\ud800"]}', 400, 'the value of "1" holds a lone UTF-16 surrogate'],
     [
       'a body that is not UTF-8 (Latin-1 "café")',
       Buffer.from('{"input": "caf\xe9"}', 'latin1'),
