@@ -26,7 +26,7 @@ function simpson(f: (s: number) => number, from: number, to: number, intervals =
  * Bands b and rows r with b·r ≤ P minimising w_fp·FP + w_fn·FN, where FP = ∫₀ᵗ S(s) ds is the false-positive
  * area under the S-curve S(s) = 1 − (1 − s^r)^b below the threshold and FN = ∫ₜ¹ (1 − S(s)) ds the
  * false-negative area above it (Simpson's rule, 64 intervals). The caller gives the weights (the MinHash
- * dedup passes `bandWeights` from minhash.ts, which weigh misses more when candidates are verified);
+ * dedup passes `bandWeights` from minhash-params.ts, which weigh misses more when candidates are verified);
  * equal weights by default, with which P = 128 and t = 0.8 give 9 × 13, t = 0.9 gives 5 × 25.
  */
 export function chooseBandsRows(
@@ -121,6 +121,13 @@ export class BandTables {
     return previous;
   }
 }
+
+/**
+ * Most members of one LSH bucket a document is compared with (newest first). It bounds the work a bucket
+ * of thousands of copies causes; members already in the document's component are skipped cheaply, so
+ * only a bucket holding more than this many distinct near-duplicate groups can miss an edge.
+ */
+export const maxBucketScan = 256;
 
 /** Root of `i`'s component in the union-find forest `parent`. */
 export function find(parent: Int32Array, i: number): number {

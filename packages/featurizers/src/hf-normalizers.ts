@@ -1,0 +1,90 @@
+/**
+ * The `normalizer` of a `tokenizer.json`, applied to the text between added tokens: BertNormalizer,
+ * Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string pattern) and Sequence.
+ */
+import {
+  isCjkIdeograph,
+  isControl,
+  isWhitespace,
+  lowercaseChars,
+  MARK,
+  NONSPACING_MARK,
+} from './hf-character-classes.js';
+import { asArray, asObject, describeType, HfTokenizerError, type Json } from './hf-tokenizer-json.js';
+
+/** Text in, normalized text out. */
+export type Normalizer = (text: string) => string;
+
+function bertNormalizer(config: Json): Normalizer {
+  const cleanText = config.clean_text !== false;
+  const chineseChars = config.handle_chinese_chars !== false;
+  const lowercase = config.lowercase !== false;
+  // `strip_accents: null` means "do whatever lowercase does" (uncased BERT strips, cased keeps).
+  const stripAccents = typeof config.strip_accents === 'boolean' ? config.strip_accents : lowercase;
+  return (text) => {
+    let out = '';
+    for (const ch of text) {
+      if (cleanText) {
+        if (ch === '\0' || ch === '\ufffd' || isControl(ch)) continue;
+        if (isWhitespace(ch)) {
+          out += ' ';
+          continue;
+        }
+      }
+      out += chineseChars && isCjkIdeograph(ch.codePointAt(0)!) ? ` ${ch} ` : ch;
+    }
+    if (stripAccents) out = out.normalize('NFD').replace(NONSPACING_MARK, '');
+    return lowercase ? lowercaseChars(out) : out;
+  };
+}
+
+function stripWhitespace(text: string, left: boolean, right: boolean): string {
+  const chars = Array.from(text);
+  let start = 0;
+  let end = chars.length;
+  while (left && start < end && isWhitespace(chars[start]!)) start++;
+  while (right && end > start && isWhitespace(chars[end - 1]!)) end--;
+  return chars.slice(start, end).join('');
+}
+
+/** The normalizer the file's `normalizer` entry describes, or null when it has none. @throws HfTokenizerError */
+export function buildNormalizer(config: unknown): Normalizer | null {
+  if (config === null || config === undefined) return null;
+  const c = asObject(config, 'normalizer');
+  switch (c.type) {
+    case 'BertNormalizer':
+      return bertNormalizer(c);
+    case 'Lowercase':
+      return lowercaseChars;
+    case 'NFD':
+    case 'NFC':
+    case 'NFKD':
+    case 'NFKC': {
+      const form = c.type;
+      return (text) => text.normalize(form);
+    }
+    // Unlike BertNormalizer (nonspacing marks only), StripAccents drops every combining mark (M*).
+    case 'StripAccents':
+      return (text) => text.replace(MARK, '');
+    case 'Strip': {
+      const left = c.strip_left !== false;
+      const right = c.strip_right !== false;
+      return (text) => stripWhitespace(text, left, right);
+    }
+    case 'Replace': {
+      const pattern = asObject(c.pattern, 'normalizer Replace.pattern');
+      if (typeof pattern.String !== 'string' || typeof c.content !== 'string') {
+        throw new HfTokenizerError('unsupported', 'normalizer Replace: only a String pattern is supported, not Regex');
+      }
+      const from = pattern.String;
+      const to = c.content;
+      return (text) => (from === '' ? text : text.replaceAll(from, to));
+    }
+    case 'Sequence': {
+      const parts = asArray(c.normalizers, 'normalizer Sequence.normalizers').map(buildNormalizer);
+      return (text) => parts.reduce((t, n) => (n ? n(t) : t), text);
+    }
+    default:
+      throw new HfTokenizerError('unsupported', `unsupported normalizer ${describeType(c.type)}`);
+  }
+}
