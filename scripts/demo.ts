@@ -29,6 +29,51 @@ const platform = await startPlatform(
 );
 say(`   gateway ${platform.gatewayUrl}   embedding gRPC ${platform.embeddingAddress}   NATS ${platform.natsUrl}`);
 
+interface StreamedStatus {
+  state: string;
+  progress?: { stage?: string; done?: number; total?: number; etaSeconds?: number; unit?: string };
+  error?: string;
+}
+
+/**
+ * Reads a job's Server-Sent Events as they arrive and prints each stage once it is over, with the units
+ * it finished (records for selection), then the final state.
+ */
+async function followJobEvents(url: string): Promise<void> {
+  const res = await fetch(url);
+  if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status}`);
+  const started = Date.now();
+  let current: StreamedStatus | undefined;
+  const show = (st: StreamedStatus) => {
+    const p = st.progress ?? {};
+    const units = p.total ? `${p.done ?? 0}/${p.total} ${p.unit ?? ''}` : '';
+    const state = st.state.replace('JOB_STATE_', '');
+    const at = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+    say(
+      `     ${at.padStart(7)}  ${state.padEnd(10)} ${(p.stage ?? '').padEnd(10)} ${units}${st.error ? `  ${st.error}` : ''}`,
+    );
+  };
+  let buffered = '';
+  for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let end = buffered.indexOf('\n\n');
+    while (end >= 0) {
+      const data = buffered
+        .slice(0, end)
+        .split('\n')
+        .find((l) => l.startsWith('data: '));
+      buffered = buffered.slice(end + 2);
+      end = buffered.indexOf('\n\n');
+      if (!data) continue;
+      const st = JSON.parse(data.slice(6)) as StreamedStatus;
+      if (current && current.progress?.stage !== st.progress?.stage && current.state === 'JOB_STATE_RUNNING')
+        show(current);
+      current = st;
+      if (st.state !== 'JOB_STATE_RUNNING' && st.state !== 'JOB_STATE_QUEUED') show(st);
+    }
+  }
+}
+
 const embed = async (input: string[], model?: string): Promise<number[][]> => {
   const res = await fetch(`${platform.gatewayUrl}/v1/embeddings`, {
     method: 'POST',
@@ -99,16 +144,8 @@ try {
     }),
   });
   const { jobId } = (await submitted.json()) as { jobId: string };
-  say(`   job ${jobId} submitted; progress (Server-Sent Events):`);
-  const events = await (await fetch(`${platform.gatewayUrl}/v1/selection/jobs/${jobId}/events`)).text();
-  let lastStage = '';
-  for (const line of events.split('\n').filter((l) => l.startsWith('data: '))) {
-    const st = JSON.parse(line.slice(6)) as { state: string; progress?: { stage?: string }; error?: string };
-    const stage = st.progress?.stage ?? '';
-    if (stage !== lastStage || st.state !== 'JOB_STATE_RUNNING')
-      say(`     ${st.state.replace('JOB_STATE_', '').padEnd(10)} ${stage}${st.error ? `  ${st.error}` : ''}`);
-    lastStage = stage;
-  }
+  say(`   job ${jobId} submitted; progress as it streams (Server-Sent Events), one line per stage:`);
+  await followJobEvents(`${platform.gatewayUrl}/v1/selection/jobs/${jobId}/events`);
   if (!existsSync(join(outDir, 'report.json'))) throw new Error(`selection job ${jobId} did not succeed`);
   const report = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as {
     recordsTotal: number;

@@ -279,6 +279,40 @@ describe('JobWorker', () => {
     expect(etas[4]).toBeCloseTo((0.25 * 250) / 750, 9);
   });
 
+  it("says what a stage's ticks count: the stage's unit, a phase's own, none for a stage that named none", async () => {
+    const jobId = await newJob();
+    const units: string[] = [];
+    let now = 10_000;
+    const progress = jobProgressReporter({
+      jobId,
+      store,
+      controller: new AbortController(),
+      publish: async (status) => {
+        units.push(
+          `${status?.progress?.stage} ${status?.progress?.done}/${status?.progress?.total} ${status?.progress?.unit}`,
+        );
+      },
+      logger,
+      now: () => now,
+    });
+    progress.stage('quality', 1, 'documents');
+    progress.tick(1, 3, 'perplexity evaluations');
+    now += 300;
+    progress.tick(3, 3);
+    now += 300;
+    progress.tick(10, 10, 'documents');
+    progress.stage('write', 2);
+    await progress.written();
+    expect(units).toEqual([
+      'quality 0/0 documents',
+      'quality 1/3 perplexity evaluations',
+      'quality 3/3 perplexity evaluations',
+      'quality 10/10 documents',
+      'write 0/0 ',
+    ]);
+    expect((await store.get(jobId)).status?.progress?.unit).toBe('');
+  });
+
   it('drops a progress write that lands after the job ended', async () => {
     const jobId = await newJob();
     const published: number[] = [];
@@ -297,7 +331,7 @@ describe('JobWorker', () => {
     await store.update(jobId, (j) => {
       if (!j.status) return;
       j.status.state = commonV1.JobState.JOB_STATE_SUCCEEDED;
-      j.status.progress = { stage: 'write', done: 10, total: 10, etaSeconds: 0 };
+      j.status.progress = { stage: 'write', done: 10, total: 10, etaSeconds: 0, unit: 'records' };
     });
     progress.tick(3, 10); // queued before the end, written after it
     await progress.written();

@@ -12,10 +12,16 @@ export interface ProgressingJob extends JobRecord {
 
 /** What a job body reports through: stage changes and throttled progress that also checks for cancel. */
 export interface JobProgress {
-  /** Enters a stage (index: its position, for services whose status counts stages); throws once aborted. */
-  stage(name: string, index?: number): void;
-  /** Units done in the current stage; throws once the job is cancelled or the worker stops. */
-  tick(done: number, total: number): void;
+  /**
+   * Enters a stage (index: its position, for services whose status counts stages; unit: what its ticks count,
+   * plural, e.g. "records"); throws once aborted.
+   */
+  stage(name: string, index?: number, unit?: string): void;
+  /**
+   * Units done in the current stage; throws once the job is cancelled or the worker stops. A `unit` replaces
+   * the stage's from this tick on (a stage whose phases count different things).
+   */
+  tick(done: number, total: number, unit?: string): void;
 }
 
 /** Least time between two progress writes of one job: a million records must not mean a million events. */
@@ -47,12 +53,13 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
   let stageIndex: number | undefined;
   let stageStarted = clock();
   let stageTotal = 0;
+  let unit = '';
   let last = 0;
   let writing: Promise<void> = Promise.resolve();
   const record = (done: number, total: number) => {
     const elapsed = (clock() - stageStarted) / 1000;
     const eta = done > 0 && total > 0 ? (elapsed * (total - done)) / done : -1;
-    const [name, index] = [stage, stageIndex];
+    const [name, index, counted] = [stage, stageIndex, unit];
     writing = writing
       .then(async () => {
         if ((await store.run(jobId)).cancelRequested) {
@@ -63,7 +70,7 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
           // A tick queued before the job ended must not rewrite the final status's progress.
           final = isTerminal(j.status?.state ?? 0);
           if (!j.status || final) return;
-          j.status.progress = { stage: name, done, total, etaSeconds: eta };
+          j.status.progress = { stage: name, done, total, etaSeconds: eta, unit: counted };
           if (index !== undefined) j.status.stageIndex = index;
         });
         if (!final) await opts.publish(job.status);
@@ -74,18 +81,20 @@ export function jobProgressReporter<J extends ProgressingJob>(opts: {
     if (controller.signal.aborted) throw controller.signal.reason;
   };
   return {
-    stage: (name, index) => {
+    stage: (name, index, stageUnit) => {
       throwIfAborted();
       stage = name;
       stageIndex = index;
+      unit = stageUnit ?? '';
       stageStarted = clock();
       stageTotal = 0;
       last = 0;
       record(0, 0);
     },
-    tick: (done, total) => {
+    tick: (done, total, tickUnit) => {
       throwIfAborted();
       const now = clock();
+      if (tickUnit !== undefined) unit = tickUnit;
       // A new total is a new phase of the stage (text quality: the weights, then the documents): its ETA
       // comes from its own rate, not from the time the earlier phase took.
       if (total !== stageTotal) {

@@ -87,7 +87,7 @@ export function pruningHandlers(
       jobId,
       kind,
       state: commonV1.JobState.JOB_STATE_QUEUED,
-      progress: { stage: 'queued', done: 0, total: 0, etaSeconds: -1 },
+      progress: { stage: 'queued', done: 0, total: 0, etaSeconds: -1, unit: '' },
       error: '',
       updatedAtMs: now,
     };

@@ -55,7 +55,7 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
         'analysis.json',
         analysisRunCodec(decoder.layerCount, spec.value.maxBlockSize || decoder.layerCount - 1),
         () => {
-          progress.stage('capture');
+          progress.stage('capture', undefined, 'batches');
           return analyseBlocks(decoder, spec.value, this.runtime, progress.tick);
         },
       );
@@ -65,7 +65,7 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
           runtime: this.runtime,
           signal: controller.signal,
           checkpoints,
-          stage: progress.stage,
+          stage: (name, unit) => progress.stage(name, undefined, unit),
           tick: progress.tick,
         });
         analysis = { ...analysis, ...table };
@@ -85,7 +85,7 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
       runtime: this.runtime,
       signal: controller.signal,
       checkpoints,
-      stage: progress.stage,
+      stage: (name, unit) => progress.stage(name, undefined, unit),
       tick: progress.tick,
     });
     const result = await writePruningReport(this.store.dir(jobId), pruned.result, pruned.distances);

@@ -37,14 +37,14 @@ export async function evaluateBestBlocks(
   });
   const healed = spec.healing?.method === pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES;
   const L = decoder.layerCount;
-  ctx.stage('evaluate');
+  ctx.stage('evaluate', 'block sizes');
   // Each row is saved as it is measured: a redelivered job measures only the rows it had not finished.
   const sourceMetrics = await ctx.checkpoints.once('source-metrics.json', metricsCodec(L), () =>
     modelMetrics(decoder.bytes, decoder.graph, L, texts, opts(0)),
   );
   const blockEvaluations: pruningV1.BlockEvaluation[] = [];
   for (const [i, block] of best.entries()) {
-    ctx.stage('evaluate');
+    ctx.stage('evaluate', 'block sizes');
     ctx.tick(i, best.length);
     const { startLayer: start, blockSize: n } = block;
     const row = await ctx.checkpoints.once(`block-${start}-${n}.json`, blockEvaluationCodec, async () => {

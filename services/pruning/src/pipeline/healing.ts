@@ -20,7 +20,8 @@ export const defaultRidgeAlpha = 1e-3;
 /** What healing needs from a job: stage changes, progress ticks (which throw on cancel), its runtime. */
 export interface HealingContext {
   readonly runtime: PruningRuntime;
-  stage(name: string): void;
+  /** Enters a stage; `unit` says what its ticks count (plural, e.g. "batches"). */
+  stage(name: string, unit?: string): void;
   tick(done: number, total: number): void;
 }
 
@@ -61,7 +62,7 @@ export async function heal(
   const tensors = search.found
     ? [search.projection.projection, search.projection.residual, after]
     : [pruned.bridgedTensor, after];
-  ctx.stage('heal');
+  ctx.stage('heal', 'batches');
   const limit = healing?.maxTokens || Number.POSITIVE_INFINITY;
   const ridgeAlpha = healing?.ridgeAlpha || defaultRidgeAlpha;
   // The fit keeps only MᵀM and MᵀY (float64, d² each): activations stream through one batch at a time.

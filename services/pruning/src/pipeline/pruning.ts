@@ -36,8 +36,11 @@ export interface PruningContext {
   readonly signal: AbortSignal;
   /** Stage results of this job saved so far; a redelivered job reads them instead of recomputing. */
   readonly checkpoints: JobCheckpoints;
-  /** Enters a stage ("capture", "distances", "rewrite", "heal", "evaluate", "store"). */
-  stage(name: string): void;
+  /**
+   * Enters a stage ("capture", "distances", "rewrite", "heal", "evaluate", "store"); `unit` says what its
+   * ticks count (plural, e.g. "batches").
+   */
+  stage(name: string, unit?: string): void;
   /** Units done in the current stage; throws when the job was cancelled. */
   tick(done: number, total: number): void;
 }
@@ -117,7 +120,7 @@ export async function pruneModel(
   let distances = analysis?.distances;
   if (spec.startLayer === undefined && !distances) {
     distances = await ctx.checkpoints.once('distances.json', distancesCodec(L, n), async () => {
-      ctx.stage('capture');
+      ctx.stage('capture', 'batches');
       const run = await analyseBlocks(
         decoder,
         {
@@ -162,7 +165,7 @@ export async function pruneModel(
     'metrics.json',
     pruningMetricsCodec(L, block, healed !== undefined),
     async () => {
-      ctx.stage('evaluate');
+      ctx.stage('evaluate', 'model calls');
       const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
       const settings = evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation');
       checkEvaluationTexts(texts, settings.sequenceLength, 'evaluation.texts');

@@ -87,7 +87,7 @@ export function selectionHandlers(
     const status: selectionV1.JobStatus = {
       jobId,
       state: commonV1.JobState.JOB_STATE_QUEUED,
-      progress: { stage: 'queued', done: 0, total: 0, etaSeconds: -1 },
+      progress: { stage: 'queued', done: 0, total: 0, etaSeconds: -1, unit: '' },
       stageIndex: 0,
       stageCount: req.steps.length + 2,
       error: '',

@@ -10,7 +10,7 @@ import { decisionBytesBound, decisionOf } from '../pipeline/decisions.js';
 import { checkJobPaths, checkOutputClaim } from '../pipeline/output-location.js';
 import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
-import { runStage, type StageContext } from '../pipeline/stages.js';
+import { progressUnitOf, runStage, type StageContext } from '../pipeline/stages.js';
 import { loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
 import { type ResolvedStep, resolveSteps } from '../pipeline/steps.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
@@ -53,7 +53,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     if (!dataset) throw new SiftError('invalid_argument', 'dataset is required');
     if (!output) throw new SiftError('invalid_argument', 'output is required');
     await checkJobPaths(this.dataRoots, dataset, output, steps);
-    progress.stage('load', 0);
+    progress.stage('load', 0, 'records');
     const { ids, texts } = await loadDataset(dataset, progress.tick, this.limits.maxDatasetChars);
     const state = await resumedState(dir, run.completedStages, ids, texts);
     const summaries = await this.runStages(jobId, steps, state, {
@@ -63,7 +63,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
       log,
     });
 
-    progress.stage('write', steps.length + 1);
+    progress.stage('write', steps.length + 1, 'records');
     nameEmbedModelsRun(steps, summaries);
     await this.checkPathsBeforeWriting(jobId, dataset, output, steps);
     const report = await writeOutputs(jobId, dataset, output, steps, state, summaries, progress.tick);
@@ -115,7 +115,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     const summaries: StageSummary[] = state.stageFacts.map((f) => f.summary as StageSummary);
     for (let i = run.from; i < steps.length; i++) {
       const step = steps[i] as ResolvedStep;
-      run.progress.stage(step.name, i + 1);
+      run.progress.stage(step.name, i + 1, progressUnitOf(step.kind));
       const summary = await summarizedStage(step, state, {
         embedder: this.embedder,
         kernels: this.kernels,
@@ -172,7 +172,7 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
         // job shows its last stage complete, not its last throttled update.
         if (!j.status) return;
         const n = report.recordsTotal;
-        j.status.progress = { stage: 'write', done: n, total: n, etaSeconds: 0 };
+        j.status.progress = { stage: 'write', done: n, total: n, etaSeconds: 0, unit: 'records' };
         j.status.stageIndex = j.status.stageCount - 1;
       },
     });

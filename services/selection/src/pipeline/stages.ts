@@ -38,6 +38,29 @@ const stageOfKind: { [K in ResolvedStep['kind']]: Stage<K> } = {
 };
 
 /**
+ * What each kind's progress ticks count, shown with them to a job's watchers; empty for the kinds that do
+ * not tick (their work is one quick pass over the clustering). Text quality counts perplexity evaluations
+ * first and says so itself.
+ */
+const unitOfKind: { [K in ResolvedStep['kind']]: string } = {
+  'exact-dedup': 'records',
+  'minhash-dedup': 'records',
+  embed: 'records',
+  kmeans: 'iterations',
+  'sem-dedup': 'records',
+  'ssl-prototypes': '',
+  d4: '',
+  'long-file-pruning': '',
+  scip: '',
+  'text-quality': 'documents',
+  'density-pruning': '',
+};
+
+export function progressUnitOf(kind: ResolvedStep['kind']): string {
+  return unitOfKind[kind];
+}
+
+/**
  * Runs one step on the alive records and records drops with their reasons. Steps see only the records
  * earlier steps kept; embedding-space steps use the latest clustering restricted to those records.
  */

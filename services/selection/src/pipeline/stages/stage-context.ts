@@ -9,7 +9,8 @@ export interface StageContext {
   languageModels?: LanguageModelScorer;
   /** ONNX Runtime kernels for clustering and SemDeDup. */
   kernels: SelectionKernels;
-  progress: (done: number, total: number) => void;
+  /** The job's tick: units done of total (what they are is the kind's {@link progressUnitOf}, or `unit`). */
+  progress: (done: number, total: number, unit?: string) => void;
   signal: AbortSignal;
 }
 

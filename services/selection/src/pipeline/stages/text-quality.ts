@@ -22,7 +22,8 @@ export async function textQualityStage(
   // The weights take one perplexity per filter plus one over all sample lines: progress counts those
   // calls, then the documents scored (the job's ETA restarts when the total changes).
   let calls = 0;
-  ctx.progress(0, filters.length + 1);
+  const evaluations = 'perplexity evaluations';
+  ctx.progress(0, filters.length + 1, evaluations);
   const r = await textQuality(texts, {
     keepFraction: step.keepFraction,
     filters,
@@ -30,10 +31,10 @@ export async function textQualityStage(
     seed: step.seed,
     perplexity: async (lines) => {
       const ppl = await models.perplexity({ name: step.model, version: step.version }, [lines.join('\n')], ctx.signal);
-      ctx.progress(++calls, filters.length + 1);
+      ctx.progress(++calls, filters.length + 1, evaluations);
       return ppl;
     },
-    runSteps: (steps) => runCooperatively(steps, ctx.progress),
+    runSteps: (steps) => runCooperatively(steps, (done, total) => ctx.progress(done, total, 'documents')),
   });
   alive.forEach((rec, row) => {
     const score = r.docScores[row] as number;

@@ -175,8 +175,16 @@ export interface Progress {
   done: number;
   /** Units of work in this stage; 0 when unknown. */
   total: number;
-  /** Estimated seconds until the job finishes; negative when unknown. */
+  /**
+   * Estimated seconds until this stage (or, where `total` changed within it, its current phase) finishes,
+   * from its rate so far; negative when unknown. Later stages are not included.
+   */
   etaSeconds: number;
+  /**
+   * What `done` and `total` count, plural: "records", "iterations", "batches", "model calls", ...; empty
+   * when the stage reports no counts.
+   */
+  unit: string;
 }
 
 /**
@@ -531,7 +539,7 @@ export const Timing: MessageFns<Timing> = {
 };
 
 function createBaseProgress(): Progress {
-  return { stage: "", done: 0, total: 0, etaSeconds: 0 };
+  return { stage: "", done: 0, total: 0, etaSeconds: 0, unit: "" };
 }
 
 export const Progress: MessageFns<Progress> = {
@@ -547,6 +555,9 @@ export const Progress: MessageFns<Progress> = {
     }
     if (message.etaSeconds !== 0) {
       writer.uint32(33).double(message.etaSeconds);
+    }
+    if (message.unit !== "") {
+      writer.uint32(42).string(message.unit);
     }
     return writer;
   },
@@ -596,6 +607,14 @@ export const Progress: MessageFns<Progress> = {
             message.etaSeconds = reader.double();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.unit = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -618,6 +637,7 @@ export const Progress: MessageFns<Progress> = {
         : isSet(object.eta_seconds)
         ? globalThis.Number(object.eta_seconds)
         : 0,
+      unit: isSet(object.unit) ? globalThis.String(object.unit) : "",
     };
   },
 
@@ -635,6 +655,9 @@ export const Progress: MessageFns<Progress> = {
     if (message.etaSeconds !== 0) {
       obj.etaSeconds = floatToJson(message.etaSeconds);
     }
+    if (message.unit !== "") {
+      obj.unit = message.unit;
+    }
     return obj;
   },
 
@@ -647,6 +670,7 @@ export const Progress: MessageFns<Progress> = {
     message.done = object.done ?? 0;
     message.total = object.total ?? 0;
     message.etaSeconds = object.etaSeconds ?? 0;
+    message.unit = object.unit ?? "";
     return message;
   },
 };
