@@ -9,6 +9,7 @@ import {
   parquetReadObjects,
   parquetSchema,
 } from 'hyparquet';
+import { decompressLz4, decompressLz4Raw, decompressZstd } from 'hyparquet-compressors';
 import { DatasetError } from './dataset-error.js';
 import { fileAccessError } from './dataset-files.js';
 import type { RecordFields } from './dataset-record.js';
@@ -24,14 +25,19 @@ export interface ParquetReadOptions {
   maxValueBytes?: number;
 }
 
-// hyparquet decodes UNCOMPRESSED and SNAPPY itself; node:zlib adds GZIP and BROTLI everywhere and ZSTD where
-// this Node has it (22.15 and later). LZ4 and LZO are refused up front with the codec named.
+// hyparquet decodes UNCOMPRESSED and SNAPPY itself; node:zlib decodes GZIP, BROTLI and, from Node 22.15, ZSTD.
+// hyparquet-compressors (hyparquet's companion) decodes ZSTD on older Nodes, and LZ4 (Hadoop framing, old
+// Spark) and LZ4_RAW (DuckDB, Arrow). LZO, which almost nothing writes any more, is refused up front, named.
 const zstdDecompressSync = (zlib as unknown as { zstdDecompressSync?: (input: Uint8Array) => Uint8Array })
   .zstdDecompressSync;
 const decompressors: Compressors = {
   GZIP: (input) => zlib.unzipSync(input),
   BROTLI: (input) => zlib.brotliDecompressSync(input),
-  ...(zstdDecompressSync ? { ZSTD: (input: Uint8Array) => zstdDecompressSync(input) } : {}),
+  ZSTD: zstdDecompressSync
+    ? (input) => zstdDecompressSync(input)
+    : (input, outputLength) => decompressZstd(input, new Uint8Array(outputLength)),
+  LZ4: decompressLz4,
+  LZ4_RAW: decompressLz4Raw,
 };
 const supportedCodecs: ReadonlySet<string> = new Set(['UNCOMPRESSED', 'SNAPPY', ...Object.keys(decompressors)]);
 

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
 import { parquetWriteFile } from 'hyparquet-writer';
@@ -89,6 +90,21 @@ describe('Parquet round trip', () => {
   });
 });
 
+describe('Parquet files written by other tools', () => {
+  // Five rows (id BIGINT, text, lang) written by DuckDB 1.5; ZSTD is also Polars' default codec.
+  const fixture = (name: string) => fileURLToPath(new URL(`../test-data/${name}`, import.meta.url));
+  const expected = [0, 1, 2, 3, 4].map((i) => [String(i), `text ${i} süß`]);
+
+  it.each([['duckdb-zstd.parquet'], ['duckdb-zstd-v2.parquet'], ['duckdb-lz4-raw.parquet']])(
+    'reads %s, whatever this Node offers natively',
+    async (name) => {
+      const read = await readAll({ paths: [fixture(name)], format: 'parquet', textField: 'text', idField: 'id' });
+      expect(read.map((r) => [r.id, r.text])).toEqual(expected);
+      expect(read[4]?.raw).toEqual({ id: 4n, text: 'text 4 süß', lang: 'en' });
+    },
+  );
+});
+
 describe('Parquet reading errors', () => {
   it('names the missing text column and the columns there are', async () => {
     const path = join(dir, 'data.parquet');
@@ -145,16 +161,16 @@ describe('Parquet reading errors', () => {
   });
 
   it('refuses a compression codec it cannot decode, naming it', async () => {
-    const path = join(dir, 'lz4.parquet');
+    const path = join(dir, 'lzo.parquet');
     parquetWriteFile({
       filename: path,
       columnData: [{ name: 'text', data: ['x'], type: 'STRING' }],
-      codec: 'LZ4',
-      compressors: { LZ4: (input) => input },
+      codec: 'LZO',
+      compressors: { LZO: (input) => input },
     });
     await expect(readAll({ paths: [path], format: 'parquet', textField: 'text' })).rejects.toMatchObject({
       kind: 'invalid_argument',
-      message: expect.stringContaining(`${path} is compressed with LZ4, which this reader cannot decode`),
+      message: expect.stringContaining(`${path} is compressed with LZO, which this reader cannot decode`),
     });
   });
 
