@@ -53,6 +53,18 @@ describe('Parquet round trip', () => {
     expect(read.map((r) => r.id)).toEqual(records.map((r) => String(r.id)));
   });
 
+  it('closes a row group at rowGroupBytes of values before rowGroupRows records', async () => {
+    const path = join(dir, 'long.parquet');
+    const writer = await createRecordWriter({ path, format: 'parquet', rowGroupBytes: 10_000 });
+    for (let i = 0; i < 50; i++) await writer.write({ id: i, text: `${i} ${'x'.repeat(1000)}` });
+    // A JSONL line given with the record is its size.
+    for (let i = 50; i < 60; i++) await writer.write({ id: i, text: `${i}` }, 'x'.repeat(5000));
+    await writer.close();
+    expect(await rowGroupSizes(path)).toEqual([10, 10, 10, 10, 10, 2, 2, 2, 2, 2]);
+    const read = await readAll({ paths: [path], format: 'parquet', textField: 'text', idField: 'id' });
+    expect(read.map((r) => r.id)).toEqual(Array.from({ length: 60 }, (_, i) => String(i)));
+  });
+
   it('stops inside a row group at the limit', async () => {
     const path = join(dir, 'groups.parquet');
     await writeParquet(
