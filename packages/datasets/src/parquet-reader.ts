@@ -78,9 +78,10 @@ export async function* readParquetFile(path: string, options: ParquetReadOptions
   try {
     metadata = await parquetMetadataAsync(file);
   } catch (err) {
+    const why = await unreadableWhy(file).catch(() => undefined);
     throw new DatasetError(
       'invalid_argument',
-      `not a readable Parquet file: ${path} (${messageOf(err)})`,
+      `not a readable Parquet file: ${path} (${why ?? messageOf(err)})`,
       path,
       undefined,
       {
@@ -231,6 +232,26 @@ function keepingReads(file: AsyncBuffer): AsyncBuffer {
       return bytes;
     },
   };
+}
+
+/**
+ * What is wrong with a file whose footer did not parse, told from its first and last bytes (every Parquet
+ * file starts and ends with "PAR1"), or undefined to keep hyparquet's own reason.
+ */
+async function unreadableWhy(file: AsyncBuffer): Promise<string | undefined> {
+  const size = file.byteLength;
+  if (size < 12) return `${size} bytes: too short for Parquet, which takes at least 12`;
+  const head = new Uint8Array(await file.slice(0, 4));
+  const tail = new Uint8Array(await file.slice(size - 4, size));
+  const magic = (bytes: Uint8Array) => String.fromCharCode(...bytes);
+  if (magic(head) === 'PAR1' && magic(tail) !== 'PAR1') {
+    return 'it starts as Parquet but lacks the footer that ends every Parquet file: it was cut short, by an interrupted copy or a writer that did not finish; copy or write it again';
+  }
+  if (magic(tail) === 'PARE') return 'it is encrypted Parquet, which this reader cannot decrypt';
+  if (magic(head) === 'PAR1') return undefined;
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'it is gzip-compressed, not Parquet';
+  if (head[0] === 0x7b || head[0] === 0x5b) return 'it does not start with PAR1 but with JSON: name it .jsonl';
+  return 'it does not start with PAR1, as every Parquet file does';
 }
 
 function checkColumns(metadata: FileMetaData, path: string, fields: RecordFields): void {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -186,12 +186,32 @@ describe('Parquet reading errors', () => {
     });
   });
 
-  it('says when a file is not Parquet at all', async () => {
+  it('says when a file is not Parquet at all, and what it looks like', async () => {
     const path = join(dir, 'fake.parquet');
     await writeFile(path, '{"text":"I am JSON"}\n');
     await expect(readAll({ paths: [path], format: 'auto', textField: 'text' })).rejects.toMatchObject({
       kind: 'invalid_argument',
-      message: expect.stringContaining(`not a readable Parquet file: ${path}`),
+      message: `not a readable Parquet file: ${path} (it does not start with PAR1 but with JSON: name it .jsonl)`,
+    });
+    await writeFile(path, gzipSync('{"text":"I am JSON"}\n'));
+    await expect(readAll({ paths: [path], format: 'auto', textField: 'text' })).rejects.toMatchObject({
+      message: `not a readable Parquet file: ${path} (it is gzip-compressed, not Parquet)`,
+    });
+    await writeFile(path, 'PAR1');
+    await expect(readAll({ paths: [path], format: 'auto', textField: 'text' })).rejects.toMatchObject({
+      message: `not a readable Parquet file: ${path} (4 bytes: too short for Parquet, which takes at least 12)`,
+    });
+  });
+
+  it('says when a Parquet file was cut short', async () => {
+    const whole = join(dir, 'whole.parquet');
+    await writeParquet(whole, [{ text: 'a' }, { text: 'b' }]);
+    const path = join(dir, 'cut.parquet');
+    const bytes = await readFile(whole);
+    await writeFile(path, bytes.subarray(0, bytes.length - 30));
+    await expect(readAll({ paths: [path], format: 'parquet', textField: 'text' })).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: `not a readable Parquet file: ${path} (it starts as Parquet but lacks the footer that ends every Parquet file: it was cut short, by an interrupted copy or a writer that did not finish; copy or write it again)`,
     });
   });
 
