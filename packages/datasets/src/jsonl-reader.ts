@@ -117,11 +117,7 @@ function parseJsonLine(
   try {
     text = decoder.decode(line);
   } catch (err) {
-    // A gzip file without the .gz name starts with the gzip magic bytes 1f 8b.
-    const gzipped = lineNumber === 1 && line[0] === 0x1f && line[1] === 0x8b;
-    const setting = formatField ? ` or set ${formatField}` : '';
-    const hint = gzipped ? ` (the file is gzip-compressed: name it .jsonl.gz${setting})` : '';
-    throw new DatasetError('invalid_argument', `invalid UTF-8 at ${path}:${lineNumber}${hint}`, path, lineNumber, {
+    throw new DatasetError('invalid_argument', notUtf8Message(line, path, lineNumber, formatField), path, lineNumber, {
       cause: err,
     });
   }
@@ -138,9 +134,74 @@ function parseJsonLine(
     });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new DatasetError('invalid_argument', `line is not a JSON object at ${path}:${lineNumber}`, path, lineNumber);
+    // A .json file holding one array of records is the usual mistake; say so rather than only "not an object".
+    const hint =
+      lineNumber === 1 && Array.isArray(value)
+        ? ' (the file is one JSON array; JSONL has one object per line, e.g. jq -c ".[]" turns one into the other)'
+        : '';
+    throw new DatasetError(
+      'invalid_argument',
+      `line is not a JSON object at ${path}:${lineNumber}${hint}`,
+      path,
+      lineNumber,
+    );
   }
   return { position: lineNumber, raw: value as Record<string, unknown>, line: text };
+}
+
+/**
+ * Why `line` is not UTF-8, for the message: a gzip file read as plain JSONL, a UTF-16 file (Windows tools
+ * still write it), or else where the first bad byte is, with what to do.
+ */
+function notUtf8Message(line: Buffer, path: string, lineNumber: number, formatField: string): string {
+  const at = `invalid UTF-8 at ${path}:${lineNumber}`;
+  if (lineNumber === 1 && line[0] === 0x1f && line[1] === 0x8b) {
+    const setting = formatField ? ` or set ${formatField}` : '';
+    return `${at} (the file is gzip-compressed: name it .jsonl.gz${setting})`;
+  }
+  if (lineNumber === 1 && ((line[0] === 0xff && line[1] === 0xfe) || (line[0] === 0xfe && line[1] === 0xff))) {
+    return `${at} (the file is UTF-16: it starts with a UTF-16 byte-order mark); convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8`;
+  }
+  const offset = firstInvalidUtf8(line);
+  const byte = line[offset] ?? 0;
+  return (
+    `${at}, byte ${offset + 1} of the line (0x${byte.toString(16).padStart(2, '0')}); JSONL must be UTF-8: ` +
+    'convert the file from its encoding, e.g. iconv -f WINDOWS-1252 -t UTF-8'
+  );
+}
+
+/** Offset where the first ill-formed UTF-8 sequence of `bytes` starts (`bytes.length` when there is none). */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i += 1;
+      continue;
+    }
+    // Continuation bytes a lead byte needs, and the range its first one must lie in (no overlong forms,
+    // no surrogates, nothing above U+10FFFF).
+    let count: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) count = 1;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      count = 2;
+      if (lead === 0xe0) low = 0xa0;
+      if (lead === 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      count = 3;
+      if (lead === 0xf0) low = 0x90;
+      if (lead === 0xf4) high = 0x8f;
+    } else return i;
+    for (let k = 1; k <= count; k++) {
+      const next = bytes[i + k];
+      if (next === undefined) return i;
+      if (k === 1 ? next < low || next > high : next < 0x80 || next > 0xbf) return i;
+    }
+    i += count + 1;
+  }
+  return i;
 }
 
 /** True for an empty line or one of only spaces and tabs; a record starts with `{`, so this stops at once. */

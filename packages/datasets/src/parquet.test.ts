@@ -1,5 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
 import { parquetWriteFile } from 'hyparquet-writer';
@@ -52,6 +53,18 @@ describe('Parquet round trip', () => {
     expect(read.map((r) => r.id)).toEqual(records.map((r) => String(r.id)));
   });
 
+  it('closes a row group at rowGroupBytes of values before rowGroupRows records', async () => {
+    const path = join(dir, 'long.parquet');
+    const writer = await createRecordWriter({ path, format: 'parquet', rowGroupBytes: 10_000 });
+    for (let i = 0; i < 50; i++) await writer.write({ id: i, text: `${i} ${'x'.repeat(1000)}` });
+    // A JSONL line given with the record is its size.
+    for (let i = 50; i < 60; i++) await writer.write({ id: i, text: `${i}` }, 'x'.repeat(5000));
+    await writer.close();
+    expect(await rowGroupSizes(path)).toEqual([10, 10, 10, 10, 10, 2, 2, 2, 2, 2]);
+    const read = await readAll({ paths: [path], format: 'parquet', textField: 'text', idField: 'id' });
+    expect(read.map((r) => r.id)).toEqual(Array.from({ length: 60 }, (_, i) => String(i)));
+  });
+
   it('stops inside a row group at the limit', async () => {
     const path = join(dir, 'groups.parquet');
     await writeParquet(
@@ -87,6 +100,21 @@ describe('Parquet round trip', () => {
     const read = await readAll({ paths: [path], format: 'parquet', textField: 'text' });
     expect(read.map((r) => r.text)).toEqual(['one', 'two']);
   });
+});
+
+describe('Parquet files written by other tools', () => {
+  // Five rows (id BIGINT, text, lang) written by DuckDB 1.5; ZSTD is also Polars' default codec.
+  const fixture = (name: string) => fileURLToPath(new URL(`../test-data/${name}`, import.meta.url));
+  const expected = [0, 1, 2, 3, 4].map((i) => [String(i), `text ${i} süß`]);
+
+  it.each([['duckdb-zstd.parquet'], ['duckdb-zstd-v2.parquet'], ['duckdb-lz4-raw.parquet']])(
+    'reads %s, whatever this Node offers natively',
+    async (name) => {
+      const read = await readAll({ paths: [fixture(name)], format: 'parquet', textField: 'text', idField: 'id' });
+      expect(read.map((r) => [r.id, r.text])).toEqual(expected);
+      expect(read[4]?.raw).toEqual({ id: 4n, text: 'text 4 süß', lang: 'en' });
+    },
+  );
 });
 
 describe('Parquet reading errors', () => {
@@ -145,25 +173,45 @@ describe('Parquet reading errors', () => {
   });
 
   it('refuses a compression codec it cannot decode, naming it', async () => {
-    const path = join(dir, 'lz4.parquet');
+    const path = join(dir, 'lzo.parquet');
     parquetWriteFile({
       filename: path,
       columnData: [{ name: 'text', data: ['x'], type: 'STRING' }],
-      codec: 'LZ4',
-      compressors: { LZ4: (input) => input },
+      codec: 'LZO',
+      compressors: { LZO: (input) => input },
     });
     await expect(readAll({ paths: [path], format: 'parquet', textField: 'text' })).rejects.toMatchObject({
       kind: 'invalid_argument',
-      message: expect.stringContaining(`${path} is compressed with LZ4, which this reader cannot decode`),
+      message: expect.stringContaining(`${path} is compressed with LZO, which this reader cannot decode`),
     });
   });
 
-  it('says when a file is not Parquet at all', async () => {
+  it('says when a file is not Parquet at all, and what it looks like', async () => {
     const path = join(dir, 'fake.parquet');
     await writeFile(path, '{"text":"I am JSON"}\n');
     await expect(readAll({ paths: [path], format: 'auto', textField: 'text' })).rejects.toMatchObject({
       kind: 'invalid_argument',
-      message: expect.stringContaining(`not a readable Parquet file: ${path}`),
+      message: `not a readable Parquet file: ${path} (it does not start with PAR1 but with JSON: name it .jsonl)`,
+    });
+    await writeFile(path, gzipSync('{"text":"I am JSON"}\n'));
+    await expect(readAll({ paths: [path], format: 'auto', textField: 'text' })).rejects.toMatchObject({
+      message: `not a readable Parquet file: ${path} (it is gzip-compressed, not Parquet)`,
+    });
+    await writeFile(path, 'PAR1');
+    await expect(readAll({ paths: [path], format: 'auto', textField: 'text' })).rejects.toMatchObject({
+      message: `not a readable Parquet file: ${path} (4 bytes: too short for Parquet, which takes at least 12)`,
+    });
+  });
+
+  it('says when a Parquet file was cut short', async () => {
+    const whole = join(dir, 'whole.parquet');
+    await writeParquet(whole, [{ text: 'a' }, { text: 'b' }]);
+    const path = join(dir, 'cut.parquet');
+    const bytes = await readFile(whole);
+    await writeFile(path, bytes.subarray(0, bytes.length - 30));
+    await expect(readAll({ paths: [path], format: 'parquet', textField: 'text' })).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: `not a readable Parquet file: ${path} (it starts as Parquet but lacks the footer that ends every Parquet file: it was cut short, by an interrupted copy or a writer that did not finish; copy or write it again)`,
     });
   });
 

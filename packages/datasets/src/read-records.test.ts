@@ -196,7 +196,48 @@ describe('readRecords errors name the file and 1-based line', () => {
     await writeFile(path, bad);
     await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
       kind: 'invalid_argument',
-      message: `invalid UTF-8 at ${path}:2`,
+      message: `invalid UTF-8 at ${path}:2, byte 10 of the line (0xc3); JSONL must be UTF-8: convert the file from its encoding, e.g. iconv -f WINDOWS-1252 -t UTF-8`,
+      position: 2,
+    });
+  });
+
+  it('points at the first byte that is not UTF-8: Latin-1, a lone continuation byte, a surrogate, a cut sequence', async () => {
+    const cases: [number[], number, string][] = [
+      [[0x63, 0x61, 0x66, 0xe9], 4, 'e9'], // "café" in Latin-1
+      [[0xe2, 0x82, 0xac, 0x80], 4, '80'], // "€" then a stray continuation byte
+      [[0x61, 0xed, 0xa0, 0x80], 2, 'ed'], // U+D800, a surrogate
+      [[0xf0, 0x9f, 0x98], 1, 'f0'], // an emoji cut short
+      [[0xc0, 0xaf], 1, 'c0'], // overlong "/"
+    ];
+    for (const [bytes, column, hex] of cases) {
+      const path = join(dir, `bad-${hex}.jsonl`);
+      await writeFile(path, Buffer.concat([Buffer.from(bytes), Buffer.from('\n')]));
+      await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
+        message: expect.stringContaining(`invalid UTF-8 at ${path}:1, byte ${column} of the line (0x${hex})`),
+      });
+    }
+  });
+
+  it('says when a file is UTF-16, as Windows tools write it', async () => {
+    const path = join(dir, 'utf16.jsonl');
+    await writeFile(path, Buffer.from('\ufeff{"text":"hello"}\n', 'utf16le'));
+    await expect(readAll({ paths: [path], format: 'jsonl', textField: 'text' })).rejects.toMatchObject({
+      message: `invalid UTF-8 at ${path}:1 (the file is UTF-16: it starts with a UTF-16 byte-order mark); convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8`,
+    });
+  });
+
+  it('reads a UTF-8 file that starts with a byte-order mark', async () => {
+    const path = join(dir, 'bom.jsonl');
+    await writeFile(path, `\ufeff${jsonl([{ text: 'a' }, { text: 'b' }])}`);
+    const records = await readAll({ paths: [path], format: 'jsonl', textField: 'text' });
+    expect(records.map((r) => r.text)).toEqual(['a', 'b']);
+  });
+
+  it('says when a .json file is one JSON array rather than JSONL', async () => {
+    const path = join(dir, 'records.json');
+    await writeFile(path, JSON.stringify([{ text: 'a' }, { text: 'b' }]));
+    await expect(readAll({ paths: [path], format: 'auto', textField: 'text' })).rejects.toMatchObject({
+      message: `line is not a JSON object at ${path}:1 (the file is one JSON array; JSONL has one object per line, e.g. jq -c ".[]" turns one into the other)`,
     });
   });
 

@@ -38,7 +38,8 @@ export interface DatasetSpec {
  * or an empty directory, `invalid_argument` for anything wrong inside a file. Duplicate ids are passed
  * through; deduplication is a later stage's job.
  *
- * Memory: JSONL holds one read chunk and one line at a time; Parquet holds one row group at a time.
+ * Memory: JSONL holds one read chunk and one line at a time; Parquet decodes about 32 MiB of column data at
+ * a time (a row group, or a slice of a larger one) and keeps a sliced group's compressed bytes meanwhile.
  */
 export async function* readRecords(spec: DatasetSpec): AsyncGenerator<DatasetRecord> {
   if (!spec.textField) throw new DatasetError('invalid_argument', 'the dataset needs a text field');

@@ -33,13 +33,16 @@ export interface RecordWriterSpec {
   format: DatasetFormat;
   /** Parquet only: records per row group, the unit of buffering (default 10,000). */
   rowGroupRows?: number;
+  /** Parquet only: a row group also closes once its records hold about this many characters (default 64 MiB). */
+  rowGroupBytes?: number;
 }
 
 /**
  * Opens a writer for one dataset file, creating its directory if absent.
  *
  * Memory: JSONL keeps only the stream's buffer (writes wait for it to drain); Parquet keeps up to
- * `rowGroupRows` records plus their encoded row group, and the schema is fixed by the first row group.
+ * `rowGroupRows` records or `rowGroupBytes` of them plus their encoded row group, and the schema is fixed by
+ * the first row group.
  */
 export async function createRecordWriter(spec: RecordWriterSpec): Promise<RecordWriter> {
   const format = resolveFormat(spec.path, spec.format);
@@ -49,7 +52,7 @@ export async function createRecordWriter(spec: RecordWriterSpec): Promise<Record
     `.${basename(spec.path)}.${process.pid}-${randomBytes(4).toString('hex')}.partial`,
   );
   if (format === 'parquet') {
-    return openParquetWriter(spec.path, temporaryPath, spec.rowGroupRows ?? defaultRowGroupRows);
+    return openParquetWriter(spec.path, temporaryPath, spec.rowGroupRows ?? defaultRowGroupRows, spec.rowGroupBytes);
   }
   return openJsonlWriter(spec.path, temporaryPath, format === 'jsonl-gzip');
 }
