@@ -66,8 +66,9 @@ async function followJobEvents(url: string): Promise<void> {
       end = buffered.indexOf('\n\n');
       if (!data) continue;
       const st = JSON.parse(data.slice(6)) as StreamedStatus;
-      if (current && current.progress?.stage !== st.progress?.stage && current.state === 'JOB_STATE_RUNNING')
-        show(current);
+      // A stage is over when the next begins; "queued" is only the stage a job is marked running in.
+      const ended = current?.state === 'JOB_STATE_RUNNING' && current.progress?.stage !== st.progress?.stage;
+      if (current && ended && current.progress?.stage !== 'queued') show(current);
       current = st;
       if (st.state !== 'JOB_STATE_RUNNING' && st.state !== 'JOB_STATE_QUEUED') show(st);
     }

@@ -41,10 +41,14 @@ export function removesPlantedSemanticDuplicates(suite: SelectionSuite): void {
     const seen = statuses.map((s) => stages.indexOf(s.progress?.stage ?? ''));
     expect(seen.every((i) => i >= 0)).toBe(true);
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    // Every count says what it counts (records, k-means iterations).
+    for (const s of statuses)
+      if (Number(s.progress?.total ?? 0) > 0) expect(s.progress?.unit).toMatch(/^(records|iterations)$/);
 
     const { job: finished } = await job(jobId);
     expect(finished.report.recordsTotal).toBe(264);
     expect(finished.status.progress.done).toBe(finished.status.progress.total);
+    expect(finished.status.progress.unit).toBe('records');
     // Each stage names the state it saved in the job folder (what a resumed job reuses).
     const [embedStage, clusterStage] = finished.report.stages;
     expect(embedStage.outputPaths.map((p: string) => basename(p))).toEqual(['stage-0.json', 'embeddings.f32']);

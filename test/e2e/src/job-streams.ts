@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 export interface RelayedStatus {
   state?: string;
   error?: string;
-  progress?: { stage?: string; done?: string; total?: string };
+  progress?: { stage?: string; done?: string; total?: string; unit?: string };
   [field: string]: unknown;
 }
 
