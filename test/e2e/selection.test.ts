@@ -18,6 +18,7 @@ import {
   dedupsSourceFilesIncrementally,
   keepsLongMinhashStageWithItsWorker,
   publishesLongIdDecisions,
+  skipsInvalidRecordsWhenAsked,
 } from './selection/lexical-dedup.js';
 import {
   boundsRequestsAndErrors,
@@ -60,5 +61,6 @@ describe('selection job end to end', () => {
   dedupsSourceFilesIncrementally(suite);
   keepsQualityFilteredDocuments(suite);
   keepsLongMinhashStageWithItsWorker(suite);
+  skipsInvalidRecordsWhenAsked(suite);
   landsDecisionsInClickHouse(suite);
 });

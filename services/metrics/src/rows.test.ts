@@ -68,7 +68,17 @@ describe('decisionRows', () => {
     sequence: 1,
     publishedAtMs: finishedAtMs,
     decisions: [
-      { recordId: 'r1', kept: true, stage: 'kmeans', reason: 0, duplicateOf: '', cluster, score, scoreStage: '' },
+      {
+        recordId: 'r1',
+        kept: true,
+        stage: 'kmeans',
+        reason: 0,
+        duplicateOf: '',
+        cluster,
+        score,
+        scoreStage: '',
+        detail: '',
+      },
     ],
   });
 

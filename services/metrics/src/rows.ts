@@ -39,7 +39,7 @@ export const decisionChecks: TableChecks = {
   score: { kind: 'float', nullable: true },
 };
 
-/** `selection_decisions` rows for one records_decided event (002_selection_decisions.sql). */
+/** `selection_decisions` rows for one records_decided event (002_selection_decisions.sql, 005, 008). */
 export function decisionRows(e: selectionV1.RecordsDecided, receivedAtMs: number): CheckedRow[] {
   return decisionValues(e).map((row) => checkRow(row, decisionChecks, receivedAtMs));
 }
@@ -56,6 +56,7 @@ function decisionValues(e: selectionV1.RecordsDecided): Record<string, unknown>[
     cluster: d.cluster ?? null,
     score: d.score ?? null,
     score_stage: d.scoreStage,
+    detail: d.detail,
   }));
 }
 

@@ -41,9 +41,9 @@ export function landsDecisionsInClickHouse(suite: SelectionSuite): void {
       // the code corpora (67 files; 77 and 5 in the dedup jobs), the 42 long records, the two 66-record
       // mixed-script jobs, the keyed and the resumed 264-record news jobs, the 264-record news
       // job, the 6,000 long-id records, the two 7,500-record jobs of the kill test, and the 30,000-document
-      // crawl.
+      // crawl; and the 15 records, 3 of them invalid, of the invalid-records job.
       expect(rows.slice(-5)).toEqual([264, 6000, 7500, 7500, 30_000]);
-      expect(rows).toEqual(expect.arrayContaining([40, 5, 42, 66, 66]));
+      expect(rows).toEqual(expect.arrayContaining([40, 5, 42, 66, 66, 15]));
 
       // Per job and reason, the rows are the job's decisions file line for line. The job of an output folder
       // is the one its .sift-job names; cancelled and failed jobs wrote no decisions (and sent none).
@@ -82,6 +82,19 @@ export function landsDecisionsInClickHouse(suite: SelectionSuite): void {
       expect(stored.get(jobOf('out-urls'))).toEqual({ kept: 3000, exact_duplicate: 3000 });
       expect(stored.get(jobOf('out-crawl'))).toEqual({ kept: 28_500, near_duplicate: 1500 });
       expect(stored.get(jobOf('out-unreadable-dropped'))?.unreadable).toBe(6);
+      expect(stored.get(jobOf('out-invalid-skipped'))).toEqual({ kept: 12, invalid_record: 3 });
+      expect(stored.has(jobOf('out-invalid-failed'))).toBe(false);
+      // Each skipped record's row says where it is and why.
+      const details = await store.query({
+        query: `SELECT record_id, detail FROM selection_decisions WHERE job_id = {job:String} AND detail != '' ORDER BY record_id`,
+        query_params: { job: jobOf('out-invalid-skipped') },
+        format: 'JSONEachRow',
+      });
+      expect((await details.json<{ record_id: string; detail: string }>()).map((r) => r.record_id)).toEqual([
+        '11',
+        'page-missing',
+        'page-null',
+      ]);
       expect(stored.has(jobOf('out-cancel-running'))).toBe(false);
       expect(stored.has(jobOf('out-empty-refused'))).toBe(false);
       // The web pages' rows carry their quality score, kept and dropped alike.

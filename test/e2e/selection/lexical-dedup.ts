@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { waitUntil } from '@sift/launcher';
 import { expect, it } from 'vitest';
 import { grpcJsSources, writeCrawl } from '../src/datasets.js';
-import type { SelectionSuite } from '../src/selection-suite.js';
+import { decisionsIn, type SelectionSuite } from '../src/selection-suite.js';
 
 /**
  * Lexical dedup: exact and MinHash near-duplicates, incremental dedup against saved indexes, and the
@@ -166,4 +166,92 @@ export function keepsLongMinhashStageWithItsWorker(suite: SelectionSuite): void 
     expect(insideStage.some((done) => done > 0 && done < 30_000)).toBe(true);
     await extra.stop();
   }, 180_000);
+}
+
+/**
+ * A crawl with a few records whose text is null, missing or a number: skipped when asked (and decided as
+ * such), failing the job by default, and failing it when more of them than the cap allows.
+ */
+export function skipsInvalidRecordsWhenAsked(suite: SelectionSuite): void {
+  it('skips records without a string text when asked, fails on them by default, and fails above the cap', async () => {
+    const { dataDir, submit, final } = suite;
+    const valid = Array.from({ length: 12 }, (_, i) => JSON.stringify({ id: `page-${i}`, text: `page ${i} body` }));
+    const invalid = ['{"id": "page-null", "text": null}', '{"id": "page-missing", "title": "x"}', '{"text": 404}'];
+    // Lines 4, 8 and 12 (1-based) are the invalid ones; the last has no id, so its decision carries its position.
+    const lines = [
+      ...valid.slice(0, 3),
+      invalid[0],
+      ...valid.slice(3, 6),
+      invalid[1],
+      ...valid.slice(6, 9),
+      invalid[2],
+      ...valid.slice(9),
+    ];
+    const path = join(dataDir, 'invalid-texts.jsonl');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const job = (out: string, dataset: Record<string, unknown>) => ({
+      dataset: { paths: [path], textField: 'text', idField: 'id', ...dataset },
+      steps: [{ name: 'exact', exactDedup: {} }],
+      output: { path: join(dataDir, out), writeDropped: true },
+    });
+
+    // The new fields through the gateway's protobuf JSON, no gateway code.
+    const skipped = await submit(
+      job('out-invalid-skipped', { invalidRecords: 'INVALID_RECORDS_SKIP', maxInvalidFraction: 0.25 }),
+    );
+    expect(skipped.status, JSON.stringify(skipped.body)).toBe(202);
+    const done = await final(skipped.body.jobId);
+    expect(done.status.error ?? '').toBe('');
+    expect(done.status.state).toBe('JOB_STATE_SUCCEEDED');
+    expect(done.report).toMatchObject({ recordsTotal: 15, recordsKept: 12, recordsInvalid: 3 });
+    expect(done.dataset).toMatchObject({ invalidRecords: 'INVALID_RECORDS_SKIP', maxInvalidFraction: 0.25 });
+    const out = join(dataDir, 'out-invalid-skipped');
+    expect(readFileSync(join(out, 'kept.jsonl'), 'utf8').trim().split('\n')).toEqual(valid);
+    const decisions = decisionsIn(out).filter((d) => !d.kept);
+    expect(decisions.map((d) => [d.recordId, d.stage, d.reason, d.detail])).toEqual([
+      ['page-null', 'load', 'DECISION_REASON_INVALID_RECORD', `text field "text" is null at ${path}:4`],
+      [
+        'page-missing',
+        'load',
+        'DECISION_REASON_INVALID_RECORD',
+        `missing text field "text" (the record has fields id, title) at ${path}:8`,
+      ],
+      ['11', 'load', 'DECISION_REASON_INVALID_RECORD', `text field "text" is not a string (got number) at ${path}:12`],
+    ]);
+    const dropped = readFileSync(join(out, 'dropped.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(dropped.map((r) => r._sift.recordId)).toEqual(['page-null', 'page-missing', '11']);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(report.invalidRecords.count).toBe(3);
+    expect(report.invalidRecords.first.map((r: { detail: string }) => r.detail.split(' at ')[1])).toEqual([
+      `${path}:4`,
+      `${path}:8`,
+      `${path}:12`,
+    ]);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('Skipped **3** invalid records at load');
+    // The exact-dedup stage saw only the 12 valid records.
+    expect(report.stages[0]).toMatchObject({ stage: 'exact', recordsIn: 12, recordsKept: 12 });
+
+    // By default the first invalid record fails the job, naming file and line.
+    const failing = await submit(job('out-invalid-failed', {}));
+    const failed = await final(failing.body.jobId);
+    expect(failed.status.state).toBe('JOB_STATE_FAILED');
+    expect(failed.status.error).toContain(`text field "text" is null at ${path}:4`);
+
+    // Skipping under the default 1% cap: 3 of 15 is too many, and the job says so.
+    const capped = await submit(job('out-invalid-capped', { invalidRecords: 'INVALID_RECORDS_SKIP' }));
+    const over = await final(capped.body.jobId);
+    expect(over.status.state).toBe('JOB_STATE_FAILED');
+    expect(over.status.error).toContain(
+      '3 of 15 records (20.0%) are invalid, more than dataset.max_invalid_fraction (0.01)',
+    );
+    expect(over.status.error).toContain(`text field "text" is null at ${path}:4`);
+
+    // A cap without skipping is refused at submit.
+    const refused = await submit(job('out-invalid-refused', { maxInvalidFraction: 0.5 }));
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('dataset.max_invalid_fraction applies only with');
+  });
 }

@@ -15,6 +15,7 @@ import {
 } from '@sift/kit';
 import { type JobStore, selectionJobEvents } from '../jobs/job-store.js';
 import { planResume, takeOverStages } from '../jobs/resume.js';
+import { invalidRecordPolicy } from '../pipeline/invalid-records.js';
 import {
   checkJobPaths,
   checkOutputLocation,
@@ -65,6 +66,7 @@ export function selectionHandlers(
     if (!dataset.textField) throw new SiftError('invalid_argument', 'dataset.text_field is required');
     if (!req.output?.path) throw new SiftError('invalid_argument', 'output.path is required');
     requireKnownEnum(dataset.format, selectionV1.DatasetFormat, 'dataset.format');
+    invalidRecordPolicy(dataset);
     requireKnownEnum(req.output.format, selectionV1.DatasetFormat, 'output.format');
     const steps = resolveSteps(req.steps);
     // Every file the job will read or write, before anything touches them (the worker checks the roots

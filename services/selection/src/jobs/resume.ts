@@ -38,7 +38,7 @@ export async function planResume(
   if (!same(encodedDataset(old.dataset), encodedDataset(dataset))) {
     throw new SiftError(
       'failed_precondition',
-      `job ${from} read another dataset (paths, fields or limit differ); resume it with the same dataset`,
+      `job ${from} read another dataset (paths, fields, limit or invalid-record handling differ); resume it with the same dataset`,
     );
   }
   const oldSteps = resolveSteps(old.steps);

@@ -8,10 +8,10 @@ import { type Logger, SiftError } from '@sift/kit';
 import type { SelectionKernels } from '../adapters/onnx-kernels.js';
 import { decisionBytesBound, decisionOf } from '../pipeline/decisions.js';
 import { checkJobPaths, checkOutputClaim } from '../pipeline/output-location.js';
-import { loadDataset, writeOutputs } from '../pipeline/outputs.js';
+import { type LoadedDataset, loadDataset, writeOutputs } from '../pipeline/outputs.js';
 import type { StageSummary } from '../pipeline/report.js';
 import { progressUnitOf, runStage, type StageContext } from '../pipeline/stages.js';
-import { loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
+import { initialState, loadSnapshot, type PipelineState, saveSnapshot } from '../pipeline/state.js';
 import { type ResolvedStep, resolveSteps } from '../pipeline/steps.js';
 import type { LanguageModelScorer, TextEmbedder } from '../ports.js';
 import { type JobStore, selectionJobEvents } from './job-store.js';
@@ -54,8 +54,8 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
     if (!output) throw new SiftError('invalid_argument', 'output is required');
     await checkJobPaths(this.dataRoots, dataset, output, steps);
     progress.stage('load', 0, 'records');
-    const { ids, texts } = await loadDataset(dataset, progress.tick, this.limits.maxDatasetChars);
-    const state = await resumedState(dir, run.completedStages, ids, texts);
+    const loaded = await loadDataset(dataset, progress.tick, this.limits.maxDatasetChars);
+    const state = await resumedState(dir, run.completedStages, loaded);
     const summaries = await this.runStages(jobId, steps, state, {
       from: run.completedStages,
       progress,
@@ -179,16 +179,15 @@ export class SelectionWorker extends JobWorker<selectionV1.Job> {
   }
 }
 
-/** The state after the last stage an earlier run completed, or every record alive when none did. */
-async function resumedState(
-  dir: string,
-  completedStages: number,
-  ids: string[],
-  texts: string[],
-): Promise<PipelineState> {
-  return completedStages > 0
-    ? await loadSnapshot(dir, completedStages - 1, ids, texts)
-    : { ids, texts, alive: new Uint8Array(ids.length).fill(1), drops: new Map(), stageFacts: [] };
+/**
+ * The state after the last stage an earlier run completed, or, when none did, every record alive but the
+ * invalid ones the load skipped. A saved stage holds those drops already: the records are addressed by their
+ * position in the dataset, invalid ones included, so a resumed job's positions are the first run's.
+ */
+async function resumedState(dir: string, completedStages: number, loaded: LoadedDataset): Promise<PipelineState> {
+  const { ids, texts, invalid } = loaded;
+  if (completedStages > 0) return await loadSnapshot(dir, completedStages - 1, ids, texts);
+  return initialState(ids, texts, invalid);
 }
 
 /** Runs one step and summarises it for the report: records in and kept, seconds, and the stage's facts. */

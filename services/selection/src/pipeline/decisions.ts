@@ -14,6 +14,7 @@ const reasonCode: Record<DropReason, selectionV1.DecisionReason> = {
   'long-file': selectionV1.DecisionReason.DECISION_REASON_LONG_FILE,
   'low-quality': selectionV1.DecisionReason.DECISION_REASON_LOW_QUALITY,
   unreadable: selectionV1.DecisionReason.DECISION_REASON_UNREADABLE,
+  'invalid-record': selectionV1.DecisionReason.DECISION_REASON_INVALID_RECORD,
 };
 
 /** The final decision of record i: kept, or the stage and reason that dropped it. */
@@ -33,6 +34,7 @@ export function decisionOf(state: PipelineState, i: number): selectionV1.RecordD
       cluster,
       score: scored?.score,
       scoreStage: scored?.stage ?? '',
+      detail: '',
     };
   }
   return {
@@ -44,15 +46,16 @@ export function decisionOf(state: PipelineState, i: number): selectionV1.RecordD
     cluster: d.cluster,
     score: d.score,
     scoreStage: d.score === undefined ? '' : d.stage,
+    detail: d.detail ?? '',
   };
 }
 
 /**
  * An upper bound of a decision's encoded size inside a records_decided event, without encoding it (encoding
- * every decision only to measure it cost four times the publishing itself): its four strings with a tag
+ * every decision only to measure it cost four times the publishing itself): its five strings with a tag
  * and a 5-byte length each, at most 23 bytes of kept, reason, cluster and score, and 6 of framing.
  */
 export function decisionBytesBound(d: selectionV1.RecordDecision): number {
-  const strings = [d.recordId, d.stage, d.duplicateOf, d.scoreStage];
+  const strings = [d.recordId, d.stage, d.duplicateOf, d.scoreStage, d.detail];
   return strings.reduce((sum, s) => sum + Buffer.byteLength(s) + 6, 0) + 23 + 6;
 }

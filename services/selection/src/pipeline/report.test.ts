@@ -64,3 +64,35 @@ describe('markdownReport', () => {
     expect(report).toContain('| all | 4 | 75.0% | 50.0% | -3.3 | 1.23e-2 |');
   });
 });
+
+describe('markdownReport on invalid records', () => {
+  it('counts the skipped records and names the first, pointing to the decisions for the rest', () => {
+    const md = markdownReport({
+      jobId: 'job-invalid',
+      dataset: { paths: ['/data/a.jsonl'], textField: 'text', idField: '' },
+      recordsTotal: 200,
+      recordsKept: 193,
+      invalidRecords: { count: 7, first: [{ id: '4', detail: 'text field "text" is null at /data/a.jsonl:5' }] },
+      steps: [],
+      outputs: { kept: '/out/kept.jsonl', decisions: '/out/decisions.jsonl' },
+      stages: [],
+    });
+    expect(md).toContain('Skipped **7** invalid records at load');
+    expect(md).toContain(
+      '; the first 1:\n\n- `4`: text field "text" is null at /data/a.jsonl:5\n- and 6 more (decisions.jsonl names every one)',
+    );
+  });
+
+  it('says nothing of invalid records when none was skipped', () => {
+    const md = markdownReport({
+      jobId: 'job-clean',
+      dataset: { paths: ['/data/a.jsonl'], textField: 'text', idField: '' },
+      recordsTotal: 2,
+      recordsKept: 2,
+      steps: [],
+      outputs: { kept: '/out/kept.jsonl', decisions: '/out/decisions.jsonl' },
+      stages: [],
+    });
+    expect(md).not.toContain('invalid');
+  });
+});

@@ -37,6 +37,8 @@ export interface SelectionReportData {
   dataset: { paths: string[]; textField: string; idField: string };
   recordsTotal: number;
   recordsKept: number;
+  /** Invalid records skipped at load (`dataset.invalid_records`): their count and the first few; absent when none. */
+  invalidRecords?: { count: number; first: { id: string; detail: string }[] };
   stages: StageSummary[];
   steps: ResolvedStep[];
   outputs: { kept: string; decisions: string; dropped?: string };
@@ -70,6 +72,7 @@ export function markdownReport(r: SelectionReportData): string {
     '',
     `Kept **${r.recordsKept}** of ${r.recordsTotal} records (${pct(r.recordsKept, r.recordsTotal)}%).`,
     '',
+    ...invalidRecordLines(r),
     '| stage | kind | in | kept | dropped | seconds |',
     '| --- | --- | ---: | ---: | ---: | ---: |',
     ...r.stages.map(
@@ -144,4 +147,18 @@ export function markdownReport(r: SelectionReportData): string {
   lines.push('## Outputs', '', `- kept records: ${r.outputs.kept}`, `- decisions: ${r.outputs.decisions}`);
   if (r.outputs.dropped) lines.push(`- dropped records: ${r.outputs.dropped}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The paragraph on the invalid records the load skipped, with the first few: none when it skipped none. */
+function invalidRecordLines(r: SelectionReportData): string[] {
+  const invalid = r.invalidRecords;
+  if (!invalid?.count) return [];
+  const more = invalid.count - invalid.first.length;
+  return [
+    `Skipped **${invalid.count}** invalid record${invalid.count === 1 ? '' : 's'} at load (text or id field missing or of the wrong type; \`dataset.invalid_records\` is skip), decided as \`invalid-record\`${more > 0 ? `; the first ${invalid.first.length}` : ''}:`,
+    '',
+    ...invalid.first.map((x) => `- \`${x.id}\`: ${x.detail}`),
+    ...(more > 0 ? [`- and ${more} more (decisions.jsonl names every one)`] : []),
+    '',
+  ];
 }

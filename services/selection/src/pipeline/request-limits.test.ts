@@ -31,6 +31,8 @@ describe('checkRequestLimits', () => {
             idField: 'i'.repeat(requestLimits.nameChars),
             format: 0,
             limit: 0,
+            invalidRecords: 0,
+            maxInvalidFraction: 0,
           },
           requestId: 'r'.repeat(requestLimits.requestIdChars),
         }),
@@ -41,7 +43,17 @@ describe('checkRequestLimits', () => {
   it('refuses a field name, path or step name beyond its limit with the field, the size and the limit, not the value', () => {
     const huge = 'x'.repeat(7_000_000);
     const textField = refusal(
-      request({ dataset: { paths: ['/data/a.jsonl'], textField: huge, idField: '', format: 0, limit: 0 } }),
+      request({
+        dataset: {
+          paths: ['/data/a.jsonl'],
+          textField: huge,
+          idField: '',
+          format: 0,
+          limit: 0,
+          invalidRecords: 0,
+          maxInvalidFraction: 0,
+        },
+      }),
     );
     expect(textField).toEqual(
       expect.objectContaining({
@@ -86,9 +98,21 @@ describe('checkRequestLimits', () => {
 
   it('refuses more dataset paths, index paths or steps than allowed, and a request too large altogether', () => {
     const paths = Array.from({ length: requestLimits.paths + 1 }, (_, i) => `/data/${i}.jsonl`);
-    expect(refusal(request({ dataset: { paths, textField: 'text', idField: '', format: 0, limit: 0 } }))?.message).toBe(
-      `dataset.paths: ${paths.length} paths; at most ${requestLimits.paths} (name their folder instead)`,
-    );
+    expect(
+      refusal(
+        request({
+          dataset: {
+            paths,
+            textField: 'text',
+            idField: '',
+            format: 0,
+            limit: 0,
+            invalidRecords: 0,
+            maxInvalidFraction: 0,
+          },
+        }),
+      )?.message,
+    ).toBe(`dataset.paths: ${paths.length} paths; at most ${requestLimits.paths} (name their folder instead)`);
     const steps = Array.from({ length: 100_000 }, () => request().steps[0] as selectionV1.Step);
     expect(refusal(request({ steps }))?.message).toBe(
       'steps: 100000 steps; a pipeline has at most 64 (split the work into several jobs)',
@@ -96,7 +120,19 @@ describe('checkRequestLimits', () => {
     // Each path within its limit, together over the request's.
     const long = Array.from({ length: 2000 }, (_, i) => `/${String(i).padEnd(4000, 'p')}`);
     expect(
-      refusal(request({ dataset: { paths: long, textField: 'text', idField: '', format: 0, limit: 0 } }))?.message,
+      refusal(
+        request({
+          dataset: {
+            paths: long,
+            textField: 'text',
+            idField: '',
+            format: 0,
+            limit: 0,
+            invalidRecords: 0,
+            maxInvalidFraction: 0,
+          },
+        }),
+      )?.message,
     ).toMatch(/^the request is \d+ bytes; a selection job request has at most 4194304 \(name dataset folders/);
   });
 });

@@ -16,7 +16,8 @@ export type DropReason =
   | 'exact-duplicate'
   | 'near-duplicate'
   | 'indexed-duplicate'
-  | 'unreadable';
+  | 'unreadable'
+  | 'invalid-record';
 
 /** The first (and only) drop of a record: the stage that dropped it and why. */
 export interface Drop {
@@ -27,6 +28,8 @@ export interface Drop {
   indexedDuplicateOf?: string;
   cluster?: number;
   score?: number;
+  /** For an invalid record: the reader's reason and its location (`reason at file:line`). */
+  detail?: string;
 }
 
 /** Cluster assignment of the records alive when the clustering ran (-1 for the others). */
@@ -45,6 +48,7 @@ export interface Clustering {
  * continues after the last saved stage.
  */
 export interface PipelineState {
+  /** Every record read, invalid ones skipped at load included (their text is '', and they are never alive). */
   ids: string[];
   texts: string[];
   alive: Uint8Array;
@@ -81,6 +85,22 @@ export function keptScoreOf(state: PipelineState, index: number): { stage: strin
   const k = state.keptScores?.stage[index] ?? -1;
   if (k < 0 || !state.keptScores) return undefined;
   return { stage: state.keptScores.stages[k] as string, score: state.keptScores.score[index] as number };
+}
+
+/**
+ * The state before the first stage: every record alive but the invalid ones the load skipped (position ->
+ * the reader's reason and location), which are dropped by stage "load" as invalid records.
+ */
+export function initialState(ids: string[], texts: string[], invalid: ReadonlyMap<number, string>): PipelineState {
+  const state: PipelineState = {
+    ids,
+    texts,
+    alive: new Uint8Array(ids.length).fill(1),
+    drops: new Map(),
+    stageFacts: [],
+  };
+  for (const [i, detail] of invalid) drop(state, i, { stage: 'load', reason: 'invalid-record', detail });
+  return state;
 }
 
 /** Indices of alive records, ascending. */

@@ -76,6 +76,59 @@ export function datasetFormatToJSON(object: DatasetFormat): string {
   }
 }
 
+/**
+ * What a job does with an invalid record: one whose text field (or id field, when named) is missing, null
+ * or of the wrong type.
+ */
+export enum InvalidRecords {
+  /** INVALID_RECORDS_UNSPECIFIED - Same as INVALID_RECORDS_FAIL. */
+  INVALID_RECORDS_UNSPECIFIED = 0,
+  /** INVALID_RECORDS_FAIL - The first invalid record fails the job, naming its file and line (or Parquet row) and why. */
+  INVALID_RECORDS_FAIL = 1,
+  /**
+   * INVALID_RECORDS_SKIP - Skip it: it reaches no step and is not in the kept output. It still gets a decision (not kept, stage
+   * "load", reason DECISION_REASON_INVALID_RECORD, `detail` naming where it is and why; its id is the id
+   * field's value when that is readable, else its zero-based position as a decimal string, as for a
+   * dataset without an id field), is counted in the report's `records_invalid`, and, with
+   * `OutputSpec.write_dropped`, is written to a JSONL dropped file like any dropped record. Ids must
+   * still be unique across all records, invalid ones included. Bounded by `max_invalid_fraction`.
+   */
+  INVALID_RECORDS_SKIP = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function invalidRecordsFromJSON(object: any): InvalidRecords {
+  switch (object) {
+    case 0:
+    case "INVALID_RECORDS_UNSPECIFIED":
+      return InvalidRecords.INVALID_RECORDS_UNSPECIFIED;
+    case 1:
+    case "INVALID_RECORDS_FAIL":
+      return InvalidRecords.INVALID_RECORDS_FAIL;
+    case 2:
+    case "INVALID_RECORDS_SKIP":
+      return InvalidRecords.INVALID_RECORDS_SKIP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return InvalidRecords.UNRECOGNIZED;
+  }
+}
+
+export function invalidRecordsToJSON(object: InvalidRecords): string {
+  switch (object) {
+    case InvalidRecords.INVALID_RECORDS_UNSPECIFIED:
+      return "INVALID_RECORDS_UNSPECIFIED";
+    case InvalidRecords.INVALID_RECORDS_FAIL:
+      return "INVALID_RECORDS_FAIL";
+    case InvalidRecords.INVALID_RECORDS_SKIP:
+      return "INVALID_RECORDS_SKIP";
+    case InvalidRecords.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Which record of a group of duplicates is kept. */
 export enum DuplicateKeepRule {
   /** DUPLICATE_KEEP_RULE_UNSPECIFIED - Same as DUPLICATE_KEEP_RULE_FIRST. */
@@ -440,8 +493,8 @@ export enum DecisionReason {
   /** DECISION_REASON_KEPT - Passed every step. */
   DECISION_REASON_KEPT = 1,
   /**
-   * DECISION_REASON_INVALID_RECORD - Reserved for a record that cannot be read; today such a record fails the job instead (see
-   * `Dataset.text_field`), so no decision carries it.
+   * DECISION_REASON_INVALID_RECORD - Its text or id field is missing or of the wrong type, and the job skips such records
+   * (`Dataset.invalid_records`); the decision's `detail` says where and why. Stage "load".
    */
   DECISION_REASON_INVALID_RECORD = 2,
   /** DECISION_REASON_EXACT_DUPLICATE - Exact duplicate of `duplicate_of`. */
@@ -574,17 +627,28 @@ export interface Dataset {
   format: DatasetFormat;
   /**
    * Field holding the text (or source code) to select on; a dot-separated path reaches nested objects.
-   * Required. A record without it, or whose value is not a string, fails the job with the file and line
-   * (a curation job does not guess what a malformed record meant).
+   * Required. A record without it, or whose value is null or not a string, is an invalid record: it fails
+   * the job with the file and line (a curation job does not guess what a malformed record meant) unless
+   * `invalid_records` is INVALID_RECORDS_SKIP.
    */
   textField: string;
   /**
    * Field holding the record id; empty uses the record's zero-based position across all files, as a decimal
-   * string. Ids must be unique; duplicates fail the job.
+   * string. Ids must be unique; duplicates fail the job. A record whose id field is missing, null or not a
+   * string or finite number is an invalid record, like one without text.
    */
   idField: string;
-  /** Read at most this many records (to try a pipeline on a sample); 0 reads all. */
+  /** Read at most this many records (to try a pipeline on a sample), invalid ones included; 0 reads all. */
   limit: number;
+  /** What an invalid record does (see `text_field` and `id_field`); unspecified fails the job. */
+  invalidRecords: InvalidRecords;
+  /**
+   * With INVALID_RECORDS_SKIP, the largest share of the records read that may be invalid, in (0, 1]; 0
+   * means 0.01. A job whose share is larger fails once the dataset is read, with the count and the first
+   * few locations and reasons: a wrong `text_field` would otherwise skip every record. Must be 0 unless
+   * skipping (INVALID_ARGUMENT otherwise).
+   */
+  maxInvalidFraction: number;
 }
 
 /** Where and how the kept dataset is written. */
@@ -596,7 +660,12 @@ export interface OutputSpec {
   path: string;
   /** Format of the kept records; unspecified writes the input format. */
   format: DatasetFormat;
-  /** Also write the dropped records, with their decisions, to a separate file. */
+  /**
+   * Also write the dropped records, with their decisions, to a separate file. Skipped invalid records
+   * (`Dataset.invalid_records`) are dropped records too, and are written there as read when that file is
+   * JSONL; a Parquet file leaves them out (a text of another type cannot share the column the valid
+   * records fixed), and their decisions' `detail` locates them in the source.
+   */
   writeDropped: boolean;
   /**
    * Replace the outputs of an earlier job: allowed only in a directory that holds nothing but what a
@@ -1102,6 +1171,12 @@ export interface RecordDecision {
     | undefined;
   /** The stage `score` comes from; empty when `score` is unset. */
   scoreStage: string;
+  /**
+   * For DECISION_REASON_INVALID_RECORD, why the record could not be used and where it is, e.g.
+   * `text field "text" is null at /data/crawl.jsonl:7` (1-based line, or `file row N` for Parquet); empty
+   * otherwise.
+   */
+  detail: string;
 }
 
 /** Asks for the decisions of a finished job. */
@@ -1187,6 +1262,11 @@ export interface SelectionReport {
   jsonReportPath: string;
   /** The report as Markdown, for people. */
   markdownReportPath: string;
+  /**
+   * Invalid records skipped at load (`Dataset.invalid_records`); included in `records_total`, never in
+   * any stage's `records_in`. The JSON and Markdown reports list the first few with where and why.
+   */
+  recordsInvalid: number;
 }
 
 /**
@@ -1227,7 +1307,7 @@ export interface JobFinished {
 }
 
 function createBaseDataset(): Dataset {
-  return { paths: [], format: 0, textField: "", idField: "", limit: 0 };
+  return { paths: [], format: 0, textField: "", idField: "", limit: 0, invalidRecords: 0, maxInvalidFraction: 0 };
 }
 
 export const Dataset: MessageFns<Dataset> = {
@@ -1246,6 +1326,12 @@ export const Dataset: MessageFns<Dataset> = {
     }
     if (message.limit !== 0) {
       writer.uint32(40).uint64(message.limit);
+    }
+    if (message.invalidRecords !== 0) {
+      writer.uint32(48).int32(message.invalidRecords);
+    }
+    if (message.maxInvalidFraction !== 0) {
+      writer.uint32(57).double(message.maxInvalidFraction);
     }
     return writer;
   },
@@ -1303,6 +1389,22 @@ export const Dataset: MessageFns<Dataset> = {
             message.limit = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.invalidRecords = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.maxInvalidFraction = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1330,6 +1432,16 @@ export const Dataset: MessageFns<Dataset> = {
         ? globalThis.String(object.id_field)
         : "",
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      invalidRecords: isSet(object.invalidRecords)
+        ? invalidRecordsFromJSON(object.invalidRecords)
+        : isSet(object.invalid_records)
+        ? invalidRecordsFromJSON(object.invalid_records)
+        : 0,
+      maxInvalidFraction: isSet(object.maxInvalidFraction)
+        ? globalThis.Number(object.maxInvalidFraction)
+        : isSet(object.max_invalid_fraction)
+        ? globalThis.Number(object.max_invalid_fraction)
+        : 0,
     };
   },
 
@@ -1350,6 +1462,12 @@ export const Dataset: MessageFns<Dataset> = {
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.invalidRecords !== 0) {
+      obj.invalidRecords = invalidRecordsToJSON(message.invalidRecords);
+    }
+    if (message.maxInvalidFraction !== 0) {
+      obj.maxInvalidFraction = floatToJson(message.maxInvalidFraction);
+    }
     return obj;
   },
 
@@ -1363,6 +1481,8 @@ export const Dataset: MessageFns<Dataset> = {
     message.textField = object.textField ?? "";
     message.idField = object.idField ?? "";
     message.limit = object.limit ?? 0;
+    message.invalidRecords = object.invalidRecords ?? 0;
+    message.maxInvalidFraction = object.maxInvalidFraction ?? 0;
     return message;
   },
 };
@@ -5042,6 +5162,7 @@ function createBaseRecordDecision(): RecordDecision {
     cluster: undefined,
     score: undefined,
     scoreStage: "",
+    detail: "",
   };
 }
 
@@ -5070,6 +5191,9 @@ export const RecordDecision: MessageFns<RecordDecision> = {
     }
     if (message.scoreStage !== "") {
       writer.uint32(66).string(message.scoreStage);
+    }
+    if (message.detail !== "") {
+      writer.uint32(74).string(message.detail);
     }
     return writer;
   },
@@ -5151,6 +5275,14 @@ export const RecordDecision: MessageFns<RecordDecision> = {
             message.scoreStage = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5185,6 +5317,7 @@ export const RecordDecision: MessageFns<RecordDecision> = {
         : isSet(object.score_stage)
         ? globalThis.String(object.score_stage)
         : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
     };
   },
 
@@ -5214,6 +5347,9 @@ export const RecordDecision: MessageFns<RecordDecision> = {
     if (message.scoreStage !== "") {
       obj.scoreStage = message.scoreStage;
     }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
     return obj;
   },
 
@@ -5230,6 +5366,7 @@ export const RecordDecision: MessageFns<RecordDecision> = {
     message.cluster = object.cluster ?? undefined;
     message.score = object.score ?? undefined;
     message.scoreStage = object.scoreStage ?? "";
+    message.detail = object.detail ?? "";
     return message;
   },
 };
@@ -5901,6 +6038,7 @@ function createBaseSelectionReport(): SelectionReport {
     droppedPath: "",
     jsonReportPath: "",
     markdownReportPath: "",
+    recordsInvalid: 0,
   };
 }
 
@@ -5932,6 +6070,9 @@ export const SelectionReport: MessageFns<SelectionReport> = {
     }
     if (message.markdownReportPath !== "") {
       writer.uint32(74).string(message.markdownReportPath);
+    }
+    if (message.recordsInvalid !== 0) {
+      writer.uint32(80).uint64(message.recordsInvalid);
     }
     return writer;
   },
@@ -6021,6 +6162,14 @@ export const SelectionReport: MessageFns<SelectionReport> = {
             message.markdownReportPath = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.recordsInvalid = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6076,6 +6225,11 @@ export const SelectionReport: MessageFns<SelectionReport> = {
         : isSet(object.markdown_report_path)
         ? globalThis.String(object.markdown_report_path)
         : "",
+      recordsInvalid: isSet(object.recordsInvalid)
+        ? globalThis.Number(object.recordsInvalid)
+        : isSet(object.records_invalid)
+        ? globalThis.Number(object.records_invalid)
+        : 0,
     };
   },
 
@@ -6108,6 +6262,9 @@ export const SelectionReport: MessageFns<SelectionReport> = {
     if (message.markdownReportPath !== "") {
       obj.markdownReportPath = message.markdownReportPath;
     }
+    if (message.recordsInvalid !== 0) {
+      obj.recordsInvalid = Math.round(message.recordsInvalid);
+    }
     return obj;
   },
 
@@ -6125,6 +6282,7 @@ export const SelectionReport: MessageFns<SelectionReport> = {
     message.droppedPath = object.droppedPath ?? "";
     message.jsonReportPath = object.jsonReportPath ?? "";
     message.markdownReportPath = object.markdownReportPath ?? "";
+    message.recordsInvalid = object.recordsInvalid ?? 0;
     return message;
   },
 };
