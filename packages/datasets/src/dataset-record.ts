@@ -71,16 +71,21 @@ export function toDatasetRecord(
   if (!fields.idField) return { index, id: String(index), text, raw };
   const id = fieldValue(raw, fields.idField);
   if (id === undefined || id === null) return { reason: `missing id field "${fields.idField}"` };
-  if (typeof id === 'string') return { index, id, text, raw };
-  if ((typeof id === 'number' && Number.isFinite(id)) || typeof id === 'bigint') {
-    return { index, id: String(id), text, raw };
-  }
+  const readable = readableId(id);
+  if (readable !== undefined) return { index, id: readable, text, raw };
   if (typeof id === 'number') {
     // JSON.parse reads a number beyond the float64 range (`1e400`) as Infinity: it has no exact value to use.
     const why = Number.isNaN(id) ? 'got NaN' : `got ${id}: a number beyond about 1.8e308 reads as that`;
     return { reason: `id field "${fields.idField}" is not a finite number (${why}); write the id as a string` };
   }
   return { reason: `id field "${fields.idField}" is not a string or number (got ${typeName(id)})` };
+}
+
+/** An id field's value as the record's id: a string as is, a finite number or a bigint in decimal; else undefined. */
+export function readableId(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint') return String(value);
+  return undefined;
 }
 
 /** A short type name for messages: `array`, `object`, `number`, ... */

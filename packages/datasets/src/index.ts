@@ -12,7 +12,7 @@ export {
   listDatasetFiles,
   resolveFormat,
 } from './dataset-files.js';
-export { type DatasetRecord, fieldValue, type InvalidRecord } from './dataset-record.js';
+export { type DatasetRecord, fieldValue, type InvalidRecord, readableId } from './dataset-record.js';
 export { defaultMaxLineBytes } from './jsonl-reader.js';
 export { type DatasetSpec, readRecords } from './read-records.js';
 export { createRecordWriter, type RecordWriter, type RecordWriterSpec } from './record-writer.js';

@@ -1,5 +1,5 @@
 import { selectionV1 } from '@sift/contracts';
-import { fieldValue } from '@sift/datasets';
+import { fieldValue, readableId } from '@sift/datasets';
 import { requireKnownEnum, SiftError } from '@sift/kit';
 import type { PipelineState } from './state.js';
 
@@ -50,11 +50,7 @@ export function invalidRecordDetail(location: string, reason: string): string {
  * without an id field uses.
  */
 export function invalidRecordId(raw: Record<string, unknown>, index: number, idField: string): string {
-  if (!idField) return String(index);
-  const id = fieldValue(raw, idField);
-  if (typeof id === 'string' || typeof id === 'bigint') return String(id);
-  if (typeof id === 'number' && Number.isFinite(id)) return String(id);
-  return String(index);
+  return (idField ? readableId(fieldValue(raw, idField)) : undefined) ?? String(index);
 }
 
 /** Invalid records met so far: their count and the first few, in dataset order. */

@@ -101,15 +101,7 @@ describe('checkRequestLimits', () => {
     expect(
       refusal(
         request({
-          dataset: {
-            paths,
-            textField: 'text',
-            idField: '',
-            format: 0,
-            limit: 0,
-            invalidRecords: 0,
-            maxInvalidFraction: 0,
-          },
+          dataset: selectionV1.Dataset.fromPartial({ paths, textField: 'text' }),
         }),
       )?.message,
     ).toBe(`dataset.paths: ${paths.length} paths; at most ${requestLimits.paths} (name their folder instead)`);
@@ -122,15 +114,7 @@ describe('checkRequestLimits', () => {
     expect(
       refusal(
         request({
-          dataset: {
-            paths: long,
-            textField: 'text',
-            idField: '',
-            format: 0,
-            limit: 0,
-            invalidRecords: 0,
-            maxInvalidFraction: 0,
-          },
+          dataset: selectionV1.Dataset.fromPartial({ paths: long, textField: 'text' }),
         }),
       )?.message,
     ).toMatch(/^the request is \d+ bytes; a selection job request has at most 4194304 \(name dataset folders/);
