@@ -1,6 +1,7 @@
 /**
  * `hf-tokenizer`: text -> `input_ids` / `attention_mask` / `token_type_ids` for a Hugging Face
- * sentence-transformer exported to ONNX with its `tokenizer.json` (BERT family, WordPiece).
+ * sentence-transformer exported to ONNX with its `tokenizer.json` (the BERT family's WordPiece, or a RoBERTa-style
+ * byte-level BPE).
  *
  * Manifest keys (`preprocessing`):
  * - `tokenizer`: the `tokenizer.json` file in the model folder;

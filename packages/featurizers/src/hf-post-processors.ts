@@ -1,6 +1,7 @@
 /**
  * The `post_processor` of a `tokenizer.json`, read as a single-sequence {@link Template}: the special tokens
- * placed around the pieces (`[CLS] A [SEP]`) with their type ids. TemplateProcessing and BertProcessing are
+ * placed around the pieces (`[CLS] A [SEP]`) with their type ids. TemplateProcessing, BertProcessing,
+ * RobertaProcessing (`<s> A </s>`) and ByteLevel (GPT-2's, which adds nothing: it only trims offsets) are
  * supported.
  */
 import { asArray, asObject, describeType, HfTokenizerError, type Json } from './hf-tokenizer-json.js';
@@ -27,10 +28,14 @@ export function buildPostProcessor(config: unknown): Template {
   if (config === null || config === undefined) return NO_TEMPLATE;
   const c = asObject(config, 'post_processor');
   switch (c.type) {
-    case 'BertProcessing': {
-      const [cls, sep] = [tokenAndId(c.cls, 'BertProcessing.cls'), tokenAndId(c.sep, 'BertProcessing.sep')];
+    case 'BertProcessing':
+    case 'RobertaProcessing': {
+      // A single sequence gets the same `cls A sep`, all type 0, from both; they differ only for pairs.
+      const [cls, sep] = [tokenAndId(c.cls, `${c.type}.cls`), tokenAndId(c.sep, `${c.type}.sep`)];
       return { before: [{ ...cls, typeId: 0 }], sequenceTypeId: 0, after: [{ ...sep, typeId: 0 }] };
     }
+    case 'ByteLevel':
+      return NO_TEMPLATE;
     case 'TemplateProcessing':
       return templateProcessing(c);
     default:

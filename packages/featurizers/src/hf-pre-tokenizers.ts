@@ -1,10 +1,12 @@
 /**
  * The `pre_tokenizer` of a `tokenizer.json`, which cuts normalized text into the words the model splits
- * into pieces: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits and Sequence, treating
- * delimiters as `tokenizers`' SplitDelimiterBehavior says.
+ * into pieces: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel (GPT-2's split
+ * and byte alphabet, in `hf-byte-level.ts`) and Sequence, treating delimiters as `tokenizers`'
+ * SplitDelimiterBehavior says.
  */
+import { byteLevelWords } from './hf-byte-level.js';
 import { isBertPunctuation, isWhitespace, NUMERIC, WHITESPACE_WORDS } from './hf-character-classes.js';
-import { asArray, asObject, describeType, HfTokenizerError } from './hf-tokenizer-json.js';
+import { asArray, asObject, describeType, HfTokenizerError, type Json } from './hf-tokenizer-json.js';
 
 /** Normalized text in, words out. */
 export type PreTokenizer = (text: string) => string[];
@@ -97,6 +99,14 @@ export function buildPreTokenizer(config: unknown): PreTokenizer | null {
       const behavior = c.individual_digits === true ? 'Isolated' : 'Contiguous';
       return (text) => splitAt(text, (ch) => NUMERIC.test(ch), behavior);
     }
+    case 'ByteLevel': {
+      // The library requires add_prefix_space (it changes the first word's ids); use_regex defaults to true.
+      if (typeof c.add_prefix_space !== 'boolean') {
+        throw new HfTokenizerError('invalid', 'pre_tokenizer ByteLevel: add_prefix_space must be a boolean');
+      }
+      const options = { addPrefixSpace: c.add_prefix_space, useRegex: c.use_regex !== false };
+      return (text) => byteLevelWords(text, options);
+    }
     case 'Sequence': {
       const parts = asArray(c.pretokenizers, 'pre_tokenizer Sequence.pretokenizers').map(buildPreTokenizer);
       return (text) => parts.reduce<string[]>((words, p) => (p ? words.flatMap(p) : words), [text]);
@@ -104,4 +114,15 @@ export function buildPreTokenizer(config: unknown): PreTokenizer | null {
     default:
       throw new HfTokenizerError('unsupported', `unsupported pre_tokenizer ${describeType(c.type)}`);
   }
+}
+
+/**
+ * Whether the `pre_tokenizer` entry is ByteLevel or a Sequence holding one: then the model's tokens are
+ * strings of byte-level characters, one per UTF-8 byte of the text.
+ */
+export function isByteLevel(config: unknown): boolean {
+  if (typeof config !== 'object' || config === null) return false;
+  const c = config as Json;
+  if (c.type === 'ByteLevel') return true;
+  return c.type === 'Sequence' && Array.isArray(c.pretokenizers) && c.pretokenizers.some(isByteLevel);
 }

@@ -40,3 +40,18 @@ export function asArray(value: unknown, where: string): unknown[] {
 export function describeType(type: unknown): string {
   return typeof type === 'string' ? `"${type}"` : `(type ${JSON.stringify(type) ?? 'missing'})`;
 }
+
+/**
+ * A model's `vocab` object (token -> id). @throws HfTokenizerError naming the token whose id is not a
+ * non-negative integer, as the library's u32 ids require
+ */
+export function readVocab(value: unknown, where: string): Map<string, number> {
+  const vocab = new Map<string, number>();
+  for (const [token, id] of Object.entries(asObject(value, where))) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new HfTokenizerError('invalid', `${where}: id of ${JSON.stringify(token)} is not a non-negative integer`);
+    }
+    vocab.set(token, id);
+  }
+  return vocab;
+}

@@ -187,16 +187,33 @@ describe('HfTokenizer with other BERT-family components', () => {
 
   it('names unsupported components in its errors', () => {
     const make = (o: Record<string, unknown>) => () => new HfTokenizer(bertJson(o));
-    expect(make({ model: { type: 'BPE', vocab: {}, merges: [] } })).toThrow(/unsupported model "BPE"/);
-    expect(make({ model: { type: 'Unigram', vocab: [] } })).toThrow(/"Unigram".*not BPE, Unigram or WordLevel/);
+    expect(make({ model: { type: 'Unigram', vocab: [] } })).toThrow(
+      /unsupported model "Unigram": WordPiece and BPE are implemented, not Unigram or WordLevel/,
+    );
+    expect(make({ model: { type: 'WordLevel', vocab: {}, unk_token: '[UNK]' } })).toThrow(
+      /unsupported model "WordLevel"/,
+    );
     expect(make({ normalizer: { type: 'Precompiled' } })).toThrow(/unsupported normalizer "Precompiled"/);
-    expect(make({ pre_tokenizer: { type: 'ByteLevel' } })).toThrow(/unsupported pre_tokenizer "ByteLevel"/);
-    expect(make({ post_processor: { type: 'RobertaProcessing' } })).toThrow(
-      /unsupported post_processor "RobertaProcessing"/,
+    expect(make({ pre_tokenizer: { type: 'Metaspace' } })).toThrow(/unsupported pre_tokenizer "Metaspace"/);
+    expect(make({ post_processor: { type: 'Sequence', processors: [] } })).toThrow(
+      /unsupported post_processor "Sequence"/,
     );
     expect(make({ model: { type: 'WordPiece', unk_token: '<unk>', vocab } })).toThrow(/unk_token "<unk>"/);
-    expect(make({ model: { type: 'BPE' } })).toThrow(HfTokenizerError);
-    expect(make({ model: { type: 'BPE' } })).toThrow(expect.objectContaining({ kind: 'unsupported' }));
+    expect(make({ model: { type: 'Unigram' } })).toThrow(HfTokenizerError);
+    expect(make({ model: { type: 'Unigram' } })).toThrow(expect.objectContaining({ kind: 'unsupported' }));
+    expect(make({ model: { type: 'BPE' } })).toThrow(expect.objectContaining({ kind: 'invalid' })); // no vocab
+  });
+
+  it('reads a model without a type by its keys, as older files have it', () => {
+    const { type: _, ...untyped } = bertJson().model as Record<string, unknown>;
+    expect(tokens(new HfTokenizer(bertJson({ model: untyped })), 'dogs')).toEqual(['[CLS]', 'dog', '##s', '[SEP]']);
+    const bpe = new HfTokenizer(bertJson({ model: { vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] } }));
+    expect(bpe.tokenize('ab')).toEqual([2]);
+  });
+
+  it('knows no byte lengths for a WordPiece vocabulary', () => {
+    expect(bert).toMatchObject({ byteLevel: false, vocabSize: 30 });
+    expect(() => bert.tokenByteLength(5)).toThrow(expect.objectContaining({ kind: 'unsupported' }));
   });
 });
 

@@ -1,35 +1,40 @@
 /**
- * A Hugging Face `tokenizers` pipeline read from its `tokenizer.json`, for the BERT family: the file a
- * sentence-transformer exported to ONNX ships with.
+ * A Hugging Face `tokenizers` pipeline read from its `tokenizer.json`: the BERT family's (the file a
+ * sentence-transformer exported to ONNX ships with) and GPT-2's byte-level BPE (the file of a decoder
+ * language model, GPT-2 or RoBERTa style).
  *
- * The pipeline is the library's: added tokens (e.g. `[MASK]` typed in the text) are cut out first, the rest
- * is normalized, pre-tokenized into words, each word is split into WordPiece pieces, and the post-processor
- * wraps the pieces in special tokens (`[CLS] A [SEP]`). Supported components:
+ * The pipeline is the library's: added tokens (e.g. `[MASK]` or `<|endoftext|>` typed in the text) are cut
+ * out first, the rest is normalized, pre-tokenized into words, each word is split into pieces by the model,
+ * and the post-processor wraps the pieces in special tokens (`[CLS] A [SEP]`). Supported components:
  * - normalizers: BertNormalizer, Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string
  *   pattern), Sequence;
- * - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, Sequence;
- * - model: WordPiece;
- * - post-processors: TemplateProcessing, BertProcessing (single sequences).
+ * - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel, Sequence;
+ * - models: WordPiece, BPE (no dropout, byte fallback or subword prefix/suffix);
+ * - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel (single sequences).
  * Anything else is refused with an {@link HfTokenizerError} naming the component, rather than tokenizing
  * differently from the model's training. Character classes follow the Rust implementation (Unicode
  * White_Space, general categories C/P/Mn/M), so ids match the reference library, not a JS approximation.
+ * The `decoder` entry is not read: nothing here turns ids back into text.
  *
  * Each stage is its own module, in pipeline order:
  * - `hf-added-tokens.ts`: finding added tokens in the text;
  * - `hf-normalizers.ts`: the normalizers;
- * - `hf-pre-tokenizers.ts`: the pre-tokenizers;
- * - `hf-wordpiece.ts`: the WordPiece model;
+ * - `hf-pre-tokenizers.ts`: the pre-tokenizers, with GPT-2's split and byte alphabet in `hf-byte-level.ts`;
+ * - `hf-models.ts`: the model interface and choice, `hf-wordpiece.ts` and `hf-bpe.ts` the two models;
  * - `hf-post-processors.ts`: the special-token template;
  * - this module: the tokenizer that reads the file, runs the stages and truncates, with its padding ids.
  * Beside them, `hf-character-classes.ts` holds the Unicode classes the stages test and `hf-tokenizer-json.ts`
  * the error type and JSON readers they share.
  */
 import { type AddedToken, AddedTokenMatcher } from './hf-added-tokens.js';
+import { byteLevelLength } from './hf-byte-level.js';
+import { buildModel, type TokenizerModel } from './hf-models.js';
 import { buildNormalizer, type Normalizer } from './hf-normalizers.js';
 import { buildPostProcessor, type Template } from './hf-post-processors.js';
-import { buildPreTokenizer, type PreTokenizer } from './hf-pre-tokenizers.js';
+import { buildPreTokenizer, isByteLevel, type PreTokenizer } from './hf-pre-tokenizers.js';
 import { asArray, asObject, HfTokenizerError } from './hf-tokenizer-json.js';
-import { buildModel, type WordPiece } from './hf-wordpiece.js';
+
+const utf8 = new TextEncoder();
 
 export { HfTokenizerError, type HfTokenizerErrorKind } from './hf-tokenizer-json.js';
 
@@ -39,7 +44,7 @@ export interface HfEncoding {
   readonly ids: Int32Array;
   /** Segment (token type) id of each token; all 0 for a single sequence under the BERT template. */
   readonly typeIds: Int32Array;
-  /** The tokens themselves (`##` continuation pieces keep their prefix). */
+  /** The tokens themselves (`##` continuation pieces keep their prefix; byte-level ones read "Ġworld"). */
   readonly tokens: readonly string[];
   /** Tokens the text produced before truncation, special tokens included. */
   readonly tokenCount: number;
@@ -49,7 +54,10 @@ export interface HfEncoding {
 
 /** A parsed `tokenizer.json`: text -> ids for a single sequence, with special tokens and truncation. */
 export class HfTokenizer {
-  /** Id that pads batches (the file's `padding.pad_id`, else `[PAD]`'s id, else 0). */
+  /**
+   * Id that pads batches (the file's `padding.pad_id`, else `[PAD]`'s id, else 0). GPT-2 files have neither
+   * and get 0: padded positions are masked out, so any id inside the vocabulary serves.
+   */
   readonly padId: number;
   /** Token type id of padding positions (`padding.pad_type_id`, else 0). */
   readonly padTypeId: number;
@@ -57,21 +65,32 @@ export class HfTokenizer {
   readonly fileMaxLength: number | undefined;
   /** Special tokens the post-processor adds around one sequence (2 for `[CLS] A [SEP]`). */
   readonly addedTokenCount: number;
+  /**
+   * Whether the pre-tokenizer is ByteLevel (alone or in a Sequence): the vocabulary then spells UTF-8 bytes,
+   * one character each, and {@link tokenByteLength} is defined.
+   */
+  readonly byteLevel: boolean;
+  /** Rows of the model's embedding table the ids index: the largest vocabulary or added-token id, plus 1. */
+  readonly vocabSize: number;
   private readonly normalizer: Normalizer | null;
   private readonly preTokenizer: PreTokenizer | null;
-  private readonly model: WordPiece;
+  private readonly model: TokenizerModel;
   private readonly template: Template;
   private readonly truncateLeft: boolean;
   private readonly rawAdded: AddedTokenMatcher;
   private readonly normalizedAdded: AddedTokenMatcher;
   private readonly tokenById = new Map<number, string>();
   private readonly addedIds = new Map<string, number>();
+  /** UTF-8 bytes of each added token as matched in the text (normalized, if the token asks for that). */
+  private readonly addedBytes = new Map<number, number>();
+  private byteLengths: Int32Array | undefined;
 
   /** Builds the pipeline from a parsed `tokenizer.json`. @throws HfTokenizerError */
   constructor(config: unknown) {
     const c = asObject(config, 'tokenizer.json');
     this.normalizer = buildNormalizer(c.normalizer);
     this.preTokenizer = buildPreTokenizer(c.pre_tokenizer);
+    this.byteLevel = isByteLevel(c.pre_tokenizer);
     this.model = buildModel(c.model);
     this.template = buildPostProcessor(c.post_processor);
     this.addedTokenCount = [...this.template.before, ...this.template.after].reduce((n, p) => n + p.ids.length, 0);
@@ -96,7 +115,11 @@ export class HfTokenizer {
         rstrip: t.rstrip === true,
       };
       (isNormalized ? normalized : raw).push(token);
+      this.addedBytes.set(t.id, utf8.encode(token.content).length);
     }
+    let maxId = -1;
+    for (const id of this.tokenById.keys()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
     this.rawAdded = new AddedTokenMatcher(raw);
     this.normalizedAdded = new AddedTokenMatcher(normalized);
 
@@ -127,6 +150,34 @@ export class HfTokenizer {
     return this.model.vocab.get(token) ?? this.addedIds.get(token);
   }
 
+  /**
+   * UTF-8 bytes of the (normalized) text that a token covers, for bits per byte from token log-likelihoods:
+   * an added token's content's bytes (whitespace an lstrip/rstrip token swallows is not counted), else one
+   * byte per byte-level character of the vocabulary token. Over the tokens of {@link tokenize} the sum is the
+   * text's UTF-8 length, except where unk_token stood in for unknown characters (it counts its own spelling)
+   * or a pre-tokenizer in a Sequence beside ByteLevel dropped characters (WhitespaceSplit's whitespace).
+   * @throws HfTokenizerError of kind 'unsupported' unless {@link byteLevel}: a WordPiece token does not say
+   * which whitespace or characters the normalizer and pre-tokenizer dropped around it
+   * @throws RangeError for an id with no token
+   */
+  tokenByteLength(id: number): number {
+    if (!this.byteLevel) {
+      throw new HfTokenizerError(
+        'unsupported',
+        'tokenByteLength: bytes per token are known only for a ByteLevel pre-tokenizer',
+      );
+    }
+    if (!this.byteLengths) {
+      const lengths = new Int32Array(this.vocabSize).fill(-1);
+      for (const [token, tokenId] of this.model.vocab) lengths[tokenId] = byteLevelLength(token);
+      for (const [tokenId, bytes] of this.addedBytes) lengths[tokenId] = bytes;
+      this.byteLengths = lengths;
+    }
+    const length = Number.isInteger(id) && id >= 0 ? this.byteLengths[id] : undefined;
+    if (length === undefined || length < 0) throw new RangeError(`tokenByteLength: no token has id ${id}`);
+    return length;
+  }
+
   /** The text's token ids without special tokens or truncation. */
   tokenize(text: string): number[] {
     const ids: number[] = [];
@@ -142,7 +193,8 @@ export class HfTokenizer {
           continue;
         }
         const words = this.preTokenizer ? this.preTokenizer(inner.text) : [inner.text];
-        for (const word of words) if (word !== '') ids.push(...this.model.pieces(word));
+        // No spread: one byte-level word (a long run of symbols) can hold more ids than a call takes arguments.
+        for (const word of words) if (word !== '') for (const id of this.model.tokenize(word)) ids.push(id);
       }
     }
     return ids;
@@ -175,7 +227,7 @@ export class HfTokenizer {
     return {
       ids: Int32Array.from(ids),
       typeIds: Int32Array.from(typeIds),
-      tokens: ids.map((id) => this.tokenById.get(id) ?? this.model.unkToken),
+      tokens: ids.map((id) => this.tokenById.get(id) ?? this.model.unkToken ?? ''),
       tokenCount: produced,
       truncated,
     };

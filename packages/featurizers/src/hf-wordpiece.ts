@@ -1,11 +1,12 @@
 /**
- * The `model` of a `tokenizer.json`: WordPiece, which turns each pre-tokenized word into vocabulary ids. It
- * is the only model implemented (the BERT family); BPE, Unigram and WordLevel are refused.
+ * The WordPiece `model` of a `tokenizer.json` (the BERT family), which turns each pre-tokenized word into
+ * vocabulary ids by greedy longest match.
  */
-import { asObject, describeType, HfTokenizerError } from './hf-tokenizer-json.js';
+import type { TokenizerModel } from './hf-models.js';
+import { HfTokenizerError, type Json, readVocab } from './hf-tokenizer-json.js';
 
 /** Greedy longest-match-first WordPiece (Wu et al. 2016, §4.1; BERT's `WordpieceTokenizer`). */
-export class WordPiece {
+export class WordPiece implements TokenizerModel {
   readonly vocab: ReadonlyMap<string, number>;
   readonly unkId: number;
   /** Characters of the longest vocabulary entry: no longer candidate can match, so none is built. */
@@ -33,7 +34,7 @@ export class WordPiece {
   }
 
   /** Ids of one pre-tokenized word: its pieces, or the unknown token alone if any part has no piece. */
-  pieces(word: string): readonly number[] {
+  tokenize(word: string): readonly number[] {
     const cached = this.cache.get(word);
     if (cached) return cached;
     const chars = Array.from(word);
@@ -68,29 +69,10 @@ export class WordPiece {
   }
 }
 
-/** The WordPiece model the file's `model` entry describes. @throws HfTokenizerError for any other model */
-export function buildModel(config: unknown): WordPiece {
-  const c = asObject(config, 'model');
-  // Files written by older `tokenizers` versions may omit `type`; WordPiece is recognizable by its keys.
-  const type = c.type ?? (c.continuing_subword_prefix !== undefined && c.merges === undefined ? 'WordPiece' : c.type);
-  if (type !== 'WordPiece') {
-    throw new HfTokenizerError(
-      'unsupported',
-      `unsupported model ${describeType(type)}: only WordPiece (BERT family) is implemented, not BPE, Unigram or WordLevel`,
-    );
-  }
-  const vocab = new Map<string, number>();
-  for (const [token, id] of Object.entries(asObject(c.vocab, 'model.vocab'))) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-      throw new HfTokenizerError(
-        'invalid',
-        `model.vocab: id of ${JSON.stringify(token)} is not a non-negative integer`,
-      );
-    }
-    vocab.set(token, id);
-  }
+/** The WordPiece model a `model` entry of type WordPiece describes. @throws HfTokenizerError */
+export function buildWordPiece(c: Json): WordPiece {
   return new WordPiece(
-    vocab,
+    readVocab(c.vocab, 'model.vocab'),
     typeof c.unk_token === 'string' ? c.unk_token : '[UNK]',
     typeof c.continuing_subword_prefix === 'string' ? c.continuing_subword_prefix : '##',
     typeof c.max_input_chars_per_word === 'number' ? c.max_input_chars_per_word : 100,

@@ -1,0 +1,38 @@
+/**
+ * The `model` of a `tokenizer.json`, which turns each pre-tokenized word into vocabulary ids: WordPiece (the
+ * BERT family, `hf-wordpiece.ts`) or BPE (GPT-2 and its byte-level descendants, `hf-bpe.ts`). Unigram and
+ * WordLevel are refused.
+ */
+import { buildBpe } from './hf-bpe.js';
+import { asObject, describeType, HfTokenizerError } from './hf-tokenizer-json.js';
+import { buildWordPiece } from './hf-wordpiece.js';
+
+/** What the tokenizer needs of a model: its vocabulary and the ids of one word. */
+export interface TokenizerModel {
+  /** Token -> id. */
+  readonly vocab: ReadonlyMap<string, number>;
+  /** The token standing for text the vocabulary cannot spell, if the model has one. */
+  readonly unkToken: string | null;
+  /** Ids of one pre-tokenized word (empty for ""). @throws HfTokenizerError when the file cannot spell it */
+  tokenize(word: string): readonly number[];
+}
+
+/** The model the file's `model` entry describes. @throws HfTokenizerError for Unigram, WordLevel or a bad file */
+export function buildModel(config: unknown): TokenizerModel {
+  const c = asObject(config, 'model');
+  // Files written by older `tokenizers` versions may omit `type`; the library then tries BPE first (it needs
+  // merges), then WordPiece.
+  const type =
+    c.type ?? (c.merges !== undefined ? 'BPE' : c.continuing_subword_prefix !== undefined ? 'WordPiece' : undefined);
+  switch (type) {
+    case 'WordPiece':
+      return buildWordPiece(c);
+    case 'BPE':
+      return buildBpe(c);
+    default:
+      throw new HfTokenizerError(
+        'unsupported',
+        `unsupported model ${describeType(type)}: WordPiece and BPE are implemented, not Unigram or WordLevel`,
+      );
+  }
+}
