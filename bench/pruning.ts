@@ -19,7 +19,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type GraphSession, ModelStore, runOutputs } from '@sift/inference';
+import { byteCodec, type GraphSession, ModelStore, runOutputs } from '@sift/inference';
 import * as ort from 'onnxruntime-node';
 import { decodeOnnxModel, encodeOnnxModel, removeBlock } from '../services/pruning/src/adapters/onnx-graph.js';
 import {
@@ -119,12 +119,13 @@ console.log(
 );
 for (const tokens of tokenCounts) {
   const windows = corpus.calibration.slice(0, Math.ceil(tokens / seq));
+  const tokenWindows = windows.map((w) => Int32Array.from(w)); // byte-gpt: token id = byte value
   const ms = { plain: Infinity, capture: Infinity, angular: Infinity, influence: Infinity };
   let captured!: CapturedStreams;
   for (let r = 0; r < repeats; r++) {
     ms.plain = Math.min(ms.plain, await elapsedMs(() => plainForward(session, windows)));
     const capture = async () => {
-      captured = await captureResidualStream(session, tensors, windows, batch, () => {});
+      captured = await captureResidualStream(session, tensors, tokenWindows, byteCodec.padId, batch, () => {});
     };
     ms.capture = Math.min(ms.capture, await elapsedMs(capture));
     const { dim, texts } = captured;

@@ -3,7 +3,7 @@
  * perplexity, document scores, top 60% kept, byte-gpt bits per byte of kept vs dropped, on the mixed corpus
  * and on each source alone.
  */
-import { type ModelStore, type SessionCache, scoreBytes } from '@sift/inference';
+import { type ModelStore, type SessionCache, scoreText } from '@sift/inference';
 import { sampleIndices, seededRandom, spearman } from '@sift/numeric';
 import { evenlySpaced } from '../../models/builders/corpus-files.js';
 import {
@@ -21,7 +21,7 @@ export interface TextOptions {
   seed: number;
 }
 
-type ByteLmSession = Parameters<typeof scoreBytes>[0];
+type ByteLmSession = Parameters<typeof scoreText>[0];
 
 const sourceNames = ['fortunes', 'wordnet', 'man'];
 
@@ -88,7 +88,7 @@ function pickDocuments(
 
 /**
  * The perplexity function textQuality needs, from byte-gpt. Lines are scored one by one and cached: a set's
- * perplexity is then exact (scoreBytes scores each line as its own windows anyway) without running the
+ * perplexity is then exact (scoreText scores each line as its own windows anyway) without running the
  * model again for each filter and each run.
  */
 function byteGptLineScorer(session: ByteLmSession, contextLength: number) {
@@ -101,7 +101,7 @@ function byteGptLineScorer(session: ByteLmSession, contextLength: number) {
       if (s === undefined) {
         s = { nll: 0, bytes: 0 };
         if (Buffer.byteLength(line) >= 2) {
-          const r = await scoreBytes(session, [line], { contextLength });
+          const r = await scoreText(session, [line], { contextLength });
           s = { nll: r.bitsPerByte * r.bytesScored, bytes: r.bytesScored };
         }
         lineScore.set(line, s);
@@ -128,7 +128,7 @@ async function scoreDocuments(
 ): Promise<DocumentScore[]> {
   const docScore: DocumentScore[] = [];
   for (const t of texts) {
-    const r = await scoreBytes(session, [t], { contextLength });
+    const r = await scoreText(session, [t], { contextLength });
     docScore.push({ nll: r.bitsPerByte * r.bytesScored, bytes: r.bytesScored, bpb: r.bitsPerByte });
   }
   return docScore;

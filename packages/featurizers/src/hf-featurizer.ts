@@ -146,6 +146,16 @@ export async function createHfFeaturizer(
       `hf-tokenizer: "outputName" must be a graph output name, got ${JSON.stringify(outputName)}`,
     );
   }
+  const tokenizer = await readHfTokenizer(modelDir, file);
+  return new HfFeaturizer(tokenizer, { maxTokens, pooling, outputName, inputNames });
+}
+
+/**
+ * Reads and parses the `tokenizer.json` named `file` inside `modelDir`.
+ * @throws HfTokenizerError (kind `invalid`) for a file outside the folder, unreadable or malformed;
+ *   (kind `unsupported`) for a component this reader does not support, named.
+ */
+export async function readHfTokenizer(modelDir: string, file: string): Promise<HfTokenizer> {
   const path = resolve(modelDir, file);
   const rel = relative(resolve(modelDir), path);
   if (rel === '' || rel.split(sep)[0] === '..' || isAbsolute(rel)) {
@@ -159,5 +169,5 @@ export async function createHfFeaturizer(
       cause: err,
     });
   }
-  return new HfFeaturizer(HfTokenizer.fromJsonText(text), { maxTokens, pooling, outputName, inputNames });
+  return HfTokenizer.fromJsonText(text);
 }

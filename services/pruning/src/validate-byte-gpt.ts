@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { scoreBytes } from '@sift/inference';
+import { scoreText } from '@sift/inference';
 import { spearman } from '@sift/numeric';
 import * as ort from 'onnxruntime-node';
 import {
@@ -73,7 +73,7 @@ async function openSession(model: OnnxModel | Uint8Array): Promise<ort.Inference
 async function bitsPerByte(model: OnnxModel | Uint8Array, text: string): Promise<number> {
   const session = await openSession(model);
   try {
-    return (await scoreBytes(session, [text], { contextLength: context, batchSize: batch })).bitsPerByte;
+    return (await scoreText(session, [text], { contextLength: context, batchSize: batch })).bitsPerByte;
   } finally {
     await session.release();
   }

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { angularDistanceMatrix, blockInfluenceMatrix } from '../src/domain/angular-distance.js';
 import { analyseBlocks, sessionOptions } from '../src/pipeline/analysis.js';
-import { byteSequences, captureResidualStream } from '../src/pipeline/calibration.js';
+import { captureResidualStream, tokenSequences } from '../src/pipeline/calibration.js';
 import { loadDecoder, resolveDecoder } from '../src/pipeline/decoder-model.js';
 
 const models = fileURLToPath(new URL('../../../models', import.meta.url));
@@ -23,7 +23,15 @@ describe('analyseBlocks on byte-gpt', () => {
   it('gives, batch by batch, the distances of the whole calibration set held at once', async () => {
     const decoder = await loadDecoder(await resolveDecoder(new ModelStore(models), { name: 'byte-gpt', version: '' }));
     const session = await ort.InferenceSession.create(decoder.bytes, sessionOptions(2));
-    const all = await captureResidualStream(session, decoder.boundaries.tensors, byteSequences(texts, 64), 8, () => {});
+    const sequences = tokenSequences(texts, 64, decoder.codec);
+    const all = await captureResidualStream(
+      session,
+      decoder.boundaries.tensors,
+      sequences,
+      decoder.codec.padId,
+      8,
+      () => {},
+    );
     await session.release();
     const options = { maxBlockSize: 7, finalLayer: 'mask' as const };
     const spec = (metric: pruningV1.DistanceMetric) =>

@@ -30,6 +30,7 @@ describe('evaluation of a model variant', () => {
     const controller = new AbortController();
     const seen: [number, number][] = [];
     const measuring = modelMetrics(decoder.bytes, decoder.graph, decoder.layerCount, texts, {
+      codec: decoder.codec,
       sequenceLength: 64,
       latencyRuns: maxLatencyRuns,
       runtime,

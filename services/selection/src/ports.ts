@@ -20,9 +20,9 @@ export interface TextEmbedder {
   checkModel(model: string, version: string, dimensions: number): Promise<void>;
 }
 
-/** Perplexity of text under a byte-level language model from the model store (for text-quality weights). */
+/** Perplexity per byte of text under a language model from the model store (for text-quality weights). */
 export interface LanguageModelScorer {
-  /** NOT_FOUND for a model the store lacks, INVALID_ARGUMENT for one that is not a byte-level language model. */
+  /** NOT_FOUND for a model the store lacks, INVALID_ARGUMENT for one that is not a language model with a byte or byte-level BPE input. */
   check(model: { name: string; version: string }): Promise<void>;
   /** `signal` stops the scoring between batches of windows. */
   perplexity(model: { name: string; version: string }, texts: readonly string[], signal?: AbortSignal): Promise<number>;

@@ -71,7 +71,7 @@ export function rejectsBadPipeline(suite: SelectionSuite): void {
     expect(missingIndex.body.error.message).toContain('steps[0].index.load_paths[0]: no index file at');
     const notAnLm = await quality({ name: 'glove-sif-100d' });
     expect(notAnLm.status).toBe(400);
-    expect(notAnLm.body.error.message).toContain('is not a byte-level language model');
+    expect(notAnLm.body.error.message).toContain('is not a language model');
     const jobsPage = await fetch(`${platform.gatewayUrl}/v1/selection/jobs?page_size=-5`);
     expect(jobsPage.status).toBe(400);
     expect(((await jobsPage.json()) as { error: { message: string } }).error.message).toBe(

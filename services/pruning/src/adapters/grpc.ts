@@ -132,7 +132,7 @@ export function pruningHandlers(
     await checkTextFiles(spec);
     await checkCalibration(spec.calibration, decoder.contextLength, 'spec.calibration');
     if (spec.evaluation) {
-      await checkEvaluation(spec.evaluation, spec.calibration, decoder.contextLength, 'spec.evaluation');
+      await checkEvaluation(spec.evaluation, spec.calibration, decoder, 'spec.evaluation');
     } else if (spec.healing && spec.healing.method !== pruningV1.HealingMethod.HEALING_METHOD_UNSPECIFIED) {
       throw new SiftError('invalid_argument', 'spec.healing needs spec.evaluation: healing is measured on its texts');
     }
@@ -171,7 +171,7 @@ export function pruningHandlers(
     const decoder = await decoderOf(spec.model);
     await checkOutputName(models, spec.outputName, decoder.stored);
     await checkTextFiles(spec);
-    await checkPruningSpec(spec, decoder.layerCount, decoder.contextLength);
+    await checkPruningSpec(spec, decoder);
     if (spec.startLayer !== undefined) checkCutPossible(decoder, spec.startLayer, spec.blockSize);
     if (spec.calibration?.residualStreamPattern) residualStreamTensors(decoder, spec.calibration.residualStreamPattern);
     if (spec.analysisJobId && spec.startLayer === undefined) {

@@ -9,7 +9,7 @@ import {
   bestBlocks,
   blockInfluenceMatrix,
 } from '../domain/angular-distance.js';
-import { byteSequences, captureResidualStream, forEachTokenBatch } from './calibration.js';
+import { captureResidualStream, forEachTokenBatch, tokenSequences } from './calibration.js';
 import { type DecoderModel, residualStreamTensors, sequenceLength } from './decoder-model.js';
 import { checkCorpus, loadCorpus } from './text-corpus.js';
 
@@ -93,7 +93,7 @@ export async function analyseBlocks(
       ? pruningV1.DistanceMetric.DISTANCE_METRIC_BLOCK_INFLUENCE_ALL_TOKENS
       : pruningV1.DistanceMetric.DISTANCE_METRIC_ANGULAR_LAST_TOKEN;
   const bytes = exposed ? encodeOnnxModel(exposeOutputs(decoder.graph, tensors)) : decoder.bytes;
-  const sequences = byteSequences(calibration.texts, calibration.sequenceLength);
+  const sequences = tokenSequences(calibration.texts, calibration.sequenceLength, decoder.codec);
   const options = { maxBlockSize, finalLayer: 'mask' as const };
   const session = await openJobSession(bytes, runtime);
   let distances: BlockDistances;
@@ -104,6 +104,7 @@ export async function analyseBlocks(
         session,
         tensors,
         sequences,
+        decoder.codec.padId,
         calibration.batchSize,
         onBatch,
         'last-token',
@@ -113,7 +114,15 @@ export async function analyseBlocks(
         options,
       );
     } else {
-      distances = await streamedBlockInfluence(session, tensors, sequences, calibration.batchSize, options, onBatch);
+      distances = await streamedBlockInfluence(
+        session,
+        tensors,
+        sequences,
+        decoder.codec.padId,
+        calibration.batchSize,
+        options,
+        onBatch,
+      );
     }
   } finally {
     await session.release();
@@ -148,7 +157,8 @@ export async function analyseBlocks(
 async function streamedBlockInfluence(
   session: GraphSession,
   tensors: readonly string[],
-  sequences: readonly Uint8Array[],
+  sequences: readonly Int32Array[],
+  padId: number,
   batchSize: number,
   options: BlockDistanceOptions,
   onBatch: (done: number, total: number) => void,
@@ -160,6 +170,7 @@ async function streamedBlockInfluence(
     session,
     tensors,
     sequences,
+    padId,
     batchSize,
     (batch) => {
       const m = blockInfluenceMatrix({ states: batch.rows, rows: batch.count, dim: batch.dim }, options);

@@ -27,10 +27,11 @@ export async function evaluateBestBlocks(
 ): Promise<BlockLossTable> {
   const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
   const settings = evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation');
-  checkEvaluationTexts(texts, settings.sequenceLength, 'evaluation.texts');
+  checkEvaluationTexts(texts, settings.sequenceLength, decoder.codec, 'evaluation.texts');
   // Every model call of row `row` ticks (rows done so far): the tick is what notices a cancel mid-row.
   const opts = (row: number) => ({
     ...settings,
+    codec: decoder.codec,
     runtime: ctx.runtime,
     signal: ctx.signal,
     onProgress: () => ctx.tick(row, best.length),

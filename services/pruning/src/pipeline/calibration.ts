@@ -1,5 +1,5 @@
-import { type GraphSession, runOutputs } from '@sift/inference';
-import * as ort from 'onnxruntime-node';
+import { decoderFeeds, type GraphSession, runOutputs, type TextCodec } from '@sift/inference';
+import type * as ort from 'onnxruntime-node';
 
 /** The residual stream of calibration texts at every layer boundary (see domain ResidualStates). */
 export interface CapturedStreams {
@@ -13,11 +13,11 @@ export interface CapturedStreams {
   readonly dim: number;
 }
 
-/** UTF-8 bytes of each text, cut to `sequenceLength` at a byte boundary (the model reads bytes). */
-export function byteSequences(texts: readonly string[], sequenceLength: number): Uint8Array[] {
+/** Token ids of each text as the model reads it (bytes or tokenizer), cut to its first `sequenceLength`. */
+export function tokenSequences(texts: readonly string[], sequenceLength: number, codec: TextCodec): Int32Array[] {
   return texts.map((t) => {
-    const b = Buffer.from(t, 'utf8');
-    return b.subarray(0, Math.min(b.length, sequenceLength));
+    const { ids } = codec.encode(t);
+    return ids.subarray(0, Math.min(ids.length, sequenceLength));
   });
 }
 
@@ -38,14 +38,15 @@ export interface TokenBatch {
  * Runs the calibration sequences through a session that outputs `tensors`, batch by batch, and hands each
  * batch's real-token rows to `visit`; nothing is kept beyond one batch, so a consumer that accumulates
  * (a least-squares fit) needs memory for one batch whatever the number of tokens. Sequences of a batch are
- * right-padded to the longest; the model is causal, so padding after a token never changes it, and padded
- * rows are simply not passed on. `visit` returns false to stop early. `onBatch` is called after each batch
+ * right-padded to the longest with `padId` (masked where the graph takes an `attention_mask`); the model is
+ * causal, so padding after a token never changes it, and padded rows are simply not passed on. `visit` returns false to stop early. `onBatch` is called after each batch
  * (it may throw to cancel).
  */
 export async function forEachTokenBatch(
   session: GraphSession,
   tensors: readonly string[],
-  sequences: readonly Uint8Array[],
+  sequences: readonly Int32Array[],
+  padId: number,
   batchSize: number,
   visit: (batch: TokenBatch) => boolean | undefined,
   onBatch: (done: number, total: number) => void,
@@ -54,11 +55,7 @@ export async function forEachTokenBatch(
   for (let b = 0; b < batches; b++) {
     const group = sequences.slice(b * batchSize, (b + 1) * batchSize);
     const width = Math.max(...group.map((q) => q.length));
-    const ids = new BigInt64Array(group.length * width).fill(32n);
-    group.forEach((q, i) => {
-      for (let t = 0; t < q.length; t++) ids[i * width + t] = BigInt(q[t] as number);
-    });
-    const out = await runOutputs(session, { input_ids: new ort.Tensor('int64', ids, [group.length, width]) }, tensors);
+    const out = await runOutputs(session, decoderFeeds(session.inputNames, group, padId), tensors);
     const count = group.reduce((n, q) => n + q.length, 0);
     const dim = Number((out[tensors[0] as string] as ort.Tensor).dims.at(-1));
     const rows: Float32Array[] = [];
@@ -93,7 +90,8 @@ export async function forEachTokenBatch(
 export async function captureResidualStream(
   session: GraphSession,
   tensors: readonly string[],
-  sequences: readonly Uint8Array[],
+  sequences: readonly Int32Array[],
+  padId: number,
   batchSize: number,
   onBatch: (done: number, total: number) => void,
   keep: 'last-token' | 'all-tokens' = 'all-tokens',
@@ -109,6 +107,7 @@ export async function captureResidualStream(
     session,
     tensors,
     sequences,
+    padId,
     batchSize,
     (batch) => {
       if (dim === 0) {

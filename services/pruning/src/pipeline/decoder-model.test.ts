@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pruningV1 } from '@sift/contracts';
-import { ModelStore } from '@sift/inference';
+import { byteCodec, ModelStore } from '@sift/inference';
 import { repoRoot } from '@sift/launcher';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeOnnxModel, encodeOnnxModel, type OnnxModel } from '../adapters/onnx-graph.js';
@@ -20,6 +20,9 @@ function writeManifest(name: string, task: string, preprocessing: Record<string,
     JSON.stringify({ name, version: '1', task, inputs: [], outputs: [], preprocessing }),
   );
 }
+
+/** What checkPruningSpec reads of an 8-layer byte model with a 256-byte context. */
+const byteDecoder = { layerCount: 8, contextLength: 256, codec: byteCodec };
 
 const inline = (texts: string[]) => ({ source: { $case: 'inline' as const, value: { texts } } });
 
@@ -72,7 +75,7 @@ describe('what the pruning service accepts', () => {
         const input = m.graph?.input?.[0];
         if (input) input.name = 'ids';
       }),
-    ).rejects.toThrow(/graph inputs are \[ids\]; the service feeds exactly one, "input_ids"/);
+    ).rejects.toThrow(/graph inputs are \[ids\]; the service feeds "input_ids"/);
     await expect(
       variant('wide-logits', (m) => {
         const last = m.graph?.output?.find((o) => o.name === 'logits')?.type?.tensorType?.shape?.dim?.at(-1);
@@ -108,22 +111,22 @@ describe('what the pruning service accepts', () => {
       evaluation,
       outputName: '',
     };
-    await expect(checkPruningSpec(spec, 8, 256)).resolves.toBeUndefined();
-    await expect(checkPruningSpec({ ...spec, blockSize: 8 }, 8, 256)).rejects.toThrow(
+    await expect(checkPruningSpec(spec, byteDecoder)).resolves.toBeUndefined();
+    await expect(checkPruningSpec({ ...spec, blockSize: 8 }, byteDecoder)).rejects.toThrow(
       /spec\.block_size 8 must be below the layer count 8/,
     );
-    await expect(checkPruningSpec({ ...spec, blockSize: 2, startLayer: 6 }, 8, 256)).rejects.toThrow(
+    await expect(checkPruningSpec({ ...spec, blockSize: 2, startLayer: 6 }, byteDecoder)).rejects.toThrow(
       /spec\.start_layer 6 with spec\.block_size 2: .* final layer/,
     );
-    await expect(checkPruningSpec({ ...spec, blockSize: 0 }, 8, 256)).rejects.toThrow(
+    await expect(checkPruningSpec({ ...spec, blockSize: 0 }, byteDecoder)).rejects.toThrow(
       'spec.block_size must be at least 1',
     );
     // Bits per byte over a handful of bytes would be a number about nothing.
     await expect(
-      checkPruningSpec({ ...spec, evaluation: { ...evaluation, texts: inline(['x', 'held out']) } }, 8, 256),
+      checkPruningSpec({ ...spec, evaluation: { ...evaluation, texts: inline(['x', 'held out']) } }, byteDecoder),
     ).rejects.toThrow('spec.evaluation.texts: the evaluation texts give 7 bytes to predict; at least 64 are needed');
     await expect(
-      checkPruningSpec({ ...spec, evaluation: { ...evaluation, texts: inline([heldOut, ' \n\t']) } }, 8, 256),
+      checkPruningSpec({ ...spec, evaluation: { ...evaluation, texts: inline([heldOut, ' \n\t']) } }, byteDecoder),
     ).rejects.toThrow('spec.evaluation.texts.inline.texts[1] is empty or only whitespace');
     const fold = {
       method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES,
@@ -135,19 +138,22 @@ describe('what the pruning service accepts', () => {
     };
     const calibration = { texts: inline(['calibrate']), batchSize: 0, sequenceLength: 0, residualStreamPattern: '' };
     await expect(
-      checkPruningSpec({ ...spec, startLayer: undefined, calibration: { ...calibration, batchSize: 1000 } }, 8, 256),
+      checkPruningSpec(
+        { ...spec, startLayer: undefined, calibration: { ...calibration, batchSize: 1000 } },
+        byteDecoder,
+      ),
     ).rejects.toThrow(/spec\.calibration\.batch_size 1000 exceeds 256/);
-    await expect(checkPruningSpec({ ...spec, calibration, healing: fold }, 8, 256)).rejects.toThrow(
+    await expect(checkPruningSpec({ ...spec, calibration, healing: fold }, byteDecoder)).rejects.toThrow(
       /spec\.healing\.placement FOLD needs a layer before the cut/,
     );
     await expect(
-      checkPruningSpec({ ...spec, calibration, healing: fold, startLayer: 2 }, 8, 256),
+      checkPruningSpec({ ...spec, calibration, healing: fold, startLayer: 2 }, byteDecoder),
     ).resolves.toBeUndefined();
     // Without a start layer or analysis, calibration texts are needed to choose the block.
-    await expect(checkPruningSpec({ ...spec, startLayer: undefined }, 8, 256)).rejects.toThrow(
+    await expect(checkPruningSpec({ ...spec, startLayer: undefined }, byteDecoder)).rejects.toThrow(
       /spec\.calibration\.texts/,
     );
-    await expect(checkPruningSpec({ ...spec, evaluation: undefined }, 8, 256)).rejects.toThrow(
+    await expect(checkPruningSpec({ ...spec, evaluation: undefined }, byteDecoder)).rejects.toThrow(
       /spec\.evaluation\.texts/,
     );
   });

@@ -1,7 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { commonV1 } from '@sift/contracts';
-import { checkSha256, graphFile, type ModelStore, type StoredModel } from '@sift/inference';
+import {
+  checkSha256,
+  contextLengthOf,
+  decoderInputNames,
+  graphFile,
+  type ModelStore,
+  type StoredModel,
+  type TextCodec,
+  textCodecOf,
+} from '@sift/inference';
 import { echoed, indefiniteArticle, SiftError } from '@sift/kit';
 import {
   decodeOnnxModel,
@@ -11,21 +20,23 @@ import {
   type OnnxModel,
 } from '../adapters/onnx-graph.js';
 
-/** A byte-level decoder from the model store, decoded and with its layer boundaries found. */
+/** A decoder from the model store, decoded, with its layer boundaries found and the way it reads text. */
 export interface DecoderModel {
   readonly stored: StoredModel;
   readonly bytes: Uint8Array;
   readonly graph: OnnxModel;
   readonly boundaries: LayerBoundaries;
   readonly layerCount: number;
-  /** Longest input the model was trained on, in bytes (= tokens). */
+  /** Longest input the model was trained on, in tokens (bytes for a byte model). */
   readonly contextLength: number;
+  /** UTF-8 bytes, or the byte-level BPE tokenizer.json the model ships. */
+  readonly codec: TextCodec;
 }
 
 /**
- * What a model must be for this service, checked without loading the graph: a `language-model` whose
- * tokens are UTF-8 bytes (the service has no tokenizer of its own yet). Throws not_found for an unknown
- * model and failed_precondition for any other kind.
+ * What a model must be for this service, checked without loading the graph: a `language-model` that reads
+ * UTF-8 bytes (token id = byte value) or a byte-level BPE `tokenizer.json` (GPT-2 style), so that bits per
+ * byte can be measured. Throws not_found for an unknown model and failed_precondition for any other kind.
  */
 export async function resolveDecoder(store: ModelStore, ref: commonV1.ModelRef | undefined): Promise<StoredModel> {
   if (!ref?.name) throw new SiftError('invalid_argument', 'spec.model.name is required');
@@ -37,65 +48,49 @@ export async function resolveDecoder(store: ModelStore, ref: commonV1.ModelRef |
       `model ${stored.name}/${stored.version} is ${indefiniteArticle(m.task)} "${echoed(m.task)}" model; pruning needs a decoder-only language model (task "language-model")`,
     );
   }
-  if (m.preprocessing?.kind !== 'bytes') {
-    throw new SiftError(
-      'failed_precondition',
-      `model ${stored.name}/${stored.version} does not read UTF-8 bytes (preprocessing.kind "${String(m.preprocessing?.kind)}"); only byte-level decoders are supported`,
-    );
-  }
-  const lm = m.languageModel as { vocabSize?: unknown } | undefined;
-  for (const [field, vocabSize] of [
-    ['preprocessing.vocabSize', m.preprocessing?.vocabSize],
-    ['languageModel.vocabSize', lm?.vocabSize],
-  ] as const) {
-    if (vocabSize === undefined || vocabSize === byteVocabulary) continue;
-    throw new SiftError(
-      'failed_precondition',
-      `model ${stored.name}/${stored.version} has a vocabulary of ${String(vocabSize)} (${field}); the service scores token id = byte value over ${byteVocabulary} logits, so a vocabulary with special tokens before or after the bytes is not supported`,
-    );
+  const codec = await textCodecOf(stored);
+  if (codec.kind === 'bytes') {
+    const lm = m.languageModel as { vocabSize?: unknown } | undefined;
+    for (const [field, vocabSize] of [
+      ['preprocessing.vocabSize', m.preprocessing?.vocabSize],
+      ['languageModel.vocabSize', lm?.vocabSize],
+    ] as const) {
+      if (vocabSize === undefined || vocabSize === codec.vocabSize) continue;
+      throw new SiftError(
+        'failed_precondition',
+        `model ${stored.name}/${stored.version} has a vocabulary of ${String(vocabSize)} (${field}); a byte model is scored as token id = byte value over ${codec.vocabSize} logits, so a vocabulary with special tokens before or after the bytes is not supported`,
+      );
+    }
   }
   return stored;
 }
 
-/** Token ids are byte values: logits are this wide. */
-const byteVocabulary = 256;
-
 /**
- * The graph's interface as the service drives it: one input `input_ids` (int64 [batch, sequence], byte
- * values) and a `logits` output whose last axis, where the graph declares it, is 256 wide.
+ * The graph's interface as the service drives it: `input_ids` (int64 [batch, sequence]), optionally
+ * `attention_mask` and `position_ids` (fed as {@link decoderFeeds} says), nothing else; and a `logits`
+ * output whose last axis, where the graph declares it, is the codec's vocabulary wide.
  */
-function checkByteInterface(graph: OnnxModel, stored: StoredModel): void {
+function checkDecoderInterface(graph: OnnxModel, stored: StoredModel, codec: TextCodec): void {
   const where = `model ${stored.name}/${stored.version}`;
   const initializers = new Set((graph.graph?.initializer ?? []).map((t) => t.name));
   const inputs = (graph.graph?.input ?? []).map((i) => i.name ?? '').filter((n) => !initializers.has(n));
-  if (inputs.length !== 1 || inputs[0] !== 'input_ids') {
+  const unknown = inputs.filter((n) => !decoderInputNames.includes(n));
+  if (!inputs.includes('input_ids') || unknown.length > 0) {
     throw new SiftError(
       'failed_precondition',
-      `${where}: graph inputs are [${inputs.join(', ')}]; the service feeds exactly one, "input_ids" (int64 [batch, sequence] byte values), so re-export the model with that single input`,
+      `${where}: graph inputs are [${inputs.join(', ')}]; the service feeds "input_ids" (int64 [batch, sequence]) and, where the graph takes them, "attention_mask" and "position_ids", so re-export the model with those inputs (no past key/value cache)`,
     );
   }
   const logits = (graph.graph?.output ?? []).find((o) => o.name === 'logits');
   if (!logits) throw new SiftError('failed_precondition', `${where}: the graph has no "logits" output`);
   const width = logits.type?.tensorType?.shape?.dim?.at(-1)?.dimValue;
-  if (width !== undefined && width !== null && Number(width) !== byteVocabulary) {
-    throw new SiftError(
-      'failed_precondition',
-      `${where}: logits are ${String(width)} wide; the service scores token id = byte value over ${byteVocabulary} logits`,
-    );
+  if (width !== undefined && width !== null && Number(width) !== codec.vocabSize) {
+    const expected =
+      codec.kind === 'bytes'
+        ? 'a byte model (token id = byte value) needs 256'
+        : `its tokenizer has ${codec.vocabSize} tokens`;
+    throw new SiftError('failed_precondition', `${where}: logits are ${String(width)} wide; ${expected}`);
   }
-}
-
-/** Context length from the manifest (languageModel.contextLength, else preprocessing.maxSequence). */
-export function contextLengthOf(stored: StoredModel): number {
-  const lm = stored.manifest.languageModel as { contextLength?: number } | undefined;
-  const context = lm?.contextLength ?? (stored.manifest.preprocessing?.maxSequence as number | undefined);
-  if (!context || context < 2) {
-    throw new SiftError(
-      'failed_precondition',
-      `model ${stored.name}/${stored.version}: manifest gives no context length (languageModel.contextLength)`,
-    );
-  }
-  return context;
 }
 
 /**
@@ -141,7 +136,8 @@ export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
       },
     );
   }
-  checkByteInterface(graph, stored);
+  const codec = await textCodecOf(stored);
+  checkDecoderInterface(graph, stored, codec);
   const pattern = layerNodePatternOf(stored);
   let boundaries: LayerBoundaries;
   try {
@@ -166,6 +162,7 @@ export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
     boundaries,
     layerCount: boundaries.layerCount,
     contextLength: contextLengthOf(stored),
+    codec,
   };
 }
 

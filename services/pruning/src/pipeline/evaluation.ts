@@ -1,7 +1,13 @@
 import type { pruningV1 } from '@sift/contracts';
-import { type GraphSession, predictedBytes, runOutputs, scoreBytes } from '@sift/inference';
+import {
+  decoderFeeds,
+  type GraphSession,
+  predictedBytes,
+  runOutputs,
+  scoreText,
+  type TextCodec,
+} from '@sift/inference';
 import { SiftError } from '@sift/kit';
-import * as ort from 'onnxruntime-node';
 import type { OnnxModel } from '../adapters/onnx-graph.js';
 import { openJobSession, type PruningRuntime } from './analysis.js';
 import { sequenceLength } from './decoder-model.js';
@@ -45,18 +51,25 @@ export const minEvaluationBytes = 64;
 export async function checkEvaluation(
   evaluation: pruningV1.EvaluationSpec | undefined,
   calibration: pruningV1.CalibrationSpec | undefined,
-  contextLength: number,
+  decoder: { contextLength: number; codec: TextCodec },
   field: string,
 ): Promise<void> {
   await checkCorpus(evaluation?.texts, `${field}.texts`);
-  const settings = evaluationSettings(evaluation, calibration, contextLength, field);
+  const settings = evaluationSettings(evaluation, calibration, decoder.contextLength, field);
   const source = evaluation?.texts?.source;
-  if (source?.$case === 'inline') checkEvaluationTexts(source.value.texts, settings.sequenceLength, `${field}.texts`);
+  if (source?.$case === 'inline') {
+    checkEvaluationTexts(source.value.texts, settings.sequenceLength, decoder.codec, `${field}.texts`);
+  }
 }
 
 /** INVALID_ARGUMENT when `texts` give fewer than {@link minEvaluationBytes} bytes to predict. */
-export function checkEvaluationTexts(texts: readonly string[], sequenceLength: number, field: string): void {
-  const predicted = predictedBytes(texts, sequenceLength);
+export function checkEvaluationTexts(
+  texts: readonly string[],
+  sequenceLength: number,
+  codec: TextCodec,
+  field: string,
+): void {
+  const predicted = predictedBytes(texts, sequenceLength, codec);
   if (predicted < minEvaluationBytes) {
     throw new SiftError(
       'invalid_argument',
@@ -74,9 +87,9 @@ export function parameterCount(model: OnnxModel): number {
 
 /**
  * Loads the graph in ONNX Runtime and runs one short input: the pruned model must load and give finite
- * logits of the vocabulary's width before it is stored. failed_precondition names what went wrong.
+ * logits of the vocabulary's width before it is stored. internal names what went wrong.
  */
-export async function validateRuns(bytes: Uint8Array, runtime: PruningRuntime): Promise<void> {
+export async function validateRuns(bytes: Uint8Array, runtime: PruningRuntime, codec: TextCodec): Promise<void> {
   let session: GraphSession;
   try {
     session = await openJobSession(bytes, runtime);
@@ -86,10 +99,18 @@ export async function validateRuns(bytes: Uint8Array, runtime: PruningRuntime): 
     });
   }
   try {
-    const ids = BigInt64Array.from([84n, 104n, 101n, 32n]);
-    const out = await runOutputs(session, { input_ids: new ort.Tensor('int64', ids, [1, 4]) }, ['logits']);
-    const logits = out.logits?.data as Float32Array;
-    if (!logits.every(Number.isFinite)) throw new SiftError('internal', 'the pruned graph gives non-finite logits');
+    const { ids } = codec.encode('The pruned model runs.');
+    const out = await runOutputs(session, decoderFeeds(session.inputNames, [ids], codec.padId), ['logits']);
+    const logits = out.logits;
+    if (logits?.dims.at(-1) !== codec.vocabSize) {
+      throw new SiftError(
+        'internal',
+        `the pruned graph gives logits of shape [${logits?.dims.join(', ')}], not ${codec.vocabSize} wide`,
+      );
+    }
+    if (!(logits.data as Float32Array).every(Number.isFinite)) {
+      throw new SiftError('internal', 'the pruned graph gives non-finite logits');
+    }
   } finally {
     await session.release();
   }
@@ -107,6 +128,7 @@ export async function modelMetrics(
   layerCount: number,
   texts: readonly string[],
   opts: {
+    codec: TextCodec;
     sequenceLength: number;
     latencyRuns: number;
     runtime: PruningRuntime;
@@ -118,8 +140,9 @@ export async function modelMetrics(
   try {
     const runs = opts.latencyRuns + 2;
     let windows = 0;
-    const score = await scoreBytes(session, texts, {
+    const score = await scoreText(session, texts, {
       contextLength: opts.sequenceLength,
+      codec: opts.codec,
       batchSize: 8,
       signal: opts.signal,
       onProgress: (done, total) => {
@@ -128,10 +151,9 @@ export async function modelMetrics(
       },
     });
     // Latency of one sequence at the evaluation length, after two warm-up passes.
-    const sample = Buffer.from(texts.join('\n'), 'utf8');
-    const ids = new BigInt64Array(opts.sequenceLength);
-    for (let t = 0; t < ids.length; t++) ids[t] = BigInt(sample[t % sample.length] as number);
-    const feeds = { input_ids: new ort.Tensor('int64', ids, [1, ids.length]) };
+    const sample = opts.codec.encode(texts.join('\n')).ids;
+    const ids = Int32Array.from({ length: opts.sequenceLength }, (_, t) => sample[t % sample.length] as number);
+    const feeds = decoderFeeds(session.inputNames, [ids], opts.codec.padId);
     const times: number[] = [];
     for (let r = 0; r < runs; r++) {
       opts.signal.throwIfAborted();

@@ -11,7 +11,7 @@ import {
 } from '../adapters/onnx-graph.js';
 import { BlockBridgeFit, RidgeAccumulator } from '../domain/least-squares.js';
 import { loadCalibration, openJobSession, type PruningRuntime } from './analysis.js';
-import { byteSequences, forEachTokenBatch, type TokenBatch } from './calibration.js';
+import { forEachTokenBatch, type TokenBatch, tokenSequences } from './calibration.js';
 import type { DecoderModel } from './decoder-model.js';
 
 /** The contract's default ridge strength, relative to the mean diagonal of MᵀM. */
@@ -135,7 +135,8 @@ async function forEachCalibrationBatch(
     await forEachTokenBatch(
       session,
       tensors,
-      byteSequences(calibration.texts, calibration.sequenceLength),
+      tokenSequences(calibration.texts, calibration.sequenceLength, decoder.codec),
+      decoder.codec.padId,
       calibration.batchSize,
       visit,
       ctx.tick,

@@ -48,9 +48,9 @@ export interface PruningContext {
 /** Checks the parts of a pruning spec that need the model's layer count; throws invalid_argument naming `spec.<field>`. */
 export async function checkPruningSpec(
   spec: pruningV1.PruningSpec,
-  layerCount: number,
-  contextLength: number,
+  decoder: Pick<DecoderModel, 'layerCount' | 'contextLength' | 'codec'>,
 ): Promise<void> {
+  const { layerCount, contextLength } = decoder;
   const n = spec.blockSize;
   if (n < 1) throw new SiftError('invalid_argument', 'spec.block_size must be at least 1');
   if (n >= layerCount) {
@@ -72,7 +72,7 @@ export async function checkPruningSpec(
       'spec.healing.placement FOLD needs a layer before the cut to fold into; spec.start_layer 0 has none (use INSERT)',
     );
   }
-  await checkEvaluation(spec.evaluation, spec.calibration, contextLength, 'spec.evaluation');
+  await checkEvaluation(spec.evaluation, spec.calibration, decoder, 'spec.evaluation');
 }
 
 /** A dry run of the cut at submit: a block the graph will not let go of fails the call, not the job. */
@@ -158,7 +158,7 @@ export async function pruneModel(
       : undefined;
   const finalBytes = healed?.bytes ?? unhealedBytes;
   const finalModel = healed?.model ?? pruned.model;
-  await validateRuns(finalBytes, ctx.runtime);
+  await validateRuns(finalBytes, ctx.runtime, decoder.codec);
   ctx.signal.throwIfAborted();
 
   const { before, afterUnhealed, afterHealed } = await ctx.checkpoints.once(
@@ -168,11 +168,12 @@ export async function pruneModel(
       ctx.stage('evaluate', 'model calls');
       const texts = await loadCorpus(spec.evaluation?.texts, 'evaluation.texts');
       const settings = evaluationSettings(spec.evaluation, spec.calibration, decoder.contextLength, 'evaluation');
-      checkEvaluationTexts(texts, settings.sequenceLength, 'evaluation.texts');
+      checkEvaluationTexts(texts, settings.sequenceLength, decoder.codec, 'evaluation.texts');
       // Progress counts scored windows over the two or three variants measured.
       const variants = healed ? 3 : 2;
       const evalOpts = (variant: number) => ({
         ...settings,
+        codec: decoder.codec,
         runtime: ctx.runtime,
         signal: ctx.signal,
         onProgress: (done: number, total: number) => ctx.tick(variant * total + done, variants * total),

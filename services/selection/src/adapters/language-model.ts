@@ -1,10 +1,22 @@
-import { type ModelStore, SessionCache, scoreBytes } from '@sift/inference';
+import {
+  contextLengthOf,
+  type ModelStore,
+  SessionCache,
+  type StoredModel,
+  scoreText,
+  type TextCodec,
+  textCodecOf,
+} from '@sift/inference';
 import { type Logger, SiftError } from '@sift/kit';
 import type { LanguageModelScorer } from '../ports.js';
 
-/** Byte-level language models from the model store, scored with ONNX Runtime on a worker thread. */
+/**
+ * Language models from the model store (byte-level, or byte-level BPE with a tokenizer.json), scored with ONNX
+ * Runtime on a worker thread. Perplexity is per byte, so filters compare alike whatever the vocabulary.
+ */
 export class StoreLanguageModels implements LanguageModelScorer {
   private readonly sessions: SessionCache;
+  private readonly codecs = new Map<string, Promise<TextCodec>>();
 
   constructor(
     private readonly store: ModelStore,
@@ -25,20 +37,40 @@ export class StoreLanguageModels implements LanguageModelScorer {
     signal?: AbortSignal,
   ): Promise<number> {
     const model = await this.resolve(ref);
-    const contextLength = Number(model.manifest.preprocessing?.maxSequence ?? 256);
+    const codec = await this.codecOf(model);
     const graph = await this.sessions.get(model);
-    return (await scoreBytes(graph.session, texts, { contextLength, ...(signal ? { signal } : {}) })).perplexity;
+    const score = await scoreText(graph.session, texts, {
+      contextLength: contextLengthOf(model),
+      codec,
+      ...(signal ? { signal } : {}),
+    });
+    return score.perplexity;
   }
 
   private async resolve(ref: { name: string; version: string }) {
     const model = await this.store.resolve(ref.name, ref.version);
-    if (model.manifest.task !== 'language-model' || model.manifest.preprocessing?.kind !== 'bytes') {
-      throw new SiftError(
-        'invalid_argument',
-        `model ${model.name}/${model.version} is not a byte-level language model`,
-      );
+    if (model.manifest.task !== 'language-model') {
+      throw new SiftError('invalid_argument', `model ${model.name}/${model.version} is not a language model`);
+    }
+    try {
+      await this.codecOf(model);
+    } catch (err) {
+      if (!(err instanceof SiftError)) throw err;
+      throw new SiftError('invalid_argument', err.message, { cause: err });
     }
     return model;
+  }
+
+  /** The model's codec, read once per model (a tokenizer.json is parsed once, not per filter). */
+  private codecOf(model: StoredModel): Promise<TextCodec> {
+    const key = `${model.name}/${model.version}`;
+    let codec = this.codecs.get(key);
+    if (!codec) {
+      codec = textCodecOf(model);
+      codec.catch(() => this.codecs.delete(key));
+      this.codecs.set(key, codec);
+    }
+    return codec;
   }
 
   close(): Promise<void> {

@@ -7,7 +7,7 @@ import type { StageContext, StageFacts } from './stage-context.js';
 
 /**
  * Scores each alive document by its lines' quality filters, weighted by how much each filter lowers a
- * byte-level language model's perplexity on a sample, and keeps the best-scored fraction.
+ * language model's perplexity per byte on a sample, and keeps the best-scored fraction.
  */
 export async function textQualityStage(
   step: StepOf<'text-quality'>,
