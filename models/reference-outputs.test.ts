@@ -45,6 +45,7 @@ describe('models reproduce their reference outputs in onnxruntime-node', () => {
       'code-ngram',
       'mini-sentence-encoder',
       'byte-gpt',
+      'bpe-gpt',
       'nested-ae',
       'digits-cls',
     ]) {

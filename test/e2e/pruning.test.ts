@@ -3,6 +3,7 @@ import { analysesPrunesAndHeals, landsPruningRunInClickHouse } from './pruning/a
 import { prunesGraphAnalysedModel } from './pruning/graph-analysis.js';
 import { cancelsQueuedPruningAndRunningAnalysis, finishesAnalysisAfterWorkerKilled } from './pruning/job-lifecycle.js';
 import { boundsFailedJobError, failsOnOneHugeLine, rejectsBadRequests } from './pruning/refusals.js';
+import { prunesTokenizedModel } from './pruning/tokenized-model.js';
 import { PruningSuite } from './src/pruning-suite.js';
 
 /**
@@ -21,6 +22,7 @@ describe('pruning end to end', () => {
   failsOnOneHugeLine(suite);
   boundsFailedJobError(suite);
   prunesGraphAnalysedModel(suite);
+  prunesTokenizedModel(suite);
   analysesPrunesAndHeals(suite);
   finishesAnalysisAfterWorkerKilled(suite);
   cancelsQueuedPruningAndRunningAnalysis(suite);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { compareVersions, type StoredModel } from '@sift/inference';
 
 /** Provenance recorded in the pruned model's manifest. */
@@ -21,9 +21,10 @@ export interface PruningProvenance {
 }
 
 /**
- * Writes a pruned graph as a NEW version `<root>/<name>/<highest numeric version + 1>/` with model.onnx and
- * a model.json derived from the source's: same inputs, the outputs the pruned graph still has, the new
- * layer count, provenance. The folder is written under a dot-name (which the model store skips) and renamed
+ * Writes a pruned graph as a NEW version `<root>/<name>/<highest numeric version + 1>/` with model.onnx, a
+ * copy of the source's tokenizer file when it has one (`preprocessing.tokenizer`), and a model.json derived
+ * from the source's: same inputs and preprocessing, the outputs the pruned graph still has, the new layer
+ * count, provenance. The folder is written under a dot-name (which the model store skips) and renamed
  * into place, so a reader never sees half a model; the source folder is never touched.
  *
  * Idempotent per job: when a version whose provenance names this job id already exists (the worker died
@@ -46,8 +47,16 @@ export async function storeModelVersion(
   const tmp = join(nameDir, `.tmp-${provenance.jobId}-${randomBytes(3).toString('hex')}`);
   await mkdir(tmp);
   try {
-    const sha = createHash('sha256').update(bytes).digest('hex');
+    const sha256: Record<string, string> = { 'model.onnx': createHash('sha256').update(bytes).digest('hex') };
     await writeFile(join(tmp, 'model.onnx'), bytes);
+    const tokenizer = source.manifest.preprocessing?.tokenizer;
+    if (typeof tokenizer === 'string' && tokenizer !== '' && tokenizer !== 'model.onnx') {
+      // The source was loaded through this file (textCodecOf keeps it inside the model folder).
+      const text = await readFile(join(source.dir, tokenizer));
+      await mkdir(dirname(join(tmp, tokenizer)), { recursive: true });
+      await writeFile(join(tmp, tokenizer), text);
+      sha256[tokenizer] = createHash('sha256').update(text).digest('hex');
+    }
     for (;;) {
       const versions = (await readdir(nameDir, { withFileTypes: true }))
         .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
@@ -72,7 +81,7 @@ export async function storeModelVersion(
           : {}),
         provenance: { pruning: provenance, createdAt: new Date().toISOString(), sourceProvenance: s.provenance ?? {} },
         metrics,
-        sha256: { 'model.onnx': sha },
+        sha256,
       };
       await writeFile(join(tmp, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
       try {

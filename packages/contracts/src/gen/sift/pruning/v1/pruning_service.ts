@@ -261,7 +261,7 @@ export interface CalibrationSpec {
   batchSize: number;
   /**
    * Tokens per sequence; longer texts are cut, shorter ones padded (padding is masked out of the metrics);
-   * 0 means 512, or the model's context when that is shorter (256 for byte-gpt).
+   * 0 means 512, or the model's context when that is shorter (256 bytes for byte-gpt, 128 tokens for bpe-gpt).
    */
   sequenceLength: number;
   /**
@@ -4497,7 +4497,9 @@ export const PruningRunCompleted: MessageFns<PruningRunCompleted> = {
  * text, how much the residual stream changes across every block of consecutive layers; a pruning job cuts
  * the least useful block out of the graph, optionally bridges the cut with a training-free linear map, and
  * measures what it cost. Both are long jobs on a work queue: Submit returns a job id, WatchJob streams
- * progress, GetJob returns the result.
+ * progress, GetJob returns the result. A model reads UTF-8 bytes (token id = byte value) or ships a
+ * byte-level BPE tokenizer.json; its graph takes input_ids (and optionally attention_mask, position_ids)
+ * and outputs logits. FAILED_PRECONDITION names what a model lacks.
  */
 export type PruningServiceService = typeof PruningServiceService;
 export const PruningServiceService = {

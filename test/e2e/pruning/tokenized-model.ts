@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { commonV1, pruningV1 } from '@sift/contracts';
+import * as ort from 'onnxruntime-node';
+import { expect, it } from 'vitest';
+import { readHfTokenizer } from '../../../packages/featurizers/src/index.js';
+import { call, watch } from '../src/pruning-calls.js';
+import { calibration, evaluation, type PruningSuite } from '../src/pruning-suite.js';
+
+/**
+ * A decoder as most arrive: a byte-level BPE tokenizer.json, inputs input_ids + attention_mask, logits as
+ * its only output, layers known only by node names (bpe-gpt, exported like a Hugging Face GPT-2).
+ *
+ * Each export registers one test in the describe block that calls it, against that block's platform
+ * (pruning.test.ts calls them in order).
+ */
+
+/** Analysis, removal of the cheapest block and healing of bpe-gpt in one pruning job, and the stored result. */
+export function prunesTokenizedModel(suite: PruningSuite): void {
+  it('prunes a tokenizer-based decoder without hidden-state outputs and stores it with its tokenizer', async () => {
+    const { modelsDir, client } = suite;
+    const inline = (texts: string[]) => ({ source: { $case: 'inline' as const, value: { texts } } });
+    const { jobId } = await call<pruningV1.SubmitPruningRequest, pruningV1.SubmitPruningResponse>(
+      client,
+      'submitPruning',
+      pruningV1.SubmitPruningRequest.fromPartial({
+        spec: {
+          model: { name: 'bpe-gpt', version: '' },
+          blockSize: 1,
+          // No start layer: the job measures the angular distances on the calibration texts and picks l*.
+          calibration: { texts: inline(calibration), sequenceLength: 128 },
+          healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
+          evaluation: { texts: inline(evaluation), latencyRuns: 1 },
+        },
+      }),
+    );
+    const statuses = await watch(client, jobId);
+    expect(statuses.at(-1)?.state, statuses.at(-1)?.error).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
+    const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', { jobId });
+    const result = job?.result?.$case === 'pruningResult' ? job.result.value : undefined;
+    const before = result?.before?.bitsPerByte ?? Number.NaN;
+    const unhealed = result?.afterUnhealed?.bitsPerByte ?? Number.NaN;
+    const healed = result?.afterHealed?.bitsPerByte ?? Number.NaN;
+    console.log(
+      `bpe-gpt: layer ${result?.removedBlock?.startLayer} removed (distance ${result?.removedBlock?.distance?.toFixed(3)}): ` +
+        `${before.toFixed(3)} -> ${unhealed.toFixed(3)} bits/byte unhealed, ${healed.toFixed(3)} healed`,
+    );
+    // Bits per byte of README prose through a 4,096-token vocabulary: a trained model, well below 8.
+    expect(before).toBeGreaterThan(0.5);
+    expect(before).toBeLessThan(4);
+    expect(unhealed).toBeGreaterThan(before);
+    expect(healed).toBeLessThan(unhealed);
+    expect(result?.before?.layerCount).toBe(6);
+    expect(result?.afterHealed?.layerCount).toBe(5);
+    expect(result?.removedBlock?.startLayer).toBeLessThan(5); // never the final layer
+    expect(result?.prunedModel?.name).toBe('bpe-gpt-pruned');
+
+    // The stored version is usable on its own: its tokenizer travels with it, and the graph runs.
+    const dir = join(modelsDir, 'bpe-gpt-pruned', result?.prunedModel?.version ?? '');
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    expect(manifest.preprocessing.tokenizer).toBe('tokenizer.json');
+    expect(Object.keys(manifest.sha256).sort()).toEqual(['model.onnx', 'tokenizer.json']);
+    expect(manifest.languageModel.layers).toBe(5);
+    const tokenizer = await readHfTokenizer(dir, 'tokenizer.json');
+    const ids = BigInt64Array.from(tokenizer.tokenize('Hello, world'), (id) => BigInt(id));
+    const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
+    try {
+      expect([...session.inputNames].sort()).toEqual(['attention_mask', 'input_ids']);
+      const dims = [1, ids.length];
+      const out = await session.run({
+        input_ids: new ort.Tensor('int64', ids, dims),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), dims),
+      });
+      expect(out.logits?.dims).toEqual([1, ids.length, 4096]);
+    } finally {
+      await session.release();
+    }
+  });
+}
