@@ -1,7 +1,7 @@
 /**
  * Costs of the layer-pruning service on byte-gpt (models/byte-gpt/1), with the service's own pipeline
  * pieces (services/pruning/src): calibration text is README prose of the installed npm packages
- * (readme-corpus.ts, as validate-byte-gpt.ts uses).
+ * (readme-corpus.ts, as validate-pruning.ts uses).
  *
  * 1. Analysis time per calibration size: capturing the residual stream x^0..x^L (model forward with every
  *    hidden state as output), then the distance matrix over all removable blocks (l, n), both the angular
@@ -64,8 +64,8 @@ const fmt = (v: number, digits = 3) => v.toFixed(digits);
 const pad = (s: string | number, w: number) => String(s).padStart(w);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
-/** input_ids [rows, seq] from consecutive byte windows (every window is `seq` bytes long). */
-function inputIds(windows: readonly Uint8Array[]): ort.Tensor {
+/** input_ids [rows, seq] from consecutive byte windows (every window is `seq` tokens = bytes long). */
+function inputIds(windows: readonly Int32Array[]): ort.Tensor {
   const ids = new BigInt64Array(windows.length * seq);
   windows.forEach((w, i) => {
     for (let t = 0; t < seq; t++) ids[i * seq + t] = BigInt(w[t]!);
@@ -74,7 +74,7 @@ function inputIds(windows: readonly Uint8Array[]): ort.Tensor {
 }
 
 /** Plain forward pass over all windows in batches, logits only. */
-async function plainForward(session: GraphSession, windows: readonly Uint8Array[]): Promise<void> {
+async function plainForward(session: GraphSession, windows: readonly Int32Array[]): Promise<void> {
   for (let b = 0; b < windows.length; b += batch) {
     await runOutputs(session, { input_ids: inputIds(windows.slice(b, b + batch)) }, ['logits']);
   }
@@ -95,7 +95,7 @@ const corpus = readmeCalibrationAndEvaluation({
   nodeModules: join(repoRoot, 'node_modules'),
   context: seq,
   calibrationWindows: Math.ceil(maxTokens / seq),
-  evaluationWindows: 0,
+  evaluationBytes: 0,
 });
 const load0 = loadavg()[0]!;
 console.log(
@@ -119,13 +119,12 @@ console.log(
 );
 for (const tokens of tokenCounts) {
   const windows = corpus.calibration.slice(0, Math.ceil(tokens / seq));
-  const tokenWindows = windows.map((w) => Int32Array.from(w)); // byte-gpt: token id = byte value
   const ms = { plain: Infinity, capture: Infinity, angular: Infinity, influence: Infinity };
   let captured!: CapturedStreams;
   for (let r = 0; r < repeats; r++) {
     ms.plain = Math.min(ms.plain, await elapsedMs(() => plainForward(session, windows)));
     const capture = async () => {
-      captured = await captureResidualStream(session, tensors, tokenWindows, byteCodec.padId, batch, () => {});
+      captured = await captureResidualStream(session, tensors, windows, byteCodec.padId, batch, () => {});
     };
     ms.capture = Math.min(ms.capture, await elapsedMs(capture));
     const { dim, texts } = captured;

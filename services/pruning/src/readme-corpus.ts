@@ -1,13 +1,14 @@
 /**
  * English prose from the README files of the installed npm packages (code, tables, headings, HTML, links
  * and badges stripped): a text source that is on every machine with the repository installed, for checks
- * and benchmarks of the pruning method on byte-level models. Packages are split by a hash of their name
+ * and benchmarks of the pruning method on language models. Packages are split by a hash of their name
  * into a calibration half and a held-out half, so no held-out package is seen during calibration.
  */
 
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { byteCodec, type TextCodec } from '@sift/inference';
 
 /** Prose paragraphs of a Markdown README: no code, tables, headings, HTML, links or badges. */
 export function proseParagraphs(markdown: string): string[] {
@@ -62,27 +63,30 @@ export function readmeFiles(nodeModules: string): { pkg: string; path: string }[
 export interface ReadmeCorpusOptions {
   /** The `node_modules` folder to read. */
   readonly nodeModules: string;
-  /** Bytes per calibration window (= tokens of a byte-level model). */
+  /** Tokens per calibration window, as `codec` reads the text. */
   readonly context: number;
   readonly calibrationWindows: number;
-  /** Held-out text of `evaluationWindows × context` bytes. */
-  readonly evaluationWindows: number;
+  /** Bytes of held-out text (whatever the model: its figures then cover the same text). */
+  readonly evaluationBytes: number;
+  /** How the model reads text; UTF-8 bytes when absent. */
+  readonly codec?: TextCodec;
 }
 
-/** Calibration windows and held-out text, with the number of packages that fed each. */
+/** Calibration windows (token ids) and held-out text, with the number of packages that fed each. */
 export interface ReadmeCorpus {
-  readonly calibration: Uint8Array[];
+  readonly calibration: Int32Array[];
   readonly evaluation: string;
   readonly packages: [calibration: number, evaluation: number];
 }
 
 /**
- * Calibration windows of `context` bytes (consecutive slices of the calibration half's paragraphs, joined
- * by blank lines), and held-out evaluation text of `evaluationWindows × context` bytes from the other
- * packages. Throws when the installed READMEs hold too little prose.
+ * Calibration windows of `context` tokens (consecutive slices of the calibration half's paragraphs, joined
+ * by blank lines, as the codec reads them), and held-out evaluation text of `evaluationBytes` bytes from
+ * the other packages. Throws when the installed READMEs hold too little prose.
  */
 export function readmeCalibrationAndEvaluation(opts: ReadmeCorpusOptions): ReadmeCorpus {
-  const { context, calibrationWindows, evaluationWindows } = opts;
+  const { context, calibrationWindows, evaluationBytes: budget } = opts;
+  const codec = opts.codec ?? byteCodec;
   const streams = { calibration: [] as string[], evaluation: [] as string[] };
   const counts = [0, 0];
   for (const { pkg, path } of readmeFiles(opts.nodeModules)) {
@@ -92,21 +96,20 @@ export function readmeCalibrationAndEvaluation(opts: ReadmeCorpusOptions): Readm
     (toEval ? streams.evaluation : streams.calibration).push(...paras);
     counts[toEval ? 1 : 0]!++;
   }
-  const calibrationBytes = Buffer.from(streams.calibration.join('\n\n'), 'utf8');
-  const calibration: Uint8Array[] = [];
-  for (let s = 0; s + context <= calibrationBytes.length && calibration.length < calibrationWindows; s += context) {
-    calibration.push(calibrationBytes.subarray(s, s + context));
+  const calibrationIds = codec.encode(streams.calibration.join('\n\n')).ids;
+  const calibration: Int32Array[] = [];
+  for (let s = 0; s + context <= calibrationIds.length && calibration.length < calibrationWindows; s += context) {
+    calibration.push(calibrationIds.subarray(s, s + context));
   }
   const evaluationBytes = Buffer.from(streams.evaluation.join('\n\n'), 'utf8');
-  if (calibration.length < calibrationWindows || evaluationBytes.length < evaluationWindows * context) {
+  if (calibration.length < calibrationWindows || evaluationBytes.length < budget) {
     throw new Error(
-      `not enough README prose in ${opts.nodeModules} for ${calibrationWindows} calibration and ` +
-        `${evaluationWindows} evaluation windows of ${context} bytes (have ${calibrationBytes.length} and ` +
-        `${evaluationBytes.length} bytes)`,
+      `not enough README prose in ${opts.nodeModules} for ${calibrationWindows} calibration windows of ${context} ` +
+        `tokens and ${budget} evaluation bytes (have ${calibrationIds.length} tokens and ${evaluationBytes.length} bytes)`,
     );
   }
   // Cut at a character boundary at or before the byte budget, so the text stays valid UTF-8.
-  let end = evaluationWindows * context;
+  let end = budget;
   while (end > 0 && (evaluationBytes[end]! & 0xc0) === 0x80) end--;
   const evaluation = evaluationBytes.subarray(0, end).toString('utf8');
   return { calibration, evaluation, packages: [counts[0]!, counts[1]!] };

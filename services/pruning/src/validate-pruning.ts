@@ -1,28 +1,31 @@
 /**
- * Checks the pruning method end to end on the project's byte-level LM (models/byte-gpt): does the block the
- * angular distance picks actually cost the least, and how much does the least-squares bridge win back?
+ * Checks the pruning method end to end on one of the project's decoders (models/byte-gpt, which reads
+ * bytes and outputs its hidden states, or models/bpe-gpt, a byte-level BPE model whose layers are found by
+ * graph analysis): does the block the angular distance picks actually cost the least, and how much does
+ * the least-squares bridge win back?
  *
- *   npx tsx services/pruning/src/validate-byte-gpt.ts [--model models/byte-gpt/1] [--threads 2]
+ *   npx tsx services/pruning/src/validate-pruning.ts [--model models/byte-gpt/1] [--threads 2]
  *
  * Text: English prose from the README files of the installed npm packages (code, tables, headings and
  * links stripped), split by package into calibration and held-out evaluation halves, so no evaluation
  * package is seen during calibration. (The byte-gpt recipe keeps its held-out split outside the model
  * folder, so it is not used here.)
  *
- * Steps: capture the residual stream x^0..x^L on the calibration windows; angular distance on final tokens
- * (the model is causal, so position t of a window is the final token of the prefix ending at t: positions
- * 63, 127, 191 and 255 of each window give four samples of different lengths); then for every block with
- * n = 1..L/2 that keeps the final layer, cut it out, measure held-out bits per byte, fit the bridge
- * x^l T ≈ x^(l+n) on calibration tokens, insert it and measure again. Prints a table and the rank
- * correlation between distance and loss increase. About 95 s on 2 cores.
+ * Steps: capture the residual stream x^0..x^L on 16,384 calibration tokens in windows of the model's
+ * context; angular distance on final tokens (the model is causal, so position t of a window is the final
+ * token of the prefix ending at t: the ends of each window's four quarters give four samples of different
+ * lengths); then for every block with n = 1..L/2 that keeps the final layer, cut it out, measure held-out
+ * bits per byte (the same 8,192 bytes of text for every model), fit the bridge x^l T ≈ x^(l+n) on 8,192
+ * calibration tokens, insert it and measure again. Prints a table and the rank correlation between
+ * distance and loss increase. About 60-95 s on 2 cores.
  */
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { scoreText } from '@sift/inference';
+import { contextLengthOf, decoderFeeds, ModelStore, scoreText, textCodecOf } from '@sift/inference';
 import { spearman } from '@sift/numeric';
 import * as ort from 'onnxruntime-node';
 import {
@@ -47,11 +50,17 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '2' },
   },
 });
-const context = 256;
-const calibrationWindows = 64;
-const evaluationWindows = 32;
-const samplePositions = [63, 127, 191, 255];
-const fitWindows = 32; // 8192 tokens for each least-squares fit
+const modelDir = resolve(args.model);
+const stored = await new ModelStore(dirname(dirname(modelDir))).resolve(
+  basename(dirname(modelDir)),
+  basename(modelDir),
+);
+const codec = await textCodecOf(stored);
+const context = contextLengthOf(stored);
+const calibrationWindows = Math.ceil(16384 / context);
+const evaluationBytes = 8192;
+const samplePositions = [1, 2, 3, 4].map((q) => (q * context) / 4 - 1);
+const fitWindows = Math.ceil(8192 / context); // 8192 tokens for each least-squares fit
 const ridgeAlpha = 1e-3; // relative to the mean diagonal of MᵀM, the contract's default
 const batch = 16;
 
@@ -73,26 +82,22 @@ async function openSession(model: OnnxModel | Uint8Array): Promise<ort.Inference
 async function bitsPerByte(model: OnnxModel | Uint8Array, text: string): Promise<number> {
   const session = await openSession(model);
   try {
-    return (await scoreText(session, [text], { contextLength: context, batchSize: batch })).bitsPerByte;
+    return (await scoreText(session, [text], { contextLength: context, codec, batchSize: batch })).bitsPerByte;
   } finally {
     await session.release();
   }
 }
 
 /** The residual stream at every boundary for every token of the calibration windows: [L+1][rows × d]. */
-async function captureStreams(model: OnnxModel, names: readonly string[], windows: readonly Uint8Array[]) {
+async function captureStreams(model: OnnxModel, names: readonly string[], windows: readonly Int32Array[]) {
   const session = await openSession(exposeOutputs(model, names));
   const states: Float32Array[] = [];
   let dim = 0;
   try {
     for (let b0 = 0; b0 < windows.length; b0 += batch) {
       const group = windows.slice(b0, b0 + batch);
-      const ids = new BigInt64Array(group.length * context);
-      group.forEach((w, i) => {
-        for (let t = 0; t < context; t++) ids[i * context + t] = BigInt(w[t]!);
-      });
       // All outputs, picked by name: onnxruntime-node 1.23.2 keys a requested subset by the wrong names.
-      const out = await session.run({ input_ids: new ort.Tensor('int64', ids, [group.length, context]) });
+      const out = await session.run(decoderFeeds(session.inputNames, group, codec.padId));
       names.forEach((name, k) => {
         const t = out[name]!;
         dim = Number(t.dims.at(-1));
@@ -132,7 +137,7 @@ function selectRows(
 async function main(): Promise<void> {
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
-  const sourceBytes = readFileSync(join(args.model, 'model.onnx'));
+  const sourceBytes = readFileSync(join(modelDir, 'model.onnx'));
   const model = decodeOnnxModel(sourceBytes);
   const boundaries = findLayerBoundaries(model);
   const layers = boundaries.layerCount;
@@ -140,15 +145,17 @@ async function main(): Promise<void> {
     nodeModules: join(repoRoot, 'node_modules'),
     context,
     calibrationWindows,
-    evaluationWindows,
+    evaluationBytes,
+    codec,
   });
   const evaluation = text.evaluation;
   console.log(
-    `model ${args.model}: ${layers} layers; boundaries ${boundaries.tensors[0]} .. ${boundaries.tensors[layers]}`,
+    `model ${modelDir}: ${layers} layers, reads ${codec.kind === 'bytes' ? 'UTF-8 bytes' : `a ${codec.vocabSize}-token tokenizer.json`}; ` +
+      `boundaries ${boundaries.tensors[0]} .. ${boundaries.tensors[layers]}`,
   );
   console.log(
-    `text: README prose of ${text.packages[0]} packages for calibration (${calibrationWindows} × ${context} bytes), ` +
-      `${text.packages[1]} others held out (${evaluationWindows} × ${context} bytes)`,
+    `text: README prose of ${text.packages[0]} packages for calibration (${calibrationWindows} × ${context} tokens), ` +
+      `${text.packages[1]} others held out (${evaluationBytes} bytes)`,
   );
 
   const base = await bitsPerByte(sourceBytes, evaluation);
@@ -279,7 +286,7 @@ async function main(): Promise<void> {
     `source model bytes unchanged: ${
       createHash('sha256').update(sourceBytes).digest('hex') ===
       createHash('sha256')
-        .update(readFileSync(join(args.model, 'model.onnx')))
+        .update(readFileSync(join(modelDir, 'model.onnx')))
         .digest('hex')
     }`,
   );

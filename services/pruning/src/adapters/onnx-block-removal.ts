@@ -200,7 +200,12 @@ export function removeBlock(
   applyRenames(graph, renamed);
   for (const node of graph.node ?? []) {
     const l = membership.layerOf(node);
-    if (l !== undefined && l >= start + n) node.name = membership.relabel(node, l - n);
+    if (l === undefined || l < start) continue;
+    if (l >= start + n) node.name = membership.relabel(node, l - n);
+    // A removed layer's node that stays (a mask or constant the kept layers share) leaves the numbering:
+    // under its old name it would count as a node of the layer that now has that number, and clash with
+    // that layer's own node of the same name (ONNX Runtime refuses a graph with two).
+    else node.name = membership.detach(node);
   }
   recordRemoval(copy, { startLayer: start, blockSize: n, layerCountBefore: layerCount });
 

@@ -183,6 +183,16 @@ export class LayerMembership {
     return `${label.slice(0, span[0])}${layer}${label.slice(span[1])}`;
   }
 
+  /**
+   * The label moved out of every layer (`/h.3/` -> `/h.removed-3/`, which the pattern no longer matches),
+   * for a node of a removed layer that stays in the graph.
+   */
+  detach(node: OnnxNode): string {
+    const label = this.label(node);
+    const span = this.withIndices.exec(label)?.indices?.[1];
+    return span ? `${label.slice(0, span[0])}removed-${label.slice(span[0], span[1])}${label.slice(span[1])}` : label;
+  }
+
   /** The label with the layer number masked, so that the same operator of two layers compares equal. */
   role(node: OnnxNode): string {
     const label = this.label(node);
