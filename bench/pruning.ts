@@ -1,5 +1,6 @@
 /**
- * Costs of the layer-pruning service on byte-gpt (models/byte-gpt/1), with the service's own pipeline
+ * Costs of the layer-pruning service on byte-gpt (models/byte-gpt/1, or --model bpe-gpt: a tokenizer model
+ * whose layers are found by graph analysis), with the service's own pipeline
  * pieces (services/pruning/src): calibration text is README prose of the installed npm packages
  * (readme-corpus.ts, as validate-pruning.ts uses).
  *
@@ -12,16 +13,21 @@
  *    forward latency p50/p99 at batch 1 and 8 of one sequence length, runs interleaved across the models
  *    (in rotating order) so that load on the machine hits them alike. (L − n)/L is the naive expectation.
  *
- *   npx tsx bench/pruning.ts [--tokens 16384,65536] [--sequence-length 256] [--batch 8] [--blocks 1,2,4]
+ *   npx tsx bench/pruning.ts [--tokens 16384,65536] [--sequence-length min(256, context)] [--batch 8] [--blocks 1,2,4]
  *                            [--repeats 3] [--runs 100] [--warmup 3] [--threads 2] [--model byte-gpt] [--version 1]
  */
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { byteCodec, type GraphSession, ModelStore, runOutputs } from '@sift/inference';
+import { decoderFeeds, type GraphSession, ModelStore, runOutputs } from '@sift/inference';
 import * as ort from 'onnxruntime-node';
-import { decodeOnnxModel, encodeOnnxModel, removeBlock } from '../services/pruning/src/adapters/onnx-graph.js';
+import {
+  decodeOnnxModel,
+  encodeOnnxModel,
+  exposeOutputs,
+  removeBlock,
+} from '../services/pruning/src/adapters/onnx-graph.js';
 import {
   angularDistanceMatrix,
   type BlockDistances,
@@ -38,7 +44,7 @@ const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
   options: {
     tokens: { type: 'string', default: '16384,65536' },
-    'sequence-length': { type: 'string', default: '256' },
+    'sequence-length': { type: 'string', default: '' },
     batch: { type: 'string', default: '8' },
     blocks: { type: 'string', default: '1,2,4' },
     runs: { type: 'string', default: '100' },
@@ -50,7 +56,6 @@ const { values: args } = parseArgs({
   },
 });
 const list = (s: string) => s.split(',').map(Number);
-const seq = Number(args['sequence-length']);
 const batch = Number(args.batch);
 const runs = Number(args.runs);
 const warmup = Number(args.warmup);
@@ -64,19 +69,10 @@ const fmt = (v: number, digits = 3) => v.toFixed(digits);
 const pad = (s: string | number, w: number) => String(s).padStart(w);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
-/** input_ids [rows, seq] from consecutive byte windows (every window is `seq` tokens = bytes long). */
-function inputIds(windows: readonly Int32Array[]): ort.Tensor {
-  const ids = new BigInt64Array(windows.length * seq);
-  windows.forEach((w, i) => {
-    for (let t = 0; t < seq; t++) ids[i * seq + t] = BigInt(w[t]!);
-  });
-  return new ort.Tensor('int64', ids, [windows.length, seq]);
-}
-
 /** Plain forward pass over all windows in batches, logits only. */
 async function plainForward(session: GraphSession, windows: readonly Int32Array[]): Promise<void> {
   for (let b = 0; b < windows.length; b += batch) {
-    await runOutputs(session, { input_ids: inputIds(windows.slice(b, b + batch)) }, ['logits']);
+    await runOutputs(session, decoderFeeds(session.inputNames, windows.slice(b, b + batch), padId), ['logits']);
   }
 }
 
@@ -90,12 +86,16 @@ async function elapsedMs(work: () => unknown): Promise<number> {
 const store = new ModelStore(join(repoRoot, 'models'));
 const decoder = await loadDecoder(await store.resolve(args.model, args.version));
 const L = decoder.layerCount;
+// Tokens per window: 256, or the model's context when shorter (bpe-gpt: 128).
+const seq = Number(args['sequence-length']) || Math.min(256, decoder.contextLength);
+const padId = decoder.codec.padId;
 const maxTokens = Math.max(...tokenCounts);
 const corpus = readmeCalibrationAndEvaluation({
   nodeModules: join(repoRoot, 'node_modules'),
   context: seq,
   calibrationWindows: Math.ceil(maxTokens / seq),
   evaluationBytes: 0,
+  codec: decoder.codec,
 });
 const load0 = loadavg()[0]!;
 console.log(
@@ -105,9 +105,14 @@ console.log(
 
 // ---------------------------------------------------------------- 1. analysis time
 
-const { tensors, source } = residualStreamTensors(decoder, '');
+const { tensors, source, exposed } = residualStreamTensors(decoder, '');
 const session = await ort.InferenceSession.create(decoder.bytes, sessionOptions(threads));
+// A model that does not output its residual stream is captured from a copy that does, as the service does.
+const captureSession = exposed
+  ? await ort.InferenceSession.create(encodeOnnxModel(exposeOutputs(decoder.graph, tensors)), sessionOptions(threads))
+  : session;
 await plainForward(session, corpus.calibration.slice(0, batch)); // warm-up
+await plainForward(captureSession, corpus.calibration.slice(0, batch));
 const blockOptions = { maxBlockSize: L - 1, finalLayer: 'mask' as const }; // the service's defaults
 let picked: BlockDistances | undefined; // from the last calibration size, which picks the blocks of section 2
 let pickedTokens = 0;
@@ -124,7 +129,7 @@ for (const tokens of tokenCounts) {
   for (let r = 0; r < repeats; r++) {
     ms.plain = Math.min(ms.plain, await elapsedMs(() => plainForward(session, windows)));
     const capture = async () => {
-      captured = await captureResidualStream(session, tensors, windows, byteCodec.padId, batch, () => {});
+      captured = await captureResidualStream(captureSession, tensors, windows, padId, batch, () => {});
     };
     ms.capture = Math.min(ms.capture, await elapsedMs(capture));
     const { dim, texts } = captured;
@@ -157,6 +162,7 @@ for (const tokens of tokenCounts) {
   );
 }
 await session.release();
+if (captureSession !== session) await captureSession.release();
 
 // ---------------------------------------------------------------- 2. pruned vs original
 
@@ -183,7 +189,7 @@ for (const n of blockSizes) {
   await addVariant(n === 1 ? `n=1 drop ${l}` : `n=${n} drop ${l}..${l + n - 1}`, n, encodeOnnxModel(pruned.model));
 }
 for (const rows of batchSizes) {
-  const feeds = { input_ids: inputIds(Array.from({ length: rows }, (_, i) => corpus.calibration[i]!)) };
+  const feeds = decoderFeeds(variants[0]!.session.inputNames, corpus.calibration.slice(0, rows), padId);
   for (const v of variants) for (let r = 0; r < warmup; r++) await runOutputs(v.session, feeds, ['logits']);
   for (let r = 0; r < runs; r++) {
     // Round r starts at a different model, so no model always runs first (or after the same one).
