@@ -82,6 +82,22 @@ describe('what the pruning service accepts', () => {
         if (last) last.dimValue = 259;
       }),
     ).rejects.toThrow(/logits are 259 wide/);
+    // Weights in a side file, as exporters write models over 2 GiB: refused before any job, saying what to do.
+    await expect(
+      variant('external-weights', (m) => {
+        const weight = m.graph?.initializer?.[3];
+        if (weight) {
+          weight.rawData = new Uint8Array(0);
+          weight.dataLocation = 1;
+          weight.externalData = [{ key: 'location', value: 'model.onnx.data' }];
+        }
+      }),
+    ).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      message: expect.stringMatching(
+        /initializer \S+ is stored in external data \(model\.onnx\.data\); .*save_as_external_data=False/,
+      ),
+    });
     await expect(variant('intact', () => {})).resolves.toMatchObject({ layerCount: 8 });
   });
 

@@ -110,6 +110,26 @@ export function layerNodePatternOf(stored: StoredModel): RegExp {
   }
 }
 
+/**
+ * The service reads, rewrites and runs a model as one in-memory graph: weights kept in external data files
+ * (how exporters store models over 2 GiB) would be lost on the rewrite, so such a model is refused up front
+ * with what to do, not failed deep in a job.
+ */
+function checkSingleFile(graph: OnnxModel, stored: StoredModel): void {
+  const external = (graph.graph?.initializer ?? []).filter(
+    (t) => t.dataLocation === externalDataLocation || (t.externalData ?? []).length > 0,
+  );
+  if (external.length === 0) return;
+  const file = external[0]?.externalData?.find((e) => e.key === 'location')?.value;
+  throw new SiftError(
+    'failed_precondition',
+    `model ${stored.name}/${stored.version}: initializer ${external[0]?.name}${external.length > 1 ? ` and ${external.length - 1} more are` : ' is'} stored in external data${file ? ` (${file})` : ''}; the pruning service reads single-file ONNX graphs (under 2 GiB): re-export with every tensor inside model.onnx (onnx.save_model(model, path, save_as_external_data=False))`,
+  );
+}
+
+/** TensorProto.DataLocation.EXTERNAL. */
+const externalDataLocation = 1;
+
 /** Loads the graph and finds its layers; failed_precondition when the file or its layers cannot be read. */
 export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
   const file = join(stored.dir, graphFile(stored.manifest));
@@ -136,6 +156,7 @@ export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
       },
     );
   }
+  checkSingleFile(graph, stored);
   const codec = await textCodecOf(stored);
   checkDecoderInterface(graph, stored, codec);
   const pattern = layerNodePatternOf(stored);
