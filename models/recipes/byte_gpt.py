@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -241,44 +240,15 @@ def train(args) -> None:
         lr=TRAIN["peakLr"], betas=TRAIN["betas"],
         **({"fused": True} if dev.type == "cuda" else {}),
     )
-    step_fn = model
-    if dev.type == "cuda" and args.compile and hasattr(torch, "compile"):
-        step_fn = torch.compile(model)
-        log("using torch.compile")
 
-    budget = common.StepBudget(args.minutes, args.steps)
-    t0 = time.time()
-    step, ema = 0, None
-    while True:
-        lr = TRAIN["peakLr"] * common.warmup_cosine(step, budget.horizon, TRAIN["warmupSteps"], TRAIN["minLrFraction"])
-        for g in opt.param_groups:
-            g["lr"] = lr
+    def next_batch():
         starts = torch.randint(0, len(stream) - ctx - 1, (bs,), device=dev, generator=gen)
         chunk = data[starts[:, None] + offsets].long()
-        x, y = chunk[:, :-1], chunk[:, 1:]
-        opt.zero_grad(set_to_none=True)
-        try:
-            loss = forward_backward(step_fn, x, y, dev)
-        except Exception as e:  # a torch.compile problem shows on the first step: go on without it
-            if step_fn is model or step > 0:
-                raise
-            log(f"torch.compile failed ({type(e).__name__}: {e}); continuing eagerly")
-            step_fn = model
-            opt.zero_grad(set_to_none=True)
-            loss = forward_backward(step_fn, x, y, dev)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), TRAIN["gradClip"])
-        opt.step()
-        li = loss.item() / math.log(2) if step % 50 == 0 or budget.done(step) else None
-        if li is not None:
-            ema = li if ema is None else 0.9 * ema + 0.1 * li
-            if step % 500 == 0:
-                log(f"step {step}/{budget.total or '?'} lr {lr:.2e} train bits/byte {li:.3f} (ema {ema:.3f})")
-        budget.tick(step)
-        if budget.done(step):
-            break
-        step += 1
-    seconds = time.time() - t0
-    steps = step + 1
+        return chunk[:, :-1], chunk[:, 1:]
+
+    budget = common.StepBudget(args.minutes, args.steps)
+    steps, seconds, ema = common.run_training(model, opt, next_batch, forward_backward, dev, budget, TRAIN,
+                                              args.compile, "byte")
     ev = evaluate(model, text, dev) if not args.skip_eval else {"all": None, "bySource": {}}
     log(f"held-out bits/byte {ev['all']} {ev['bySource']}")
     record = common.training_record(

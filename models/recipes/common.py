@@ -124,6 +124,48 @@ class StepBudget:
         return bool(self.total) and step + 1 >= self.total
 
 
+def run_training(model, opt, next_batch, forward_backward, dev: torch.device, budget: StepBudget, train: dict,
+                 compile_model: bool, unit: str) -> tuple[int, float, float | None]:
+    """The training loop the language-model recipes share: warmup + cosine LR per step, one batch from
+    `next_batch()`, `forward_backward(fn, x, y, dev)` (returns the loss in nats), gradient clipping, AdamW
+    step. On CUDA the model runs through torch.compile, with an eager fallback when the first step fails.
+    Logs the train loss in bits per `unit` every 500 steps; returns (steps, seconds, EMA of that loss).
+    """
+    step_fn = model
+    if dev.type == "cuda" and compile_model and hasattr(torch, "compile"):
+        step_fn = torch.compile(model)
+        log("using torch.compile")
+    t0 = time.time()
+    step, ema = 0, None
+    while True:
+        lr = train["peakLr"] * warmup_cosine(step, budget.horizon, train["warmupSteps"], train["minLrFraction"])
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = next_batch()
+        opt.zero_grad(set_to_none=True)
+        try:
+            loss = forward_backward(step_fn, x, y, dev)
+        except Exception as e:  # a torch.compile problem shows on the first step: go on without it
+            if step_fn is model or step > 0:
+                raise
+            log(f"torch.compile failed ({type(e).__name__}: {e}); continuing eagerly")
+            step_fn = model
+            opt.zero_grad(set_to_none=True)
+            loss = forward_backward(step_fn, x, y, dev)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), train["gradClip"])
+        opt.step()
+        if step % 50 == 0 or budget.done(step):
+            li = loss.item() / math.log(2)
+            ema = li if ema is None else 0.9 * ema + 0.1 * li
+            if step % 500 == 0:
+                log(f"step {step}/{budget.total or '?'} lr {lr:.2e} train bits/{unit} {li:.3f} (ema {ema:.3f})")
+        budget.tick(step)
+        if budget.done(step):
+            break
+        step += 1
+    return step + 1, time.time() - t0, ema
+
+
 # ---------------------------------------------------------------- weights as .npz
 
 
