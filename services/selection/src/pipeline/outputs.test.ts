@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectionV1 } from '@sift/contracts';
+import { readRecords } from '@sift/datasets';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDataset, writeOutputs } from './outputs.js';
 import { drop, initialState, loadSnapshot, saveSnapshot } from './state.js';
@@ -135,6 +136,54 @@ describe('invalid records skipped at load', () => {
     });
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain(
       `- \`4\`: text field "text" is not a string (got number) at ${path}:5`,
+    );
+  });
+
+  it('writes a Parquet output whole: the dropped invalid records, whose text no column type fits, to invalid.jsonl', async () => {
+    const dataset = skipping();
+    const loaded = await loadDataset(dataset, () => {}, 1e6);
+    const state = initialState(loaded.ids, loaded.texts, loaded.invalid);
+    drop(state, 3, { stage: 'exact', reason: 'exact-duplicate', duplicateOf: 0 });
+    const out = join(dir, 'out-parquet');
+    const report = await writeOutputs(
+      'job-invalid-parquet',
+      dataset,
+      selectionV1.OutputSpec.fromPartial({
+        path: out,
+        writeDropped: true,
+        format: selectionV1.DatasetFormat.DATASET_FORMAT_PARQUET,
+      }),
+      [],
+      state,
+      [],
+      () => {},
+    );
+    const read = async (p: string) => {
+      const rows: Record<string, unknown>[] = [];
+      for await (const r of readRecords({ paths: [p], format: 'auto', textField: 'text', formatField: '' })) {
+        rows.push(r.raw);
+      }
+      return rows;
+    };
+    expect((await read(join(out, 'kept.parquet'))).map((r) => r.id)).toEqual(['a', 'f']);
+    const dropped = await read(join(out, 'dropped.parquet'));
+    expect(dropped.map((r) => [r.id, r.text])).toEqual([['d', 'alpha']]);
+    // Every record lands somewhere: the invalid ones as read (null, missing, a number), with their decision.
+    const invalid = readLines(join(out, 'invalid.jsonl')).map((l) => JSON.parse(l));
+    expect(invalid.map((r) => [r.id, r.text, r._sift.reason, r._sift.detail])).toEqual([
+      ['b', null, 'DECISION_REASON_INVALID_RECORD', `text field "text" is null at ${path}:2`],
+      [
+        'c',
+        undefined,
+        'DECISION_REASON_INVALID_RECORD',
+        `missing text field "text" (the record has fields id) at ${path}:3`,
+      ],
+      [undefined, 7, 'DECISION_REASON_INVALID_RECORD', `text field "text" is not a string (got number) at ${path}:5`],
+    ]);
+    expect(report.recordsInvalid).toBe(3);
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).outputs.invalid).toBe(join(out, 'invalid.jsonl'));
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain(
+      `- dropped invalid records, as read: ${join(out, 'invalid.jsonl')}`,
     );
   });
 

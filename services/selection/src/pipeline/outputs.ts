@@ -163,6 +163,10 @@ export async function writeOutputs(
   const keptWriter = await createRecordWriter({ path: keptPath, format: outFormat });
   const droppedWriter = droppedPath ? await createRecordWriter({ path: droppedPath, format: outFormat }) : undefined;
   const decisionsWriter = await createRecordWriter({ path: decisionsPath, format: 'jsonl' });
+  // Parquet fixes each column's type from the valid records, and an invalid record's text (or id) is often of
+  // another type or missing: dropped invalid records of a Parquet output go, as read, to invalid.jsonl.
+  const invalidPath = droppedPath && outFormat === 'parquet' ? join(output.path, 'invalid.jsonl') : undefined;
+  let invalidWriter: Awaited<ReturnType<typeof createRecordWriter>> | undefined;
   // Records are matched to the state by their position, which counts the invalid ones the load skipped: the
   // reader hands those to `skipped` (before it yields the next valid record), and they are written in turn.
   const skipped: { index: number; raw: Record<string, unknown> }[] = [];
@@ -177,10 +181,10 @@ export async function writeOutputs(
     // `.kept == false` would then match nothing.
     await decisionsWriter.write({ ...(selectionV1.RecordDecision.toJSON(decision) as object), kept: decision.kept });
     if (state.alive[index]) await keptWriter.write(raw, line);
-    else if (decision.reason !== selectionV1.DecisionReason.DECISION_REASON_INVALID_RECORD || outFormat !== 'parquet') {
-      // An invalid record's text may be of another type than the column the valid ones fixed in Parquet.
-      await droppedWriter?.write({ ...raw, _sift: selectionV1.RecordDecision.toJSON(decision) });
-    }
+    else if (invalidPath && decision.reason === selectionV1.DecisionReason.DECISION_REASON_INVALID_RECORD) {
+      invalidWriter ??= await createRecordWriter({ path: invalidPath, format: 'jsonl' });
+      await invalidWriter.write({ ...raw, _sift: selectionV1.RecordDecision.toJSON(decision) });
+    } else await droppedWriter?.write({ ...raw, _sift: selectionV1.RecordDecision.toJSON(decision) });
     written++;
     if (written % 1000 === 0) tick(written, state.ids.length);
   };
@@ -206,7 +210,7 @@ export async function writeOutputs(
     await write(r.index, r.raw, r.line);
   }
   await writeSkipped();
-  await Promise.all([keptWriter.close(), droppedWriter?.close(), decisionsWriter.close()]);
+  await Promise.all([keptWriter.close(), droppedWriter?.close(), decisionsWriter.close(), invalidWriter?.close()]);
 
   const invalid = invalidRecordsOf(state);
   const jsonPath = join(output.path, 'report.json');
@@ -219,7 +223,12 @@ export async function writeOutputs(
     ...(invalid.count > 0 ? { invalidRecords: invalid } : {}),
     stages,
     steps,
-    outputs: { kept: keptPath, decisions: decisionsPath, ...(droppedPath ? { dropped: droppedPath } : {}) },
+    outputs: {
+      kept: keptPath,
+      decisions: decisionsPath,
+      ...(droppedPath ? { dropped: droppedPath } : {}),
+      ...(invalidWriter && invalidPath ? { invalid: invalidPath } : {}),
+    },
   };
   await writeFile(jsonPath, `${JSON.stringify(data, null, 2)}\n`);
   await writeFile(mdPath, markdownReport(data));

@@ -41,7 +41,8 @@ export interface SelectionReportData {
   invalidRecords?: { count: number; first: { id: string; detail: string }[] };
   stages: StageSummary[];
   steps: ResolvedStep[];
-  outputs: { kept: string; decisions: string; dropped?: string };
+  /** `invalid`: the dropped invalid records of a Parquet output, as read (JSONL), when there were any. */
+  outputs: { kept: string; decisions: string; dropped?: string; invalid?: string };
 }
 
 /**
@@ -146,6 +147,7 @@ export function markdownReport(r: SelectionReportData): string {
   lines.push('', '## Parameters', '', '```json', JSON.stringify(r.steps, null, 2), '```', '');
   lines.push('## Outputs', '', `- kept records: ${r.outputs.kept}`, `- decisions: ${r.outputs.decisions}`);
   if (r.outputs.dropped) lines.push(`- dropped records: ${r.outputs.dropped}`);
+  if (r.outputs.invalid) lines.push(`- dropped invalid records, as read: ${r.outputs.invalid}`);
   return `${lines.join('\n')}\n`;
 }
 
