@@ -60,7 +60,16 @@ describe('checkOutputLocation', () => {
   it("overwrites only a folder that holds nothing but a job's outputs, claim, temporary files and indexes", async () => {
     const earlier = join(root, 'earlier-job');
     mkdirSync(earlier);
-    for (const f of ['kept.parquet', 'dropped.jsonl.gz', 'decisions.jsonl', 'report.json', 'report.md', '.sift-job']) {
+    const outputs = [
+      'kept.parquet',
+      'dropped.parquet',
+      'invalid.jsonl',
+      'dropped.jsonl.gz',
+      'decisions.jsonl',
+      'report.json',
+      'report.md',
+    ];
+    for (const f of [...outputs, '.sift-job']) {
       writeFileSync(join(earlier, f), 'x');
     }
     writeFileSync(join(earlier, '.kept.parquet.4242-0a1b2c3d.partial'), 'x');

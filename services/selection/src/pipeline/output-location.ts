@@ -6,8 +6,12 @@ import { echoed, SiftError } from '@sift/kit';
 import { isDedupIndexFile } from '../adapters/dedup-index-files.js';
 import type { ResolvedStep } from './steps.js';
 
-/** Names a job writes into its output folder (`kept.*` and `dropped.*` in the dataset's format). */
-const outputFilePattern = /^(kept|dropped)\.(jsonl|jsonl\.gz|parquet)$|^decisions\.jsonl$|^report\.(json|md)$/;
+/**
+ * Names a job writes into its output folder (`kept.*` and `dropped.*` in the dataset's format; `invalid.jsonl`
+ * beside a Parquet dropped file).
+ */
+const outputFilePattern =
+  /^(kept|dropped)\.(jsonl|jsonl\.gz|parquet)$|^(decisions|invalid)\.jsonl$|^report\.(json|md)$/;
 
 /** The hidden file an output is written to before it is renamed into place (left behind by a killed job). */
 const partialOutputPattern = /^\.(.+)\.\d+-[0-9a-f]{8}\.partial$/;
