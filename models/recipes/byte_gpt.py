@@ -224,28 +224,13 @@ def train(args) -> None:
     # natural proportions: one stream, windows drawn uniformly from it
     stream = np.concatenate([text[f"train_{s}"] for s in SOURCES])
     log(f"training bytes: {len(stream):,}")
-    data = torch.from_numpy(stream).to(dev)
     ctx, bs = CONFIG["contextLength"], args.batch or TRAIN["batch"]
-    offsets = torch.arange(ctx + 1, device=dev)
-    gen = torch.Generator(device=dev)
-    gen.manual_seed(SEED)
+    next_batch = common.window_sampler(stream, ctx, bs, dev, SEED)
 
     model = build_model().to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"parameters: {n_params:,}")
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "emb" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "emb" not in n)]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": TRAIN["weightDecay"]}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=TRAIN["peakLr"], betas=TRAIN["betas"],
-        **({"fused": True} if dev.type == "cuda" else {}),
-    )
-
-    def next_batch():
-        starts = torch.randint(0, len(stream) - ctx - 1, (bs,), device=dev, generator=gen)
-        chunk = data[starts[:, None] + offsets].long()
-        return chunk[:, :-1], chunk[:, 1:]
-
+    opt = common.language_model_optimizer(model, TRAIN, dev, lambda name: "emb" in name)
     budget = common.StepBudget(args.minutes, args.steps)
     steps, seconds, ema = common.run_training(model, opt, next_batch, forward_backward, dev, budget, TRAIN,
                                               args.compile, "byte")

@@ -124,6 +124,37 @@ class StepBudget:
         return bool(self.total) and step + 1 >= self.total
 
 
+def language_model_optimizer(model: torch.nn.Module, train: dict, dev: torch.device, is_embedding) -> torch.optim.Optimizer:
+    """AdamW with weight decay on the weight matrices except the embeddings (`is_embedding(name)`), none on
+    biases, norms and embeddings (GPT-2 practice); fused on CUDA."""
+    def decays(name: str, p: torch.Tensor) -> bool:
+        return p.dim() >= 2 and not is_embedding(name)
+
+    decay = [p for n, p in model.named_parameters() if decays(n, p)]
+    no_decay = [p for n, p in model.named_parameters() if not decays(n, p)]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": train["weightDecay"]}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=train["peakLr"], betas=train["betas"],
+        **({"fused": True} if dev.type == "cuda" else {}),
+    )
+
+
+def window_sampler(stream: np.ndarray, ctx: int, batch: int, dev: torch.device, seed: int):
+    """Batches of `batch` windows of ctx + 1 tokens drawn uniformly from one token stream (on `dev`),
+    returned as (inputs, next-token targets)."""
+    data = torch.from_numpy(stream).to(dev)
+    offsets = torch.arange(ctx + 1, device=dev)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+
+    def next_batch():
+        starts = torch.randint(0, len(stream) - ctx - 1, (batch,), device=dev, generator=gen)
+        chunk = data[starts[:, None] + offsets].long()
+        return chunk[:, :-1], chunk[:, 1:]
+
+    return next_batch
+
+
 def run_training(model, opt, next_batch, forward_backward, dev: torch.device, budget: StepBudget, train: dict,
                  compile_model: bool, unit: str) -> tuple[int, float, float | None]:
     """The training loop the language-model recipes share: warmup + cosine LR per step, one batch from
