@@ -165,7 +165,11 @@ export async function scoreText(
   let bytes = 0;
   let done = 0;
   const byLength = new Map<number, Window[]>();
-  for (const w of windows) byLength.set(w.ids.length, [...(byLength.get(w.ids.length) ?? []), w]);
+  for (const w of windows) {
+    const group = byLength.get(w.ids.length);
+    if (group) group.push(w);
+    else byLength.set(w.ids.length, [w]);
+  }
   const batchSize = opts.batchSize ?? 16;
   for (const [len, group] of byLength) {
     for (let b0 = 0; b0 < group.length; b0 += batchSize) {
