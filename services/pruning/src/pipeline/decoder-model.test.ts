@@ -82,6 +82,12 @@ describe('what the pruning service accepts', () => {
         if (last) last.dimValue = 259;
       }),
     ).rejects.toThrow(/logits are 259 wide/);
+    await expect(
+      variant('int32-ids', (m) => {
+        const type = m.graph?.input?.[0]?.type?.tensorType;
+        if (type) type.elemType = 6;
+      }),
+    ).rejects.toThrow(/graph input "input_ids" has element type int32; the service feeds int64/);
     // Weights in a side file, as exporters write models over 2 GiB: refused before any job, saying what to do.
     await expect(
       variant('external-weights', (m) => {

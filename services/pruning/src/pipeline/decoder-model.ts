@@ -81,6 +81,15 @@ function checkDecoderInterface(graph: OnnxModel, stored: StoredModel, codec: Tex
       `${where}: graph inputs are [${inputs.join(', ')}]; the service feeds "input_ids" (int64 [batch, sequence]) and, where the graph takes them, "attention_mask" and "position_ids", so re-export the model with those inputs (no past key/value cache)`,
     );
   }
+  // Every input is fed as int64, as exporters write them; another element type would fail at the first run.
+  for (const input of graph.graph?.input ?? []) {
+    const type = input.type?.tensorType?.elemType;
+    if (initializers.has(input.name) || type === undefined || type === null || type === int64Type) continue;
+    throw new SiftError(
+      'failed_precondition',
+      `${where}: graph input "${input.name}" has element type ${onnxTypeName(type)}; the service feeds int64, so re-export the model with int64 inputs`,
+    );
+  }
   const logits = (graph.graph?.output ?? []).find((o) => o.name === 'logits');
   if (!logits) throw new SiftError('failed_precondition', `${where}: the graph has no "logits" output`);
   const width = logits.type?.tensorType?.shape?.dim?.at(-1)?.dimValue;
@@ -125,6 +134,22 @@ function checkSingleFile(graph: OnnxModel, stored: StoredModel): void {
     'failed_precondition',
     `model ${stored.name}/${stored.version}: initializer ${external[0]?.name}${external.length > 1 ? ` and ${external.length - 1} more are` : ' is'} stored in external data${file ? ` (${file})` : ''}; the pruning service reads single-file ONNX graphs (under 2 GiB): re-export with every tensor inside model.onnx (onnx.save_model(model, path, save_as_external_data=False))`,
   );
+}
+
+/** TensorProto.DataType.INT64. */
+const int64Type = 7;
+
+/** The ONNX element type's name, for messages. */
+function onnxTypeName(type: number): string {
+  const names: Record<number, string> = {
+    1: 'float32',
+    6: 'int32',
+    7: 'int64',
+    10: 'float16',
+    11: 'float64',
+    12: 'uint32',
+  };
+  return names[type] ?? `#${type}`;
 }
 
 /** TensorProto.DataLocation.EXTERNAL. */
