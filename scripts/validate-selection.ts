@@ -17,7 +17,10 @@
  *    of kept vs dropped.
  *
  *   npx tsx scripts/validate-selection.ts [--files 3000] [--exact 150] [--near 150] [--scip-per-kind 100]
- *     [--docs-per-source 300] [--seed 1]
+ *     [--docs-per-source 300] [--seed 1] [--lm byte-gpt] [--sections dedup,scip,text]
+ *
+ * `--lm` names the language model of part 3 (bpe-gpt: the same held-out split, read through its BPE
+ * tokenizer); `--sections` runs only the parts named.
  */
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,6 +47,13 @@ const scipPerKind = flag('scip-per-kind', 100);
 /** English documents per source for the text-quality filter. */
 const docsPerSource = flag('docs-per-source', 300);
 const seed = flag('seed', 1);
+const option = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+/** Language model of the text-quality part. */
+const lm = option('lm', 'byte-gpt');
+const sections = new Set(option('sections', 'dedup,scip,text').split(','));
 const repoRoot = resolve(import.meta.dirname, '..');
 const started = performance.now();
 
@@ -60,9 +70,9 @@ const logger = createLogger('validate-selection', 'warn');
 const store = new ModelStore(join(repoRoot, 'models'));
 const sessions = new SessionCache({ provider: 'cpu', logger, intraOpThreads: 2 });
 try {
-  dedupSection(codeCorpus, { exactCount, nearCount, seed });
-  await scipSection(sessions, store, codeCorpus, { scipPerKind, seed });
-  await textSection(sessions, store, { docsPerSource, seed });
+  if (sections.has('dedup')) dedupSection(codeCorpus, { exactCount, nearCount, seed });
+  if (sections.has('scip')) await scipSection(sessions, store, codeCorpus, { scipPerKind, seed });
+  if (sections.has('text')) await textSection(sessions, store, { docsPerSource, seed, lm });
 } finally {
   await sessions.close();
 }

@@ -1,9 +1,16 @@
 /**
- * Section 3: text quality. Held-out English documents of byte-gpt's own sources: filter weights from byte-gpt
- * perplexity, document scores, top 60% kept, byte-gpt bits per byte of kept vs dropped, on the mixed corpus
- * and on each source alone.
+ * Section 3: text quality. Held-out English documents of byte-gpt's own sources: filter weights from the
+ * language model's perplexity per byte (byte-gpt, or bpe-gpt), document scores, top 60% kept, its bits per
+ * byte of kept vs dropped, on the mixed corpus and on each source alone.
  */
-import { type ModelStore, type SessionCache, scoreText } from '@sift/inference';
+import {
+  contextLengthOf,
+  type ModelStore,
+  type SessionCache,
+  scoreText,
+  type TextCodec,
+  textCodecOf,
+} from '@sift/inference';
 import { sampleIndices, seededRandom, spearman } from '@sift/numeric';
 import { evenlySpaced } from '../../models/builders/corpus-files.js';
 import {
@@ -19,21 +26,23 @@ export interface TextOptions {
   /** Documents taken per source, evenly spaced. */
   docsPerSource: number;
   seed: number;
+  /** The language model whose perplexity weighs the filters (byte-gpt, or bpe-gpt through its tokenizer). */
+  lm: string;
 }
 
-type ByteLmSession = Parameters<typeof scoreText>[0];
+type LmSession = Parameters<typeof scoreText>[0];
 
 const sourceNames = ['fortunes', 'wordnet', 'man'];
 
 export async function textSection(sessions: SessionCache, store: ModelStore, options: TextOptions): Promise<void> {
   const { docsPerSource, seed } = options;
   const t0 = performance.now();
-  const model = await store.resolve('byte-gpt', '1');
+  const model = await store.resolve(options.lm, '1');
   const graph = await sessions.get(model);
-  const contextLength = Number(model.manifest.preprocessing?.maxSequence ?? 256);
-  const { texts, sourceOf, lineTotal } = pickDocuments(docsPerSource, seed);
-  const lineScorer = byteGptLineScorer(graph.session, contextLength);
-  const docScore = await scoreDocuments(graph.session, texts, contextLength);
+  const lm = { session: graph.session, codec: await textCodecOf(model), contextLength: contextLengthOf(model) };
+  const { texts, sourceOf, lineTotal } = pickDocuments(docsPerSource, seed, model.name);
+  const lineScorer = lineScorerOf(lm);
+  const docScore = await scoreDocuments(lm, texts);
 
   const filters = qualityFilters();
   const runs: QualityRun[] = [];
@@ -48,8 +57,8 @@ export async function textSection(sessions: SessionCache, store: ModelStore, opt
   }
   const mixed = runs[0]?.result;
   if (mixed === undefined) return;
-  printFilterWeights(runs, mixed, lineTotal);
-  printKeptAndDropped(runs, docScore, sourceOf, seed);
+  printFilterWeights(runs, mixed, lineTotal, model.name);
+  printKeptAndDropped(runs, docScore, sourceOf, seed, model.name);
   out(
     `Text section: ${seconds(t0)} (${lineScorer.distinctLines()} distinct lines and ${texts.length} documents scored).`,
   );
@@ -60,6 +69,7 @@ export async function textSection(sessions: SessionCache, store: ModelStore, opt
 function pickDocuments(
   docsPerSource: number,
   seed: number,
+  lmName: string,
 ): { texts: string[]; sourceOf: string[]; lineTotal: number } {
   const sources = [fortuneDocuments(), wordnetDocuments(), manDocuments()];
   const picked = sources.flatMap((docs, s) =>
@@ -70,11 +80,11 @@ function pickDocuments(
   const order = sampleIndices(picked.length, picked.length, seededRandom(seed + 2));
   const texts = Array.from(order, (i) => (picked[i] as (typeof picked)[number]).text);
   const sourceOf = Array.from(order, (i) => (picked[i] as (typeof picked)[number]).source);
-  out('## 3. Text-quality filter weights from byte-gpt perplexity');
+  out(`## 3. Text-quality filter weights from ${lmName} perplexity`);
   out();
   const lineTotal = texts.reduce((s, t) => s + qualityLines(t).length, 0);
   out(
-    `Documents held out from byte-gpt's training by the recipe's hash (available: ` +
+    `Documents held out from the training of byte-gpt and bpe-gpt by the recipe's hash (available: ` +
       `${sources.map((d, s) => `${sourceNames[s]} ${d.length}`).join(', ')}), up to ${docsPerSource} evenly spaced ` +
       `per source: ${texts.length} documents, ${lineTotal} non-blank lines, ` +
       `${texts.reduce((s, t) => s + Buffer.byteLength(t), 0)} bytes, shuffled. Fortunes: consecutive fortunes ` +
@@ -86,12 +96,19 @@ function pickDocuments(
   return { texts, sourceOf, lineTotal };
 }
 
+/** A language model as this section drives it. */
+interface ScoringModel {
+  session: LmSession;
+  codec: TextCodec;
+  contextLength: number;
+}
+
 /**
- * The perplexity function textQuality needs, from byte-gpt. Lines are scored one by one and cached: a set's
+ * The perplexity function textQuality needs, per byte. Lines are scored one by one and cached: a set's
  * perplexity is then exact (scoreText scores each line as its own windows anyway) without running the
  * model again for each filter and each run.
  */
-function byteGptLineScorer(session: ByteLmSession, contextLength: number) {
+function lineScorerOf(lm: ScoringModel) {
   const lineScore = new Map<string, { nll: number; bytes: number }>();
   const perplexity = async (lines: string[]) => {
     let nll = 0;
@@ -100,8 +117,8 @@ function byteGptLineScorer(session: ByteLmSession, contextLength: number) {
       let s = lineScore.get(line);
       if (s === undefined) {
         s = { nll: 0, bytes: 0 };
-        if (Buffer.byteLength(line) >= 2) {
-          const r = await scoreText(session, [line], { contextLength });
+        if (lm.codec.encode(line).ids.length >= 2) {
+          const r = await scoreText(lm.session, [line], { contextLength: lm.contextLength, codec: lm.codec });
           s = { nll: r.bitsPerByte * r.bytesScored, bytes: r.bytesScored };
         }
         lineScore.set(line, s);
@@ -120,15 +137,11 @@ interface DocumentScore {
   bpb: number;
 }
 
-/** Whole documents, each scored in 256-byte windows (context across its lines). */
-async function scoreDocuments(
-  session: ByteLmSession,
-  texts: string[],
-  contextLength: number,
-): Promise<DocumentScore[]> {
+/** Whole documents, each scored in windows of the model's context (context across its lines). */
+async function scoreDocuments(lm: ScoringModel, texts: string[]): Promise<DocumentScore[]> {
   const docScore: DocumentScore[] = [];
   for (const t of texts) {
-    const r = await scoreText(session, [t], { contextLength });
+    const r = await scoreText(lm.session, [t], { contextLength: lm.contextLength, codec: lm.codec });
     docScore.push({ nll: r.bitsPerByte * r.bytesScored, bytes: r.bytesScored, bpb: r.bitsPerByte });
   }
   return docScore;
@@ -142,9 +155,9 @@ interface QualityRun {
   result: TextQualityResult;
 }
 
-function printFilterWeights(runs: QualityRun[], mixed: TextQualityResult, lineTotal: number): void {
+function printFilterWeights(runs: QualityRun[], mixed: TextQualityResult, lineTotal: number, lmName: string): void {
   out(
-    'Filter weights w_i = max(0, (PPL_all − PPL_i) / PPL_all), line perplexity from byte-gpt (each line scored ' +
+    `Filter weights w_i = max(0, (PPL_all − PPL_i) / PPL_all), line perplexity per byte from ${lmName} (each line scored ` +
       `alone); bits per byte of all lines: ${runs.map((r) => `${r.name} ${f3(Math.log2(r.result.pplAll))}`).join(', ')}.`,
   );
   out();
@@ -159,8 +172,14 @@ function printFilterWeights(runs: QualityRun[], mixed: TextQualityResult, lineTo
   );
 }
 
-/** byte-gpt bits per byte of the kept and dropped documents of each run, and of each source in the mixed run. */
-function printKeptAndDropped(runs: QualityRun[], docScore: DocumentScore[], sourceOf: string[], seed: number): void {
+/** The model's bits per byte of the kept and dropped documents of each run, and of each source in the mixed run. */
+function printKeptAndDropped(
+  runs: QualityRun[],
+  docScore: DocumentScore[],
+  sourceOf: string[],
+  seed: number,
+  lmName: string,
+): void {
   const pooled = (idx: number[]) => {
     const nll = idx.reduce((s, i) => s + (docScore[i]?.nll ?? 0), 0);
     const bytes = idx.reduce((s, i) => s + (docScore[i]?.bytes ?? 0), 0);
@@ -223,7 +242,7 @@ function printKeptAndDropped(runs: QualityRun[], docScore: DocumentScore[], sour
       }
     }
   }
-  out('byte-gpt bits per byte of the kept (top 60% by document score) and dropped documents:');
+  out(`${lmName} bits per byte of the kept (top 60% by document score) and dropped documents:`);
   out();
   table(
     [
