@@ -50,6 +50,10 @@ describe('bpe-gpt through its tokenizer.json', () => {
       expect([...encoded.ids], text).toEqual(ids);
       expect(encoded.bytes.reduce((n, b) => n + b, 0)).toBe(Buffer.byteLength(text));
     }
+    // The special token typed in text is matched as itself, and stands for its 13 bytes.
+    const special = codec.encode('end<|endoftext|>start');
+    expect([...special.ids]).toContain(4095);
+    expect(special.bytes.reduce((n, b) => n + b, 0)).toBe(Buffer.byteLength('end<|endoftext|>start'));
     // Multi-byte characters: a token may hold part of a character, and the bytes still add up.
     const mixed = codec.encode('naïve café, 東京 🙂');
     expect(mixed.bytes.reduce((n, b) => n + b, 0)).toBe(Buffer.byteLength('naïve café, 東京 🙂'));
