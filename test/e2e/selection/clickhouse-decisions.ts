@@ -91,7 +91,7 @@ export function landsDecisionsInClickHouse(suite: SelectionSuite): void {
         format: 'JSONEachRow',
       });
       expect((await details.json<{ record_id: string; detail: string }>()).map((r) => r.record_id)).toEqual([
-        '11',
+        '#11',
         'page-missing',
         'page-null',
       ]);

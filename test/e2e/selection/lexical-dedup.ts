@@ -177,7 +177,8 @@ export function skipsInvalidRecordsWhenAsked(suite: SelectionSuite): void {
     const { dataDir, submit, final } = suite;
     const valid = Array.from({ length: 12 }, (_, i) => JSON.stringify({ id: `page-${i}`, text: `page ${i} body` }));
     const invalid = ['{"id": "page-null", "text": null}', '{"id": "page-missing", "title": "x"}', '{"text": 404}'];
-    // Lines 4, 8 and 12 (1-based) are the invalid ones; the last has no id, so its decision carries its position.
+    // Lines 4, 8 and 12 (1-based) are the invalid ones; the last has no id, so its decision carries # and its
+    // position (a bare 11 could be another record's id).
     const lines = [
       ...valid.slice(0, 3),
       invalid[0],
@@ -216,13 +217,13 @@ export function skipsInvalidRecordsWhenAsked(suite: SelectionSuite): void {
         'DECISION_REASON_INVALID_RECORD',
         `missing text field "text" (the record has fields id, title) at ${path}:8`,
       ],
-      ['11', 'load', 'DECISION_REASON_INVALID_RECORD', `text field "text" is not a string (got number) at ${path}:12`],
+      ['#11', 'load', 'DECISION_REASON_INVALID_RECORD', `text field "text" is not a string (got number) at ${path}:12`],
     ]);
     const dropped = readFileSync(join(out, 'dropped.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(dropped.map((r) => r._sift.recordId)).toEqual(['page-null', 'page-missing', '11']);
+    expect(dropped.map((r) => r._sift.recordId)).toEqual(['page-null', 'page-missing', '#11']);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.invalidRecords.count).toBe(3);
     expect(report.invalidRecords.first.map((r: { detail: string }) => r.detail.split(' at ')[1])).toEqual([

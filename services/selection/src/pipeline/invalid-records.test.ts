@@ -56,12 +56,12 @@ describe('invalidRecordPolicy', () => {
 });
 
 describe('invalidRecordId', () => {
-  it('is the id field when readable, else the position, as for a dataset without ids', () => {
+  it('is the id field when readable, else # and the position; the bare position in a dataset without ids', () => {
     expect(invalidRecordId({ id: 'doc-7', text: null }, 3, 'id')).toBe('doc-7');
     expect(invalidRecordId({ id: 42 }, 3, 'id')).toBe('42');
     expect(invalidRecordId({ meta: { id: 12n } }, 3, 'meta.id')).toBe('12');
-    expect(invalidRecordId({ id: null }, 3, 'id')).toBe('3');
-    expect(invalidRecordId({ id: ['x'] }, 3, 'id')).toBe('3');
+    expect(invalidRecordId({ id: null }, 3, 'id')).toBe('#3');
+    expect(invalidRecordId({ id: ['x'] }, 3, 'id')).toBe('#3');
     expect(invalidRecordId({ id: 'doc-7' }, 3, '')).toBe('3');
   });
 });

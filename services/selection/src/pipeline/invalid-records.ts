@@ -46,11 +46,13 @@ export function invalidRecordDetail(location: string, reason: string): string {
 
 /**
  * The id an invalid record's decision carries: the id field's value when it is readable (a string, a finite
- * number or a bigint, as for a valid record), else the record's zero-based position, which is what a dataset
- * without an id field uses.
+ * number or a bigint, as for a valid record); else, in a dataset with an id field, `#` and the record's
+ * zero-based position (a bare position could equal another record's numeric id); in a dataset without one,
+ * the position, as every record there.
  */
 export function invalidRecordId(raw: Record<string, unknown>, index: number, idField: string): string {
-  return (idField ? readableId(fieldValue(raw, idField)) : undefined) ?? String(index);
+  if (!idField) return String(index);
+  return readableId(fieldValue(raw, idField)) ?? `#${index}`;
 }
 
 /** Invalid records met so far: their count and the first few, in dataset order. */

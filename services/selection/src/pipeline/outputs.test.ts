@@ -56,7 +56,7 @@ describe('invalid records skipped at load', () => {
 
   it('keeps their positions, ids (or position) and details when skipping', async () => {
     const loaded = await loadDataset(skipping(), () => {}, 1e6);
-    expect(loaded.ids).toEqual(['a', 'b', 'c', 'd', '4', 'f']);
+    expect(loaded.ids).toEqual(['a', 'b', 'c', 'd', '#4', 'f']);
     expect(loaded.texts).toEqual(['alpha', '', '', 'alpha', '', 'foxtrot']);
     expect([...loaded.invalid]).toEqual([
       [1, `text field "text" is null at ${path}:2`],
@@ -108,7 +108,7 @@ describe('invalid records skipped at load', () => {
       ],
       ['d', false, 'exact', 'DECISION_REASON_EXACT_DUPLICATE', ''],
       [
-        '4',
+        '#4',
         false,
         'load',
         'DECISION_REASON_INVALID_RECORD',
@@ -131,11 +131,11 @@ describe('invalid records skipped at load', () => {
       first: [
         { id: 'b', detail: `text field "text" is null at ${path}:2` },
         { id: 'c', detail: `missing text field "text" (the record has fields id) at ${path}:3` },
-        { id: '4', detail: `text field "text" is not a string (got number) at ${path}:5` },
+        { id: '#4', detail: `text field "text" is not a string (got number) at ${path}:5` },
       ],
     });
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain(
-      `- \`4\`: text field "text" is not a string (got number) at ${path}:5`,
+      `- \`#4\`: text field "text" is not a string (got number) at ${path}:5`,
     );
   });
 

@@ -88,10 +88,11 @@ export enum InvalidRecords {
   /**
    * INVALID_RECORDS_SKIP - Skip it: it reaches no step and is not in the kept output. It still gets a decision (not kept, stage
    * "load", reason DECISION_REASON_INVALID_RECORD, `detail` naming where it is and why; its id is the id
-   * field's value when that is readable, else its zero-based position as a decimal string, as for a
-   * dataset without an id field), is counted in the report's `records_invalid`, and, with
-   * `OutputSpec.write_dropped`, is written to a JSONL dropped file like any dropped record. Ids must
-   * still be unique across all records, invalid ones included. Bounded by `max_invalid_fraction`.
+   * field's value when that is readable, else "#" and its zero-based position (e.g. "#11"; in a dataset
+   * without an id field, the bare position, as for every record there), is counted in the report's
+   * `records_invalid`, and, with `OutputSpec.write_dropped`, is written to the dropped file like any dropped
+   * record (to invalid.jsonl beside a Parquet dropped file). Ids must still be unique across all records,
+   * invalid ones included. Bounded by `max_invalid_fraction`.
    */
   INVALID_RECORDS_SKIP = 2,
   UNRECOGNIZED = -1,
