@@ -320,17 +320,7 @@ class BpeGPT(nn.Module):
         super().__init__()
         self.transformer = Transformer(**config)
         self.lm_head = nn.Linear(config["dModel"], config["vocabSize"], bias=False)
-        self.apply(self._init)
-        for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight") or name.endswith("mlp.proj.weight"):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * config["layers"]))
-
-    @staticmethod
-    def _init(m: nn.Module) -> None:
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, std=0.02)
-        if isinstance(m, nn.Linear) and m.bias is not None:
-            nn.init.zeros_(m.bias)
+        common.gpt_init(self, config["layers"], ("c_proj.weight", "mlp.proj.weight"))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         tr = self.transformer
@@ -348,25 +338,13 @@ def build_model() -> BpeGPT:
 # ---------------------------------------------------------------- evaluation
 
 
-@torch.no_grad()
 def bits_per_byte(model: BpeGPT, ids: np.ndarray, nbytes: np.ndarray, dev: torch.device, batch: int = 32) -> float:
     """Token cross-entropy in bits over the UTF-8 bytes of the predicted tokens, non-overlapping windows."""
-    model.eval()
-    ctx = CONFIG["contextLength"]
-    n = (len(ids) - 1) // ctx
-    if n == 0:
+    scored = common.window_cross_entropy(model, ids, CONFIG["contextLength"], VOCAB_SIZE, dev, batch)
+    if scored is None:
         return float("nan")
-    x_all = torch.from_numpy(ids[: n * ctx].astype(np.int64)).view(n, ctx)
-    y_np = ids[1: n * ctx + 1].astype(np.int64)
-    y_all = torch.from_numpy(y_np).view(n, ctx)
-    total = 0.0
-    for i in range(0, n, batch):
-        x, y = x_all[i: i + batch].to(dev), y_all[i: i + batch].to(dev)
-        with common.autocast(dev):
-            logits = model(x)
-        total += F.cross_entropy(logits.float().reshape(-1, VOCAB_SIZE), y.reshape(-1), reduction="sum").item()
-    model.train()
-    return total / math.log(2) / float(nbytes[y_np].sum())
+    total, targets = scored
+    return total / math.log(2) / float(nbytes[targets].sum())
 
 
 def evaluate(model: BpeGPT, tokens: dict, nbytes: np.ndarray, dev: torch.device) -> dict:

@@ -105,18 +105,8 @@ class ByteGPT(nn.Module):
         self.blocks = nn.ModuleList([Block(dModel, heads, mlpHidden, contextLength) for _ in range(layers)])
         self.ln_f = nn.LayerNorm(dModel)
         self.lm_head = nn.Linear(dModel, vocabSize, bias=False)
-        self.apply(self._init)
         # scale the residual-branch output projections down with depth (GPT-2 style) for stable starts
-        for name, p in self.named_parameters():
-            if name.endswith("proj.weight"):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers))
-
-    @staticmethod
-    def _init(m: nn.Module) -> None:
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, std=0.02)
-        if isinstance(m, nn.Linear) and m.bias is not None:
-            nn.init.zeros_(m.bias)
+        common.gpt_init(self, layers, ("proj.weight",))
 
     def forward(self, ids: torch.Tensor, hidden: bool = False):
         t = ids.shape[1]
@@ -156,28 +146,17 @@ def load_text() -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-@torch.no_grad()
 def bits_per_byte(model: ByteGPT, data: np.ndarray, dev: torch.device, batch: int = 32) -> float:
     """Mean cross-entropy in bits over non-overlapping windows of the context length.
 
     Each window predicts bytes 1..ctx from the bytes before them inside the window (the first byte of
     the stream is never a target), i.e. the average context is about half the context length.
     """
-    model.eval()
-    ctx = CONFIG["contextLength"]
-    n = (len(data) - 1) // ctx
-    if n == 0:
+    scored = common.window_cross_entropy(model, data, CONFIG["contextLength"], 256, dev, batch)
+    if scored is None:
         return float("nan")
-    x_all = torch.from_numpy(data[: n * ctx].astype(np.int64)).view(n, ctx)
-    y_all = torch.from_numpy(data[1: n * ctx + 1].astype(np.int64)).view(n, ctx)
-    total = 0.0
-    for i in range(0, n, batch):
-        x, y = x_all[i: i + batch].to(dev), y_all[i: i + batch].to(dev)
-        with common.autocast(dev):
-            logits = model(x)
-        total += F.cross_entropy(logits.float().reshape(-1, 256), y.reshape(-1), reduction="sum").item()
-    model.train()
-    return total / (n * ctx) / math.log(2)
+    total, targets = scored
+    return total / len(targets) / math.log(2)
 
 
 def evaluate(model: ByteGPT, text: dict, dev: torch.device) -> dict:

@@ -124,6 +124,45 @@ class StepBudget:
         return bool(self.total) and step + 1 >= self.total
 
 
+def gpt_init(model: torch.nn.Module, layers: int, residual_projections: tuple[str, ...]) -> None:
+    """GPT-2 initialisation: N(0, 0.02) for linear and embedding weights, zero biases, and the residual
+    branches' output projections (names ending in `residual_projections`) scaled down by sqrt(2 * layers)."""
+    def init(m: torch.nn.Module) -> None:
+        if isinstance(m, (torch.nn.Linear, torch.nn.Embedding)):
+            torch.nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, torch.nn.Linear) and m.bias is not None:
+            torch.nn.init.zeros_(m.bias)
+
+    model.apply(init)
+    for name, p in model.named_parameters():
+        if name.endswith(residual_projections):
+            torch.nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers))
+
+
+@torch.no_grad()
+def window_cross_entropy(model: torch.nn.Module, ids: np.ndarray, ctx: int, vocab: int, dev: torch.device,
+                         batch: int = 32) -> tuple[float, np.ndarray] | None:
+    """Summed next-token cross-entropy (nats) over non-overlapping `ctx`-token windows of one stream, and the
+    predicted tokens; None when the stream is shorter than one window. Each window predicts tokens 1..ctx
+    from the tokens before them inside it (the first token of the stream is never a target)."""
+    model.eval()
+    n = (len(ids) - 1) // ctx
+    if n == 0:
+        return None
+    x_all = torch.from_numpy(ids[: n * ctx].astype(np.int64)).view(n, ctx)
+    targets = ids[1: n * ctx + 1].astype(np.int64)
+    y_all = torch.from_numpy(targets).view(n, ctx)
+    total = 0.0
+    for i in range(0, n, batch):
+        x, y = x_all[i: i + batch].to(dev), y_all[i: i + batch].to(dev)
+        with autocast(dev):
+            logits = model(x)
+        total += torch.nn.functional.cross_entropy(logits.float().reshape(-1, vocab), y.reshape(-1),
+                                                   reduction="sum").item()
+    model.train()
+    return total, targets
+
+
 def language_model_optimizer(model: torch.nn.Module, train: dict, dev: torch.device, is_embedding) -> torch.optim.Optimizer:
     """AdamW with weight decay on the weight matrices except the embeddings (`is_embedding(name)`), none on
     biases, norms and embeddings (GPT-2 practice); fused on CUDA."""
