@@ -72,7 +72,7 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 /** Plain forward pass over all windows in batches, logits only. */
 async function plainForward(session: GraphSession, windows: readonly Int32Array[]): Promise<void> {
   for (let b = 0; b < windows.length; b += batch) {
-    await runOutputs(session, decoderFeeds(session.inputNames, windows.slice(b, b + batch), padId), ['logits']);
+    await runOutputs(session, decoderFeeds(session, windows.slice(b, b + batch), padId), ['logits']);
   }
 }
 
@@ -189,7 +189,7 @@ for (const n of blockSizes) {
   await addVariant(n === 1 ? `n=1 drop ${l}` : `n=${n} drop ${l}..${l + n - 1}`, n, encodeOnnxModel(pruned.model));
 }
 for (const rows of batchSizes) {
-  const feeds = decoderFeeds(variants[0]!.session.inputNames, corpus.calibration.slice(0, rows), padId);
+  const feeds = decoderFeeds(variants[0]!.session, corpus.calibration.slice(0, rows), padId);
   for (const v of variants) for (let r = 0; r < warmup; r++) await runOutputs(v.session, feeds, ['logits']);
   for (let r = 0; r < runs; r++) {
     // Round r starts at a different model, so no model always runs first (or after the same one).

@@ -46,6 +46,7 @@ describe('models reproduce their reference outputs in onnxruntime-node', () => {
       'mini-sentence-encoder',
       'byte-gpt',
       'bpe-gpt',
+      'bpe-gpt-with-past',
       'nested-ae',
       'digits-cls',
     ]) {

@@ -16,10 +16,14 @@ Stages:
   export    held-out bits per byte (token cross-entropy over the UTF-8 bytes the tokens cover), ONNX
             export, tokenizer.json, manifest and reference pairs (including token ids for sample texts,
             which the TypeScript tokenizer must reproduce).
+  export-with-past  the same weights as models/bpe-gpt-with-past: the key/value-cache interface of a
+            Hugging Face text-generation-with-past export (past_key_values.<i>.key/value in,
+            present.<i>.key/value out), which most exported decoders have.
 
   /usr/bin/python3 models/recipes/bpe_gpt.py tokenize
   /usr/bin/python3 models/recipes/bpe_gpt.py train  [--device auto|cpu|cuda] [--minutes M | --steps N]
   /usr/bin/python3 models/recipes/bpe_gpt.py export [--weights PATH]
+  /usr/bin/python3 models/recipes/bpe_gpt.py export-with-past [--weights PATH]
 """
 
 from __future__ import annotations
@@ -274,10 +278,12 @@ class Attention(nn.Module):
         mask = torch.tril(torch.ones(context, context, dtype=torch.bool))
         self.register_buffer("causal", mask.view(1, 1, context, context), persistent=False)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None, past: tuple | None = None):
         b, t, d = x.shape
         q, k, v = self.c_attn(x).split(d, dim=2)
         q, k, v = (z.view(b, t, self.heads, self.head_dim).transpose(1, 2) for z in (q, k, v))
+        if past is not None:
+            return self.attend_with_past(q, k, v, keep, past)
         if keep is None and hasattr(F, "scaled_dot_product_attention") and not torch.onnx.is_in_onnx_export():
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
@@ -290,6 +296,19 @@ class Attention(nn.Module):
             y = torch.softmax(att, dim=-1) @ v
         return self.c_proj(y.transpose(1, 2).reshape(b, t, d))
 
+    def attend_with_past(self, q, k, v, keep, past: tuple):
+        """The same attention with a key/value cache, as Hugging Face decoders export it: keys and values of
+        `past` earlier tokens [batch, heads, past, head_dim] come first, query i sits at position past + i,
+        `keep` covers past + t keys; returns the output and the cache extended by this call's tokens."""
+        b, _, t, _ = q.shape
+        k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        total = k.shape[2]
+        allowed = self.causal[:, :, total - t:total, :total] & keep[:, None, None, :].bool()
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))
+        att = att.masked_fill(~allowed, -1e4)
+        y = torch.softmax(att, dim=-1) @ v
+        return self.c_proj(y.transpose(1, 2).reshape(b, t, self.heads * self.head_dim)), (k, v)
+
 
 class Block(nn.Module):
     def __init__(self, d: int, heads: int, hidden: int, context: int):
@@ -299,7 +318,11 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(d)
         self.mlp = MLP(d, hidden)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None, past: tuple | None = None):
+        if past is not None:
+            y, present = self.attn(self.ln_1(x), keep, past)
+            x = x + y
+            return x + self.mlp(self.ln_2(x)), present
         x = x + self.attn(self.ln_1(x), keep)
         return x + self.mlp(self.ln_2(x))
 
@@ -329,6 +352,16 @@ class BpeGPT(nn.Module):
         for block in tr.h:
             x = block(x, attention_mask)
         return self.lm_head(tr.ln_f(x))
+
+    def forward_with_past(self, input_ids, attention_mask, position_ids, past: list[tuple]):
+        """One step of cached decoding: logits of the new tokens and every layer's extended key/value cache."""
+        tr = self.transformer
+        x = tr.wte(input_ids) + tr.wpe(position_ids)
+        presents = []
+        for block, layer_past in zip(tr.h, past):
+            x, present = block(x, attention_mask, layer_past)
+            presents.append(present)
+        return self.lm_head(tr.ln_f(x)), presents
 
 
 def build_model() -> BpeGPT:
@@ -516,9 +549,135 @@ def export(args) -> None:
     common.write_manifest(out, manifest)
 
 
+# ---------------------------------------------------------------- export with a key/value cache
+
+WITH_PAST_NAME = f"{NAME}-with-past"
+
+
+class WithPastExport(nn.Module):
+    """The graph interface of a Hugging Face `text-generation-with-past` export (Optimum's GPT-2): input_ids,
+    an attention_mask over past + new tokens, position_ids and past_key_values.<i>.key/value in; logits and
+    present.<i>.key/value out."""
+
+    def __init__(self, model: BpeGPT):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, position_ids, *past_flat):
+        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
+        logits, presents = self.model.forward_with_past(input_ids, attention_mask, position_ids, past)
+        return (logits, *[t for kv in presents for t in kv])
+
+
+def cache_names(prefix: str) -> list[str]:
+    return [f"{prefix}.{i}.{kind}" for i in range(CONFIG["layers"]) for kind in ("key", "value")]
+
+
+def with_past_feeds(ids: np.ndarray, past: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Feeds for one cached step: the new tokens follow `past` tokens, all of them real (mask 1)."""
+    b, t = ids.shape
+    past_len = past[0].shape[2]
+    return {"input_ids": ids, "attention_mask": np.ones((b, past_len + t), dtype=np.int64),
+            "position_ids": np.tile(np.arange(past_len, past_len + t, dtype=np.int64), (b, 1)),
+            **dict(zip(cache_names("past_key_values"), past))}
+
+
+def run_with_past(wrapper: WithPastExport, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    with torch.no_grad():
+        out = wrapper(*(torch.from_numpy(feeds[k]) for k in ["input_ids", "attention_mask", "position_ids",
+                                                                *cache_names("past_key_values")]))
+    return [o.numpy() for o in out]
+
+
+def export_with_past(args) -> None:
+    """bpe-gpt's weights exported with a key/value cache (models/bpe-gpt-with-past/1): the interface most
+    decoders exported from Hugging Face have, so the services are tested on it. Reference cases: an empty
+    cache reproduces bpe-gpt's logits; a step fed the cache of a prefix reproduces the full run's last logits."""
+    common.setup(SEED, args.threads)
+    model = build_model()
+    record = common.load_weights(model, Path(args.weights))
+    model.eval()
+    bpe, spec = load_tokenizer()
+    source = json.loads((common.MODELS_DIR / NAME / "1" / "model.json").read_text())
+    wrapper = WithPastExport(model)
+    L, heads, head_dim = CONFIG["layers"], CONFIG["heads"], CONFIG["dModel"] // CONFIG["heads"]
+    empty = [np.zeros((1, heads, 0, head_dim), dtype=np.float32)] * (2 * L)
+
+    out = common.model_dir(WITH_PAST_NAME)
+    (out / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False) + "\n")
+    example_past = [torch.randn(1, heads, 3, head_dim) for _ in range(2 * L)]
+    example = with_past_feeds(np.array([bpe.encode(" fox jumps")], dtype=np.int64),
+                              [p.numpy() for p in example_past])
+    inputs = ["input_ids", "attention_mask", "position_ids", *cache_names("past_key_values")]
+    outputs = ["logits", *cache_names("present")]
+    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
+            "attention_mask": {0: "batch_size", 1: "past_sequence_length + sequence_length"},
+            "position_ids": {0: "batch_size", 1: "sequence_length"},
+            "logits": {0: "batch_size", 1: "sequence_length"},
+            **{n: {0: "batch_size", 2: "past_sequence_length"} for n in cache_names("past_key_values")},
+            **{n: {0: "batch_size", 2: "past_sequence_length + sequence_length"} for n in cache_names("present")}}
+    common.export_onnx(wrapper, tuple(torch.from_numpy(example[k]) for k in inputs), out / "model.onnx",
+                       inputs, outputs, axes)
+
+    def case(feeds: dict[str, np.ndarray], results: list[np.ndarray]) -> dict:
+        return {"graph": "model", "inputs": {k: common.tensor_json(v) for k, v in feeds.items()},
+                "outputs": {k: common.tensor_json(v) for k, v in zip(outputs, results)}, "tolerance": 1e-3}
+
+    ids = np.array([bpe.encode("The quick brown fox")], dtype=np.int64)
+    full = with_past_feeds(ids, empty)
+    full_out = run_with_past(wrapper, full)
+    with torch.no_grad():
+        plain = model(torch.from_numpy(ids), torch.ones_like(torch.from_numpy(ids))).numpy()
+    gap = float(np.abs(full_out[0] - plain).max())
+    log(f"empty cache vs bpe-gpt: max abs logit difference {gap:.2e}")
+    assert gap < 1e-4, gap
+    split = ids.shape[1] - 1
+    prefix_out = run_with_past(wrapper, with_past_feeds(ids[:, :split], empty))
+    step = with_past_feeds(ids[:, split:], prefix_out[1:])
+    step_out = run_with_past(wrapper, step)
+    gap = float(np.abs(step_out[0] - full_out[0][:, split:]).max())
+    log(f"cached step vs full run: max abs logit difference {gap:.2e}")
+    assert gap < 1e-4, gap
+    common.write_reference(out, [case(full, full_out), case(step, step_out)])
+
+    cache_shape = ["batch_size", heads, "past_sequence_length", head_dim]
+    manifest = {
+        **{k: source[k] for k in ("task", "preprocessing", "metrics")},
+        "name": WITH_PAST_NAME,
+        "version": "1",
+        "description": f"{NAME}/1's weights exported with a key/value cache, as Hugging Face Optimum exports a "
+                       "GPT-2 for text-generation-with-past: input_ids, attention_mask (past + new tokens), "
+                       "position_ids and past_key_values.<i>.key/value in; logits and present.<i>.key/value out",
+        "graphs": {"model": "model.onnx"},
+        "inputs": [common.io_spec("input_ids", "int64", ["batch_size", "sequence_length"]),
+                   common.io_spec("attention_mask", "int64",
+                                  ["batch_size", "past_sequence_length + sequence_length"]),
+                   common.io_spec("position_ids", "int64", ["batch_size", "sequence_length"]),
+                   *[common.io_spec(n, "float32", cache_shape) for n in cache_names("past_key_values")]],
+        "outputs": [common.io_spec("logits", "float32", ["batch_size", "sequence_length", VOCAB_SIZE]),
+                    *[common.io_spec(n, "float32", ["batch_size", heads, "past_sequence_length + sequence_length",
+                                                    head_dim]) for n in cache_names("present")]],
+        "languageModel": {
+            **source["languageModel"],
+            "cache": "past_key_values.<i>.key/value [batch, heads, past, head_dim] in, present.<i>.key/value "
+                     "(past + new tokens) out; an empty cache (past = 0) scores a text from its start",
+        },
+        "provenance": {
+            **source["provenance"],
+            "recipe": "models/recipes/bpe_gpt.py export-with-past",
+            "weights": f"{NAME}/1 (same training run; held-out metrics are {NAME}/1's, the reference cases "
+                       "check that an empty cache reproduces its logits)",
+            "createdAt": common.now_iso(),
+            "training": record,
+        },
+        "_extra_files": ["tokenizer.json"],
+    }
+    common.write_manifest(out, manifest)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["tokenize", "train", "export"])
+    ap.add_argument("stage", choices=["tokenize", "train", "export", "export-with-past"])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--minutes", type=float, default=20.0, help="training budget (ignored with --steps)")
     ap.add_argument("--steps", type=int, default=None, help="fixed step count (reproducible)")
@@ -527,7 +686,7 @@ def main() -> None:
     ap.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile on CUDA")
     ap.add_argument("--weights", default=str(WEIGHTS_DIR / f"{NAME}.npz"))
     args = ap.parse_args()
-    {"tokenize": tokenize, "train": train, "export": export}[args.stage](args)
+    {"tokenize": tokenize, "train": train, "export": export, "export-with-past": export_with_past}[args.stage](args)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
                                                [--stage all|prep|train|export] [--only a,b]
                                                [--parallel] [--weights-dir DIR]
 
+bpe-gpt's export also writes bpe-gpt-with-past (the same weights exported with a key/value cache).
 --minutes is the training budget of each of byte-gpt, bpe-gpt and nested-ae (digits-cls trains for a fixed
 number of epochs, about a minute on a CPU; mini-sentence-encoder, which runs only with --stage all, a fixed
 number of steps, about 3 minutes on one core). --parallel trains the models concurrently (one GPU shared,
@@ -93,6 +94,10 @@ def main() -> None:
         for n in names:
             subprocess.run([py, str(RECIPES_DIR / MODELS[n]), "export", "--weights", str(wdir / f"{n}.npz")],
                            check=True)
+            if n == "bpe-gpt":
+                # the same weights with a key/value cache (models/bpe-gpt-with-past)
+                subprocess.run([py, str(RECIPES_DIR / MODELS[n]), "export-with-past", "--weights",
+                                str(wdir / f"{n}.npz")], check=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import { analysesPrunesAndHeals, landsPruningRunInClickHouse } from './pruning/a
 import { prunesGraphAnalysedModel } from './pruning/graph-analysis.js';
 import { cancelsQueuedPruningAndRunningAnalysis, finishesAnalysisAfterWorkerKilled } from './pruning/job-lifecycle.js';
 import { boundsFailedJobError, failsOnOneHugeLine, rejectsBadRequests } from './pruning/refusals.js';
-import { prunesTokenizedModel } from './pruning/tokenized-model.js';
+import { prunesCachedModel, prunesTokenizedModel } from './pruning/tokenized-model.js';
 import { PruningSuite } from './src/pruning-suite.js';
 
 /**
@@ -23,6 +23,7 @@ describe('pruning end to end', () => {
   boundsFailedJobError(suite);
   prunesGraphAnalysedModel(suite);
   prunesTokenizedModel(suite);
+  prunesCachedModel(suite);
   analysesPrunesAndHeals(suite);
   finishesAnalysisAfterWorkerKilled(suite);
   cancelsQueuedPruningAndRunningAnalysis(suite);

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '@sift/kit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { contextLengthOf, decoderFeeds, predictedBytes, scoreText, textCodecOf } from './language-model.js';
+import {
+  contextLengthOf,
+  decoderFeeds,
+  emptyCacheDims,
+  predictedBytes,
+  scoreText,
+  textCodecOf,
+} from './language-model.js';
 import { ModelStore } from './model-store.js';
 import { SessionCache } from './sessions.js';
 
@@ -70,17 +77,55 @@ describe('bpe-gpt through its tokenizer.json', () => {
   });
 
   it('feeds attention_mask and position_ids only to graphs that take them, padding after each row', () => {
-    const feeds = decoderFeeds(['input_ids', 'attention_mask'], [Int32Array.of(5, 6, 7), Int32Array.of(8)], 0);
+    const names = (...inputNames: string[]) => ({ inputNames });
+    const feeds = decoderFeeds(names('input_ids', 'attention_mask'), [Int32Array.of(5, 6, 7), Int32Array.of(8)], 0);
     expect(Object.keys(feeds).sort()).toEqual(['attention_mask', 'input_ids']);
     expect(feeds.input_ids?.dims).toEqual([2, 3]);
     const values = (t: { data: unknown } | undefined) => Array.from((t?.data ?? []) as BigInt64Array);
     expect(values(feeds.input_ids)).toEqual([5n, 6n, 7n, 8n, 0n, 0n]);
     expect(values(feeds.attention_mask)).toEqual([1n, 1n, 1n, 1n, 0n, 0n]);
-    expect(values(decoderFeeds(['input_ids', 'position_ids'], [Int32Array.of(5, 6)], 0).position_ids)).toEqual([
+    expect(values(decoderFeeds(names('input_ids', 'position_ids'), [Int32Array.of(5, 6)], 0).position_ids)).toEqual([
       0n,
       1n,
     ]);
-    expect(Object.keys(decoderFeeds(['input_ids'], [Int32Array.of(1)], 0))).toEqual(['input_ids']);
+    expect(Object.keys(decoderFeeds(names('input_ids'), [Int32Array.of(1)], 0))).toEqual(['input_ids']);
+  });
+
+  it('scores through a key/value-cache export (bpe-gpt-with-past) exactly as through the plain graph', async () => {
+    const plain = await store.resolve('bpe-gpt');
+    const cached = await store.resolve('bpe-gpt-with-past');
+    const codec = await textCodecOf(cached);
+    const { session } = await sessions.get(cached);
+    // An empty cache per layer: [batch, heads, 0, head_dim] from the declared [batch_size, 4, past, 32].
+    const feeds = decoderFeeds(session, [Int32Array.of(5, 6, 7), Int32Array.of(8)], codec.padId);
+    expect(Object.keys(feeds).filter((k) => k.startsWith('past_key_values.'))).toHaveLength(12);
+    expect(feeds['past_key_values.5.value']?.dims).toEqual([2, 4, 0, 32]);
+    expect(feeds.position_ids?.dims).toEqual([2, 3]);
+    const texts = [
+      'The quick brown fox jumps over the lazy dog.',
+      'Curiosity killed the cat, satisfaction brought it back.',
+    ];
+    const opts = { contextLength: contextLengthOf(cached), codec };
+    const viaCache = await scoreText(session, texts, opts);
+    const viaPlain = await scoreText((await sessions.get(plain)).session, texts, opts);
+    expect(viaCache.bytesScored).toBe(viaPlain.bytesScored);
+    expect(Math.abs(viaCache.bitsPerByte - viaPlain.bitsPerByte)).toBeLessThan(1e-5);
+  });
+
+  it('refuses a cache input whose shape does not say which axis is the past', () => {
+    expect(emptyCacheDims('past_key_values.0.key', ['batch', 4, 'past', 32], 3)).toEqual([3, 4, 0, 32]);
+    for (const shape of [
+      ['batch', 4, 7, 32], // a fixed past length
+      ['batch', 'heads', 'past', 32], // two symbolic axes besides the batch
+      ['batch', 'past'],
+    ]) {
+      expect(() => emptyCacheDims('past_key_values.0.key', shape, 1)).toThrow(/exactly one symbolic past-length axis/);
+    }
+    const session = {
+      inputNames: ['input_ids', 'past_key_values.0.key'],
+      inputMetadata: [{ name: 'past_key_values.0.key', isTensor: true, type: 'float16', shape: ['b', 4, 'p', 32] }],
+    } as const;
+    expect(() => decoderFeeds(session, [Int32Array.of(1)], 0)).toThrow(/"past_key_values.0.key" is float16/);
   });
 
   it('refuses a language model whose tokens do not map onto bytes', async () => {

@@ -83,16 +83,48 @@ export async function textCodecOf(stored: StoredModel): Promise<TextCodec> {
   };
 }
 
-/** Graph inputs a decoder may take; the service feeds each one the graph declares. */
+/** Graph inputs a decoder may take besides its key/value cache; each one the graph declares is fed. */
 export const decoderInputNames: readonly string[] = ['input_ids', 'attention_mask', 'position_ids'];
 
 /**
+ * Key/value cache inputs as Hugging Face exports name them (`text-generation-with-past`):
+ * `past_key_values.<layer>.key` and `.value`; the matching outputs are `present.<layer>.key` / `.value`.
+ */
+export const pastKeyValuePattern = /^past_key_values\.(\d+)\.(key|value)$/;
+
+/** Whether {@link decoderFeeds} feeds a graph input of this name. */
+export function isDecoderInput(name: string): boolean {
+  return decoderInputNames.includes(name) || pastKeyValuePattern.test(name);
+}
+
+/** A decoder's inputs as a session reports them: names, and declared shapes (needed for a cache). */
+export type DecoderInputs = Pick<GraphSession, 'inputNames' | 'inputMetadata'>;
+
+/**
+ * Dims of an empty cache input for `batch` rows, from the input's declared shape: the first axis is the
+ * batch, exactly one other axis is symbolic (the past length, fed as 0) and the rest are fixed, as in
+ * `[batch, heads, past, head_dim]`. failed_precondition naming the input when the shape says otherwise.
+ */
+export function emptyCacheDims(name: string, shape: readonly (number | string)[], batch: number): number[] {
+  const symbolic = (d: number | string) => typeof d !== 'number' || d < 0;
+  const past = shape.map((d, i) => (i > 0 && symbolic(d) ? i : -1)).filter((i) => i >= 0);
+  if (shape.length < 3 || past.length !== 1) {
+    throw new SiftError(
+      'failed_precondition',
+      `cache input "${name}" has shape [${shape.join(', ')}]; scoring text from its start feeds an empty cache, which needs the batch axis first, exactly one symbolic past-length axis and fixed sizes elsewhere (e.g. [batch, heads, past, head_dim])`,
+    );
+  }
+  return shape.map((d, i) => (i === 0 ? batch : i === past[0] ? 0 : (d as number)));
+}
+
+/**
  * Feeds for a batch of token sequences, right-padded with `padId` to the longest: `input_ids`, and where the
- * graph takes them `attention_mask` (1 = token, 0 = padding) and `position_ids` (0.., padding 0). The
- * models are causal, so padding after a token never changes that token's outputs.
+ * graph takes them `attention_mask` (1 = token, 0 = padding), `position_ids` (0.., padding 0) and an empty
+ * key/value cache (`past_key_values.<i>.key|value` with a past length of 0: the text is read from its
+ * start). The models are causal, so padding after a token never changes that token's outputs.
  */
 export function decoderFeeds(
-  inputNames: readonly string[],
+  inputs: DecoderInputs,
   rows: readonly ArrayLike<number>[],
   padId: number,
 ): Record<string, ort.Tensor> {
@@ -109,8 +141,23 @@ export function decoderFeeds(
     }
   });
   const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, dims) };
+  const { inputNames } = inputs;
   if (inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', mask, dims);
   if (inputNames.includes('position_ids')) feeds.position_ids = new ort.Tensor('int64', positions, dims);
+  for (const name of inputNames) {
+    if (!pastKeyValuePattern.test(name)) continue;
+    const meta = inputs.inputMetadata?.find((m) => m.name === name);
+    if (!meta?.isTensor) {
+      throw new SiftError('failed_precondition', `cache input "${name}": the session reports no tensor shape for it`);
+    }
+    if (meta.type !== 'float32') {
+      throw new SiftError(
+        'failed_precondition',
+        `cache input "${name}" is ${meta.type}; only float32 caches (and float32 logits) are read`,
+      );
+    }
+    feeds[name] = new ort.Tensor('float32', new Float32Array(0), emptyCacheDims(name, meta.shape, rows.length));
+  }
   return feeds;
 }
 
@@ -176,7 +223,7 @@ export async function scoreText(
       opts.signal?.throwIfAborted();
       const batch = group.slice(b0, b0 + batchSize);
       const feeds = decoderFeeds(
-        session.inputNames,
+        session,
         batch.map((w) => w.ids),
         codec.padId,
       );

@@ -6,7 +6,7 @@
 // tsx), and this file needs nothing but onnxruntime-node.
 //
 // Protocol (main -> worker): {kind: 'run', id, feeds: {name: {type, data, dims}}, fetches?} | {kind: 'release'}
-// (worker -> main): {kind: 'ready', inputNames, outputNames} | {kind: 'failed', message}
+// (worker -> main): {kind: 'ready', inputNames, outputNames, inputMetadata} | {kind: 'failed', message}
 //                   | {kind: 'result', id, outputs} | {kind: 'result', id, error} | {kind: 'released'}
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -19,7 +19,12 @@ const messageOf = (err) => (err instanceof Error ? err.message : String(err));
 let session;
 try {
   session = await ort.InferenceSession.create(workerData.source, workerData.options);
-  port.postMessage({ kind: 'ready', inputNames: session.inputNames, outputNames: session.outputNames });
+  port.postMessage({
+    kind: 'ready',
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    inputMetadata: session.inputMetadata,
+  });
 } catch (err) {
   port.postMessage({ kind: 'failed', message: messageOf(err) });
 }

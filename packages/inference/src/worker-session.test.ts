@@ -25,6 +25,7 @@ describe('WorkerSession', () => {
     try {
       expect(worker.inputNames).toEqual(['x']);
       expect(worker.outputNames).toEqual(['y', 's']);
+      expect(worker.inputMetadata).toEqual(main.inputMetadata);
       const feeds = () => ({ x: new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3]) });
       const [a, b] = await Promise.all([worker.run(feeds()), main.run(feeds())]);
       expect(a.y?.dims).toEqual([2, 2]);

@@ -8,6 +8,8 @@ import * as ort from 'onnxruntime-node';
 export interface GraphSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Declared type and shape of each input (symbolic axes by name), as `InferenceSession` reports them. */
+  readonly inputMetadata?: readonly ort.InferenceSession.ValueMetadata[];
   run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
   /** Computes only `fetches` (mind `runOutputs` for subsets on onnxruntime-node 1.23). */
   run(feeds: Record<string, ort.Tensor>, fetches: readonly string[]): Promise<Record<string, ort.Tensor>>;
@@ -22,7 +24,12 @@ interface WireTensor {
 }
 
 type FromWorker =
-  | { kind: 'ready'; inputNames: string[]; outputNames: string[] }
+  | {
+      kind: 'ready';
+      inputNames: string[];
+      outputNames: string[];
+      inputMetadata: ort.InferenceSession.ValueMetadata[];
+    }
   | { kind: 'failed'; message: string }
   | { kind: 'result'; id: number; outputs?: Record<string, WireTensor>; error?: string }
   | { kind: 'released' };
@@ -63,6 +70,7 @@ export class WorkerSession implements GraphSession {
     private readonly worker: Worker,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
+    readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[],
   ) {
     worker.on('message', (msg: FromWorker) => {
       if (msg.kind !== 'result') return;
@@ -112,7 +120,7 @@ export class WorkerSession implements GraphSession {
         ready.kind === 'failed' ? ready.message : `unexpected first message from the worker: ${ready.kind}`,
       );
     }
-    return new WorkerSession(worker, ready.inputNames, ready.outputNames);
+    return new WorkerSession(worker, ready.inputNames, ready.outputNames, ready.inputMetadata);
   }
 
   run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>> {

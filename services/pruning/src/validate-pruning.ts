@@ -97,7 +97,7 @@ async function captureStreams(model: OnnxModel, names: readonly string[], window
     for (let b0 = 0; b0 < windows.length; b0 += batch) {
       const group = windows.slice(b0, b0 + batch);
       // All outputs, picked by name: onnxruntime-node 1.23.2 keys a requested subset by the wrong names.
-      const out = await session.run(decoderFeeds(session.inputNames, group, codec.padId));
+      const out = await session.run(decoderFeeds(session, group, codec.padId));
       names.forEach((name, k) => {
         const t = out[name]!;
         dim = Number(t.dims.at(-1));

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { ModelStore } from '@sift/inference';
+import { decoderFeeds, ModelStore } from '@sift/inference';
 import { createLogger } from '@sift/kit';
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { encodeOnnxModel, removeBlock } from '../src/adapters/onnx-graph.js';
 import { loadDecoder, residualStreamTensors, resolveDecoder } from '../src/pipeline/decoder-model.js';
@@ -26,3 +27,72 @@ describe('a decoder with a byte-level BPE tokenizer and no hidden-state outputs 
     }
   });
 });
+
+describe('a decoder exported with a key/value cache (bpe-gpt-with-past, Hugging Face text-generation-with-past)', () => {
+  it('is fed an empty cache, and a cut renumbers the cache so that cached decoding still works', async () => {
+    const store = new ModelStore(models);
+    const decoder = await loadDecoder(await resolveDecoder(store, { name: 'bpe-gpt-with-past', version: '' }));
+    const plain = await loadDecoder(await resolveDecoder(store, { name: 'bpe-gpt', version: '' }));
+    expect(decoder).toMatchObject({ layerCount: 6, contextLength: 128 });
+    // The cache inputs (graph inputs read inside each layer) are not mistaken for the residual stream.
+    expect(residualStreamTensors(decoder, '').tensors.map(role)).toEqual(
+      residualStreamTensors(plain, '').tensors.map(role),
+    );
+    const ids = decoder.codec.encode('The quick brown fox jumps over the lazy dog.').ids;
+    for (let start = 0; start < 5; start++) {
+      const pruned = removeBlock(decoder.graph, start, 1, decoder.boundaries);
+      const names = (list: { name?: string | null }[] | null | undefined) => (list ?? []).map((v) => v.name ?? '');
+      expect(names(pruned.model.graph?.input).filter((n) => n.startsWith('past_'))).toEqual(
+        cacheNames('past_key_values', 5),
+      );
+      expect(names(pruned.model.graph?.output)).toEqual(['logits', ...cacheNames('present', 5)]);
+      expect(pruned.droppedInputs).toEqual([`past_key_values.${start}.key`, `past_key_values.${start}.value`]);
+      const bytes = encodeOnnxModel(pruned.model);
+      await expect(validateRuns(bytes, runtime, decoder.codec)).resolves.toBeUndefined();
+
+      const session = await ort.InferenceSession.create(bytes);
+      const plainCut = await ort.InferenceSession.create(
+        encodeOnnxModel(removeBlock(plain.graph, start, 1, plain.boundaries).model),
+      );
+      try {
+        // With an empty cache the cut model computes what the same cut of the cache-free export does ...
+        const full = await session.run(decoderFeeds(session, [ids], 0));
+        const reference = await plainCut.run(decoderFeeds(plainCut, [ids], 0));
+        expect(maxAbsDiff(full.logits!, reference.logits!)).toBeLessThan(1e-4);
+        // ... and each renumbered layer reads its own cache: the last token fed with the cache of the others
+        // gives the full run's last logits (a cache fed to the wrong layer would not).
+        const prefix = await session.run(decoderFeeds(session, [ids.subarray(0, -1)], 0));
+        const step = decoderFeeds(session, [ids.subarray(-1)], 0);
+        step.attention_mask = new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+        step.position_ids = new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length - 1)), [1, 1]);
+        for (const [past, present] of zip(cacheNames('past_key_values', 5), cacheNames('present', 5))) {
+          step[past] = prefix[present]!;
+        }
+        const last = await session.run(step);
+        const vocab = decoder.codec.vocabSize;
+        const fullLast = (full.logits!.data as Float32Array).subarray((ids.length - 1) * vocab);
+        expect(maxAbsDiff(last.logits!, new ort.Tensor('float32', fullLast, [1, 1, vocab]))).toBeLessThan(1e-4);
+      } finally {
+        await session.release();
+        await plainCut.release();
+      }
+    }
+  });
+});
+
+/** A tensor name without its exporter's wrapper scope (`/model`) and with layer numbers and counters masked. */
+const role = (name: string) => name.replace(/^\/model\//, '/').replace(/\d+/g, '#');
+
+const cacheNames = (prefix: string, layers: number) =>
+  Array.from({ length: layers }, (_, i) => [`${prefix}.${i}.key`, `${prefix}.${i}.value`]).flat();
+
+const zip = <A, B>(a: readonly A[], b: readonly B[]): [A, B][] => a.map((x, i) => [x, b[i]!]);
+
+function maxAbsDiff(a: ort.Tensor, b: ort.Tensor): number {
+  expect(a.dims).toEqual(b.dims);
+  const x = a.data as Float32Array;
+  const y = b.data as Float32Array;
+  let max = 0;
+  for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs((x[i] as number) - (y[i] as number)));
+  return max;
+}

@@ -4,6 +4,7 @@ import { commonV1, pruningV1 } from '@sift/contracts';
 import * as ort from 'onnxruntime-node';
 import { expect, it } from 'vitest';
 import { readHfTokenizer } from '../../../packages/featurizers/src/index.js';
+import { decoderFeeds } from '../../../packages/inference/src/index.js';
 import { call, watch } from '../src/pruning-calls.js';
 import { calibration, evaluation, type PruningSuite } from '../src/pruning-suite.js';
 
@@ -15,29 +16,34 @@ import { calibration, evaluation, type PruningSuite } from '../src/pruning-suite
  * (pruning.test.ts calls them in order).
  */
 
+/** A pruning job on `model` that picks the cheapest single layer, removes and heals it; its result. */
+async function pruneHealed(suite: PruningSuite, model: string): Promise<pruningV1.PruningResult | undefined> {
+  const inline = (texts: string[]) => ({ source: { $case: 'inline' as const, value: { texts } } });
+  const { jobId } = await call<pruningV1.SubmitPruningRequest, pruningV1.SubmitPruningResponse>(
+    suite.client,
+    'submitPruning',
+    pruningV1.SubmitPruningRequest.fromPartial({
+      spec: {
+        model: { name: model, version: '' },
+        blockSize: 1,
+        // No start layer: the job measures the angular distances on the calibration texts and picks l*.
+        calibration: { texts: inline(calibration), sequenceLength: 128 },
+        healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
+        evaluation: { texts: inline(evaluation), latencyRuns: 1 },
+      },
+    }),
+  );
+  const statuses = await watch(suite.client, jobId);
+  expect(statuses.at(-1)?.state, statuses.at(-1)?.error).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
+  const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(suite.client, 'getJob', { jobId });
+  return job?.result?.$case === 'pruningResult' ? job.result.value : undefined;
+}
+
 /** Analysis, removal of the cheapest block and healing of bpe-gpt in one pruning job, and the stored result. */
 export function prunesTokenizedModel(suite: PruningSuite): void {
   it('prunes a tokenizer-based decoder without hidden-state outputs and stores it with its tokenizer', async () => {
-    const { modelsDir, client } = suite;
-    const inline = (texts: string[]) => ({ source: { $case: 'inline' as const, value: { texts } } });
-    const { jobId } = await call<pruningV1.SubmitPruningRequest, pruningV1.SubmitPruningResponse>(
-      client,
-      'submitPruning',
-      pruningV1.SubmitPruningRequest.fromPartial({
-        spec: {
-          model: { name: 'bpe-gpt', version: '' },
-          blockSize: 1,
-          // No start layer: the job measures the angular distances on the calibration texts and picks l*.
-          calibration: { texts: inline(calibration), sequenceLength: 128 },
-          healing: { method: pruningV1.HealingMethod.HEALING_METHOD_LINEAR_LEAST_SQUARES },
-          evaluation: { texts: inline(evaluation), latencyRuns: 1 },
-        },
-      }),
-    );
-    const statuses = await watch(client, jobId);
-    expect(statuses.at(-1)?.state, statuses.at(-1)?.error).toBe(commonV1.JobState.JOB_STATE_SUCCEEDED);
-    const { job } = await call<pruningV1.GetJobRequest, pruningV1.GetJobResponse>(client, 'getJob', { jobId });
-    const result = job?.result?.$case === 'pruningResult' ? job.result.value : undefined;
+    const { modelsDir } = suite;
+    const result = await pruneHealed(suite, 'bpe-gpt');
     const before = result?.before?.bitsPerByte ?? Number.NaN;
     const unhealed = result?.afterUnhealed?.bitsPerByte ?? Number.NaN;
     const healed = result?.afterHealed?.bitsPerByte ?? Number.NaN;
@@ -72,6 +78,74 @@ export function prunesTokenizedModel(suite: PruningSuite): void {
         attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), dims),
       });
       expect(out.logits?.dims).toEqual([1, ids.length, 4096]);
+    } finally {
+      await session.release();
+    }
+  });
+}
+
+/**
+ * The same weights exported with a key/value cache (bpe-gpt-with-past, the interface of a Hugging Face
+ * text-generation-with-past export): the job feeds it an empty cache, measures what it measures on bpe-gpt,
+ * and stores a model whose cache has one layer fewer, which decodes with it.
+ */
+export function prunesCachedModel(suite: PruningSuite): void {
+  it('prunes a decoder exported with a key/value cache, and the stored model decodes with its cache', async () => {
+    const result = await pruneHealed(suite, 'bpe-gpt-with-past');
+    console.log(
+      `bpe-gpt-with-past: layer ${result?.removedBlock?.startLayer} removed: ${result?.before?.bitsPerByte?.toFixed(3)} -> ` +
+        `${result?.afterUnhealed?.bitsPerByte?.toFixed(3)} bits/byte unhealed, ${result?.afterHealed?.bitsPerByte?.toFixed(3)} healed`,
+    );
+    expect(result?.before?.layerCount).toBe(6);
+    expect(result?.afterHealed?.layerCount).toBe(5);
+    expect(result?.afterHealed?.bitsPerByte).toBeLessThan(result?.afterUnhealed?.bitsPerByte ?? Number.NaN);
+    expect(result?.prunedModel?.name).toBe('bpe-gpt-with-past-pruned');
+    const dir = join(suite.modelsDir, 'bpe-gpt-with-past-pruned', result?.prunedModel?.version ?? '');
+    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const cache = (prefix: string) =>
+      Array.from({ length: 5 }, (_, i) => [`${prefix}.${i}.key`, `${prefix}.${i}.value`]).flat();
+    const names = (list: { name: string }[]) => list.map((v) => v.name);
+    expect(names(manifest.inputs)).toEqual([
+      'input_ids',
+      'attention_mask',
+      'position_ids',
+      ...cache('past_key_values'),
+    ]);
+    expect(names(manifest.outputs)).toEqual(['logits', ...cache('present')]);
+
+    // Greedy decoding with the cache: each step feeds one token and the cache of the ones before.
+    const tokenizer = await readHfTokenizer(dir, 'tokenizer.json');
+    const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
+    try {
+      const prompt = tokenizer.tokenize('The meaning of life is');
+      let feeds = decoderFeeds(session, [Int32Array.from(prompt)], 0);
+      const generated: number[] = [];
+      for (let step = 0; step < 4; step++) {
+        const out = await session.run(feeds);
+        const logits = out.logits!;
+        const width = logits.dims[1]!;
+        const last = (logits.data as Float32Array).subarray((width - 1) * 4096, width * 4096);
+        const next = last.indexOf(Math.max(...last));
+        generated.push(next);
+        const length = prompt.length + generated.length;
+        feeds = {
+          input_ids: new ort.Tensor('int64', BigInt64Array.of(BigInt(next)), [1, 1]),
+          attention_mask: new ort.Tensor('int64', new BigInt64Array(length).fill(1n), [1, length]),
+          position_ids: new ort.Tensor('int64', BigInt64Array.of(BigInt(length - 1)), [1, 1]),
+          ...Object.fromEntries(cache('past_key_values').map((name, i) => [name, out[cache('present')[i]!]!])),
+        };
+        expect(out[`present.4.value`]?.dims[2]).toBe(length - 1);
+      }
+      // The cached steps agree with one uncached run over prompt + generated tokens.
+      const all = Int32Array.from([...prompt, ...generated]);
+      const full = (await session.run(decoderFeeds(session, [all], 0))).logits!;
+      for (let step = 1; step < generated.length; step++) {
+        const row = (full.data as Float32Array).subarray(
+          (prompt.length + step - 1) * 4096,
+          (prompt.length + step) * 4096,
+        );
+        expect(row.indexOf(Math.max(...row))).toBe(generated[step]);
+      }
     } finally {
       await session.release();
     }

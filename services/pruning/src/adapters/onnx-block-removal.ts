@@ -15,6 +15,12 @@ import type { LayerBoundaries } from './onnx-layer-boundaries.js';
 /** Hidden-state outputs as decoders export them: `hidden_state_k` = x^k. */
 export const defaultHiddenStatePattern = /^hidden_state_(\d+)$/;
 
+/**
+ * Key/value cache inputs and outputs as Hugging Face exports name them (`past_key_values.<i>.key`,
+ * `present.<i>.value`); the first capture group is the layer.
+ */
+export const defaultCachePattern = /^(?:past_key_values|present)\.(\d+)\./;
+
 /** Metadata key under which every removal is recorded (a JSON array, one entry per removal, oldest first). */
 export const removedBlocksMetadataKey = 'sift.pruning.removed_blocks';
 
@@ -23,6 +29,8 @@ export interface RemoveBlockOptions {
   allowFinalLayer?: boolean;
   /** Graph outputs holding x^k, with k as first capture group; default `hidden_state_<k>`. */
   hiddenStatePattern?: RegExp;
+  /** Per-layer cache inputs and outputs, with the layer as first capture group; default {@link defaultCachePattern}. */
+  cachePattern?: RegExp;
 }
 
 /** A model with a block of layers cut out, and what the cut changed. */
@@ -36,7 +44,7 @@ export interface PrunedGraph {
   readonly droppedOutputs: readonly string[];
   /** Graph inputs removed because only removed layers read them (e.g. their past key/values). */
   readonly droppedInputs: readonly string[];
-  /** Hidden-state outputs renumbered to the pruned model's layers: old name -> new name. */
+  /** Hidden-state outputs and cache inputs/outputs renumbered to the pruned model's layers: old name -> new name. */
   readonly renamedOutputs: Readonly<Record<string, string>>;
   readonly removedNodeCount: number;
   readonly removedInitializers: readonly string[];
@@ -45,6 +53,14 @@ export interface PrunedGraph {
 /** The pattern with match indices and without the stateful global/sticky flags. */
 function withIndices(pattern: RegExp): RegExp {
   return new RegExp(pattern.source, `${pattern.flags.replace(/[gyd]/g, '')}d`);
+}
+
+/** The number `pattern` (compiled by {@link withIndices}) captures in `name`, and `name` with it replaced. */
+function numbered(pattern: RegExp, name: string): { k: number; with(k: number): string } | undefined {
+  const match = pattern.exec(name);
+  const span = match?.indices?.[1];
+  if (match?.[1] === undefined || !span) return undefined;
+  return { k: Number.parseInt(match[1], 10), with: (k) => `${name.slice(0, span[0])}${k}${name.slice(span[1])}` };
 }
 
 function invalid(message: string): SiftError {
@@ -61,8 +77,10 @@ function invalid(message: string): SiftError {
  * model. The outputs of removed boundaries (k in start+1..start+n) are dropped and the later ones are
  * renumbered (k -> k − n), so the pruned model looks like any (L − n)-layer export and can be analysed or
  * pruned again. Node names of later layers are renumbered the same way, so {@link findLayerBoundaries} finds
- * L − n layers. Any other output equal to x^(start+n) is kept and now carries x^start; any other output
- * produced inside the block (a key/value cache of a removed layer) is dropped. Nodes of removed layers that
+ * L − n layers, and so are the inputs and outputs of a key/value cache (`past_key_values.<i>.*`,
+ * `present.<i>.*` for i >= start + n become i − n; those of removed layers go), so the pruned model has the
+ * cache interface of an (L − n)-layer export. Any other output equal to x^(start+n) is kept and now carries
+ * x^start; any other output produced inside the block is dropped. Nodes of removed layers that
  * do not read the residual stream and that kept layers still use (a constant the exporter shared between
  * layers) stay. An output that still needs a removed layer's computation on the stream through another path
  * is an error: the block is not cut by its input and output alone.
@@ -94,6 +112,7 @@ export function removeBlock(
   const outTensor = boundaries.tensors[start + n]!;
   const membership = new LayerMembership(boundaries.pattern);
   const hiddenPattern = withIndices(opts.hiddenStatePattern ?? defaultHiddenStatePattern);
+  const cachePattern = withIndices(opts.cachePattern ?? defaultCachePattern);
   const before = indexGraph(graph);
   for (const name of [inTensor, outTensor]) {
     if (!before.producer.has(name) && !before.graphInputs.has(name)) {
@@ -119,15 +138,15 @@ export function removeBlock(
   const keptOutputs = [];
   for (const out of graph.output ?? []) {
     const name = out.name ?? '';
-    const hidden = hiddenPattern.exec(name);
-    const k = hidden?.[1] === undefined ? undefined : Number.parseInt(hidden[1], 10);
+    const hidden = numbered(hiddenPattern, name);
+    const k = hidden?.k;
     if (k !== undefined && k > start && k <= start + n) {
       droppedOutputs.push(name);
       continue;
     }
-    const span = hidden?.indices?.[1];
-    if (k !== undefined && span && k > start + n)
-      renamed.set(name, `${name.slice(0, span[0])}${k - n}${name.slice(span[1])}`);
+    if (hidden && hidden.k > start + n) renamed.set(name, hidden.with(hidden.k - n));
+    const cache = numbered(cachePattern, name);
+    if (cache && cache.k >= start + n) renamed.set(name, cache.with(cache.k - n));
     if (name === outTensor && k === undefined) {
       nodes.push(
         onnx.NodeProto.create({
@@ -196,7 +215,11 @@ export function removeBlock(
   const produced = new Set((graph.node ?? []).flatMap((node) => node.output ?? []));
   graph.valueInfo = (graph.valueInfo ?? []).filter((v) => produced.has(v.name ?? ''));
 
-  // 5. Renumber hidden-state outputs and later layers' node names.
+  // 5. Renumber hidden-state outputs, later layers' cache inputs and node names.
+  for (const input of graph.input ?? []) {
+    const cache = numbered(cachePattern, input.name ?? '');
+    if (cache && cache.k >= start + n) renamed.set(input.name ?? '', cache.with(cache.k - n));
+  }
   applyRenames(graph, renamed);
   for (const node of graph.node ?? []) {
     const l = membership.layerOf(node);
@@ -234,7 +257,7 @@ function applyRenames(graph: OnnxGraph, renamed: ReadonlyMap<string, string>): v
     if (targets.has(name) && !renamed.has(name)) {
       throw new SiftError(
         'internal',
-        `renumbering hidden-state outputs would reuse the name ${name} of another tensor`,
+        `renumbering per-layer inputs and outputs would reuse the name ${name} of another tensor`,
       );
     }
   }
@@ -243,7 +266,8 @@ function applyRenames(graph: OnnxGraph, renamed: ReadonlyMap<string, string>): v
     renameReads(node, rename);
     if (node.output) node.output = node.output.map(rename);
   }
-  for (const list of [graph.output, graph.valueInfo]) for (const v of list ?? []) v.name = rename(v.name ?? '');
+  for (const list of [graph.input, graph.output, graph.valueInfo])
+    for (const v of list ?? []) v.name = rename(v.name ?? '');
 }
 
 function recordRemoval(

@@ -55,7 +55,7 @@ export async function forEachTokenBatch(
   for (let b = 0; b < batches; b++) {
     const group = sequences.slice(b * batchSize, (b + 1) * batchSize);
     const width = Math.max(...group.map((q) => q.length));
-    const out = await runOutputs(session, decoderFeeds(session.inputNames, group, padId), tensors);
+    const out = await runOutputs(session, decoderFeeds(session, group, padId), tensors);
     const count = group.reduce((n, q) => n + q.length, 0);
     const dim = Number((out[tensors[0] as string] as ort.Tensor).dims.at(-1));
     const rows: Float32Array[] = [];

@@ -7,6 +7,7 @@ import { byteCodec, ModelStore } from '@sift/inference';
 import { repoRoot } from '@sift/launcher';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeOnnxModel, encodeOnnxModel, type OnnxModel } from '../adapters/onnx-graph.js';
+import { onnx } from '../adapters/onnx-graph-index.js';
 import { compilePattern, loadDecoder, resolveDecoder, sequenceLength } from './decoder-model.js';
 import { checkPruningSpec } from './pruning.js';
 
@@ -88,6 +89,23 @@ describe('what the pruning service accepts', () => {
         if (type) type.elemType = 6;
       }),
     ).rejects.toThrow(/graph input "input_ids" has element type int32; the service feeds int64/);
+    // A key/value cache is fed empty: it must be float32 with one symbolic past axis; a merged decoder (its
+    // layers inside If subgraphs) is refused by name.
+    const addInput = (name: string, elemType: number, dims: (number | string)[]) => (m: OnnxModel) => {
+      const dim = dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
+      m.graph?.input?.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim } } } }));
+    };
+    await expect(variant('merged', addInput('use_cache_branch', 9, [1]))).rejects.toThrow(
+      /takes "use_cache_branch", so it is a merged decoder .* export the decoder without merging/,
+    );
+    await expect(
+      variant('half-cache', addInput('past_key_values.0.key', 10, ['batch', 5, 'past', 32])),
+    ).rejects.toThrow(
+      /graph input "past_key_values.0.key" has element type float16; the service feeds a float32 cache/,
+    );
+    await expect(variant('fixed-cache', addInput('past_key_values.0.key', 1, ['batch', 5, 16, 32]))).rejects.toThrow(
+      /cache input "past_key_values.0.key" has shape \[batch, 5, 16, 32\]; .*one symbolic past-length axis/,
+    );
     // Weights in a side file, as exporters write models over 2 GiB: refused before any job, saying what to do.
     await expect(
       variant('external-weights', (m) => {

@@ -4,9 +4,11 @@ import type { commonV1 } from '@sift/contracts';
 import {
   checkSha256,
   contextLengthOf,
-  decoderInputNames,
+  emptyCacheDims,
   graphFile,
+  isDecoderInput,
   type ModelStore,
+  pastKeyValuePattern,
   type StoredModel,
   type TextCodec,
   textCodecOf,
@@ -67,28 +69,50 @@ export async function resolveDecoder(store: ModelStore, ref: commonV1.ModelRef |
 
 /**
  * The graph's interface as the service drives it: `input_ids` (int64 [batch, sequence]), optionally
- * `attention_mask` and `position_ids` (fed as {@link decoderFeeds} says), nothing else; and a `logits`
- * output whose last axis, where the graph declares it, is the codec's vocabulary wide.
+ * `attention_mask`, `position_ids` and a key/value cache `past_key_values.<i>.key|value` (float32, fed
+ * empty as {@link decoderFeeds} says), nothing else; and a `logits` output whose last axis, where the graph
+ * declares it, is the codec's vocabulary wide.
  */
 function checkDecoderInterface(graph: OnnxModel, stored: StoredModel, codec: TextCodec): void {
   const where = `model ${stored.name}/${stored.version}`;
   const initializers = new Set((graph.graph?.initializer ?? []).map((t) => t.name));
-  const inputs = (graph.graph?.input ?? []).map((i) => i.name ?? '').filter((n) => !initializers.has(n));
-  const unknown = inputs.filter((n) => !decoderInputNames.includes(n));
+  const declared = (graph.graph?.input ?? []).filter((i) => !initializers.has(i.name));
+  const inputs = declared.map((i) => i.name ?? '');
+  if (inputs.includes('use_cache_branch')) {
+    throw new SiftError(
+      'failed_precondition',
+      `${where}: the graph takes "use_cache_branch", so it is a merged decoder (its layers live in the subgraphs of an If node, which are not rewritten here); export the decoder without merging (Optimum: --no-post-process, and use model.onnx / decoder_model.onnx)`,
+    );
+  }
+  const unknown = inputs.filter((n) => !isDecoderInput(n));
   if (!inputs.includes('input_ids') || unknown.length > 0) {
     throw new SiftError(
       'failed_precondition',
-      `${where}: graph inputs are [${inputs.join(', ')}]; the service feeds "input_ids" (int64 [batch, sequence]) and, where the graph takes them, "attention_mask" and "position_ids", so re-export the model with those inputs (no past key/value cache)`,
+      `${where}: graph inputs are [${inputs.join(', ')}]; the service feeds "input_ids" (int64 [batch, sequence]) and, where the graph takes them, "attention_mask", "position_ids" and an empty key/value cache "past_key_values.<layer>.key|value", so re-export the model with those inputs`,
     );
   }
-  // Every input is fed as int64, as exporters write them; another element type would fail at the first run.
-  for (const input of graph.graph?.input ?? []) {
+  // Token inputs are fed as int64, as exporters write them, and a cache as float32 [batch, ..., past, ...]:
+  // another element type or shape would fail at the first run.
+  for (const input of declared) {
     const type = input.type?.tensorType?.elemType;
-    if (initializers.has(input.name) || type === undefined || type === null || type === int64Type) continue;
-    throw new SiftError(
-      'failed_precondition',
-      `${where}: graph input "${input.name}" has element type ${onnxTypeName(type)}; the service feeds int64, so re-export the model with int64 inputs`,
+    const name = input.name ?? '';
+    const cache = pastKeyValuePattern.test(name);
+    const expected = cache ? float32Type : int64Type;
+    if (type !== undefined && type !== null && type !== expected) {
+      throw new SiftError(
+        'failed_precondition',
+        `${where}: graph input "${name}" has element type ${onnxTypeName(type)}; the service feeds ${cache ? 'a float32 cache, so re-export the model with float32 key/values' : 'int64, so re-export the model with int64 inputs'}`,
+      );
+    }
+    if (!cache) continue;
+    const dims = (input.type?.tensorType?.shape?.dim ?? []).map((d) =>
+      d.dimValue === undefined || d.dimValue === null ? (d.dimParam ?? '?') : Number(d.dimValue),
     );
+    try {
+      emptyCacheDims(name, dims, 1);
+    } catch (err) {
+      throw new SiftError('failed_precondition', `${where}: ${(err as Error).message}`, { cause: err });
+    }
   }
   const logits = (graph.graph?.output ?? []).find((o) => o.name === 'logits');
   if (!logits) throw new SiftError('failed_precondition', `${where}: the graph has no "logits" output`);
@@ -136,8 +160,9 @@ function checkSingleFile(graph: OnnxModel, stored: StoredModel): void {
   );
 }
 
-/** TensorProto.DataType.INT64. */
+/** TensorProto.DataType.INT64 and FLOAT. */
 const int64Type = 7;
+const float32Type = 1;
 
 /** The ONNX element type's name, for messages. */
 function onnxTypeName(type: number): string {

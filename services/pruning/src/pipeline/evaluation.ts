@@ -100,7 +100,7 @@ export async function validateRuns(bytes: Uint8Array, runtime: PruningRuntime, c
   }
   try {
     const { ids } = codec.encode('The pruned model runs.');
-    const out = await runOutputs(session, decoderFeeds(session.inputNames, [ids], codec.padId), ['logits']);
+    const out = await runOutputs(session, decoderFeeds(session, [ids], codec.padId), ['logits']);
     const logits = out.logits;
     if (logits?.dims.at(-1) !== codec.vocabSize) {
       throw new SiftError(
@@ -153,7 +153,7 @@ export async function modelMetrics(
     // Latency of one sequence at the evaluation length, after two warm-up passes.
     const sample = opts.codec.encode(texts.join('\n')).ids;
     const ids = Int32Array.from({ length: opts.sequenceLength }, (_, t) => sample[t % sample.length] as number);
-    const feeds = decoderFeeds(session.inputNames, [ids], opts.codec.padId);
+    const feeds = decoderFeeds(session, [ids], opts.codec.padId);
     const times: number[] = [];
     for (let r = 0; r < runs; r++) {
       opts.signal.throwIfAborted();

@@ -41,12 +41,13 @@ describe('storeModelVersion', () => {
     };
     const bytes = new Uint8Array([1, 2, 3]);
     const size = { layers: 3, parameters: 3000 };
-    const first = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), size, provenance, {});
+    const io = { inputs: new Set(['input_ids']), outputs: new Set(['logits']) };
+    const first = await storeModelVersion(root, 'lm', source, bytes, io, size, provenance, {});
     const another = { ...provenance, jobId: 'job-2' };
-    const second = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), size, another, {});
+    const second = await storeModelVersion(root, 'lm', source, bytes, io, size, another, {});
     expect([first.version, second.version]).toEqual(['10', '11']);
     // job-1 redelivered after its worker died past the store: its version is found, not duplicated.
-    const again = await storeModelVersion(root, 'lm', source, bytes, new Set(['logits']), size, provenance, {});
+    const again = await storeModelVersion(root, 'lm', source, bytes, io, size, provenance, {});
     expect(again.version).toBe('10');
     const manifest = JSON.parse(readFileSync(join(first.dir, 'model.json'), 'utf8'));
     expect(manifest.outputs.map((o: { name: string }) => o.name)).toEqual(['logits']);

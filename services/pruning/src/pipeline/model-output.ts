@@ -23,8 +23,8 @@ export interface PruningProvenance {
 /**
  * Writes a pruned graph as a NEW version `<root>/<name>/<highest numeric version + 1>/` with model.onnx, a
  * copy of the source's tokenizer file when it has one (`preprocessing.tokenizer`), and a model.json derived
- * from the source's: same inputs and preprocessing, the outputs the pruned graph still has, the new layer
- * count, provenance. The folder is written under a dot-name (which the model store skips) and renamed
+ * from the source's: same preprocessing, the inputs and outputs the pruned graph still has (a removed
+ * layer's cache goes), the new layer count, provenance. The folder is written under a dot-name (which the model store skips) and renamed
  * into place, so a reader never sees half a model; the source folder is never touched.
  *
  * Idempotent per job: when a version whose provenance names this job id already exists (the worker died
@@ -35,7 +35,7 @@ export async function storeModelVersion(
   name: string,
   source: StoredModel,
   bytes: Uint8Array,
-  graphOutputs: ReadonlySet<string>,
+  graphIo: { readonly inputs: ReadonlySet<string>; readonly outputs: ReadonlySet<string> },
   size: { layers: number; parameters: number },
   provenance: PruningProvenance,
   metrics: Record<string, unknown>,
@@ -75,7 +75,8 @@ export async function storeModelVersion(
           startLayer + blockSize - 1
         } removed${healingNote(provenance.healing)}); the source: ${s.description}`,
         graphs: { model: 'model.onnx' },
-        outputs: s.outputs.filter((o) => graphOutputs.has(o.name)),
+        inputs: s.inputs.filter((i) => graphIo.inputs.has(i.name)),
+        outputs: s.outputs.filter((o) => graphIo.outputs.has(o.name)),
         ...(s.languageModel
           ? { languageModel: prunedLanguageModel(s.languageModel as Record<string, unknown>, size) }
           : {}),

@@ -203,7 +203,10 @@ export async function pruneModel(
     spec.outputName || prunedNameOf(source.name),
     source,
     finalBytes,
-    new Set((finalModel.graph?.output ?? []).map((o) => o.name ?? '')),
+    {
+      inputs: new Set((finalModel.graph?.input ?? []).map((i) => i.name ?? '')),
+      outputs: new Set((finalModel.graph?.output ?? []).map((o) => o.name ?? '')),
+    },
     { layers: L - n, parameters: parameterCount(finalModel) },
     {
       jobId: ctx.jobId,
