@@ -85,6 +85,7 @@ async function elapsedMs(work: () => unknown): Promise<number> {
 
 const store = new ModelStore(join(repoRoot, 'models'));
 const decoder = await loadDecoder(await store.resolve(args.model, args.version));
+if (decoder.external) throw new Error(`${args.model}: weights in external data; this bench opens graphs from memory`);
 const L = decoder.layerCount;
 // Tokens per window: 256, or the model's context when shorter (bpe-gpt: 128).
 const seq = Number(args['sequence-length']) || Math.min(256, decoder.contextLength);

@@ -3,7 +3,7 @@ import { analysesPrunesAndHeals, landsPruningRunInClickHouse } from './pruning/a
 import { prunesGraphAnalysedModel } from './pruning/graph-analysis.js';
 import { cancelsQueuedPruningAndRunningAnalysis, finishesAnalysisAfterWorkerKilled } from './pruning/job-lifecycle.js';
 import { boundsFailedJobError, failsOnOneHugeLine, rejectsBadRequests } from './pruning/refusals.js';
-import { prunesCachedModel, prunesTokenizedModel } from './pruning/tokenized-model.js';
+import { prunesCachedModel, prunesExternalDataModel, prunesTokenizedModel } from './pruning/tokenized-model.js';
 import { PruningSuite } from './src/pruning-suite.js';
 
 /**
@@ -24,6 +24,7 @@ describe('pruning end to end', () => {
   prunesGraphAnalysedModel(suite);
   prunesTokenizedModel(suite);
   prunesCachedModel(suite);
+  prunesExternalDataModel(suite);
   analysesPrunesAndHeals(suite);
   finishesAnalysisAfterWorkerKilled(suite);
   cancelsQueuedPruningAndRunningAnalysis(suite);

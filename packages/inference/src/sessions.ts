@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { type Logger, SiftError } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
@@ -137,16 +137,18 @@ export class SessionCache {
 /**
  * FAILED_PRECONDITION when the manifest lists a sha256 for `file` and the file on disk has another: a graph
  * changed (or was damaged) after its model was stored would otherwise be served as if it were that model.
- * `bytes`: the file's content when the caller has already read it.
+ * `bytes`: the file's content when the caller has already read it; otherwise the file is read as a stream
+ * (a weights file may be larger than one buffer can hold).
  */
 export async function checkSha256(model: StoredModel, file: string, bytes?: Uint8Array): Promise<void> {
   const declared = model.manifest.sha256;
   const expected =
     typeof declared === 'string' ? (file === graphFile(model.manifest) ? declared : undefined) : declared?.[file];
   if (!expected) return;
-  const actual = createHash('sha256')
-    .update(bytes ?? (await readFile(join(model.dir, file))))
-    .digest('hex');
+  const hash = createHash('sha256');
+  if (bytes) hash.update(bytes);
+  else for await (const chunk of createReadStream(join(model.dir, file))) hash.update(chunk as Buffer);
+  const actual = hash.digest('hex');
   if (actual !== expected) {
     throw new SiftError(
       'failed_precondition',

@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { contextLengthOf, decoderFeeds, ModelStore, scoreText, textCodecOf } from '@sift/inference';
 import { spearman } from '@sift/numeric';
 import * as ort from 'onnxruntime-node';
+import { externalByteCount } from './adapters/onnx-external-data.js';
 import {
   decodeOnnxModel,
   encodeOnnxModel,
@@ -139,6 +140,9 @@ async function main(): Promise<void> {
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
   const sourceBytes = readFileSync(join(modelDir, 'model.onnx'));
   const model = decodeOnnxModel(sourceBytes);
+  if (externalByteCount(model) > 0) {
+    throw new Error(`${modelDir}: weights in external data; this validation opens single-file graphs from memory`);
+  }
   const boundaries = findLayerBoundaries(model);
   const layers = boundaries.layerCount;
   const text = readmeCalibrationAndEvaluation({

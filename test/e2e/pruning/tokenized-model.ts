@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commonV1, pruningV1 } from '@sift/contracts';
+import { repoRoot } from '@sift/launcher';
 import * as ort from 'onnxruntime-node';
 import { expect, it } from 'vitest';
 import { readHfTokenizer } from '../../../packages/featurizers/src/index.js';
 import { decoderFeeds } from '../../../packages/inference/src/index.js';
+import { saveAsExternalData } from '../../../services/pruning/src/adapters/onnx-external-data.js';
+import { decodeOnnxModel } from '../../../services/pruning/src/adapters/onnx-graph.js';
 import { call, watch } from '../src/pruning-calls.js';
 import { calibration, evaluation, type PruningSuite } from '../src/pruning-suite.js';
 
@@ -15,6 +18,9 @@ import { calibration, evaluation, type PruningSuite } from '../src/pruning-suite
  * Each export registers one test in the describe block that calls it, against that block's platform
  * (pruning.test.ts calls them in order).
  */
+
+/** The bpe-gpt pruning's result, which the external-data copy of the same weights must reproduce. */
+let bpeGptResult: pruningV1.PruningResult | undefined;
 
 /** A pruning job on `model` that picks the cheapest single layer, removes and heals it; its result. */
 async function pruneHealed(suite: PruningSuite, model: string): Promise<pruningV1.PruningResult | undefined> {
@@ -44,6 +50,7 @@ export function prunesTokenizedModel(suite: PruningSuite): void {
   it('prunes a tokenizer-based decoder without hidden-state outputs and stores it with its tokenizer', async () => {
     const { modelsDir } = suite;
     const result = await pruneHealed(suite, 'bpe-gpt');
+    bpeGptResult = result;
     const before = result?.before?.bitsPerByte ?? Number.NaN;
     const unhealed = result?.afterUnhealed?.bitsPerByte ?? Number.NaN;
     const healed = result?.afterHealed?.bitsPerByte ?? Number.NaN;
@@ -146,6 +153,49 @@ export function prunesCachedModel(suite: PruningSuite): void {
         );
         expect(row.indexOf(Math.max(...row))).toBe(generated[step]);
       }
+    } finally {
+      await session.release();
+    }
+  });
+}
+
+/**
+ * bpe-gpt with its weights in a data file beside the graph (external data, as exporters write models over
+ * 2 GiB): the job reads them where they are, reproduces the figures of the single-file model, and stores a
+ * pruned model with its own, smaller data file.
+ */
+export function prunesExternalDataModel(suite: PruningSuite): void {
+  it('prunes a decoder whose weights are in external data, and stores it with its own data file', async () => {
+    const source = join(repoRoot, 'models', 'bpe-gpt', '1');
+    const dir = join(suite.modelsDir, 'bpe-gpt-external', '1');
+    const graph = decodeOnnxModel(new Uint8Array(readFileSync(join(source, 'model.onnx'))));
+    const { sha256 } = await saveAsExternalData(graph, dir);
+    copyFileSync(join(source, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+    const manifest = JSON.parse(readFileSync(join(source, 'model.json'), 'utf8'));
+    const withSums = { ...manifest, name: 'bpe-gpt-external', sha256: { ...manifest.sha256, ...sha256 } };
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(withSums));
+
+    const result = await pruneHealed(suite, 'bpe-gpt-external');
+    // The same weights, read from the data file: the same block, the same figures.
+    expect(bpeGptResult, 'the bpe-gpt pruning test runs first').toBeDefined();
+    expect(result?.removedBlock?.startLayer).toBe(bpeGptResult?.removedBlock?.startLayer);
+    for (const variant of ['before', 'afterUnhealed', 'afterHealed'] as const) {
+      expect(result?.[variant]?.bitsPerByte).toBeCloseTo(bpeGptResult?.[variant]?.bitsPerByte ?? Number.NaN, 5);
+      // Sizes count the data file (the graph alone is ~1% of it); tensors are aligned in it, so a little more.
+      const singleFile = bpeGptResult?.[variant]?.fileSizeBytes ?? Number.NaN;
+      expect(result?.[variant]?.fileSizeBytes).toBeGreaterThanOrEqual(singleFile);
+      expect(result?.[variant]?.fileSizeBytes).toBeLessThan(singleFile * 1.05);
+    }
+    const stored = join(suite.modelsDir, 'bpe-gpt-external-pruned', result?.prunedModel?.version ?? '');
+    const storedManifest = JSON.parse(readFileSync(join(stored, 'model.json'), 'utf8'));
+    expect(Object.keys(storedManifest.sha256).sort()).toEqual(['model.onnx', 'model.onnx.data', 'tokenizer.json']);
+    expect(statSync(join(stored, 'model.onnx.data')).size).toBeLessThan(statSync(join(dir, 'model.onnx.data')).size);
+    expect(statSync(join(stored, 'model.onnx')).size).toBeLessThan(300_000); // the weights are not inlined
+    // The stored model runs from its own folder, reading its own data file.
+    const session = await ort.InferenceSession.create(join(stored, 'model.onnx'));
+    try {
+      const out = await session.run(decoderFeeds(session, [Int32Array.of(464, 2068, 758)], 0));
+      expect(out.logits?.dims).toEqual([1, 3, 4096]);
     } finally {
       await session.release();
     }

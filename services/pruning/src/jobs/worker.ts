@@ -50,19 +50,20 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
     const checkpoints = new JobCheckpoints(this.store.dir(jobId), log);
     progress.stage('load');
     const decoder = await loadDecoder(await resolveDecoder(this.models, spec.value.model));
+    const runtime = { ...this.runtime, externalWeights: decoder.external };
     if (spec.$case === 'analysis') {
       const analysed = await checkpoints.once(
         'analysis.json',
         analysisRunCodec(decoder.layerCount, spec.value.maxBlockSize || decoder.layerCount - 1),
         () => {
           progress.stage('capture', undefined, 'batches');
-          return analyseBlocks(decoder, spec.value, this.runtime, progress.tick);
+          return analyseBlocks(decoder, spec.value, runtime, progress.tick);
         },
       );
       let analysis = analysed.result;
       if (spec.value.evaluation) {
         const table = await evaluateBestBlocks(decoder, spec.value, analysis.bestBlocks, {
-          runtime: this.runtime,
+          runtime,
           signal: controller.signal,
           checkpoints,
           stage: (name, unit) => progress.stage(name, undefined, unit),
@@ -82,7 +83,7 @@ export class PruningWorker extends JobWorker<pruningV1.Job> {
     const pruned = await pruneModel(decoder, spec.value, analysis, {
       jobId,
       models: this.models,
-      runtime: this.runtime,
+      runtime,
       signal: controller.signal,
       checkpoints,
       stage: (name, unit) => progress.stage(name, undefined, unit),

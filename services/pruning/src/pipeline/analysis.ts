@@ -1,6 +1,7 @@
 import { commonV1, pruningV1 } from '@sift/contracts';
 import { type GraphSession, openSession, type ProviderPreference, type WorkerSessionOptions } from '@sift/inference';
 import { type Logger, SiftError } from '@sift/kit';
+import { type ExternalWeights, withGraphFile } from '../adapters/onnx-external-data.js';
 import { encodeOnnxModel, exposeOutputs } from '../adapters/onnx-graph.js';
 import {
   angularDistanceMatrix,
@@ -23,14 +24,21 @@ export interface PruningRuntime {
   readonly threads: number;
   readonly provider: ProviderPreference;
   readonly logger: Logger;
+  /**
+   * Where the job's graphs find weights stored outside them: every graph a job builds derives from its
+   * source model, so its external tensors point into the source's data files (undefined: none).
+   */
+  readonly externalWeights?: ExternalWeights | undefined;
 }
 
 /** A session for a graph a job built (a copy with exposed outputs, a pruned model) on the job's runtime. */
 export async function openJobSession(bytes: Uint8Array, runtime: PruningRuntime): Promise<GraphSession> {
   // On a worker thread: a forward pass over a calibration batch takes long enough to stall the service's
   // gRPC calls (job status, health) if it ran on the event loop.
-  return (await openSession(bytes, sessionOptions(runtime.threads), runtime.provider, runtime.logger, 'worker'))
-    .session;
+  const open = async (source: string | Uint8Array) =>
+    (await openSession(source, sessionOptions(runtime.threads), runtime.provider, runtime.logger, 'worker')).session;
+  // ONNX Runtime finds external data beside a graph file only (from bytes it looks in the working directory).
+  return runtime.externalWeights ? withGraphFile(bytes, runtime.externalWeights, open) : open(bytes);
 }
 
 /** What an analysis produced. */

@@ -106,7 +106,7 @@ describe('what the pruning service accepts', () => {
     await expect(variant('fixed-cache', addInput('past_key_values.0.key', 1, ['batch', 5, 16, 32]))).rejects.toThrow(
       /cache input "past_key_values.0.key" has shape \[batch, 5, 16, 32\]; .*one symbolic past-length axis/,
     );
-    // Weights in a side file, as exporters write models over 2 GiB: refused before any job, saying what to do.
+    // Weights in a side file, as exporters write models over 2 GiB: the file must be there, whole.
     await expect(
       variant('external-weights', (m) => {
         const weight = m.graph?.initializer?.[3];
@@ -119,7 +119,7 @@ describe('what the pruning service accepts', () => {
     ).rejects.toMatchObject({
       kind: 'failed_precondition',
       message: expect.stringMatching(
-        /initializer \S+ is stored in external data \(model\.onnx\.data\); .*save_as_external_data=False/,
+        /external data file model\.onnx\.data \(of initializer \S+\) is missing beside the model/,
       ),
     });
     await expect(variant('intact', () => {})).resolves.toMatchObject({ layerCount: 8 });

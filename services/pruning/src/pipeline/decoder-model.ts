@@ -14,6 +14,7 @@ import {
   textCodecOf,
 } from '@sift/inference';
 import { echoed, indefiniteArticle, SiftError } from '@sift/kit';
+import { checkExternalData, type ExternalWeights } from '../adapters/onnx-external-data.js';
 import {
   decodeOnnxModel,
   defaultLayerPattern,
@@ -33,6 +34,8 @@ export interface DecoderModel {
   readonly contextLength: number;
   /** UTF-8 bytes, or the byte-level BPE tokenizer.json the model ships. */
   readonly codec: TextCodec;
+  /** The files holding weights stored outside the graph (external data), when it has any. */
+  readonly external: ExternalWeights | undefined;
 }
 
 /**
@@ -143,23 +146,6 @@ export function layerNodePatternOf(stored: StoredModel): RegExp {
   }
 }
 
-/**
- * The service reads, rewrites and runs a model as one in-memory graph: weights kept in external data files
- * (how exporters store models over 2 GiB) would be lost on the rewrite, so such a model is refused up front
- * with what to do, not failed deep in a job.
- */
-function checkSingleFile(graph: OnnxModel, stored: StoredModel): void {
-  const external = (graph.graph?.initializer ?? []).filter(
-    (t) => t.dataLocation === externalDataLocation || (t.externalData ?? []).length > 0,
-  );
-  if (external.length === 0) return;
-  const file = external[0]?.externalData?.find((e) => e.key === 'location')?.value;
-  throw new SiftError(
-    'failed_precondition',
-    `model ${stored.name}/${stored.version}: initializer ${external[0]?.name}${external.length > 1 ? ` and ${external.length - 1} more are` : ' is'} stored in external data${file ? ` (${file})` : ''}; the pruning service reads single-file ONNX graphs (under 2 GiB): re-export with every tensor inside model.onnx (onnx.save_model(model, path, save_as_external_data=False))`,
-  );
-}
-
 /** TensorProto.DataType.INT64 and FLOAT. */
 const int64Type = 7;
 const float32Type = 1;
@@ -176,9 +162,6 @@ function onnxTypeName(type: number): string {
   };
   return names[type] ?? `#${type}`;
 }
-
-/** TensorProto.DataLocation.EXTERNAL. */
-const externalDataLocation = 1;
 
 /** Loads the graph and finds its layers; failed_precondition when the file or its layers cannot be read. */
 export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
@@ -206,7 +189,13 @@ export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
       },
     );
   }
-  checkSingleFile(graph, stored);
+  const external = await checkExternalData(graph, stored.dir).catch((err: unknown) => {
+    throw new SiftError('failed_precondition', `model ${stored.name}/${stored.version}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  });
+  // Data files the manifest lists are checked like the graph (streamed: they may be larger than a buffer).
+  for (const file of external?.files ?? []) await checkSha256(stored, file);
   const codec = await textCodecOf(stored);
   checkDecoderInterface(graph, stored, codec);
   const pattern = layerNodePatternOf(stored);
@@ -234,6 +223,7 @@ export async function loadDecoder(stored: StoredModel): Promise<DecoderModel> {
     layerCount: boundaries.layerCount,
     contextLength: contextLengthOf(stored),
     codec,
+    external,
   };
 }
 

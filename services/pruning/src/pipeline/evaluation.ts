@@ -8,6 +8,7 @@ import {
   type TextCodec,
 } from '@sift/inference';
 import { SiftError } from '@sift/kit';
+import { externalByteCount } from '../adapters/onnx-external-data.js';
 import type { OnnxModel } from '../adapters/onnx-graph.js';
 import { openJobSession, type PruningRuntime } from './analysis.js';
 import { sequenceLength } from './decoder-model.js';
@@ -169,7 +170,7 @@ export async function modelMetrics(
       perplexity: score.perplexity,
       latencyMsP50: pick(0.5),
       latencyMsP95: pick(0.95),
-      fileSizeBytes: bytes.length,
+      fileSizeBytes: bytes.length + externalByteCount(model),
       parameterCount: parameterCount(model),
       layerCount,
     };

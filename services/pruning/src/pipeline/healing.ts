@@ -1,5 +1,6 @@
 import { pruningV1 } from '@sift/contracts';
 import { SiftError } from '@sift/kit';
+import { inlineTensors } from '../adapters/onnx-external-data.js';
 import {
   encodeOnnxModel,
   exposeOutputs,
@@ -98,8 +99,12 @@ export async function heal(
   };
   if (fold && search.found) {
     const t = fold.solve({ alpha: ridgeAlpha });
+    // The projection's weights are read (and replaced): from the source's data file when stored there.
+    const { weight, bias } = search.projection;
+    const external = ctx.runtime.externalWeights;
+    const readable = external ? inlineTensors(pruned.model, bias ? [weight, bias] : [weight], external) : pruned.model;
     return {
-      model: foldLinearMap(pruned.model, search.projection, t),
+      model: foldLinearMap(readable, search.projection, t),
       spec: {
         ...common,
         placement: pruningV1.HealingPlacement.HEALING_PLACEMENT_FOLD,

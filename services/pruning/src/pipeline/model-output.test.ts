@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelStore } from '@sift/inference';
 import { afterAll, describe, expect, it } from 'vitest';
+import { onnx } from '../adapters/onnx-graph-index.js';
 import { storeModelVersion } from './model-output.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sift-pruning-store-'));
@@ -39,15 +40,15 @@ describe('storeModelVersion', () => {
       healing: { method: 'none' },
       calibrationSha256: '',
     };
-    const bytes = new Uint8Array([1, 2, 3]);
+    const model = onnx.ModelProto.create({ graph: { input: [{ name: 'input_ids' }], output: [{ name: 'logits' }] } });
+    const graph = { bytes: new Uint8Array([1, 2, 3]), model };
     const size = { layers: 3, parameters: 3000 };
-    const io = { inputs: new Set(['input_ids']), outputs: new Set(['logits']) };
-    const first = await storeModelVersion(root, 'lm', source, bytes, io, size, provenance, {});
+    const first = await storeModelVersion(root, 'lm', source, graph, size, provenance, {});
     const another = { ...provenance, jobId: 'job-2' };
-    const second = await storeModelVersion(root, 'lm', source, bytes, io, size, another, {});
+    const second = await storeModelVersion(root, 'lm', source, graph, size, another, {});
     expect([first.version, second.version]).toEqual(['10', '11']);
     // job-1 redelivered after its worker died past the store: its version is found, not duplicated.
-    const again = await storeModelVersion(root, 'lm', source, bytes, io, size, provenance, {});
+    const again = await storeModelVersion(root, 'lm', source, graph, size, provenance, {});
     expect(again.version).toBe('10');
     const manifest = JSON.parse(readFileSync(join(first.dir, 'model.json'), 'utf8'));
     expect(manifest.outputs.map((o: { name: string }) => o.name)).toEqual(['logits']);

@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { compareVersions, type StoredModel } from '@sift/inference';
+import { type ExternalWeights, writeWithExternalData } from '../adapters/onnx-external-data.js';
+import type { OnnxModel } from '../adapters/onnx-graph.js';
 
 /** Provenance recorded in the pruned model's manifest. */
 export interface PruningProvenance {
@@ -20,8 +22,16 @@ export interface PruningProvenance {
   calibrationSha256: string;
 }
 
+/** A graph to store: its bytes, decoded, and where its external tensors' values are (if it has any). */
+export interface GraphToStore {
+  readonly bytes: Uint8Array;
+  readonly model: OnnxModel;
+  readonly externalWeights?: ExternalWeights | undefined;
+}
+
 /**
- * Writes a pruned graph as a NEW version `<root>/<name>/<highest numeric version + 1>/` with model.onnx, a
+ * Writes a pruned graph as a NEW version `<root>/<name>/<highest numeric version + 1>/` with model.onnx (and
+ * model.onnx.data holding the tensors it kept, when the source kept its weights in external data), a
  * copy of the source's tokenizer file when it has one (`preprocessing.tokenizer`), and a model.json derived
  * from the source's: same preprocessing, the inputs and outputs the pruned graph still has (a removed
  * layer's cache goes), the new layer count, provenance. The folder is written under a dot-name (which the model store skips) and renamed
@@ -34,8 +44,7 @@ export async function storeModelVersion(
   root: string,
   name: string,
   source: StoredModel,
-  bytes: Uint8Array,
-  graphIo: { readonly inputs: ReadonlySet<string>; readonly outputs: ReadonlySet<string> },
+  graph: GraphToStore,
   size: { layers: number; parameters: number },
   provenance: PruningProvenance,
   metrics: Record<string, unknown>,
@@ -47,8 +56,13 @@ export async function storeModelVersion(
   const tmp = join(nameDir, `.tmp-${provenance.jobId}-${randomBytes(3).toString('hex')}`);
   await mkdir(tmp);
   try {
-    const sha256: Record<string, string> = { 'model.onnx': createHash('sha256').update(bytes).digest('hex') };
-    await writeFile(join(tmp, 'model.onnx'), bytes);
+    let sha256: Record<string, string>;
+    if (graph.externalWeights) {
+      sha256 = (await writeWithExternalData(graph.model, graph.externalWeights, tmp)).sha256;
+    } else {
+      sha256 = { 'model.onnx': createHash('sha256').update(graph.bytes).digest('hex') };
+      await writeFile(join(tmp, 'model.onnx'), graph.bytes);
+    }
     const tokenizer = source.manifest.preprocessing?.tokenizer;
     if (typeof tokenizer === 'string' && tokenizer !== '' && tokenizer !== 'model.onnx') {
       // The source was loaded through this file (textCodecOf keeps it inside the model folder).
@@ -65,6 +79,8 @@ export async function storeModelVersion(
       const highest = Number(versions.at(-1) ?? '0');
       const version = String(Number.isFinite(highest) ? Math.floor(highest) + 1 : versions.length + 1);
       const s = source.manifest;
+      const inputs = new Set((graph.model.graph?.input ?? []).map((i) => i.name ?? ''));
+      const outputs = new Set((graph.model.graph?.output ?? []).map((o) => o.name ?? ''));
       const { startLayer, blockSize } = provenance.removedBlock;
       const manifest = {
         ...s,
@@ -75,8 +91,8 @@ export async function storeModelVersion(
           startLayer + blockSize - 1
         } removed${healingNote(provenance.healing)}); the source: ${s.description}`,
         graphs: { model: 'model.onnx' },
-        inputs: s.inputs.filter((i) => graphIo.inputs.has(i.name)),
-        outputs: s.outputs.filter((o) => graphIo.outputs.has(o.name)),
+        inputs: s.inputs.filter((i) => inputs.has(i.name)),
+        outputs: s.outputs.filter((o) => outputs.has(o.name)),
         ...(s.languageModel
           ? { languageModel: prunedLanguageModel(s.languageModel as Record<string, unknown>, size) }
           : {}),

@@ -202,11 +202,7 @@ export async function pruneModel(
     ctx.models.root,
     spec.outputName || prunedNameOf(source.name),
     source,
-    finalBytes,
-    {
-      inputs: new Set((finalModel.graph?.input ?? []).map((i) => i.name ?? '')),
-      outputs: new Set((finalModel.graph?.output ?? []).map((o) => o.name ?? '')),
-    },
+    { bytes: finalBytes, model: finalModel, externalWeights: ctx.runtime.externalWeights },
     { layers: L - n, parameters: parameterCount(finalModel) },
     {
       jobId: ctx.jobId,
