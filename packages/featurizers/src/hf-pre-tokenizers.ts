@@ -1,23 +1,28 @@
 /**
  * The `pre_tokenizer` of a `tokenizer.json`, which cuts normalized text into the words the model splits
  * into pieces: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel (GPT-2's split
- * and byte alphabet, in `hf-byte-level.ts`) and Sequence, treating delimiters as `tokenizers`'
- * SplitDelimiterBehavior says.
+ * and byte alphabet, in `hf-byte-level.ts`), Split (a string or an Oniguruma regex, `hf-oniguruma.ts`: Llama 3
+ * and Qwen2 split this way before a ByteLevel without its own regex) and Sequence, treating delimiters as
+ * `tokenizers`' SplitDelimiterBehavior says.
  */
 import { byteLevelWords } from './hf-byte-level.js';
 import { isBertPunctuation, isWhitespace, NUMERIC, WHITESPACE_WORDS } from './hf-character-classes.js';
+import { oniguramaToRegExp } from './hf-oniguruma.js';
 import { asArray, asObject, describeType, HfTokenizerError, type Json } from './hf-tokenizer-json.js';
 
 /** Normalized text in, words out. */
 export type PreTokenizer = (text: string) => string[];
 type SplitBehavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
 
+/** Text cut into delimiters and the runs between them, in order. */
+type Runs = { text: string; delimiter: boolean }[];
+
 /**
  * Splits at every character `isDelimiter` accepts, treating the delimiters as `tokenizers`'
  * SplitDelimiterBehavior says (each delimiter character is its own match).
  */
 function splitAt(text: string, isDelimiter: (ch: string) => boolean, behavior: SplitBehavior): string[] {
-  const runs: { text: string; delimiter: boolean }[] = [];
+  const runs: Runs = [];
   let run = '';
   for (const ch of text) {
     if (!isDelimiter(ch)) {
@@ -29,7 +34,28 @@ function splitAt(text: string, isDelimiter: (ch: string) => boolean, behavior: S
     runs.push({ text: ch, delimiter: true });
   }
   if (run !== '') runs.push({ text: run, delimiter: false });
+  return applyBehavior(runs, behavior);
+}
 
+/**
+ * Splits at every match of `pattern` (a global RegExp), each match one delimiter; with `invert` the matches
+ * are what is kept and the text between them the delimiters, as the Split pre-tokenizer's `invert` says.
+ */
+function splitMatches(text: string, pattern: RegExp, behavior: SplitBehavior, invert: boolean): string[] {
+  const runs: Runs = [];
+  let done = 0;
+  for (const match of text.matchAll(pattern)) {
+    if (match[0] === '') continue; // the library drops empty pieces
+    if (match.index > done) runs.push({ text: text.slice(done, match.index), delimiter: invert });
+    runs.push({ text: match[0], delimiter: !invert });
+    done = match.index + match[0].length;
+  }
+  if (done < text.length) runs.push({ text: text.slice(done), delimiter: invert });
+  return applyBehavior(runs, behavior);
+}
+
+/** The pieces `tokenizers` keeps of delimiter-marked runs under a SplitDelimiterBehavior. */
+function applyBehavior(runs: Runs, behavior: SplitBehavior): string[] {
   const out: string[] = [];
   switch (behavior) {
     case 'Removed':
@@ -106,6 +132,20 @@ export function buildPreTokenizer(config: unknown): PreTokenizer | null {
       }
       const options = { addPrefixSpace: c.add_prefix_space, useRegex: c.use_regex !== false };
       return (text) => byteLevelWords(text, options);
+    }
+    case 'Split': {
+      const behavior = splitBehavior(c.behavior, 'pre_tokenizer Split');
+      const pattern = asObject(c.pattern, 'pre_tokenizer Split.pattern');
+      let regex: RegExp;
+      if (typeof pattern.String === 'string') {
+        regex = new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), 'gu');
+      } else if (typeof pattern.Regex === 'string') {
+        regex = oniguramaToRegExp(pattern.Regex);
+      } else {
+        throw new HfTokenizerError('invalid', 'pre_tokenizer Split: pattern must be {"String": ...} or {"Regex": ...}');
+      }
+      const invert = c.invert === true;
+      return (text) => splitMatches(text, regex, behavior, invert);
     }
     case 'Sequence': {
       const parts = asArray(c.pretokenizers, 'pre_tokenizer Sequence.pretokenizers').map(buildPreTokenizer);

@@ -8,7 +8,8 @@
  * and the post-processor wraps the pieces in special tokens (`[CLS] A [SEP]`). Supported components:
  * - normalizers: BertNormalizer, Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string
  *   pattern), Sequence;
- * - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel, Sequence;
+ * - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel, Split
+ *   (string or Oniguruma regex pattern, as Llama 3 and Qwen2 split), Sequence;
  * - models: WordPiece, BPE (no dropout, byte fallback or subword prefix/suffix);
  * - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel (single sequences).
  * Anything else is refused with an {@link HfTokenizerError} naming the component, rather than tokenizing
@@ -155,7 +156,8 @@ export class HfTokenizer {
    * an added token's content's bytes (whitespace an lstrip/rstrip token swallows is not counted), else one
    * byte per byte-level character of the vocabulary token. Over the tokens of {@link tokenize} the sum is the
    * text's UTF-8 length, except where unk_token stood in for unknown characters (it counts its own spelling)
-   * or a pre-tokenizer in a Sequence beside ByteLevel dropped characters (WhitespaceSplit's whitespace).
+   * or a pre-tokenizer in a Sequence beside ByteLevel dropped characters (WhitespaceSplit's whitespace, a
+   * Split with behavior Removed).
    * @throws HfTokenizerError of kind 'unsupported' unless {@link byteLevel}: a WordPiece token does not say
    * which whitespace or characters the normalizer and pre-tokenizer dropped around it
    * @throws RangeError for an id with no token
