@@ -234,6 +234,12 @@ export async function scoreText(
           `the model's logits have shape [${tensor?.dims.join(', ')}]; scoring needs [batch, sequence, ${vocab}] (the vocabulary of its ${codec.kind === 'bytes' ? 'byte ids' : 'tokenizer'})`,
         );
       }
+      if (tensor.type !== 'float32') {
+        throw new SiftError(
+          'failed_precondition',
+          `the model's logits are ${tensor.type}; scoring reads float32 logits, so export the model in float32`,
+        );
+      }
       const logits = tensor.data as Float32Array;
       batch.forEach((w, i) => {
         for (let t = 0; t + 1 < len; t++) {

@@ -89,6 +89,12 @@ describe('what the pruning service accepts', () => {
         if (type) type.elemType = 6;
       }),
     ).rejects.toThrow(/graph input "input_ids" has element type int32; the service feeds int64/);
+    await expect(
+      variant('half-logits', (m) => {
+        const type = m.graph?.output?.find((o) => o.name === 'logits')?.type?.tensorType;
+        if (type) type.elemType = 10;
+      }),
+    ).rejects.toThrow(/logits are float16; the service reads float32 logits and activations/);
     // A key/value cache is fed empty: it must be float32 with one symbolic past axis; a merged decoder (its
     // layers inside If subgraphs) is refused by name.
     const addInput = (name: string, elemType: number, dims: (number | string)[]) => (m: OnnxModel) => {

@@ -119,6 +119,13 @@ function checkDecoderInterface(graph: OnnxModel, stored: StoredModel, codec: Tex
   }
   const logits = (graph.graph?.output ?? []).find((o) => o.name === 'logits');
   if (!logits) throw new SiftError('failed_precondition', `${where}: the graph has no "logits" output`);
+  const logitsType = logits.type?.tensorType?.elemType;
+  if (logitsType !== undefined && logitsType !== null && logitsType !== float32Type) {
+    throw new SiftError(
+      'failed_precondition',
+      `${where}: logits are ${onnxTypeName(logitsType)}; the service reads float32 logits and activations, so export the model in float32`,
+    );
+  }
   const width = logits.type?.tensorType?.shape?.dim?.at(-1)?.dimValue;
   if (width !== undefined && width !== null && Number(width) !== codec.vocabSize) {
     const expected =
