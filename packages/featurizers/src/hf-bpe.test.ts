@@ -78,7 +78,6 @@ describe('BPE model', () => {
     refusal({ continuing_subword_prefix: '##' }, /continuing_subword_prefix "##"/);
     refusal({ end_of_word_suffix: '</w>' }, /end_of_word_suffix "<\/w>"/);
     refusal({ dropout: 0.1 }, /dropout 0.1/);
-    refusal({ byte_fallback: true }, /byte_fallback/);
     // The values a GPT-2 file spells its defaults with are accepted.
     expect(
       tiny({ continuing_subword_prefix: '', end_of_word_suffix: null, dropout: null, byte_fallback: false }),

@@ -9,12 +9,21 @@
  * merges learned in order this equals "merge every occurrence of the best pair, left to right"; with a
  * hand-made list whose new pairs outrank the old it is the library's order that counts.
  *
- * Supported settings: `unk_token`, `fuse_unk`, `ignore_merges`; `dropout` null or 0; `byte_fallback` false;
- * `continuing_subword_prefix` and `end_of_word_suffix` empty or null. Others are refused, as are merges that
+ * Supported settings: `unk_token`, `fuse_unk`, `ignore_merges`, `byte_fallback` (a character missing from
+ * the vocabulary becomes the `<0xHH>` tokens of its UTF-8 bytes, as SentencePiece-style vocabularies such as
+ * Llama 2's and Mistral's spell it); `dropout` null or 0; `continuing_subword_prefix` and
+ * `end_of_word_suffix` empty or null. Others are refused, as are merges that
  * name tokens missing from the vocabulary (the library refuses those files too).
  */
 import type { TokenizerModel } from './hf-models.js';
 import { asArray, HfTokenizerError, type Json, readVocab } from './hf-tokenizer-json.js';
+
+const utf8 = new TextEncoder();
+
+/** The vocabulary token byte_fallback spells a byte with: `<0x0A>` (two upper-case hex digits). */
+export function byteToken(byte: number): string {
+  return `<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`;
+}
 
 /** One learned merge: its rank (position in the file, later duplicates win) and the token it makes. */
 interface Merge {
@@ -46,6 +55,7 @@ export class BPE implements TokenizerModel {
     readonly unkToken: string | null,
     readonly fuseUnk: boolean,
     readonly ignoreMerges: boolean,
+    readonly byteFallback = false,
   ) {
     this.vocab = vocab;
     let bound = 1;
@@ -87,15 +97,29 @@ export class BPE implements TokenizerModel {
     return ids;
   }
 
-  /** The word's characters as ids; characters missing from the vocabulary become unk_token (fused if asked). */
+  /**
+   * The word's characters as ids, as the library's `merge_word` builds them: a character missing from the
+   * vocabulary becomes its `<0xHH>` byte tokens (with byte_fallback, when all of them exist), else unk_token,
+   * fused with an unknown neighbour if asked. A pending unknown is emitted when the next known character
+   * comes or the word ends, so byte tokens in between come first, as in the library.
+   */
   private symbols(word: string): number[] {
     const ids: number[] = [];
-    let previousUnknown = false;
+    let unknown = false;
+    const flush = () => {
+      if (unknown) ids.push(this.unkId(word));
+      unknown = false;
+    };
     for (const ch of word) {
       const id = this.vocab.get(ch);
       if (id !== undefined) {
+        flush();
         ids.push(id);
-        previousUnknown = false;
+        continue;
+      }
+      const bytes = this.byteFallback ? this.byteTokens(ch) : undefined;
+      if (bytes) {
+        ids.push(...bytes);
         continue;
       }
       // The library silently drops such a character (and may then merge its neighbours); a byte-level
@@ -107,15 +131,31 @@ export class BPE implements TokenizerModel {
           `model BPE: ${JSON.stringify(ch)} (${codePoint}) is not in the vocab and there is no unk_token`,
         );
       }
-      const unkId = this.vocab.get(this.unkToken);
-      if (unkId === undefined) {
-        throw new HfTokenizerError(
-          'invalid',
-          `model BPE: unk_token ${JSON.stringify(this.unkToken)} is not in the vocab (needed for ${JSON.stringify(ch)})`,
-        );
-      }
-      if (!(this.fuseUnk && previousUnknown)) ids.push(unkId);
-      previousUnknown = true;
+      if (!this.fuseUnk) flush();
+      unknown = true;
+    }
+    flush();
+    return ids;
+  }
+
+  private unkId(word: string): number {
+    const unkId = this.vocab.get(this.unkToken ?? '');
+    if (unkId === undefined) {
+      throw new HfTokenizerError(
+        'invalid',
+        `model BPE: unk_token ${JSON.stringify(this.unkToken)} is not in the vocab (needed for ${JSON.stringify(word)})`,
+      );
+    }
+    return unkId;
+  }
+
+  /** Ids of the `<0xHH>` tokens of the character's UTF-8 bytes, or undefined when one is missing. */
+  private byteTokens(ch: string): number[] | undefined {
+    const ids: number[] = [];
+    for (const byte of utf8.encode(ch)) {
+      const id = this.vocab.get(byteToken(byte));
+      if (id === undefined) return undefined;
+      ids.push(id);
     }
     return ids;
   }
@@ -228,9 +268,6 @@ export function buildBpe(c: Json): BPE {
       `model BPE: dropout ${JSON.stringify(c.dropout)} is not supported (only null or 0)`,
     );
   }
-  if (c.byte_fallback !== undefined && c.byte_fallback !== false) {
-    throw new HfTokenizerError('unsupported', 'model BPE: byte_fallback is not supported (only false)');
-  }
   for (const key of ['continuing_subword_prefix', 'end_of_word_suffix']) {
     if (c[key] !== null && c[key] !== undefined && c[key] !== '') {
       throw new HfTokenizerError(
@@ -262,5 +299,5 @@ export function buildBpe(c: Json): BPE {
     }
   });
   const unkToken = typeof c.unk_token === 'string' ? c.unk_token : null;
-  return new BPE(vocab, merges, unkToken, c.fuse_unk === true, c.ignore_merges === true);
+  return new BPE(vocab, merges, unkToken, c.fuse_unk === true, c.ignore_merges === true, c.byte_fallback === true);
 }

@@ -47,6 +47,27 @@ function stripWhitespace(text: string, left: boolean, right: boolean): string {
   return chars.slice(start, end).join('');
 }
 
+/**
+ * The character a Replace normalizer (alone or in a Sequence) writes for every space, as SentencePiece-style
+ * files (Llama 2: Prepend "▁", Replace " " -> "▁") mark words; undefined when none does.
+ */
+export function spaceReplacement(config: unknown): string | undefined {
+  if (typeof config !== 'object' || config === null) return undefined;
+  const c = config as Json;
+  if (c.type === 'Replace') {
+    const pattern = c.pattern as Json | undefined;
+    return pattern?.String === ' ' && typeof c.content === 'string' && [...c.content].length === 1
+      ? c.content
+      : undefined;
+  }
+  if (c.type !== 'Sequence' || !Array.isArray(c.normalizers)) return undefined;
+  for (const n of c.normalizers) {
+    const found = spaceReplacement(n);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** The normalizer the file's `normalizer` entry describes, or null when it has none. @throws HfTokenizerError */
 export function buildNormalizer(config: unknown): Normalizer | null {
   if (config === null || config === undefined) return null;
@@ -79,6 +100,13 @@ export function buildNormalizer(config: unknown): Normalizer | null {
       const from = pattern.String;
       const to = c.content;
       return (text) => (from === '' ? text : text.replaceAll(from, to));
+    }
+    // Llama 2 and Mistral files (SentencePiece style) prepend the word marker "▁" to every non-empty piece.
+    case 'Prepend': {
+      if (typeof c.prepend !== 'string')
+        throw new HfTokenizerError('invalid', 'normalizer Prepend: prepend must be a string');
+      const prefix = c.prepend;
+      return (text) => (text === '' ? text : prefix + text);
     }
     case 'Sequence': {
       const parts = asArray(c.normalizers, 'normalizer Sequence.normalizers').map(buildNormalizer);

@@ -10,8 +10,11 @@ import { isBertPunctuation, isWhitespace, NUMERIC, WHITESPACE_WORDS } from './hf
 import { oniguramaToRegExp } from './hf-oniguruma.js';
 import { asArray, asObject, describeType, HfTokenizerError, type Json } from './hf-tokenizer-json.js';
 
-/** Normalized text in, words out. */
-export type PreTokenizer = (text: string) => string[];
+/**
+ * Normalized text in, words out. `atStart`: the text begins the input (no added token before it), which
+ * Metaspace's `prepend_scheme: "first"` asks.
+ */
+export type PreTokenizer = (text: string, atStart: boolean) => string[];
 type SplitBehavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
 
 /** Text cut into delimiters and the runs between them, in order. */
@@ -147,13 +150,60 @@ export function buildPreTokenizer(config: unknown): PreTokenizer | null {
       const invert = c.invert === true;
       return (text) => splitMatches(text, regex, behavior, invert);
     }
+    case 'Metaspace':
+      return metaspace(c);
     case 'Sequence': {
       const parts = asArray(c.pretokenizers, 'pre_tokenizer Sequence.pretokenizers').map(buildPreTokenizer);
-      return (text) => parts.reduce<string[]>((words, p) => (p ? words.flatMap(p) : words), [text]);
+      return (text, atStart) =>
+        parts.reduce<string[]>(
+          (words, p) => (p ? words.flatMap((word, i) => p(word, atStart && i === 0)) : words),
+          [text],
+        );
     }
     default:
       throw new HfTokenizerError('unsupported', `unsupported pre_tokenizer ${describeType(c.type)}`);
   }
+}
+
+/**
+ * SentencePiece's word marker (Llama 2, Mistral with newer `tokenizers`): spaces become `replacement` ("▁"),
+ * which is prepended to the text as `prepend_scheme` says ("always"; "first": only where the text begins the
+ * input; "never"; older files: `add_prefix_space`) unless it starts with one, and with `split` each word
+ * starts at a marker.
+ */
+function metaspace(c: Json): PreTokenizer {
+  const replacement = c.replacement ?? '▁';
+  if (typeof replacement !== 'string' || [...replacement].length !== 1) {
+    throw new HfTokenizerError('invalid', 'pre_tokenizer Metaspace: replacement must be one character');
+  }
+  const scheme = c.prepend_scheme ?? (c.add_prefix_space === false ? 'never' : 'always');
+  if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never') {
+    throw new HfTokenizerError(
+      'unsupported',
+      `pre_tokenizer Metaspace: unsupported prepend_scheme ${JSON.stringify(scheme)}`,
+    );
+  }
+  const split = c.split !== false;
+  return (text, atStart) => {
+    let marked = text.replaceAll(' ', replacement);
+    if ((scheme === 'always' || (scheme === 'first' && atStart)) && !marked.startsWith(replacement)) {
+      marked = replacement + marked;
+    }
+    return split ? splitAt(marked, (ch) => ch === replacement, 'MergedWithNext') : [marked];
+  };
+}
+
+/** The word marker of a Metaspace pre-tokenizer (alone or in a Sequence), if the entry has one. */
+export function metaspaceReplacement(config: unknown): string | undefined {
+  if (typeof config !== 'object' || config === null) return undefined;
+  const c = config as Json;
+  if (c.type === 'Metaspace') return typeof c.replacement === 'string' ? c.replacement : '▁';
+  if (c.type !== 'Sequence' || !Array.isArray(c.pretokenizers)) return undefined;
+  for (const p of c.pretokenizers) {
+    const found = metaspaceReplacement(p);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /**

@@ -194,7 +194,10 @@ describe('HfTokenizer with other BERT-family components', () => {
       /unsupported model "WordLevel"/,
     );
     expect(make({ normalizer: { type: 'Precompiled' } })).toThrow(/unsupported normalizer "Precompiled"/);
-    expect(make({ pre_tokenizer: { type: 'Metaspace' } })).toThrow(/unsupported pre_tokenizer "Metaspace"/);
+    expect(make({ pre_tokenizer: { type: 'Metaspace', prepend_scheme: 'sometimes' } })).toThrow(
+      /pre_tokenizer Metaspace: unsupported prepend_scheme "sometimes"/,
+    );
+    expect(make({ pre_tokenizer: { type: 'UnicodeScripts' } })).toThrow(/unsupported pre_tokenizer "UnicodeScripts"/);
     expect(make({ post_processor: { type: 'Sequence', processors: [] } })).toThrow(
       /unsupported post_processor "Sequence"/,
     );

@@ -7,10 +7,10 @@
  * out first, the rest is normalized, pre-tokenized into words, each word is split into pieces by the model,
  * and the post-processor wraps the pieces in special tokens (`[CLS] A [SEP]`). Supported components:
  * - normalizers: BertNormalizer, Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string
- *   pattern), Sequence;
+ *   pattern), Prepend, Sequence;
  * - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel, Split
- *   (string or Oniguruma regex pattern, as Llama 3 and Qwen2 split), Sequence;
- * - models: WordPiece, BPE (no dropout, byte fallback or subword prefix/suffix);
+ *   (string or Oniguruma regex pattern, as Llama 3 and Qwen2 split), Metaspace (SentencePiece's "▁"), Sequence;
+ * - models: WordPiece, BPE (with byte fallback; no dropout or subword prefix/suffix);
  * - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel (single sequences).
  * Anything else is refused with an {@link HfTokenizerError} naming the component, rather than tokenizing
  * differently from the model's training. Character classes follow the Rust implementation (Unicode
@@ -28,14 +28,17 @@
  * the error type and JSON readers they share.
  */
 import { type AddedToken, AddedTokenMatcher } from './hf-added-tokens.js';
+import { BPE } from './hf-bpe.js';
 import { byteLevelLength } from './hf-byte-level.js';
 import { buildModel, type TokenizerModel } from './hf-models.js';
-import { buildNormalizer, type Normalizer } from './hf-normalizers.js';
+import { buildNormalizer, type Normalizer, spaceReplacement } from './hf-normalizers.js';
 import { buildPostProcessor, type Template } from './hf-post-processors.js';
-import { buildPreTokenizer, isByteLevel, type PreTokenizer } from './hf-pre-tokenizers.js';
+import { buildPreTokenizer, isByteLevel, metaspaceReplacement, type PreTokenizer } from './hf-pre-tokenizers.js';
 import { asArray, asObject, HfTokenizerError } from './hf-tokenizer-json.js';
 
 const utf8 = new TextEncoder();
+/** A byte_fallback token: `<0x0A>`, one byte of text. */
+const BYTE_TOKEN = /^<0x[0-9A-F]{2}>$/;
 
 export { HfTokenizerError, type HfTokenizerErrorKind } from './hf-tokenizer-json.js';
 
@@ -71,6 +74,13 @@ export class HfTokenizer {
    * one character each, and {@link tokenByteLength} is defined.
    */
   readonly byteLevel: boolean;
+  /**
+   * The word marker ("▁") of a SentencePiece-style file whose BPE has byte_fallback (Llama 2, Mistral): a
+   * Metaspace pre-tokenizer's replacement, or what a Replace normalizer writes for spaces. Its tokens then
+   * spell text with the marker for a space and `<0xHH>` for single bytes, and {@link tokenByteLength} is
+   * defined too.
+   */
+  readonly wordMarker: string | undefined;
   /** Rows of the model's embedding table the ids index: the largest vocabulary or added-token id, plus 1. */
   readonly vocabSize: number;
   private readonly normalizer: Normalizer | null;
@@ -93,6 +103,10 @@ export class HfTokenizer {
     this.preTokenizer = buildPreTokenizer(c.pre_tokenizer);
     this.byteLevel = isByteLevel(c.pre_tokenizer);
     this.model = buildModel(c.model);
+    const byteFallback = this.model instanceof BPE && this.model.byteFallback;
+    this.wordMarker = byteFallback
+      ? (metaspaceReplacement(c.pre_tokenizer) ?? spaceReplacement(c.normalizer))
+      : undefined;
     this.template = buildPostProcessor(c.post_processor);
     this.addedTokenCount = [...this.template.before, ...this.template.after].reduce((n, p) => n + p.ids.length, 0);
     for (const [token, id] of this.model.vocab) this.tokenById.set(id, token);
@@ -154,24 +168,33 @@ export class HfTokenizer {
   /**
    * UTF-8 bytes of the (normalized) text that a token covers, for bits per byte from token log-likelihoods:
    * an added token's content's bytes (whitespace an lstrip/rstrip token swallows is not counted), else one
-   * byte per byte-level character of the vocabulary token. Over the tokens of {@link tokenize} the sum is the
-   * text's UTF-8 length, except where unk_token stood in for unknown characters (it counts its own spelling)
-   * or a pre-tokenizer in a Sequence beside ByteLevel dropped characters (WhitespaceSplit's whitespace, a
-   * Split with behavior Removed).
-   * @throws HfTokenizerError of kind 'unsupported' unless {@link byteLevel}: a WordPiece token does not say
-   * which whitespace or characters the normalizer and pre-tokenizer dropped around it
+   * byte per byte-level character of the vocabulary token, or, with a {@link wordMarker}, 1 for a `<0xHH>`
+   * token and the UTF-8 length of the token with the marker read as a space. Over the tokens of
+   * {@link tokenize} the sum is the text's UTF-8 length, except where unk_token stood in for unknown
+   * characters (it counts its own spelling), where a pre-tokenizer in a Sequence beside ByteLevel dropped
+   * characters (WhitespaceSplit's whitespace, a Split with behavior Removed), or where a marker was
+   * prepended to the text (one byte more: the first token, which a language model does not predict).
+   * @throws HfTokenizerError of kind 'unsupported' unless {@link byteLevel} or {@link wordMarker}: a WordPiece
+   * token does not say which whitespace or characters the normalizer and pre-tokenizer dropped around it
    * @throws RangeError for an id with no token
    */
   tokenByteLength(id: number): number {
-    if (!this.byteLevel) {
+    const marker = this.wordMarker;
+    if (!this.byteLevel && marker === undefined) {
       throw new HfTokenizerError(
         'unsupported',
-        'tokenByteLength: bytes per token are known only for a ByteLevel pre-tokenizer',
+        'tokenByteLength: bytes per token are known only for a ByteLevel pre-tokenizer or a SentencePiece-style word marker with byte_fallback',
       );
     }
     if (!this.byteLengths) {
       const lengths = new Int32Array(this.vocabSize).fill(-1);
-      for (const [token, tokenId] of this.model.vocab) lengths[tokenId] = byteLevelLength(token);
+      const length = (token: string) =>
+        marker === undefined
+          ? byteLevelLength(token)
+          : BYTE_TOKEN.test(token)
+            ? 1
+            : utf8.encode(token.replaceAll(marker, ' ')).length;
+      for (const [token, tokenId] of this.model.vocab) lengths[tokenId] = length(token);
       for (const [tokenId, bytes] of this.addedBytes) lengths[tokenId] = bytes;
       this.byteLengths = lengths;
     }
@@ -183,22 +206,24 @@ export class HfTokenizer {
   /** The text's token ids without special tokens or truncation. */
   tokenize(text: string): number[] {
     const ids: number[] = [];
-    for (const part of this.rawAdded.split(text)) {
+    this.rawAdded.split(text).forEach((part, p) => {
       if (part.id !== undefined) {
         ids.push(part.id);
-        continue;
+        return;
       }
       const normalized = this.normalizer ? this.normalizer(part.text) : part.text;
-      for (const inner of this.normalizedAdded.split(normalized)) {
+      this.normalizedAdded.split(normalized).forEach((inner, q) => {
         if (inner.id !== undefined) {
           ids.push(inner.id);
-          continue;
+          return;
         }
-        const words = this.preTokenizer ? this.preTokenizer(inner.text) : [inner.text];
+        // The first piece of the input, with no added token before it (Metaspace's "first" scheme).
+        const atStart = p === 0 && q === 0;
+        const words = this.preTokenizer ? this.preTokenizer(inner.text, atStart) : [inner.text];
         // No spread: one byte-level word (a long run of symbols) can hold more ids than a call takes arguments.
         for (const word of words) if (word !== '') for (const id of this.model.tokenize(word)) ids.push(id);
-      }
-    }
+      });
+    });
     return ids;
   }
 

@@ -66,10 +66,10 @@ export async function textCodecOf(stored: StoredModel): Promise<TextCodec> {
     if (!(err instanceof HfTokenizerError)) throw err;
     throw new SiftError('failed_precondition', `${where}: ${err.message}`, { cause: err });
   }
-  if (!tokenizer.byteLevel) {
+  if (!tokenizer.byteLevel && tokenizer.wordMarker === undefined) {
     throw new SiftError(
       'failed_precondition',
-      `${where}: its tokenizer is not byte-level (no ByteLevel pre-tokenizer), so the bytes each token stands for are unknown and bits per byte cannot be measured`,
+      `${where}: its tokenizer is not byte-level (no ByteLevel pre-tokenizer, nor a SentencePiece-style word marker with byte_fallback), so the bytes each token stands for are unknown and bits per byte cannot be measured`,
     );
   }
   return {
