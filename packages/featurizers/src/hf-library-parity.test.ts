@@ -1,0 +1,215 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Tokenizer } from 'tokenizers';
+import { describe, expect, it } from 'vitest';
+import { byteToken } from './hf-bpe.js';
+import { BYTE_CHARS } from './hf-byte-level.js';
+import { oniguramaToRegExp } from './hf-oniguruma.js';
+import { HfTokenizer } from './hf-tokenizer.js';
+
+/**
+ * Tokenizer layouts of today's decoders, checked against the reference library (npm `tokenizers`, the Rust
+ * implementation): bpe-gpt's byte-level vocabulary and merges under Llama 3's and Qwen2's Split
+ * pre-tokenization, and respelt as a SentencePiece-style vocabulary (Llama 2, Mistral). For every text the
+ * ids must agree.
+ */
+const bpeGpt = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../models/bpe-gpt/1/tokenizer.json', import.meta.url)), 'utf8'),
+);
+const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+
+/** Our ids for each text, next to the library's for the same tokenizer.json. */
+async function expectLibraryIds(json: Record<string, unknown>, texts: readonly string[]): Promise<HfTokenizer> {
+  const ours = new HfTokenizer(json);
+  const reference = Tokenizer.fromString(JSON.stringify(json));
+  for (const text of texts) {
+    const expected = (await reference.encode(text, null, { addSpecialTokens: false })).getIds();
+    expect({ text, ids: ours.tokenize(text) }).toEqual({ text, ids: expected });
+  }
+  return ours;
+}
+
+// ---------------------------------------------------------------- Split (Llama 3, Qwen2)
+const LLAMA3 =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2 =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
+const split = (pattern: Record<string, string>, behavior = 'Isolated', invert = false) => ({
+  type: 'Split',
+  pattern,
+  behavior,
+  invert,
+});
+
+const splitVariants: Record<string, Record<string, unknown>> = {
+  'Llama 3': {
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [split({ Regex: LLAMA3 }), byteLevel] },
+    model: { ...bpeGpt.model, ignore_merges: true },
+  },
+  Qwen2: {
+    normalizer: { type: 'NFC' },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [split({ Regex: QWEN2 }), byteLevel] },
+  },
+  'string pattern, merged with next': {
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [split({ String: ' ' }, 'MergedWithNext'), byteLevel] },
+  },
+  'inverted regex, removed': {
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [split({ Regex: '\\p{L}+|\\d+' }, 'Removed', true), byteLevel] },
+  },
+  'regex, merged with previous': {
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [split({ Regex: '[.,;!?]+' }, 'MergedWithPrevious'), byteLevel] },
+  },
+};
+
+const splitTexts = [
+  'The quick brown fox jumps over the lazy dog.',
+  "DON'T you're WE'LL they'VE I'm it's",
+  'Numbers: 1234567 and 3.14159, 2026-11-27; 00042!',
+  '  multiple   spaces\n\n\tand tabs\r\nand CRLF lines   \n',
+  'naïve café, 東京, Ünïcödé — “quotes” and emoji 🙂👍🏽',
+  'NEL\u0085between, NBSP\u00a0here, ideographic\u3000space',
+  'x = [i**2 for i in range(10)]  # comment\n    return {"a": 1}',
+  'e\u0301 (decomposed é) and Å vs \u212b',
+  readme.slice(0, 4000),
+];
+
+describe('the Split pre-tokenizer against the reference library', () => {
+  for (const [name, overrides] of Object.entries(splitVariants)) {
+    it(`${name}: the same ids as tokenizers for every text`, async () => {
+      await expectLibraryIds({ ...bpeGpt, ...overrides }, splitTexts);
+    });
+  }
+});
+
+describe('Oniguruma patterns as JavaScript regular expressions', () => {
+  it('spells case-insensitive groups, Unicode classes and scripts for RegExp', () => {
+    expect(oniguramaToRegExp("(?i:'s|'re)").source).toBe("(?:'[sS]|'[rR][eE])");
+    expect(oniguramaToRegExp('\\s+(?!\\S)').source).toBe('\\p{White_Space}+(?!\\P{White_Space})');
+    expect(oniguramaToRegExp('[^\\s\\p{L}]').source).toBe('[^\\p{White_Space}\\p{L}]');
+    expect(oniguramaToRegExp('\\p{Han}+').source).toBe('\\p{Script=Han}+');
+    expect(oniguramaToRegExp('\\d').test('٣')).toBe(true); // Arabic-Indic three: Unicode Nd, as in Oniguruma
+  });
+
+  it('refuses what RegExp cannot express, naming it', () => {
+    expect(() => oniguramaToRegExp('(?>a|ab)c')).toThrow(/uses the group \(\?>a\|…, which is not supported/);
+    expect(() => oniguramaToRegExp('a++')).toThrow(/possessive quantifier/);
+    expect(() => oniguramaToRegExp('\\Aabc')).toThrow(/the escape \\A/);
+    expect(() => oniguramaToRegExp('\\p{NoSuchThing}')).toThrow(/the Unicode property NoSuchThing/);
+  });
+});
+
+// ---------------------------------------------------------------- SentencePiece style (Llama 2, Mistral)
+
+/** bpe-gpt's vocabulary respelt as text with "▁" for spaces; tokens that are not whole characters go. */
+function sentencePieceModel(): Record<string, unknown> {
+  const byteOf = new Map(BYTE_CHARS.map((ch, b) => [ch, b]));
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const respell = (token: string): string | undefined => {
+    const bytes = [...token].map((ch) => byteOf.get(ch));
+    if (bytes.some((b) => b === undefined)) return undefined;
+    try {
+      return decoder.decode(Uint8Array.from(bytes as number[])).replaceAll(' ', '▁');
+    } catch {
+      return undefined;
+    }
+  };
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab[byteToken(b)] = 3 + b;
+  const byId = Object.entries(bpeGpt.model.vocab as Record<string, number>).sort((a, b) => a[1] - b[1]);
+  for (const [token] of byId) {
+    const text = respell(token);
+    if (text !== undefined && !(text in vocab)) vocab[text] = Object.keys(vocab).length;
+  }
+  const merges: [string, string][] = [];
+  for (const merge of bpeGpt.model.merges as ([string, string] | string)[]) {
+    const [a, b] = typeof merge === 'string' ? merge.split(' ') : merge;
+    const left = respell(a ?? '');
+    const right = respell(b ?? '');
+    if (left !== undefined && right !== undefined && `${left}${right}` in vocab) merges.push([left, right]);
+  }
+  return {
+    type: 'BPE',
+    dropout: null,
+    unk_token: '<unk>',
+    continuing_subword_prefix: null,
+    end_of_word_suffix: null,
+    fuse_unk: true,
+    byte_fallback: true,
+    ignore_merges: false,
+    vocab,
+    merges,
+  };
+}
+
+const special = (content: string, id: number) => ({
+  id,
+  content,
+  single_word: false,
+  lstrip: false,
+  rstrip: false,
+  normalized: false,
+  special: true,
+});
+const base = {
+  version: '1.0',
+  truncation: null,
+  padding: null,
+  added_tokens: [special('<unk>', 0), special('<s>', 1), special('</s>', 2)],
+  post_processor: null,
+  decoder: null,
+  model: sentencePieceModel(),
+};
+const pieceVariants: Record<string, Record<string, unknown>> = {
+  'Llama 2 (Prepend + Replace normalizer)': {
+    ...base,
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
+    pre_tokenizer: null,
+  },
+  'Metaspace, prepend first, no split': {
+    ...base,
+    normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: false },
+  },
+  'Metaspace, prepend always, split': {
+    ...base,
+    normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+  },
+};
+
+const pieceTexts = [
+  'The quick brown fox jumps over the lazy dog.',
+  '  two leading spaces, and   three inside',
+  'naïve café, 東京 🙂 — bytes the vocabulary lacks fall back to <0x..> tokens',
+  '<s>after a special token</s> and between <s> them',
+  'tabs\tand\nnewlines\r\n',
+  readme.slice(0, 3000),
+];
+
+describe('SentencePiece-style BPE files against the reference library', () => {
+  for (const [name, json] of Object.entries(pieceVariants)) {
+    it(`${name}: the same ids as tokenizers, and every byte counted`, async () => {
+      const ours = await expectLibraryIds(json, pieceTexts);
+      expect(ours.wordMarker).toBe('▁');
+      for (const text of pieceTexts) {
+        const ids = ours.tokenize(text);
+        // Bytes per token add up to the text's bytes, plus at most one marker prepended to each piece (the
+        // text's start, and the text after each special token <s>, </s> (ids 1 and 2) where the scheme says).
+        const counted = ids.reduce((n, id) => n + ours.tokenByteLength(id), 0);
+        const pieces = 1 + ids.filter((id) => id === 1 || id === 2).length;
+        expect(counted - Buffer.byteLength(text)).toBeGreaterThanOrEqual(0);
+        expect(counted - Buffer.byteLength(text)).toBeLessThanOrEqual(pieces);
+      }
+      // A character the vocabulary lacks is spelt by its UTF-8 bytes.
+      const emoji = ours.tokenize('🙂');
+      expect(emoji.slice(-4)).toEqual([0xf0, 0x9f, 0x99, 0x82].map((b) => 3 + b));
+    });
+  }
+});
