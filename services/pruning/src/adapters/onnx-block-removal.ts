@@ -78,9 +78,11 @@ function invalid(message: string): SiftError {
  * renumbered (k -> k − n), so the pruned model looks like any (L − n)-layer export and can be analysed or
  * pruned again. Node names of later layers are renumbered the same way, so {@link findLayerBoundaries} finds
  * L − n layers, and so are the inputs and outputs of a key/value cache (`past_key_values.<i>.*`,
- * `present.<i>.*` for i >= start + n become i − n; those of removed layers go), so the pruned model has the
- * cache interface of an (L − n)-layer export. Any other output equal to x^(start+n) is kept and now carries
- * x^start; any other output produced inside the block is dropped. Nodes of removed layers that
+ * `present.<i>.*` for i >= start + n become i − n; those of removed layers go, and a node outside the block
+ * that read a removed layer's cache input, such as the past length a mask is built from, reads the next
+ * kept layer's), so the pruned model has the cache interface of an (L − n)-layer export. Any other output
+ * equal to x^(start+n) is kept and now carries x^start; any other output produced inside the block is
+ * dropped. Nodes of removed layers that
  * do not read the residual stream and that kept layers still use (a constant the exporter shared between
  * layers) stay. An output that still needs a removed layer's computation on the stream through another path
  * is an error: the block is not cut by its input and output alone.
@@ -129,6 +131,20 @@ export function removeBlock(
   nodes.forEach((node, i) => {
     const l = membership.layerOf(node);
     if (l !== undefined && l >= start && l < start + n) removed.add(i);
+  });
+  // A removed layer's cache input that nodes outside the block still read goes over to the same input of
+  // the next kept layer: exporters read the past length off layer 0's cache to build the mask every layer
+  // uses (Hugging Face's Llama does), and every layer's cache has the same shape.
+  const cacheHeir = new Map<string, string>();
+  const inputNames = new Set((graph.input ?? []).map((v) => v.name ?? ''));
+  for (const name of inputNames) {
+    const cache = numbered(cachePattern, name);
+    if (!cache || cache.k < start || cache.k >= start + n) continue;
+    const heir = cache.with(start + n < layerCount ? start + n : start - 1);
+    if (inputNames.has(heir)) cacheHeir.set(name, heir);
+  }
+  nodes.forEach((node, i) => {
+    if (!removed.has(i)) renameReads(node, (name) => cacheHeir.get(name) ?? name);
   });
 
   // 2. Outputs: drop or renumber hidden states, keep other views of x^(start+n), drop per-layer outputs.
