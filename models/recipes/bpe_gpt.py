@@ -554,41 +554,6 @@ def export(args) -> None:
 WITH_PAST_NAME = f"{NAME}-with-past"
 
 
-class WithPastExport(nn.Module):
-    """The graph interface of a Hugging Face `text-generation-with-past` export (Optimum's GPT-2): input_ids,
-    an attention_mask over past + new tokens, position_ids and past_key_values.<i>.key/value in; logits and
-    present.<i>.key/value out."""
-
-    def __init__(self, model: BpeGPT):
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids, attention_mask, position_ids, *past_flat):
-        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
-        logits, presents = self.model.forward_with_past(input_ids, attention_mask, position_ids, past)
-        return (logits, *[t for kv in presents for t in kv])
-
-
-def cache_names(prefix: str) -> list[str]:
-    return [f"{prefix}.{i}.{kind}" for i in range(CONFIG["layers"]) for kind in ("key", "value")]
-
-
-def with_past_feeds(ids: np.ndarray, past: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Feeds for one cached step: the new tokens follow `past` tokens, all of them real (mask 1)."""
-    b, t = ids.shape
-    past_len = past[0].shape[2]
-    return {"input_ids": ids, "attention_mask": np.ones((b, past_len + t), dtype=np.int64),
-            "position_ids": np.tile(np.arange(past_len, past_len + t, dtype=np.int64), (b, 1)),
-            **dict(zip(cache_names("past_key_values"), past))}
-
-
-def run_with_past(wrapper: WithPastExport, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    with torch.no_grad():
-        out = wrapper(*(torch.from_numpy(feeds[k]) for k in ["input_ids", "attention_mask", "position_ids",
-                                                                *cache_names("past_key_values")]))
-    return [o.numpy() for o in out]
-
-
 def export_with_past(args) -> None:
     """bpe-gpt's weights exported with a key/value cache (models/bpe-gpt-with-past/1): the interface most
     decoders exported from Hugging Face have, so the services are tested on it. Reference cases: an empty
@@ -599,48 +564,13 @@ def export_with_past(args) -> None:
     model.eval()
     bpe, spec = load_tokenizer()
     source = json.loads((common.MODELS_DIR / NAME / "1" / "model.json").read_text())
-    wrapper = WithPastExport(model)
-    L, heads, head_dim = CONFIG["layers"], CONFIG["heads"], CONFIG["dModel"] // CONFIG["heads"]
-    empty = [np.zeros((1, heads, 0, head_dim), dtype=np.float32)] * (2 * L)
-
+    L, heads = CONFIG["layers"], CONFIG["heads"]
     out = common.model_dir(WITH_PAST_NAME)
     (out / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False) + "\n")
-    example_past = [torch.randn(1, heads, 3, head_dim) for _ in range(2 * L)]
-    example = with_past_feeds(np.array([bpe.encode(" fox jumps")], dtype=np.int64),
-                              [p.numpy() for p in example_past])
-    inputs = ["input_ids", "attention_mask", "position_ids", *cache_names("past_key_values")]
-    outputs = ["logits", *cache_names("present")]
-    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
-            "attention_mask": {0: "batch_size", 1: "past_sequence_length + sequence_length"},
-            "position_ids": {0: "batch_size", 1: "sequence_length"},
-            "logits": {0: "batch_size", 1: "sequence_length"},
-            **{n: {0: "batch_size", 2: "past_sequence_length"} for n in cache_names("past_key_values")},
-            **{n: {0: "batch_size", 2: "past_sequence_length + sequence_length"} for n in cache_names("present")}}
-    common.export_onnx(wrapper, tuple(torch.from_numpy(example[k]) for k in inputs), out / "model.onnx",
-                       inputs, outputs, axes)
+    inputs, outputs = common.export_with_past(
+        model, out, L, heads, CONFIG["dModel"] // heads, np.array([bpe.encode(" fox jumps")], dtype=np.int64),
+        np.array([bpe.encode("The quick brown fox")], dtype=np.int64), VOCAB_SIZE)
 
-    def case(feeds: dict[str, np.ndarray], results: list[np.ndarray]) -> dict:
-        return {"graph": "model", "inputs": {k: common.tensor_json(v) for k, v in feeds.items()},
-                "outputs": {k: common.tensor_json(v) for k, v in zip(outputs, results)}, "tolerance": 1e-3}
-
-    ids = np.array([bpe.encode("The quick brown fox")], dtype=np.int64)
-    full = with_past_feeds(ids, empty)
-    full_out = run_with_past(wrapper, full)
-    with torch.no_grad():
-        plain = model(torch.from_numpy(ids), torch.ones_like(torch.from_numpy(ids))).numpy()
-    gap = float(np.abs(full_out[0] - plain).max())
-    log(f"empty cache vs bpe-gpt: max abs logit difference {gap:.2e}")
-    assert gap < 1e-4, gap
-    split = ids.shape[1] - 1
-    prefix_out = run_with_past(wrapper, with_past_feeds(ids[:, :split], empty))
-    step = with_past_feeds(ids[:, split:], prefix_out[1:])
-    step_out = run_with_past(wrapper, step)
-    gap = float(np.abs(step_out[0] - full_out[0][:, split:]).max())
-    log(f"cached step vs full run: max abs logit difference {gap:.2e}")
-    assert gap < 1e-4, gap
-    common.write_reference(out, [case(full, full_out), case(step, step_out)])
-
-    cache_shape = ["batch_size", heads, "past_sequence_length", head_dim]
     manifest = {
         **{k: source[k] for k in ("task", "preprocessing", "metrics")},
         "name": WITH_PAST_NAME,
@@ -649,14 +579,8 @@ def export_with_past(args) -> None:
                        "GPT-2 for text-generation-with-past: input_ids, attention_mask (past + new tokens), "
                        "position_ids and past_key_values.<i>.key/value in; logits and present.<i>.key/value out",
         "graphs": {"model": "model.onnx"},
-        "inputs": [common.io_spec("input_ids", "int64", ["batch_size", "sequence_length"]),
-                   common.io_spec("attention_mask", "int64",
-                                  ["batch_size", "past_sequence_length + sequence_length"]),
-                   common.io_spec("position_ids", "int64", ["batch_size", "sequence_length"]),
-                   *[common.io_spec(n, "float32", cache_shape) for n in cache_names("past_key_values")]],
-        "outputs": [common.io_spec("logits", "float32", ["batch_size", "sequence_length", VOCAB_SIZE]),
-                    *[common.io_spec(n, "float32", ["batch_size", heads, "past_sequence_length + sequence_length",
-                                                    head_dim]) for n in cache_names("present")]],
+        "inputs": inputs,
+        "outputs": outputs,
         "languageModel": {
             **source["languageModel"],
             "cache": "past_key_values.<i>.key/value [batch, heads, past, head_dim] in, present.<i>.key/value "

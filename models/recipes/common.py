@@ -359,3 +359,94 @@ def export_onnx(module: torch.nn.Module, args: tuple, path: Path, input_names: l
 def io_spec(name: str, dtype: str, shape: list) -> dict:
     return {"name": name, "dtype": dtype, "shape": shape}
 
+
+# ---------------------------------------------------------------- decoders with a key/value cache
+
+
+class WithPastExport(torch.nn.Module):
+    """The graph interface of a Hugging Face `text-generation-with-past` export (Optimum): input_ids, an
+    attention_mask over past + new tokens, position_ids and past_key_values.<i>.key/value in; logits and
+    present.<i>.key/value out. The model provides `forward_with_past(ids, mask, positions, past)` returning
+    (logits, [(key, value) per layer])."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, position_ids, *past_flat):
+        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
+        logits, presents = self.model.forward_with_past(input_ids, attention_mask, position_ids, past)
+        return (logits, *[t for kv in presents for t in kv])
+
+
+def cache_names(prefix: str, layers: int) -> list[str]:
+    return [f"{prefix}.{i}.{kind}" for i in range(layers) for kind in ("key", "value")]
+
+
+def with_past_feeds(ids: np.ndarray, past: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Feeds for one cached step: the new tokens follow `past` tokens, all of them real (mask 1)."""
+    b, t = ids.shape
+    past_len = past[0].shape[2]
+    return {"input_ids": ids, "attention_mask": np.ones((b, past_len + t), dtype=np.int64),
+            "position_ids": np.tile(np.arange(past_len, past_len + t, dtype=np.int64), (b, 1)),
+            **dict(zip(cache_names("past_key_values", len(past) // 2), past))}
+
+
+def export_with_past(model: torch.nn.Module, out: Path, layers: int, kv_heads: int, head_dim: int,
+                     example_ids: np.ndarray, check_ids: np.ndarray, vocab: int) -> tuple[list[dict], list[dict]]:
+    """Exports a decoder with a cache as `out/model.onnx` (dynamic batch, sequence and past axes; traced on
+    `example_ids` after 3 random past tokens), checks in torch that an empty cache gives `model(ids, mask)`'s
+    logits and that a step fed a prefix's cache gives the full run's last logits, and writes those two runs
+    of `check_ids` as `reference.json`. Returns the manifest's input and output specs."""
+    wrapper = WithPastExport(model)
+    inputs = ["input_ids", "attention_mask", "position_ids", *cache_names("past_key_values", layers)]
+    outputs = ["logits", *cache_names("present", layers)]
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        with torch.no_grad():
+            return [o.numpy() for o in wrapper(*(torch.from_numpy(feeds[k]) for k in inputs))]
+
+    example_past = [torch.randn(1, kv_heads, 3, head_dim).numpy() for _ in range(2 * layers)]
+    example = with_past_feeds(example_ids, example_past)
+    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
+            "attention_mask": {0: "batch_size", 1: "past_sequence_length + sequence_length"},
+            "position_ids": {0: "batch_size", 1: "sequence_length"},
+            "logits": {0: "batch_size", 1: "sequence_length"},
+            **{n: {0: "batch_size", 2: "past_sequence_length"} for n in cache_names("past_key_values", layers)},
+            **{n: {0: "batch_size", 2: "past_sequence_length + sequence_length"}
+               for n in cache_names("present", layers)}}
+    export_onnx(wrapper, tuple(torch.from_numpy(example[k]) for k in inputs), out / "model.onnx", inputs, outputs,
+                axes)
+
+    empty = [np.zeros((1, kv_heads, 0, head_dim), dtype=np.float32)] * (2 * layers)
+    full = with_past_feeds(check_ids, empty)
+    full_out = run(full)
+    with torch.no_grad():
+        ids = torch.from_numpy(check_ids)
+        plain = model(ids, torch.ones_like(ids)).numpy()
+    gap = float(np.abs(full_out[0] - plain).max())
+    log(f"empty cache vs the cache-free forward: max abs logit difference {gap:.2e}")
+    assert gap < 1e-4, gap
+    split = check_ids.shape[1] - 1
+    prefix_out = run(with_past_feeds(check_ids[:, :split], empty))
+    step = with_past_feeds(check_ids[:, split:], prefix_out[1:])
+    step_out = run(step)
+    gap = float(np.abs(step_out[0] - full_out[0][:, split:]).max())
+    log(f"cached step vs full run: max abs logit difference {gap:.2e}")
+    assert gap < 1e-4, gap
+    write_reference(out, [
+        {"graph": "model", "inputs": {k: tensor_json(v) for k, v in feeds.items()},
+         "outputs": {k: tensor_json(v) for k, v in zip(outputs, results)}, "tolerance": 1e-3}
+        for feeds, results in ((full, full_out), (step, step_out))
+    ])
+    cache_shape = ["batch_size", kv_heads, "past_sequence_length", head_dim]
+    return (
+        [io_spec("input_ids", "int64", ["batch_size", "sequence_length"]),
+         io_spec("attention_mask", "int64", ["batch_size", "past_sequence_length + sequence_length"]),
+         io_spec("position_ids", "int64", ["batch_size", "sequence_length"]),
+         *[io_spec(n, "float32", cache_shape) for n in cache_names("past_key_values", layers)]],
+        [io_spec("logits", "float32", ["batch_size", "sequence_length", vocab]),
+         *[io_spec(n, "float32", ["batch_size", kv_heads, "past_sequence_length + sequence_length", head_dim])
+           for n in cache_names("present", layers)]],
+    )
+

@@ -231,38 +231,6 @@ def train(args) -> None:
 # ---------------------------------------------------------------- export
 
 
-class WithPastExport(nn.Module):
-    """Optimum's interface for a Llama with a cache: input_ids, attention_mask (past + new tokens),
-    position_ids, past_key_values.<i>.key/value in; logits, present.<i>.key/value out."""
-
-    def __init__(self, model: LlamaMini):
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids, attention_mask, position_ids, *past_flat):
-        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
-        logits, presents = self.model.forward_with_past(input_ids, attention_mask, position_ids, past)
-        return (logits, *[t for kv in presents for t in kv])
-
-
-def cache_names(prefix: str) -> list[str]:
-    return [f"{prefix}.{i}.{kind}" for i in range(CONFIG["layers"]) for kind in ("key", "value")]
-
-
-def feeds_for(ids: np.ndarray, past: list[np.ndarray]) -> dict[str, np.ndarray]:
-    b, t = ids.shape
-    past_len = past[0].shape[2]
-    return {"input_ids": ids, "attention_mask": np.ones((b, past_len + t), dtype=np.int64),
-            "position_ids": np.tile(np.arange(past_len, past_len + t, dtype=np.int64), (b, 1)),
-            **dict(zip(cache_names("past_key_values"), past))}
-
-
-def run(wrapper: WithPastExport, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    names = ["input_ids", "attention_mask", "position_ids", *cache_names("past_key_values")]
-    with torch.no_grad():
-        return [o.numpy() for o in wrapper(*(torch.from_numpy(feeds[k]) for k in names))]
-
-
 def export(args) -> None:
     common.setup(SEED, args.threads)
     dev = torch.device("cpu")
@@ -277,45 +245,11 @@ def export(args) -> None:
 
     out = common.model_dir(NAME)
     (out / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False) + "\n")
-    L, kv, head_dim = CONFIG["layers"], CONFIG["kvHeads"], CONFIG["dModel"] // CONFIG["heads"]
-    wrapper = WithPastExport(model)
-    inputs = ["input_ids", "attention_mask", "position_ids", *cache_names("past_key_values")]
-    outputs = ["logits", *cache_names("present")]
-    example = feeds_for(np.array([bpe.encode(" fox jumps")], dtype=np.int64),
-                        [np.random.default_rng(0).standard_normal((1, kv, 3, head_dim)).astype(np.float32)
-                         for _ in range(2 * L)])
-    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
-            "attention_mask": {0: "batch_size", 1: "past_sequence_length + sequence_length"},
-            "position_ids": {0: "batch_size", 1: "sequence_length"},
-            "logits": {0: "batch_size", 1: "sequence_length"},
-            **{n: {0: "batch_size", 2: "past_sequence_length"} for n in cache_names("past_key_values")},
-            **{n: {0: "batch_size", 2: "past_sequence_length + sequence_length"} for n in cache_names("present")}}
-    common.export_onnx(wrapper, tuple(torch.from_numpy(example[k]) for k in inputs), out / "model.onnx",
-                       inputs, outputs, axes)
+    L, kv = CONFIG["layers"], CONFIG["kvHeads"]
+    inputs, outputs = common.export_with_past(
+        model, out, L, kv, CONFIG["dModel"] // CONFIG["heads"], np.array([bpe.encode(" fox jumps")], dtype=np.int64),
+        np.array([bpe.encode("The quick brown fox")], dtype=np.int64), CONFIG["vocabSize"])
 
-    # Reference cases, each checked in torch first: an empty cache gives the cache-free forward's logits, and
-    # a step fed a prefix's cache gives the full run's last logits.
-    empty = [np.zeros((1, kv, 0, head_dim), dtype=np.float32)] * (2 * L)
-    ids = np.array([bpe.encode("The quick brown fox")], dtype=np.int64)
-    full = feeds_for(ids, empty)
-    full_out = run(wrapper, full)
-    with torch.no_grad():
-        plain = model(torch.from_numpy(ids)).numpy()
-    assert float(np.abs(full_out[0] - plain).max()) < 1e-4
-    split = ids.shape[1] - 1
-    prefix_out = run(wrapper, feeds_for(ids[:, :split], empty))
-    step = feeds_for(ids[:, split:], prefix_out[1:])
-    step_out = run(wrapper, step)
-    gap = float(np.abs(step_out[0] - full_out[0][:, split:]).max())
-    log(f"cached step vs full run: max abs logit difference {gap:.2e}")
-    assert gap < 1e-4, gap
-    common.write_reference(out, [
-        {"graph": "model", "inputs": {k: common.tensor_json(v) for k, v in feeds.items()},
-         "outputs": {k: common.tensor_json(v) for k, v in zip(outputs, results)}, "tolerance": 1e-3}
-        for feeds, results in ((full, full_out), (step, step_out))
-    ])
-
-    cache_shape = ["batch_size", kv, "past_sequence_length", head_dim]
     stats = json.loads((common.DATA_DIR / "bpe_tokens.json").read_text())
     manifest = {
         "name": NAME,
@@ -325,13 +259,8 @@ def export(args) -> None:
                        f"embeddings and causal mask, grouped-query attention {CONFIG['heads']}/{kv} heads, SwiGLU), "
                        "exported like Optimum's Llama text-generation-with-past, over bpe-gpt's tokenizer",
         "graphs": {"model": "model.onnx"},
-        "inputs": [common.io_spec("input_ids", "int64", ["batch_size", "sequence_length"]),
-                   common.io_spec("attention_mask", "int64", ["batch_size", "past_sequence_length + sequence_length"]),
-                   common.io_spec("position_ids", "int64", ["batch_size", "sequence_length"]),
-                   *[common.io_spec(n, "float32", cache_shape) for n in cache_names("past_key_values")]],
-        "outputs": [common.io_spec("logits", "float32", ["batch_size", "sequence_length", CONFIG["vocabSize"]]),
-                    *[common.io_spec(n, "float32", ["batch_size", kv, "past_sequence_length + sequence_length",
-                                                    head_dim]) for n in cache_names("present")]],
+        "inputs": inputs,
+        "outputs": outputs,
         "preprocessing": {
             "kind": "hf-tokenizer",
             "tokenizer": "tokenizer.json",
