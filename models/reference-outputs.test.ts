@@ -47,6 +47,7 @@ describe('models reproduce their reference outputs in onnxruntime-node', () => {
       'byte-gpt',
       'bpe-gpt',
       'bpe-gpt-with-past',
+      'llama-mini',
       'nested-ae',
       'digits-cls',
     ]) {

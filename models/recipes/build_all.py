@@ -5,7 +5,7 @@
                                                [--parallel] [--weights-dir DIR]
 
 bpe-gpt's export also writes bpe-gpt-with-past (the same weights exported with a key/value cache).
---minutes is the training budget of each of byte-gpt, bpe-gpt and nested-ae (digits-cls trains for a fixed
+--minutes is the training budget of each of byte-gpt, bpe-gpt, llama-mini and nested-ae (digits-cls trains for a fixed
 number of epochs, about a minute on a CPU; mini-sentence-encoder, which runs only with --stage all, a fixed
 number of steps, about 3 minutes on one core). --parallel trains the models concurrently (one GPU shared,
 or CPU threads split between them) and writes each one's log to <weights-dir>/<name>.log.
@@ -23,7 +23,8 @@ from pathlib import Path
 
 from common import RECIPES_DIR, WEIGHTS_DIR, log
 
-MODELS = {"byte-gpt": "byte_gpt.py", "bpe-gpt": "bpe_gpt.py", "nested-ae": "nested_ae.py", "digits-cls": "digits_cls.py"}
+MODELS = {"byte-gpt": "byte_gpt.py", "bpe-gpt": "bpe_gpt.py", "llama-mini": "llama_mini.py", "nested-ae": "nested_ae.py",
+          "digits-cls": "digits_cls.py"}
 # Recipes that prepare, train (a fixed number of steps) and export in one run, with no stages of their own.
 ONE_SHOT = {"mini-sentence-encoder": "mini_sentence_encoder.py"}
 
@@ -52,14 +53,14 @@ def main() -> None:
 
     if args.stage in ("all", "prep"):
         want = []
-        if "byte-gpt" in names or "bpe-gpt" in names:
+        if {"byte-gpt", "bpe-gpt", "llama-mini"} & set(names):
             want.append("--text")
         if "nested-ae" in names:
             want.append("--photos")
         if want:
             subprocess.run([py, str(RECIPES_DIR / "data_prep.py"), *want], check=True)
-        if "bpe-gpt" in names:
-            # learns the BPE vocabulary and writes the token streams (needs python3-regex)
+        if "bpe-gpt" in names or "llama-mini" in names:
+            # learns the BPE vocabulary and writes the token streams llama-mini trains on too (needs python3-regex)
             subprocess.run([py, str(RECIPES_DIR / "bpe_gpt.py"), "tokenize"], check=True)
 
     if args.stage in ("all", "train"):

@@ -23,7 +23,8 @@ describe('pruning end to end', () => {
   boundsFailedJobError(suite);
   prunesGraphAnalysedModel(suite);
   prunesTokenizedModel(suite);
-  prunesCachedModel(suite);
+  prunesCachedModel(suite, 'bpe-gpt-with-past', 6);
+  prunesCachedModel(suite, 'llama-mini', 4);
   prunesExternalDataModel(suite);
   analysesPrunesAndHeals(suite);
   finishesAnalysisAfterWorkerKilled(suite);

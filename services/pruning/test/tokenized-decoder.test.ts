@@ -3,8 +3,13 @@ import { decoderFeeds, ModelStore } from '@sift/inference';
 import { createLogger } from '@sift/kit';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { encodeOnnxModel, removeBlock } from '../src/adapters/onnx-graph.js';
-import { loadDecoder, residualStreamTensors, resolveDecoder } from '../src/pipeline/decoder-model.js';
+import { encodeOnnxModel, findOutputProjection, removeBlock } from '../src/adapters/onnx-graph.js';
+import {
+  type DecoderModel,
+  loadDecoder,
+  residualStreamTensors,
+  resolveDecoder,
+} from '../src/pipeline/decoder-model.js';
 import { validateRuns } from '../src/pipeline/evaluation.js';
 
 const models = fileURLToPath(new URL('../../../models', import.meta.url));
@@ -40,45 +45,79 @@ describe('a decoder exported with a key/value cache (bpe-gpt-with-past, Hugging 
     );
     const ids = decoder.codec.encode('The quick brown fox jumps over the lazy dog.').ids;
     for (let start = 0; start < 5; start++) {
-      const pruned = removeBlock(decoder.graph, start, 1, decoder.boundaries);
-      const names = (list: { name?: string | null }[] | null | undefined) => (list ?? []).map((v) => v.name ?? '');
-      expect(names(pruned.model.graph?.input).filter((n) => n.startsWith('past_'))).toEqual(
-        cacheNames('past_key_values', 5),
-      );
-      expect(names(pruned.model.graph?.output)).toEqual(['logits', ...cacheNames('present', 5)]);
-      expect(pruned.droppedInputs).toEqual([`past_key_values.${start}.key`, `past_key_values.${start}.value`]);
-      const bytes = encodeOnnxModel(pruned.model);
-      await expect(validateRuns(bytes, runtime, decoder.codec)).resolves.toBeUndefined();
-
-      const session = await ort.InferenceSession.create(bytes);
+      const full = await checkCachedCut(decoder, start, ids);
+      // With an empty cache the cut model computes what the same cut of the cache-free export does.
       const plainCut = await ort.InferenceSession.create(
         encodeOnnxModel(removeBlock(plain.graph, start, 1, plain.boundaries).model),
       );
       try {
-        // With an empty cache the cut model computes what the same cut of the cache-free export does ...
-        const full = await session.run(decoderFeeds(session, [ids], 0));
         const reference = await plainCut.run(decoderFeeds(plainCut, [ids], 0));
-        expect(maxAbsDiff(full.logits!, reference.logits!)).toBeLessThan(1e-4);
-        // ... and each renumbered layer reads its own cache: the last token fed with the cache of the others
-        // gives the full run's last logits (a cache fed to the wrong layer would not).
-        const prefix = await session.run(decoderFeeds(session, [ids.subarray(0, -1)], 0));
-        const step = decoderFeeds(session, [ids.subarray(-1)], 0);
-        step.attention_mask = new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
-        step.position_ids = new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length - 1)), [1, 1]);
-        for (const [past, present] of zip(cacheNames('past_key_values', 5), cacheNames('present', 5))) {
-          step[past] = prefix[present]!;
-        }
-        const last = await session.run(step);
-        const vocab = decoder.codec.vocabSize;
-        const fullLast = (full.logits!.data as Float32Array).subarray((ids.length - 1) * vocab);
-        expect(maxAbsDiff(last.logits!, new ort.Tensor('float32', fullLast, [1, 1, vocab]))).toBeLessThan(1e-4);
+        expect(maxAbsDiff(full, reference.logits!)).toBeLessThan(1e-4);
       } finally {
-        await session.release();
         await plainCut.release();
       }
     }
   });
 });
+
+describe('a decoder with the Llama layout (llama-mini, exported like Optimum exports a Llama)', () => {
+  it('has its layers found past RMSNorm, shared rotary tables and a shared mask, and each cut decodes with its cache', async () => {
+    const decoder = await loadDecoder(
+      await resolveDecoder(new ModelStore(models), { name: 'llama-mini', version: '' }),
+    );
+    expect(decoder).toMatchObject({ layerCount: 4, contextLength: 128 });
+    // The stream: the token embedding, then each layer's second residual Add; never the rotary cos/sin or the
+    // mask, which every layer also reads from outside.
+    expect(residualStreamTensors(decoder, '').tensors.map(role)).toEqual([
+      '/embed_tokens/Gather_output_#',
+      ...Array(4).fill('/layers.#/Add_#_output_#'),
+    ]);
+    const ids = decoder.codec.encode('The quick brown fox jumps over the lazy dog.').ids;
+    // Cutting layer 0 also cuts the cache the mask reads its past length from: the mask reads the next one's.
+    for (let start = 0; start < 3; start++) await checkCachedCut(decoder, start, ids);
+    // Healing folds into the MLP's down projection of the layer before the cut, as ReplaceMe does.
+    const cut = removeBlock(decoder.graph, 1, 1, decoder.boundaries);
+    const search = findOutputProjection(cut.model, cut.bridgedTensor);
+    expect(search.found && search.projection.matmulNode).toMatch(/^\/model\/layers\.0\/mlp\/down_proj\/MatMul$/);
+  });
+});
+
+/**
+ * Cuts layer `start` out of a decoder with a cache and checks the result: the cache interface has one layer
+ * fewer (renumbered, the removed layer's inputs and outputs gone), the graph runs, and each layer reads its
+ * own cache: the last token fed with the cache of the others gives the full run's last logits (a cache fed
+ * to the wrong layer would not). Returns the full run's logits.
+ */
+async function checkCachedCut(decoder: DecoderModel, start: number, ids: Int32Array): Promise<ort.Tensor> {
+  const layers = decoder.layerCount - 1;
+  const pruned = removeBlock(decoder.graph, start, 1, decoder.boundaries);
+  const names = (list: { name?: string | null }[] | null | undefined) => (list ?? []).map((v) => v.name ?? '');
+  expect(names(pruned.model.graph?.input).filter((n) => n.startsWith('past_'))).toEqual(
+    cacheNames('past_key_values', layers),
+  );
+  expect(names(pruned.model.graph?.output)).toEqual(['logits', ...cacheNames('present', layers)]);
+  expect(pruned.droppedInputs).toEqual([`past_key_values.${start}.key`, `past_key_values.${start}.value`]);
+  const bytes = encodeOnnxModel(pruned.model);
+  await expect(validateRuns(bytes, runtime, decoder.codec)).resolves.toBeUndefined();
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    const full = await session.run(decoderFeeds(session, [ids], 0));
+    const prefix = await session.run(decoderFeeds(session, [ids.subarray(0, -1)], 0));
+    const step = decoderFeeds(session, [ids.subarray(-1)], 0);
+    step.attention_mask = new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+    step.position_ids = new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length - 1)), [1, 1]);
+    for (const [past, present] of zip(cacheNames('past_key_values', layers), cacheNames('present', layers))) {
+      step[past] = prefix[present]!;
+    }
+    const last = await session.run(step);
+    const vocab = decoder.codec.vocabSize;
+    const fullLast = (full.logits!.data as Float32Array).subarray((ids.length - 1) * vocab);
+    expect(maxAbsDiff(last.logits!, new ort.Tensor('float32', fullLast, [1, 1, vocab]))).toBeLessThan(1e-4);
+    return full.logits!;
+  } finally {
+    await session.release();
+  }
+}
 
 /** A tensor name without its exporter's wrapper scope (`/model`) and with layer numbers and counters masked. */
 const role = (name: string) => name.replace(/^\/model\//, '/').replace(/\d+/g, '#');

@@ -92,25 +92,26 @@ export function prunesTokenizedModel(suite: PruningSuite): void {
 }
 
 /**
- * The same weights exported with a key/value cache (bpe-gpt-with-past, the interface of a Hugging Face
- * text-generation-with-past export): the job feeds it an empty cache, measures what it measures on bpe-gpt,
- * and stores a model whose cache has one layer fewer, which decodes with it.
+ * Decoders exported with a key/value cache, the interface of a Hugging Face text-generation-with-past export:
+ * bpe-gpt's weights (bpe-gpt-with-past) and llama-mini (the Llama layout: RMSNorm, shared rotary tables and
+ * mask, grouped-query attention). The job feeds each an empty cache and stores a model whose cache has one
+ * layer fewer, which decodes with it.
  */
-export function prunesCachedModel(suite: PruningSuite): void {
-  it('prunes a decoder exported with a key/value cache, and the stored model decodes with its cache', async () => {
-    const result = await pruneHealed(suite, 'bpe-gpt-with-past');
+export function prunesCachedModel(suite: PruningSuite, model: string, layers: number): void {
+  it(`prunes ${model}, exported with a key/value cache, and the stored model decodes with its cache`, async () => {
+    const result = await pruneHealed(suite, model);
     console.log(
-      `bpe-gpt-with-past: layer ${result?.removedBlock?.startLayer} removed: ${result?.before?.bitsPerByte?.toFixed(3)} -> ` +
+      `${model}: layer ${result?.removedBlock?.startLayer} removed: ${result?.before?.bitsPerByte?.toFixed(3)} -> ` +
         `${result?.afterUnhealed?.bitsPerByte?.toFixed(3)} bits/byte unhealed, ${result?.afterHealed?.bitsPerByte?.toFixed(3)} healed`,
     );
-    expect(result?.before?.layerCount).toBe(6);
-    expect(result?.afterHealed?.layerCount).toBe(5);
+    expect(result?.before?.layerCount).toBe(layers);
+    expect(result?.afterHealed?.layerCount).toBe(layers - 1);
     expect(result?.afterHealed?.bitsPerByte).toBeLessThan(result?.afterUnhealed?.bitsPerByte ?? Number.NaN);
-    expect(result?.prunedModel?.name).toBe('bpe-gpt-with-past-pruned');
-    const dir = join(suite.modelsDir, 'bpe-gpt-with-past-pruned', result?.prunedModel?.version ?? '');
+    expect(result?.prunedModel?.name).toBe(`${model}-pruned`);
+    const dir = join(suite.modelsDir, `${model}-pruned`, result?.prunedModel?.version ?? '');
     const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
     const cache = (prefix: string) =>
-      Array.from({ length: 5 }, (_, i) => [`${prefix}.${i}.key`, `${prefix}.${i}.value`]).flat();
+      Array.from({ length: layers - 1 }, (_, i) => [`${prefix}.${i}.key`, `${prefix}.${i}.value`]).flat();
     const names = (list: { name: string }[]) => list.map((v) => v.name);
     expect(names(manifest.inputs)).toEqual([
       'input_ids',
@@ -141,7 +142,7 @@ export function prunesCachedModel(suite: PruningSuite): void {
           position_ids: new ort.Tensor('int64', BigInt64Array.of(BigInt(length - 1)), [1, 1]),
           ...Object.fromEntries(cache('past_key_values').map((name, i) => [name, out[cache('present')[i]!]!])),
         };
-        expect(out[`present.4.value`]?.dims[2]).toBe(length - 1);
+        expect(out[`present.${layers - 2}.value`]?.dims[2]).toBe(length - 1);
       }
       // The cached steps agree with one uncached run over prompt + generated tokens.
       const all = Int32Array.from([...prompt, ...generated]);

@@ -7,11 +7,11 @@ import { decodeOnnxModel, encodeOnnxModel } from '../../../services/pruning/src/
  * A COPY of the models the pruning tests need, in a new model store at `modelsDir` (the repository's
  * models/ is never written): byte-gpt; digits-cls, a model of another kind; byte-gpt-plain, byte-gpt without
  * its hidden-state outputs; byte-gpt-tangled, byte-gpt with a node of layer 5 named as if in layer 3; bpe-gpt,
- * a decoder over a byte-level BPE tokenizer exported like a Hugging Face GPT-2, and bpe-gpt-with-past, the
- * same with a key/value cache.
+ * a decoder over a byte-level BPE tokenizer exported like a Hugging Face GPT-2; bpe-gpt-with-past, the
+ * same with a key/value cache; llama-mini, a decoder with the Llama layout and a cache.
  */
 export function writeModelStore(modelsDir: string): void {
-  for (const name of ['byte-gpt', 'bpe-gpt', 'bpe-gpt-with-past'])
+  for (const name of ['byte-gpt', 'bpe-gpt', 'bpe-gpt-with-past', 'llama-mini'])
     cpSync(join(repoRoot, 'models', name), join(modelsDir, name), { recursive: true });
   // A model of another kind, which the service must refuse by saying what it is.
   cpSync(join(repoRoot, 'models/digits-cls'), join(modelsDir, 'digits-cls'), { recursive: true });
