@@ -402,25 +402,31 @@ def forward_backward(fn, x, y, dev) -> torch.Tensor:
 
 
 def train(args) -> None:
-    common.setup(SEED, args.threads)
+    train_on_tokens(args, build_model, SEED, TRAIN,
+                    lambda name: name.startswith(("transformer.wte", "transformer.wpe")))
+
+
+def train_on_tokens(args, build, seed: int, train_cfg: dict, is_embedding) -> None:
+    """Trains the decoder `build()` makes on the BPE token streams (bpe-gpt, and llama-mini, which shares
+    them) with the recipes' common loop, and saves its weights with the training record."""
+    common.setup(seed, args.threads)
     dev = common.pick_device(args.device)
     tokens = load_tokens()
     stream = np.concatenate([tokens[f"train_{s}"] for s in SOURCES]).astype(np.int32)
     log(f"training tokens: {len(stream):,}")
-    ctx, bs = CONFIG["contextLength"], args.batch or TRAIN["batch"]
-    next_batch = common.window_sampler(stream, ctx, bs, dev, SEED)
+    ctx, bs = CONFIG["contextLength"], args.batch or train_cfg["batch"]
+    next_batch = common.window_sampler(stream, ctx, bs, dev, seed)
 
-    model = build_model().to(dev)
+    model = build().to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"parameters: {n_params:,}")
-    opt = common.language_model_optimizer(model, TRAIN, dev,
-                                           lambda name: name.startswith(("transformer.wte", "transformer.wpe")))
+    opt = common.language_model_optimizer(model, train_cfg, dev, is_embedding)
     budget = common.StepBudget(args.minutes, args.steps)
-    steps, seconds, ema = common.run_training(model, opt, next_batch, forward_backward, dev, budget, TRAIN,
+    steps, seconds, ema = common.run_training(model, opt, next_batch, forward_backward, dev, budget, train_cfg,
                                               args.compile, "token")
     record = common.training_record(
         dev, seconds, steps, batch=bs, tokensSeen=steps * bs * ctx, trainBitsPerTokenEma=ema, parameters=n_params,
-        **{k: v for k, v in TRAIN.items() if k != "batch"},
+        **{k: v for k, v in train_cfg.items() if k != "batch"},
     )
     common.save_weights(model, Path(args.weights), record)
 

@@ -199,33 +199,9 @@ def build_model() -> LlamaMini:
 # ---------------------------------------------------------------- training
 
 
-def forward_backward(fn, x, y, dev) -> torch.Tensor:
-    with common.autocast(dev):
-        logits = fn(x)
-    loss = F.cross_entropy(logits.float().reshape(-1, CONFIG["vocabSize"]), y.reshape(-1))
-    loss.backward()
-    return loss
-
-
 def train(args) -> None:
-    common.setup(SEED, args.threads)
-    dev = common.pick_device(args.device)
-    tokens = bpe_gpt.load_tokens()
-    stream = np.concatenate([tokens[f"train_{s}"] for s in bpe_gpt.SOURCES]).astype(np.int32)
-    ctx, bs = CONFIG["contextLength"], args.batch or TRAIN["batch"]
-    next_batch = common.window_sampler(stream, ctx, bs, dev, SEED)
-    model = build_model().to(dev)
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"parameters: {n_params:,}; training tokens: {len(stream):,}")
-    opt = common.language_model_optimizer(model, TRAIN, dev, lambda name: name.startswith("model.embed_tokens"))
-    budget = common.StepBudget(args.minutes, args.steps)
-    steps, seconds, ema = common.run_training(model, opt, next_batch, forward_backward, dev, budget, TRAIN,
-                                              args.compile, "token")
-    record = common.training_record(
-        dev, seconds, steps, batch=bs, tokensSeen=steps * bs * ctx, trainBitsPerTokenEma=ema, parameters=n_params,
-        **{k: v for k, v in TRAIN.items() if k != "batch"},
-    )
-    common.save_weights(model, Path(args.weights), record)
+    # bpe-gpt's loop and token streams (the context and vocabulary are the same)
+    bpe_gpt.train_on_tokens(args, build_model, SEED, TRAIN, lambda name: name.startswith("model.embed_tokens"))
 
 
 # ---------------------------------------------------------------- export
