@@ -21,7 +21,7 @@ say('== starting NATS, metrics consumer, embedding, selection and pruning servic
 // The pruning service writes new model versions: give it a copy of the store, never the repository's.
 const demoModels = join(dataDir, 'models');
 rmSync(demoModels, { recursive: true, force: true });
-for (const name of ['byte-gpt', 'bpe-gpt'])
+for (const name of ['byte-gpt', 'bpe-gpt', 'llama-mini'])
   cpSync(join(repoRoot, 'models', name), join(demoModels, name), { recursive: true });
 const platform = await startPlatform(
   dataDir,
@@ -287,32 +287,38 @@ try {
     say(`   stored as ${r.prunedModel?.name}@${r.prunedModel?.version} in ${demoModels}`);
   }
 
-  // 3. A model as most arrive: a byte-level BPE tokenizer.json, input_ids + attention_mask, logits only.
-  say('\n== pruning bpe-gpt: a tokenizer model exported like a Hugging Face GPT-2, layers found by graph analysis');
-  const submittedBpe = await new Promise<pruningV1.SubmitPruningResponse>((resolve, reject) =>
-    pruning.submitPruning(
-      pruningV1.SubmitPruningRequest.fromPartial({
-        spec: {
-          model: { name: 'bpe-gpt', version: '1' },
-          blockSize: 1,
-          calibration: { texts: inline(calibration), sequenceLength: 128 },
-          healing,
-          evaluation: evaluationSpec,
-        },
-      }),
-      (err, res) => (err ? reject(err) : resolve(res)),
-    ),
-  );
-  const bpeResult = await finished(submittedBpe.jobId);
-  if (bpeResult?.$case === 'pruningResult') {
-    const r = bpeResult.value;
-    const bpb = (m?: pruningV1.ModelMetrics) => m?.bitsPerByte.toFixed(3);
-    say(
-      `   removed layer ${r.removedBlock?.startLayer} of ${r.before?.layerCount} (angular distance ${r.removedBlock?.distance?.toFixed(3)}): ` +
-        `${bpb(r.before)} -> ${bpb(r.afterUnhealed)} bits/byte unhealed, ${bpb(r.afterHealed)} healed ` +
-        `(same texts as byte-gpt, bits per UTF-8 byte whatever the vocabulary)`,
+  // 3. Models as most arrive: a byte-level BPE tokenizer.json, layers known only by node names; the second
+  // with the Llama layout and a key/value cache, as Optimum exports it.
+  for (const [name, what] of [
+    ['bpe-gpt', 'a tokenizer model exported like a Hugging Face GPT-2, layers found by graph analysis'],
+    ['llama-mini', 'the Llama layout (RMSNorm, rotary, grouped-query attention) with a key/value cache'],
+  ] as const) {
+    say(`\n== pruning ${name}: ${what}`);
+    const submitted = await new Promise<pruningV1.SubmitPruningResponse>((resolve, reject) =>
+      pruning.submitPruning(
+        pruningV1.SubmitPruningRequest.fromPartial({
+          spec: {
+            model: { name, version: '1' },
+            blockSize: 1,
+            calibration: { texts: inline(calibration), sequenceLength: 128 },
+            healing,
+            evaluation: evaluationSpec,
+          },
+        }),
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
     );
-    say(`   stored with its tokenizer.json as ${r.prunedModel?.name}@${r.prunedModel?.version} in ${demoModels}`);
+    const result = await finished(submitted.jobId);
+    if (result?.$case === 'pruningResult') {
+      const r = result.value;
+      const bpb = (m?: pruningV1.ModelMetrics) => m?.bitsPerByte.toFixed(3);
+      say(
+        `   removed layer ${r.removedBlock?.startLayer} of ${r.before?.layerCount} (angular distance ${r.removedBlock?.distance?.toFixed(3)}): ` +
+          `${bpb(r.before)} -> ${bpb(r.afterUnhealed)} bits/byte unhealed, ${bpb(r.afterHealed)} healed ` +
+          `(same texts as byte-gpt, bits per UTF-8 byte whatever the vocabulary)`,
+      );
+      say(`   stored with its tokenizer.json as ${r.prunedModel?.name}@${r.prunedModel?.version} in ${demoModels}`);
+    }
   }
   pruning.close();
 
