@@ -28,7 +28,6 @@ Stages:
 
 from __future__ import annotations
 
-import argparse
 import collections
 import heapq
 import json
@@ -43,7 +42,7 @@ import torch.nn.functional as F
 
 import common
 from byte_gpt import MLP, SOURCES, load_text
-from common import DATA_DIR, WEIGHTS_DIR, log
+from common import DATA_DIR, log
 
 NAME = "bpe-gpt"
 SEED = 20261127
@@ -606,18 +605,8 @@ def export_with_past(args) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["tokenize", "train", "export", "export-with-past"])
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--minutes", type=float, default=20.0, help="training budget (ignored with --steps)")
-    ap.add_argument("--steps", type=int, default=None, help="fixed step count (reproducible)")
-    ap.add_argument("--batch", type=int, default=None)
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    ap.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile on CUDA")
-    ap.add_argument("--weights", default=str(WEIGHTS_DIR / f"{NAME}.npz"))
-    args = ap.parse_args()
-    {"tokenize": tokenize, "train": train, "export": export, "export-with-past": export_with_past}[args.stage](args)
-
+    common.run_stages(__doc__, NAME, {"tokenize": tokenize, "train": train, "export": export,
+                                      "export-with-past": export_with_past})
 
 if __name__ == "__main__":
     main()

@@ -236,6 +236,30 @@ def run_training(model, opt, next_batch, forward_backward, dev: torch.device, bu
     return step + 1, time.time() - t0, ema
 
 
+# ---------------------------------------------------------------- command line
+
+
+def run_stages(doc: str, name: str, stages: dict, skip_eval: bool = False) -> None:
+    """The command line of the trained recipes: a stage (train, export, ...) and the options every stage may
+    read: device, time or step budget, batch, CPU threads, torch.compile, the weights file (and --skip-eval
+    where the export can skip its held-out evaluation). Runs the chosen stage's function with the args."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=list(stages))
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--minutes", type=float, default=20.0, help="training budget (ignored with --steps)")
+    ap.add_argument("--steps", type=int, default=None, help="fixed step count (reproducible)")
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    ap.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile on CUDA")
+    if skip_eval:
+        ap.add_argument("--skip-eval", action="store_true", help="smoke tests: no held-out evaluation")
+    ap.add_argument("--weights", default=str(WEIGHTS_DIR / f"{name}.npz"))
+    args = ap.parse_args()
+    stages[args.stage](args)
+
+
 # ---------------------------------------------------------------- weights as .npz
 
 

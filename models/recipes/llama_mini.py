@@ -21,7 +21,6 @@ Stages:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -33,7 +32,7 @@ import torch.nn.functional as F
 
 import bpe_gpt
 import common
-from common import WEIGHTS_DIR, log
+from common import log
 
 NAME = "llama-mini"
 SEED = 20261128
@@ -274,18 +273,7 @@ def export(args) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["train", "export"])
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--minutes", type=float, default=20.0, help="training budget (ignored with --steps)")
-    ap.add_argument("--steps", type=int, default=None, help="fixed step count (reproducible)")
-    ap.add_argument("--batch", type=int, default=None)
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    ap.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile on CUDA")
-    ap.add_argument("--weights", default=str(WEIGHTS_DIR / f"{NAME}.npz"))
-    args = ap.parse_args()
-    {"train": train, "export": export}[args.stage](args)
-
+    common.run_stages(__doc__, NAME, {"train": train, "export": export})
 
 if __name__ == "__main__":
     main()

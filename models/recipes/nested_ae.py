@@ -24,7 +24,6 @@ Images are float32 NCHW RGB in [0, 1]; height and width multiples of 32.
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import common
-from common import DATA_DIR, WEIGHTS_DIR, log
+from common import DATA_DIR, log
 
 NAME = "nested-ae"
 SEED = 20251128
@@ -506,19 +505,7 @@ def export(args) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["train", "export"])
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--minutes", type=float, default=20.0, help="training budget (ignored with --steps)")
-    ap.add_argument("--steps", type=int, default=None, help="fixed step count (reproducible)")
-    ap.add_argument("--batch", type=int, default=None)
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    ap.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile on CUDA")
-    ap.add_argument("--skip-eval", action="store_true", help="smoke tests: no held-out evaluation")
-    ap.add_argument("--weights", default=str(WEIGHTS_DIR / f"{NAME}.npz"))
-    args = ap.parse_args()
-    train(args) if args.stage == "train" else export(args)
-
+    common.run_stages(__doc__, NAME, {"train": train, "export": export}, skip_eval=True)
 
 if __name__ == "__main__":
     main()
