@@ -213,3 +213,108 @@ describe('SentencePiece-style BPE files against the reference library', () => {
     });
   }
 });
+
+// ---------------------------------------------------------------- SentencePiece Unigram (T5, XLM-R)
+
+/**
+ * A Unigram tokenizer trained by models/recipes/unigram_tokenizer.py and converted as `transformers` converts
+ * XLM-R's: Precompiled nmt_nfkc charsmap, Replace normalizers (one a regex), Metaspace, byte fallback.
+ */
+const unigram = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../fixtures/unigram-nmt-nfkc/tokenizer.json', import.meta.url)), 'utf8'),
+);
+
+const unigramTexts = [
+  ...pieceTexts,
+  "``quoted'' text,   runs of    spaces",
+  'ﬁne ligatures, ① circled, Ｆｕｌｌ-width, x² ½ ㎏ ㈱ ﾊﾟ ｶﾞ (half-width kana)',
+  'line\r\nbreak\rcarriage\ttab\u00a0nbsp\u3000ideographic\u2028separator',
+  'Ångström: Å and \u212b; e\u0301 a\u0308\u0301\u0323 z̴̡͈̝̈́ (combining marks, one grapheme each)',
+  '👍🏽 👨‍👩‍👧 🇫🇷🇩🇪 (emoji sequences), Ελληνικά русский العربية हिन्दी 한국어',
+  '\u200bzero\u200dwidth \ufeffbom \u0000nul \u0085nel \u00adsoft-hyphen',
+];
+
+/** Seeded random texts over scripts, symbols, compatibility forms, combining marks and controls. */
+function unicodeSoup(count: number, seed: number): string[] {
+  const blocks = [
+    [0x20, 0x7e],
+    [0x80, 0x24f],
+    [0x300, 0x36f],
+    [0x370, 0x4ff],
+    [0x590, 0x6ff],
+    [0x900, 0x97f],
+    [0x1100, 0x11ff],
+    [0x2000, 0x22ff],
+    [0x2460, 0x24ff],
+    [0x3000, 0x33ff],
+    [0x4e00, 0x4eff],
+    [0xac00, 0xacff],
+    [0xf900, 0xfaff],
+    [0xfb00, 0xfb4f],
+    [0xfe00, 0xfe6f],
+    [0xff00, 0xffef],
+    [0x1d400, 0x1d7ff],
+    [0x1f1e6, 0x1f6ff],
+    [0x0, 0x1f],
+  ] as const;
+  let state = seed;
+  const random = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+  return Array.from({ length: count }, () => {
+    let text = '';
+    for (let n = 1 + Math.floor(random() * 30); n > 0; n--) {
+      const [lo, hi] = blocks[Math.floor(random() * blocks.length)]!;
+      text += random() < 0.3 ? ' ' : String.fromCodePoint(lo + Math.floor(random() * (hi - lo + 1)));
+    }
+    return text;
+  });
+}
+
+describe('SentencePiece Unigram files against the reference library', () => {
+  it('XLM-R layout (Precompiled nmt_nfkc, Metaspace, byte fallback): the same ids as tokenizers', async () => {
+    const ours = await expectLibraryIds(unigram, [...unigramTexts, ...unicodeSoup(1500, 7)]);
+    expect(ours.wordMarker).toBe('▁');
+    // Bytes per token add up to the normalized text's bytes plus the marker prepended to it; text that
+    // nmt_nfkc leaves as it is (composed é included) counts its own bytes.
+    for (const text of ['The quick brown fox jumps over the lazy dog.', 'naïve café, 東京 🙂, e\u0301']) {
+      const counted = ours.tokenize(text).reduce((n, id) => n + ours.tokenByteLength(id), 0);
+      expect(counted).toBe(Buffer.byteLength(text.normalize('NFC')) + 1);
+    }
+    // With the template: <s> ... </s>, and <pad> as the padding id.
+    const encoded = ours.encode('Hello');
+    expect([encoded.ids[0], encoded.ids.at(-1)]).toEqual([0, 2]);
+    expect(ours.padId).toBe(1);
+  });
+
+  it('without byte fallback: unknown runs fused into one <unk>, as tokenizers does', async () => {
+    const ours = await expectLibraryIds({ ...unigram, model: { ...unigram.model, byte_fallback: false } }, [
+      ...unigramTexts,
+      ...unicodeSoup(500, 11),
+    ]);
+    expect(ours.tokenize('東京')).toEqual([267, 3]); // "▁" and one <unk>
+  });
+
+  it('the hand-made model of hf-unigram.test.ts splits as tokenizers does (ties and unknowns included)', async () => {
+    const tiny = {
+      model: {
+        type: 'Unigram',
+        unk_id: 0,
+        byte_fallback: true,
+        vocab: [
+          ['<unk>', 0],
+          ['a', -1],
+          ['b', -1],
+          ['c', -3],
+          ['ab', -1.5],
+          ['bc', -5],
+          ['abc', -4.5],
+          ['<0xC3>', -8],
+          ['<0xA9>', -8],
+        ],
+      },
+    };
+    await expectLibraryIds(tiny, ['ab', 'bc', 'abab', 'abc', 'aééb', 'éa', 'üb', 'cbacba']);
+  });
+});

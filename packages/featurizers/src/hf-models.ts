@@ -1,10 +1,11 @@
 /**
  * The `model` of a `tokenizer.json`, which turns each pre-tokenized word into vocabulary ids: WordPiece (the
- * BERT family, `hf-wordpiece.ts`) or BPE (GPT-2 and its byte-level descendants, `hf-bpe.ts`). Unigram and
- * WordLevel are refused.
+ * BERT family, `hf-wordpiece.ts`), BPE (GPT-2 and its byte-level descendants, `hf-bpe.ts`) or Unigram
+ * (SentencePiece's: T5, XLM-R, `hf-unigram.ts`). WordLevel is refused.
  */
 import { buildBpe } from './hf-bpe.js';
 import { asObject, describeType, HfTokenizerError } from './hf-tokenizer-json.js';
+import { buildUnigram } from './hf-unigram.js';
 import { buildWordPiece } from './hf-wordpiece.js';
 
 /** What the tokenizer needs of a model: its vocabulary and the ids of one word. */
@@ -13,11 +14,13 @@ export interface TokenizerModel {
   readonly vocab: ReadonlyMap<string, number>;
   /** The token standing for text the vocabulary cannot spell, if the model has one. */
   readonly unkToken: string | null;
+  /** Whether a character missing from the vocabulary is spelt as its `<0xHH>` byte tokens. */
+  readonly byteFallback?: boolean;
   /** Ids of one pre-tokenized word (empty for ""). @throws HfTokenizerError when the file cannot spell it */
   tokenize(word: string): readonly number[];
 }
 
-/** The model the file's `model` entry describes. @throws HfTokenizerError for Unigram, WordLevel or a bad file */
+/** The model the file's `model` entry describes. @throws HfTokenizerError for WordLevel or a bad file */
 export function buildModel(config: unknown): TokenizerModel {
   const c = asObject(config, 'model');
   // Files written by older `tokenizers` versions may omit `type`; the library then tries BPE first (it needs
@@ -29,10 +32,12 @@ export function buildModel(config: unknown): TokenizerModel {
       return buildWordPiece(c);
     case 'BPE':
       return buildBpe(c);
+    case 'Unigram':
+      return buildUnigram(c);
     default:
       throw new HfTokenizerError(
         'unsupported',
-        `unsupported model ${describeType(type)}: WordPiece and BPE are implemented, not Unigram or WordLevel`,
+        `unsupported model ${describeType(type)}: WordPiece, BPE and Unigram are implemented, not WordLevel`,
       );
   }
 }

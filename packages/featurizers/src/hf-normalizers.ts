@@ -1,6 +1,7 @@
 /**
  * The `normalizer` of a `tokenizer.json`, applied to the text between added tokens: BertNormalizer,
- * Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string pattern) and Sequence.
+ * Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string or Oniguruma regex pattern), Prepend,
+ * Precompiled (SentencePiece's compiled rules, `hf-precompiled.ts`) and Sequence.
  */
 import {
   isCjkIdeograph,
@@ -10,6 +11,8 @@ import {
   MARK,
   NONSPACING_MARK,
 } from './hf-character-classes.js';
+import { oniguramaToRegExp } from './hf-oniguruma.js';
+import { precompiledNormalizer } from './hf-precompiled.js';
 import { asArray, asObject, describeType, HfTokenizerError, type Json } from './hf-tokenizer-json.js';
 
 /** Text in, normalized text out. */
@@ -94,12 +97,19 @@ export function buildNormalizer(config: unknown): Normalizer | null {
     }
     case 'Replace': {
       const pattern = asObject(c.pattern, 'normalizer Replace.pattern');
-      if (typeof pattern.String !== 'string' || typeof c.content !== 'string') {
-        throw new HfTokenizerError('unsupported', 'normalizer Replace: only a String pattern is supported, not Regex');
-      }
-      const from = pattern.String;
+      if (typeof c.content !== 'string')
+        throw new HfTokenizerError('invalid', 'normalizer Replace: content must be a string');
       const to = c.content;
-      return (text) => (from === '' ? text : text.replaceAll(from, to));
+      // A function replacer: the content is literal text, `$&` and friends included.
+      if (typeof pattern.String === 'string') {
+        const from = pattern.String;
+        return (text) => (from === '' ? text : text.replaceAll(from, () => to));
+      }
+      if (typeof pattern.Regex === 'string') {
+        const regex = oniguramaToRegExp(pattern.Regex);
+        return (text) => text.replace(regex, () => to);
+      }
+      throw new HfTokenizerError('invalid', 'normalizer Replace: pattern must be {"String": ...} or {"Regex": ...}');
     }
     // Llama 2 and Mistral files (SentencePiece style) prepend the word marker "▁" to every non-empty piece.
     case 'Prepend': {
@@ -107,6 +117,12 @@ export function buildNormalizer(config: unknown): Normalizer | null {
         throw new HfTokenizerError('invalid', 'normalizer Prepend: prepend must be a string');
       const prefix = c.prepend;
       return (text) => (text === '' ? text : prefix + text);
+    }
+    case 'Precompiled': {
+      if (typeof c.precompiled_charsmap !== 'string') {
+        throw new HfTokenizerError('invalid', 'normalizer Precompiled: precompiled_charsmap must be a base64 string');
+      }
+      return precompiledNormalizer(c.precompiled_charsmap);
     }
     case 'Sequence': {
       const parts = asArray(c.normalizers, 'normalizer Sequence.normalizers').map(buildNormalizer);

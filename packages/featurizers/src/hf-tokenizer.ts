@@ -1,16 +1,18 @@
 /**
  * A Hugging Face `tokenizers` pipeline read from its `tokenizer.json`: the BERT family's (the file a
- * sentence-transformer exported to ONNX ships with) and GPT-2's byte-level BPE (the file of a decoder
- * language model, GPT-2 or RoBERTa style).
+ * sentence-transformer exported to ONNX ships with), SentencePiece's Unigram (T5, XLM-R and the multilingual
+ * sentence encoders) and byte-level or SentencePiece-style BPE (the file of a decoder language model: GPT-2,
+ * Llama, Qwen).
  *
  * The pipeline is the library's: added tokens (e.g. `[MASK]` or `<|endoftext|>` typed in the text) are cut
  * out first, the rest is normalized, pre-tokenized into words, each word is split into pieces by the model,
  * and the post-processor wraps the pieces in special tokens (`[CLS] A [SEP]`). Supported components:
- * - normalizers: BertNormalizer, Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string
- *   pattern), Prepend, Sequence;
+ * - normalizers: BertNormalizer, Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string or
+ *   regex pattern), Prepend, Precompiled (SentencePiece's compiled normalization rules), Sequence;
  * - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel, Split
  *   (string or Oniguruma regex pattern, as Llama 3 and Qwen2 split), Metaspace (SentencePiece's "▁"), Sequence;
- * - models: WordPiece, BPE (with byte fallback; no dropout or subword prefix/suffix);
+ * - models: WordPiece, BPE (with byte fallback; no dropout or subword prefix/suffix), Unigram (with byte
+ *   fallback);
  * - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel (single sequences).
  * Anything else is refused with an {@link HfTokenizerError} naming the component, rather than tokenizing
  * differently from the model's training. Character classes follow the Rust implementation (Unicode
@@ -19,16 +21,16 @@
  *
  * Each stage is its own module, in pipeline order:
  * - `hf-added-tokens.ts`: finding added tokens in the text;
- * - `hf-normalizers.ts`: the normalizers;
+ * - `hf-normalizers.ts`: the normalizers, with SentencePiece's compiled rules in `hf-precompiled.ts`;
  * - `hf-pre-tokenizers.ts`: the pre-tokenizers, with GPT-2's split and byte alphabet in `hf-byte-level.ts`;
- * - `hf-models.ts`: the model interface and choice, `hf-wordpiece.ts` and `hf-bpe.ts` the two models;
+ * - `hf-models.ts`: the model interface and choice, `hf-wordpiece.ts`, `hf-bpe.ts` and `hf-unigram.ts` the
+ *   three models;
  * - `hf-post-processors.ts`: the special-token template;
  * - this module: the tokenizer that reads the file, runs the stages and truncates, with its padding ids.
  * Beside them, `hf-character-classes.ts` holds the Unicode classes the stages test and `hf-tokenizer-json.ts`
  * the error type and JSON readers they share.
  */
 import { type AddedToken, AddedTokenMatcher } from './hf-added-tokens.js';
-import { BPE } from './hf-bpe.js';
 import { byteLevelLength } from './hf-byte-level.js';
 import { buildModel, type TokenizerModel } from './hf-models.js';
 import { buildNormalizer, type Normalizer, spaceReplacement } from './hf-normalizers.js';
@@ -75,7 +77,7 @@ export class HfTokenizer {
    */
   readonly byteLevel: boolean;
   /**
-   * The word marker ("▁") of a SentencePiece-style file whose BPE has byte_fallback (Llama 2, Mistral): a
+   * The word marker ("▁") of a SentencePiece-style file whose model has byte_fallback (Llama 2, Mistral): a
    * Metaspace pre-tokenizer's replacement, or what a Replace normalizer writes for spaces. Its tokens then
    * spell text with the marker for a space and `<0xHH>` for single bytes, and {@link tokenByteLength} is
    * defined too.
@@ -103,8 +105,7 @@ export class HfTokenizer {
     this.preTokenizer = buildPreTokenizer(c.pre_tokenizer);
     this.byteLevel = isByteLevel(c.pre_tokenizer);
     this.model = buildModel(c.model);
-    const byteFallback = this.model instanceof BPE && this.model.byteFallback;
-    this.wordMarker = byteFallback
+    this.wordMarker = this.model.byteFallback
       ? (metaspaceReplacement(c.pre_tokenizer) ?? spaceReplacement(c.normalizer))
       : undefined;
     this.template = buildPostProcessor(c.post_processor);
@@ -143,7 +144,7 @@ export class HfTokenizer {
     this.truncateLeft = truncation?.direction === 'Left';
     this.fileMaxLength = typeof truncation?.max_length === 'number' ? truncation.max_length : undefined;
     const padding = c.padding === null || c.padding === undefined ? null : asObject(c.padding, 'padding');
-    this.padId = typeof padding?.pad_id === 'number' ? padding.pad_id : (this.model.vocab.get('[PAD]') ?? 0);
+    this.padId = typeof padding?.pad_id === 'number' ? padding.pad_id : (this.idOf('[PAD]') ?? this.idOf('<pad>') ?? 0);
     this.padTypeId = typeof padding?.pad_type_id === 'number' ? padding.pad_type_id : 0;
   }
 

@@ -43,8 +43,9 @@ export const byteCodec: TextCodec = {
 /**
  * The codec of a `language-model` from the store: `preprocessing.kind` `bytes` (token id = byte value), or
  * `hf-tokenizer` with a byte-level BPE `tokenizer.json` (GPT-2 style; `preprocessing.tokenizer` names the
- * file). failed_precondition for any other preprocessing, an unreadable or unsupported tokenizer, or one
- * whose tokens do not map onto bytes (WordPiece), since bits per byte could not be measured.
+ * file) or a SentencePiece-style one with byte fallback (BPE or Unigram). failed_precondition for any other
+ * preprocessing, an unreadable or unsupported tokenizer, or one whose tokens do not map onto bytes
+ * (WordPiece, Unigram without byte fallback), since bits per byte could not be measured.
  */
 export async function textCodecOf(stored: StoredModel): Promise<TextCodec> {
   const where = `model ${stored.name}/${stored.version}`;
