@@ -44,6 +44,7 @@ describe('models reproduce their reference outputs in onnxruntime-node', () => {
       'glove-sif-100d',
       'code-ngram',
       'mini-sentence-encoder',
+      'mini-xlmr-encoder',
       'byte-gpt',
       'bpe-gpt',
       'bpe-gpt-with-past',

@@ -6,7 +6,7 @@
 
 bpe-gpt's export also writes bpe-gpt-with-past (the same weights exported with a key/value cache).
 --minutes is the training budget of each of byte-gpt, bpe-gpt, llama-mini and nested-ae (digits-cls trains for a fixed
-number of epochs, about a minute on a CPU; mini-sentence-encoder, which runs only with --stage all, a fixed
+number of epochs, about a minute on a CPU; mini-sentence-encoder and mini-xlmr-encoder, which run only with --stage all, a fixed
 number of steps, about 3 minutes on one core). --parallel trains the models concurrently (one GPU shared,
 or CPU threads split between them) and writes each one's log to <weights-dir>/<name>.log.
 Use Debian's /usr/bin/python3 (python3-torch 1.13 and friends); see README.md.
@@ -26,7 +26,7 @@ from common import RECIPES_DIR, WEIGHTS_DIR, log
 MODELS = {"byte-gpt": "byte_gpt.py", "bpe-gpt": "bpe_gpt.py", "llama-mini": "llama_mini.py", "nested-ae": "nested_ae.py",
           "digits-cls": "digits_cls.py"}
 # Recipes that prepare, train (a fixed number of steps) and export in one run, with no stages of their own.
-ONE_SHOT = {"mini-sentence-encoder": "mini_sentence_encoder.py"}
+ONE_SHOT = {"mini-sentence-encoder": "mini_sentence_encoder.py", "mini-xlmr-encoder": "mini_xlmr_encoder.py"}
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ Deterministic: fixed seeds, one CPU thread, a fixed number of steps (about 3 min
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -36,6 +37,7 @@ import string
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NAME, VERSION = "mini-sentence-encoder", "1"
-OUT_DIR = Path(__file__).resolve().parent.parent / NAME / VERSION
+NAME = "mini-sentence-encoder"
 WORDNET = Path("/usr/share/wordnet")
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 MAX_TOKENS = 128  # position table size = the manifest's maxTokens (special tokens included)
@@ -312,6 +313,15 @@ class Layer(nn.Module):
         return self.norm2(x + self.drop(self.ff2(F.gelu(self.ff1(x)))))
 
 
+def bert_init(model: nn.Module) -> None:
+    """BERT's initialisation: normal(0, 0.02) weights for linear and embedding layers, zero biases."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear):
+            nn.init.zeros_(m.bias)
+
+
 class MiniBert(nn.Module):
     def __init__(self, vocab_size: int):
         super().__init__()
@@ -321,11 +331,7 @@ class MiniBert(nn.Module):
         self.norm = nn.LayerNorm(DIM, eps=1e-12)
         self.drop = nn.Dropout(0.1)
         self.layers = nn.ModuleList(Layer() for _ in range(LAYERS))
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, std=0.02)
-            if isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
+        bert_init(self)
 
     def forward(self, input_ids, attention_mask, token_type_ids):
         seq = input_ids.shape[1]
@@ -343,9 +349,9 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 
-def pad_batch(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pad_batch(rows: list[list[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     width = max(len(r) for r in rows)
-    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros(len(rows), width, dtype=torch.long)
     for i, r in enumerate(rows):
         ids[i, : len(r)] = torch.tensor(r)
@@ -353,20 +359,23 @@ def pad_batch(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.
     return ids, mask, torch.zeros_like(ids)
 
 
+def sentence_vectors(model: nn.Module, rows: list[list[int]], pool, pad_id: int) -> torch.Tensor:
+    """Pooled, L2-normalized vectors of a batch of token rows (`pool(hidden, mask)`: mean or CLS)."""
+    ids, mask, types = pad_batch(rows, pad_id)
+    return F.normalize(pool(model(ids, mask, types), mask), dim=-1)
+
+
 @torch.no_grad()
-def embed(model: MiniBert, rows: list[list[int]], batch: int = 256) -> torch.Tensor:
+def embed(model: nn.Module, rows: list[list[int]], batch: int = 256, pool=mean_pool, pad_id: int = 0) -> torch.Tensor:
     model.eval()
-    out = []
-    for i in range(0, len(rows), batch):
-        ids, mask, types = pad_batch(rows[i: i + batch])
-        out.append(F.normalize(mean_pool(model(ids, mask, types), mask), dim=-1))
-    return torch.cat(out)
+    return torch.cat([sentence_vectors(model, rows[i: i + batch], pool, pad_id) for i in range(0, len(rows), batch)])
 
 
-def retrieval(model: MiniBert, queries: list[list[int]], keys: list[list[int]], key_text: list[str]) -> dict:
+def retrieval(model: nn.Module, queries: list[list[int]], keys: list[list[int]], key_text: list[str], pool=mean_pool,
+              pad_id: int = 0) -> dict:
     """Definition -> lemma-names retrieval among the held-out synsets; a hit is the right lemma string (two
     synsets can share one, e.g. two senses of "dead")."""
-    q, k = embed(model, queries), embed(model, keys)
+    q, k = embed(model, queries, pool=pool, pad_id=pad_id), embed(model, keys, pool=pool, pad_id=pad_id)
     order = (q @ k.T).argsort(dim=1, descending=True)
     top1 = top10 = 0
     rr = 0.0
@@ -391,6 +400,39 @@ def length_bucketed_batches(pairs: list, batch: int, rng: random.Random) -> list
         batches += [chunk[i: i + batch] for i in range(0, len(chunk) - batch + 1, batch)]
     rng.shuffle(batches)
     return batches
+
+
+def train_contrastive(model: nn.Module, train: list, steps: int, batch: int, lr: float, pool=mean_pool,
+                      pad_id: int = 0) -> tuple[list[float], float]:
+    """Symmetric InfoNCE over (definition, lemma names) pairs with in-batch negatives, temperature 0.05; AdamW,
+    linear warm-up then linear decay. Returns the per-step losses and the seconds it took."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    warmup = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / steps))
+    rng = random.Random(SEED)
+    batches: list[list[int]] = []
+    start = time.time()
+    losses = []
+    for step in range(steps):
+        if not batches:
+            batches = length_bucketed_batches(train, batch, rng)
+        idx = batches.pop()
+        model.train()
+        q = sentence_vectors(model, [train[i][0] for i in idx], pool, pad_id)
+        k = sentence_vectors(model, [train[i][1] for i in idx], pool, pad_id)
+        logits = q @ k.T / 0.05
+        labels = torch.arange(len(idx))
+        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if (step + 1) % 100 == 0:
+            log(f"step {step + 1}/{steps} loss {np.mean(losses[-100:]):.3f} ({time.time() - start:.0f}s)")
+    return losses, time.time() - start
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -425,18 +467,134 @@ REFERENCE_CASES = [
 ]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@dataclasses.dataclass
+class EncoderRecipe:
+    """What differs between the encoder recipes; {@link train_and_export} does the rest the same way."""
+
+    name: str
+    model: nn.Module
+    encode: Callable[[str], list[int]]  # text -> ids with the special tokens, cut to MAX_TOKENS
+    piece: Callable[[int], str]  # id -> token, for the reference tokenization
+    tokenizer: dict  # the tokenizer.json
+    input_names: tuple[str, ...]
+    pooling: str  # "mean" | "cls", as the manifest names it
+    pool: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    pad_id: int
+    description: str
+    provenance: dict  # data, licence and whatever else the manifest should say
+    objective: str
+    reference_texts: list[str]
+    extra_metrics: dict = dataclasses.field(default_factory=dict)
+
+
+def training_arguments(description: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--steps", type=int, default=1200, help="optimizer steps (fixed, for determinism)")
     ap.add_argument("--batch", type=int, default=128, help="pairs per batch (in-batch negatives)")
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--words", type=int, default=2800, help="whole words in the vocabulary")
-    args = ap.parse_args()
+    return ap
 
+
+def seed_everything() -> None:
     torch.set_num_threads(1)
     random.seed(SEED)
     np.random.seed(SEED)
     torch.manual_seed(SEED)
+
+
+def train_and_export(r: EncoderRecipe, args: argparse.Namespace, train: list, held: list) -> None:
+    """Trains r.model contrastively on the (definition, lemma names) pairs, measures held-out retrieval
+    before and after, exports the graph and writes tokenizer.json, reference.json and model.json under
+    models/<name>/1/."""
+    out_dir = Path(__file__).resolve().parent.parent / r.name / "1"
+    params = sum(p.numel() for p in r.model.parameters())
+    log(f"parameters: {params}")
+    held_q, held_k, held_t = ([pair[i] for pair in held] for i in range(3))
+    at_init = retrieval(r.model, held_q, held_k, held_t, pool=r.pool, pad_id=r.pad_id)
+    log("held-out retrieval at init:", at_init)
+    losses, train_seconds = train_contrastive(r.model, train, args.steps, args.batch, args.lr, r.pool, r.pad_id)
+    r.model.eval()
+    trained = retrieval(r.model, held_q, held_k, held_t, pool=r.pool, pad_id=r.pad_id)
+    log("held-out retrieval trained:", trained)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "tokenizer.json").write_text(json.dumps(r.tokenizer, ensure_ascii=False, indent=2) + "\n")
+
+    def feeds(texts: list[str]) -> dict[str, torch.Tensor]:
+        ids, mask, types = pad_batch([r.encode(t) for t in texts], r.pad_id)
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+    sample = feeds(["a dog", "the capital of a country"])
+    torch.onnx.export(
+        r.model, tuple(sample[n] for n in r.input_names), str(out_dir / "model.onnx"), opset_version=OPSET,
+        input_names=list(r.input_names), output_names=["last_hidden_state"],
+        dynamic_axes={n: {0: "batch", 1: "sequence"} for n in (*r.input_names, "last_hidden_state")},
+        do_constant_folding=True)
+
+    cases = []
+    for texts in REFERENCE_CASES:
+        fed = feeds(texts)
+        with torch.no_grad():
+            hidden = r.model(fed["input_ids"], fed["attention_mask"], fed["token_type_ids"])
+        cases.append({
+            "graph": "model",
+            "texts": texts,
+            "inputs": {n: tensor_json(fed[n], "int64") for n in r.input_names},
+            "outputs": {"last_hidden_state": tensor_json(hidden, "float32")},
+            "pooled": tensor_json(r.pool(hidden, fed["attention_mask"]), "float32"),
+            "tolerance": 1e-4,
+        })
+    tokenization = [
+        {"text": t, "tokens": [r.piece(i) for i in r.encode(t)], "input_ids": r.encode(t)} for t in r.reference_texts
+    ]
+    reference = {"tokenization": tokenization, "cases": cases}
+    (out_dir / "reference.json").write_text(json.dumps(reference, ensure_ascii=False, indent=1) + "\n")
+
+    manifest = {
+        "name": r.name,
+        "version": "1",
+        "task": "text-embedding",
+        "description": r.description,
+        "graphs": {"model": "model.onnx"},
+        "inputs": [{"name": n, "dtype": "int64", "shape": ["batch", "sequence"]} for n in r.input_names],
+        "outputs": [{"name": "last_hidden_state", "dtype": "float32", "shape": ["batch", "sequence", DIM]}],
+        "preprocessing": {"kind": "hf-tokenizer", "tokenizer": "tokenizer.json", "maxTokens": MAX_TOKENS,
+                          "pooling": r.pooling, "outputName": "last_hidden_state"},
+        "embedding": {"dimensions": DIM, "matryoshka": False},
+        "provenance": {
+            "recipe": f"models/recipes/{r.name.replace('-', '_')}.py",
+            **r.provenance,
+            "createdAt": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "training": {
+                "objective": r.objective,
+                "steps": args.steps, "batch": args.batch, "lr": args.lr, "optimizer": "AdamW (wd 0.01)",
+                "seed": SEED, "threads": 1, "seconds": round(train_seconds, 1),
+                "torch": torch.__version__, "parameters": params, "vocabulary": r.model.tokens.num_embeddings,
+                "layers": LAYERS, "heads": HEADS, "hidden": DIM, "ffn": FFN, "opset": OPSET,
+            },
+        },
+        "metrics": {
+            "heldOutSynsets": len(held),
+            "heldOutDefinitionToLemmaTop1": trained["top1"],
+            "heldOutDefinitionToLemmaTop10": trained["top10"],
+            "heldOutDefinitionToLemmaMrr": trained["mrr"],
+            "untrainedDefinitionToLemmaTop1": at_init["top1"],
+            "untrainedDefinitionToLemmaTop10": at_init["top10"],
+            "finalTrainLoss": round(float(np.mean(losses[-100:])), 4),
+            **r.extra_metrics,
+        },
+    }
+    manifest["sha256"] = {f: sha256_file(out_dir / f) for f in ("model.onnx", "tokenizer.json")}
+    (out_dir / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    for f in sorted(out_dir.iterdir()):
+        log(f"{f.relative_to(out_dir.parent.parent)}: {f.stat().st_size} bytes")
+
+
+def main() -> None:
+    ap = training_arguments(__doc__.split("\n")[0])
+    ap.add_argument("--words", type=int, default=2800, help="whole words in the vocabulary")
+    args = ap.parse_args()
+    seed_everything()
 
     synsets = read_synsets()
     log(f"{len(synsets)} synsets from WordNet")
@@ -455,125 +613,28 @@ def main() -> None:
     log(f"train pairs {len(train)}, held-out pairs {len(held)}, [UNK] rate {unk_rate:.4%}, "
         f"mean definition length {len(pieces) / len(train):.1f} pieces")
 
-    model = MiniBert(len(vocab))
-    params = sum(p.numel() for p in model.parameters())
-    log(f"parameters: {params}")
-    held_q = [d for d, _, _ in held]
-    held_k = [k for _, k, _ in held]
-    held_t = [t for _, _, t in held]
-    at_init = retrieval(model, held_q, held_k, held_t)
-    log("held-out retrieval at init:", at_init)
-
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = max(1, args.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / args.steps))
-    rng = random.Random(SEED)
-    batches: list[list[int]] = []
-    start = time.time()
-    losses = []
-    for step in range(args.steps):
-        if not batches:
-            batches = length_bucketed_batches(train, args.batch, rng)
-        idx = batches.pop()
-        model.train()
-        qi, qm, qt = pad_batch([train[i][0] for i in idx])
-        ki, km, kt = pad_batch([train[i][1] for i in idx])
-        q = F.normalize(mean_pool(model(qi, qm, qt), qm), dim=-1)
-        k = F.normalize(mean_pool(model(ki, km, kt), km), dim=-1)
-        logits = q @ k.T / 0.05
-        labels = torch.arange(len(idx))
-        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-        if (step + 1) % 100 == 0:
-            log(f"step {step + 1}/{args.steps} loss {np.mean(losses[-100:]):.3f} ({time.time() - start:.0f}s)")
-    train_seconds = time.time() - start
-    model.eval()
-    trained = retrieval(model, held_q, held_k, held_t)
-    log("held-out retrieval trained:", trained)
-
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    (OUT_DIR / "tokenizer.json").write_text(json.dumps(tokenizer_json(vocab), ensure_ascii=False, indent=2) + "\n")
-    ids, mask, types = pad_batch([tok.encode("a dog"), tok.encode("the capital of a country")])
-    torch.onnx.export(
-        model, (ids, mask, types), str(OUT_DIR / "model.onnx"), opset_version=OPSET,
-        input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
-        dynamic_axes={n: {0: "batch", 1: "sequence"} for n in
-                      ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
-        do_constant_folding=True)
-
-    cases = []
-    for texts in REFERENCE_CASES:
-        ids, mask, types = pad_batch([tok.encode(t) for t in texts])
-        with torch.no_grad():
-            hidden = model(ids, mask, types)
-        cases.append({
-            "graph": "model",
-            "texts": texts,
-            "inputs": {"input_ids": tensor_json(ids, "int64"), "attention_mask": tensor_json(mask, "int64"),
-                       "token_type_ids": tensor_json(types, "int64")},
-            "outputs": {"last_hidden_state": tensor_json(hidden, "float32")},
-            "pooled": tensor_json(mean_pool(hidden, mask), "float32"),
-            "tolerance": 1e-4,
-        })
-    tokenization = []
-    for text in REFERENCE_TOKENIZATION:
-        ids = tok.encode(text)
-        tokenization.append({"text": text, "tokens": [vocab[i] for i in ids], "input_ids": ids})
-    reference = {
-        "tokenization": tokenization,
-        "cases": cases,
-    }
-    (OUT_DIR / "reference.json").write_text(json.dumps(reference, ensure_ascii=False, indent=1) + "\n")
-
-    manifest = {
-        "name": NAME,
-        "version": VERSION,
-        "task": "text-embedding",
-        "description": "2-layer BERT-style sentence encoder (d=64) with a WordPiece tokenizer.json, trained on "
-                       "WordNet definition/lemma pairs; proves the Hugging Face sentence-transformer path",
-        "graphs": {"model": "model.onnx"},
-        "inputs": [{"name": n, "dtype": "int64", "shape": ["batch", "sequence"]}
-                   for n in ("input_ids", "attention_mask", "token_type_ids")],
-        "outputs": [{"name": "last_hidden_state", "dtype": "float32", "shape": ["batch", "sequence", DIM]}],
-        "preprocessing": {"kind": "hf-tokenizer", "tokenizer": "tokenizer.json", "maxTokens": MAX_TOKENS,
-                          "pooling": "mean", "outputName": "last_hidden_state"},
-        "embedding": {"dimensions": DIM, "matryoshka": False},
-        "provenance": {
-            "recipe": "models/recipes/mini_sentence_encoder.py",
+    train_and_export(EncoderRecipe(
+        name=NAME,
+        model=MiniBert(len(vocab)),
+        encode=tok.encode,
+        piece=vocab.__getitem__,
+        tokenizer=tokenizer_json(vocab),
+        input_names=("input_ids", "attention_mask", "token_type_ids"),
+        pooling="mean",
+        pool=mean_pool,
+        pad_id=0,
+        description="2-layer BERT-style sentence encoder (d=64) with a WordPiece tokenizer.json, trained on "
+                    "WordNet definition/lemma pairs; proves the Hugging Face sentence-transformer path",
+        provenance={
             "data": "WordNet 3.0 synset definitions and lemma names (Debian package wordnet-base, "
                     "/usr/share/wordnet/data.{noun,verb,adj,adv}); vocabulary built from the same glosses",
             "licence": "weights: same licence as this repository; data: WordNet 3.0 licence (Princeton University, "
                        "permissive, see /usr/share/doc/wordnet-base/copyright)",
-            "createdAt": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-            "training": {
-                "objective": "symmetric InfoNCE, definition <-> lemma names, in-batch negatives, temperature 0.05",
-                "steps": args.steps, "batch": args.batch, "lr": args.lr, "optimizer": "AdamW (wd 0.01)",
-                "seed": SEED, "threads": 1, "seconds": round(train_seconds, 1),
-                "torch": torch.__version__, "parameters": params, "vocabulary": len(vocab),
-                "layers": LAYERS, "heads": HEADS, "hidden": DIM, "ffn": FFN, "opset": OPSET,
-            },
         },
-        "metrics": {
-            "heldOutSynsets": len(held),
-            "heldOutDefinitionToLemmaTop1": trained["top1"],
-            "heldOutDefinitionToLemmaTop10": trained["top10"],
-            "heldOutDefinitionToLemmaMrr": trained["mrr"],
-            "untrainedDefinitionToLemmaTop1": at_init["top1"],
-            "untrainedDefinitionToLemmaTop10": at_init["top10"],
-            "finalTrainLoss": round(float(np.mean(losses[-100:])), 4),
-            "unknownPieceRate": float(f"{unk_rate:.3g}"),
-        },
-    }
-    manifest["sha256"] = {f: sha256_file(OUT_DIR / f) for f in ("model.onnx", "tokenizer.json")}
-    (OUT_DIR / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    for f in sorted(OUT_DIR.iterdir()):
-        log(f"{f.relative_to(OUT_DIR.parent.parent)}: {f.stat().st_size} bytes")
+        objective="symmetric InfoNCE, definition <-> lemma names, in-batch negatives, temperature 0.05",
+        reference_texts=REFERENCE_TOKENIZATION,
+        extra_metrics={"unknownPieceRate": float(f"{unk_rate:.3g}")},
+    ), args, train, held)
 
 
 if __name__ == "__main__":

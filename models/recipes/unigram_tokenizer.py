@@ -14,20 +14,16 @@ glosses) and converts the trained model the way `transformers`' XLM-R converter 
   post_processor  TemplateProcessing("<s> $A </s>")
   decoder         Metaspace
 
-The file is a fixture for the TypeScript tokenizer (`packages/featurizers`), which the tests check against
-the reference library (npm `tokenizers`) on the same file; it is committed, and this recipe is its source.
-
-Run: apt-get install python3-sentencepiece; /usr/bin/python3 models/recipes/unigram_tokenizer.py
-Deterministic for a given sentencepiece version (one thread); about 10 s.
+`mini_xlmr_encoder.py` trains its encoder over this tokenizer and ships the file with the model; the
+TypeScript tokenizer (`packages/featurizers`) is checked against the reference library (npm `tokenizers`)
+on it. Needs Debian's `python3-sentencepiece`. Deterministic for a given sentencepiece version (one
+thread); about 15 s.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
-import json
-from pathlib import Path
 
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2
@@ -35,7 +31,6 @@ from sentencepiece import sentencepiece_model_pb2
 from common import log
 from data_prep import fortunes_docs, wordnet_docs
 
-OUT = Path(__file__).resolve().parents[2] / "packages" / "featurizers" / "fixtures" / "unigram-nmt-nfkc"
 SPECIALS = {"bos": (0, "<s>"), "pad": (1, "<pad>"), "eos": (2, "</s>"), "unk": (3, "<unk>")}
 
 
@@ -117,33 +112,21 @@ def tokenizer_json(proto: sentencepiece_model_pb2.ModelProto, byte_fallback: boo
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--vocab-size", type=int, default=3000)
-    ap.add_argument("--max-docs", type=int, default=20000, help="documents per source")
-    ap.add_argument("--out", default=str(OUT))
-    args = ap.parse_args()
-
-    lines = training_lines(args.max_docs)
-    log(f"training a Unigram model on {len(lines)} lines ({sum(map(len, lines)) / 1e6:.1f} MB)")
-    proto = train(lines, args.vocab_size, byte_fallback=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "tokenizer.json"
-    path.write_text(json.dumps(tokenizer_json(proto, byte_fallback=True), ensure_ascii=False) + "\n", encoding="utf-8")
-    meta = {
-        "recipe": "models/recipes/unigram_tokenizer.py",
+def build(max_docs: int = 20000, vocab_size: int = 3000) -> tuple[spm.SentencePieceProcessor, dict, dict]:
+    """Trains the tokenizer: its SentencePiece processor (for the recipe's own tokenization), its
+    `tokenizer.json` and a description for the manifest."""
+    lines = training_lines(max_docs)
+    log(f"training a Unigram tokenizer on {len(lines)} lines ({sum(map(len, lines)) / 1e6:.1f} MB)")
+    proto = train(lines, vocab_size, byte_fallback=True)
+    about = {
         "sentencepiece": spm.__version__,
+        "model": "unigram",
         "normalization": proto.normalizer_spec.name,
         "pieces": len(proto.pieces),
         "bytePieces": sum(1 for p in proto.pieces if p.type == sentencepiece_model_pb2.ModelProto.SentencePiece.BYTE),
         "trainingLines": len(lines),
         "data": "fortunes (package fortunes) and WordNet 3.0 glosses (wordnet-base), the first "
-                f"{args.max_docs} documents of each",
+                f"{max_docs} documents of each",
     }
-    (out / "README.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    log(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB): {meta}")
-
-
-if __name__ == "__main__":
-    main()
+    processor = spm.SentencePieceProcessor(model_proto=proto.SerializeToString())
+    return processor, tokenizer_json(proto, byte_fallback=True), about

@@ -217,12 +217,16 @@ describe('SentencePiece-style BPE files against the reference library', () => {
 // ---------------------------------------------------------------- SentencePiece Unigram (T5, XLM-R)
 
 /**
- * A Unigram tokenizer trained by models/recipes/unigram_tokenizer.py and converted as `transformers` converts
- * XLM-R's: Precompiled nmt_nfkc charsmap, Replace normalizers (one a regex), Metaspace, byte fallback.
+ * mini-xlmr-encoder's tokenizer, trained by models/recipes/unigram_tokenizer.py and converted as `transformers`
+ * converts XLM-R's: Precompiled nmt_nfkc charsmap, Replace normalizers (one a regex), Metaspace, byte fallback.
+ * Without its truncation: some texts here are longer than the model's 128 tokens.
  */
-const unigram = JSON.parse(
-  readFileSync(fileURLToPath(new URL('../fixtures/unigram-nmt-nfkc/tokenizer.json', import.meta.url)), 'utf8'),
-);
+const unigram = {
+  ...JSON.parse(
+    readFileSync(fileURLToPath(new URL('../../../models/mini-xlmr-encoder/1/tokenizer.json', import.meta.url)), 'utf8'),
+  ),
+  truncation: null,
+};
 
 const unigramTexts = [
   ...pieceTexts,

@@ -65,18 +65,18 @@ export function precompiledNormalizer(charsmapBase64: string): Normalizer {
   for (let i = 0; i < units.length; i++) units[i] = bytes.readUInt32LE(4 + 4 * i);
   const trie = new DoubleArray(units);
   const replacements = bytes.subarray(4 + trieBytes);
+  try {
+    utf8Strict.decode(replacements); // as the library does on loading: the strings must be UTF-8
+  } catch {
+    throw invalid('its replacement strings are not UTF-8');
+  }
 
   /** The replacement of the shortest key prefixing `text`, or undefined. */
   const transform = (text: string): string | undefined => {
     const at = trie.firstPrefixValue(utf8.encode(text));
     if (at < 0 || at > replacements.length) return undefined;
-    let end = replacements.indexOf(0, at);
-    if (end < 0) end = replacements.length;
-    try {
-      return utf8Strict.decode(replacements.subarray(at, end));
-    } catch {
-      throw invalid(`the replacement at offset ${at} is not UTF-8`);
-    }
+    const end = replacements.indexOf(0, at);
+    return utf8Strict.decode(replacements.subarray(at, end < 0 ? replacements.length : end));
   };
   // ASCII characters are graphemes of their own (but for CR LF) and are looked up once, up front.
   const ascii = Array.from({ length: 128 }, (_, code) => transform(String.fromCharCode(code)));

@@ -65,7 +65,7 @@ describe('Replace normalizer', () => {
 
 describe('Precompiled normalizer', () => {
   const fixture = JSON.parse(
-    readFileSync(fileURLToPath(new URL('../fixtures/unigram-nmt-nfkc/tokenizer.json', import.meta.url)), 'utf8'),
+    readFileSync(fileURLToPath(new URL('../../../models/mini-xlmr-encoder/1/tokenizer.json', import.meta.url)), 'utf8'),
   );
   const charsmap: string = fixture.normalizer.normalizers[0].precompiled_charsmap;
 
@@ -81,6 +81,10 @@ describe('Precompiled normalizer', () => {
     expect(() => precompiledNormalizer('AAA=')).toThrow(/precompiled_charsmap: 2 bytes, too short/);
     expect(() => precompiledNormalizer(Buffer.from([8, 0, 0, 0, 1, 2]).toString('base64'))).toThrow(
       /trie size 8 does not fit the map's 6 bytes/,
+    );
+    // A one-unit trie, then an invalid UTF-8 byte where the replacement strings start.
+    expect(() => precompiledNormalizer(Buffer.from([4, 0, 0, 0, 0, 0, 0, 0, 0xff]).toString('base64'))).toThrow(
+      /replacement strings are not UTF-8/,
     );
     expect(() => new HfTokenizer({ ...fixture, normalizer: { type: 'Precompiled' } })).toThrow(
       /precompiled_charsmap must be a base64 string/,

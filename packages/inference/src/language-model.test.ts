@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@sift/kit';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -133,5 +134,28 @@ describe('bpe-gpt through its tokenizer.json', () => {
       kind: 'failed_precondition',
       message: expect.stringContaining('its tokenizer is not byte-level'),
     });
+  });
+
+  it('counts the bytes of a SentencePiece Unigram vocabulary with byte fallback, and refuses one without', async () => {
+    // mini-xlmr-encoder is an encoder, but its tokenizer.json is what a Unigram decoder would ship.
+    const unigram = await store.resolve('mini-xlmr-encoder');
+    const codec = await textCodecOf(unigram);
+    const text = 'The quick brown fox, naïve café 東京 🙂';
+    const { ids, bytes } = codec.encode(text);
+    expect(ids.length).toBeGreaterThan(5);
+    // Every byte of the text once, plus the "▁" Metaspace prepends to it.
+    expect(bytes.reduce((a, b) => a + b, 0)).toBe(Buffer.byteLength(text) + 1);
+
+    const dir = mkdtempSync(join(tmpdir(), 'sift-unigram-'));
+    const json = JSON.parse(readFileSync(join(unigram.dir, 'tokenizer.json'), 'utf8'));
+    writeFileSync(
+      join(dir, 'tokenizer.json'),
+      JSON.stringify({ ...json, model: { ...json.model, byte_fallback: false } }),
+    );
+    await expect(textCodecOf({ ...unigram, dir })).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      message: expect.stringContaining('its tokenizer is not byte-level'),
+    });
+    rmSync(dir, { recursive: true });
   });
 });

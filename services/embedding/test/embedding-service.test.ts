@@ -93,16 +93,21 @@ describe('embedding service over gRPC', () => {
     expect(Array.from(batched as Float32Array)).toEqual(Array.from(alone as Float32Array));
   });
 
-  it('serves a Hugging Face-style encoder (tokenizer.json + mean pooling) matching its recipe', async () => {
-    const ref = JSON.parse(readFileSync(join(modelsDir, 'mini-sentence-encoder/1/reference.json'), 'utf8'));
-    for (const c of ref.cases as { texts: string[]; pooled: { dims: number[]; data: number[] } }[]) {
-      const res = await client.embed({ model: { name: 'mini-sentence-encoder', version: '1' }, inputs: c.texts });
-      expect(res.embeddings?.dims).toEqual(c.pooled.dims);
-      const got = rowsOf(res).flatMap((r) => Array.from(r));
-      const maxDiff = Math.max(...got.map((v, i) => Math.abs(v - (c.pooled.data[i] as number))));
-      expect(maxDiff).toBeLessThan(1e-4);
-    }
-  });
+  for (const [name, layout] of [
+    ['mini-sentence-encoder', 'BERT: WordPiece, token_type_ids, mean pooling'],
+    ['mini-xlmr-encoder', 'XLM-R: SentencePiece Unigram, no token_type_ids, <pad> = 1 feeding position ids'],
+  ] as const) {
+    it(`serves a Hugging Face encoder in the ${layout} layout (${name}) matching its recipe`, async () => {
+      const ref = JSON.parse(readFileSync(join(modelsDir, `${name}/1/reference.json`), 'utf8'));
+      for (const c of ref.cases as { texts: string[]; pooled: { dims: number[]; data: number[] } }[]) {
+        const res = await client.embed({ model: { name, version: '1' }, inputs: c.texts });
+        expect(res.embeddings?.dims).toEqual(c.pooled.dims);
+        const got = rowsOf(res).flatMap((r) => Array.from(r));
+        const maxDiff = Math.max(...got.map((v, i) => Math.abs(v - (c.pooled.data[i] as number))));
+        expect(maxDiff).toBeLessThan(1e-4);
+      }
+    });
+  }
 
   it('truncates Matryoshka dimensions on a code model and renormalises', async () => {
     const res = await client.embed({
