@@ -82,6 +82,60 @@ describe('the Split pre-tokenizer against the reference library', () => {
   }
 });
 
+describe('post-processor Sequence (Llama 3: ByteLevel, then a template) against the reference library', () => {
+  const template = (token: string, id: number, typeId: number, at: 'before' | 'after') => ({
+    type: 'TemplateProcessing',
+    single: [
+      ...(at === 'before' ? [{ SpecialToken: { id: token, type_id: typeId } }] : []),
+      { Sequence: { id: 'A', type_id: typeId } },
+      ...(at === 'after' ? [{ SpecialToken: { id: token, type_id: typeId } }] : []),
+    ],
+    pair: [
+      { SpecialToken: { id: token, type_id: 0 } },
+      { Sequence: { id: 'A', type_id: 0 } },
+      { Sequence: { id: 'B', type_id: 1 } },
+    ],
+    special_tokens: { [token]: { id: token, ids: [id], tokens: [token] } },
+  });
+  const byteLevelPost = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true };
+  const eot = bpeGpt.added_tokens[0].id as number;
+  const variants: Record<string, unknown> = {
+    'ByteLevel then <|endoftext|> $A (as Llama 3 begins every text)': {
+      type: 'Sequence',
+      processors: [byteLevelPost, template('<|endoftext|>', eot, 0, 'before')],
+    },
+    'a template with type id 1, then ByteLevel': {
+      type: 'Sequence',
+      processors: [template('<|endoftext|>', eot, 1, 'after'), byteLevelPost],
+    },
+  };
+  for (const [name, post] of Object.entries(variants)) {
+    it(`${name}: the same ids and type ids as tokenizers`, async () => {
+      const json = { ...bpeGpt, post_processor: post };
+      const ours = new HfTokenizer(json);
+      const reference = Tokenizer.fromString(JSON.stringify(json));
+      for (const text of ['Hello world', splitTexts[4]!, '']) {
+        const expected = await reference.encode(text, null, { addSpecialTokens: true });
+        const got = ours.encode(text);
+        expect({ ids: Array.from(got.ids), types: Array.from(got.typeIds) }).toEqual({
+          ids: expected.getIds(),
+          types: expected.getTypeIds(),
+        });
+      }
+    });
+  }
+
+  it('refuses two processors that add tokens, naming the count', () => {
+    const post = {
+      type: 'Sequence',
+      processors: [template('<|endoftext|>', eot, 0, 'before'), template('<|endoftext|>', eot, 0, 'after')],
+    };
+    expect(() => new HfTokenizer({ ...bpeGpt, post_processor: post })).toThrow(
+      /post_processor Sequence: 2 processors that add tokens; one \(beside ByteLevel\) is supported/,
+    );
+  });
+});
+
 describe('Oniguruma patterns as JavaScript regular expressions', () => {
   it('spells case-insensitive groups, Unicode classes and scripts for RegExp', () => {
     expect(oniguramaToRegExp("(?i:'s|'re)").source).toBe("(?:'[sS]|'[rR][eE])");

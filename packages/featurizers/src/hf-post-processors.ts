@@ -1,8 +1,9 @@
 /**
  * The `post_processor` of a `tokenizer.json`, read as a single-sequence {@link Template}: the special tokens
  * placed around the pieces (`[CLS] A [SEP]`) with their type ids. TemplateProcessing, BertProcessing,
- * RobertaProcessing (`<s> A </s>`) and ByteLevel (GPT-2's, which adds nothing: it only trims offsets) are
- * supported.
+ * RobertaProcessing (`<s> A </s>`), ByteLevel (GPT-2's, which adds nothing: it only trims offsets) and
+ * Sequence (Llama 3's `[ByteLevel, TemplateProcessing]`: ByteLevel beside at most one processor that adds
+ * tokens; the library's result for two such processors in a row is not a plain nesting) are supported.
  */
 import { asArray, asObject, describeType, HfTokenizerError, type Json } from './hf-tokenizer-json.js';
 
@@ -38,6 +39,18 @@ export function buildPostProcessor(config: unknown): Template {
       return NO_TEMPLATE;
     case 'TemplateProcessing':
       return templateProcessing(c);
+    case 'Sequence': {
+      const adding = asArray(c.processors, 'post_processor Sequence.processors').filter(
+        (p) => asObject(p, 'post_processor Sequence.processors[]').type !== 'ByteLevel',
+      );
+      if (adding.length > 1) {
+        throw new HfTokenizerError(
+          'unsupported',
+          `post_processor Sequence: ${adding.length} processors that add tokens; one (beside ByteLevel) is supported`,
+        );
+      }
+      return adding.length === 1 ? buildPostProcessor(adding[0]) : NO_TEMPLATE;
+    }
     default:
       throw new HfTokenizerError('unsupported', `unsupported post_processor ${describeType(c.type)}`);
   }

@@ -195,8 +195,8 @@ describe('HfTokenizer with other BERT-family components', () => {
       /pre_tokenizer Metaspace: unsupported prepend_scheme "sometimes"/,
     );
     expect(make({ pre_tokenizer: { type: 'UnicodeScripts' } })).toThrow(/unsupported pre_tokenizer "UnicodeScripts"/);
-    expect(make({ post_processor: { type: 'Sequence', processors: [] } })).toThrow(
-      /unsupported post_processor "Sequence"/,
+    expect(make({ post_processor: { type: 'RobertaProcessingV2' } })).toThrow(
+      /unsupported post_processor "RobertaProcessingV2"/,
     );
     expect(make({ model: { type: 'WordPiece', unk_token: '<unk>', vocab } })).toThrow(/unk_token "<unk>"/);
     expect(make({ model: { type: 'WordLevel' } })).toThrow(HfTokenizerError);

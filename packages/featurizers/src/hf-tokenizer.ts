@@ -13,7 +13,8 @@
  *   (string or Oniguruma regex pattern, as Llama 3 and Qwen2 split), Metaspace (SentencePiece's "▁"), Sequence;
  * - models: WordPiece, BPE (with byte fallback; no dropout or subword prefix/suffix), Unigram (with byte
  *   fallback);
- * - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel (single sequences).
+ * - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence (single sequences;
+ *   Llama 3 wraps its template in a Sequence with ByteLevel).
  * Anything else is refused with an {@link HfTokenizerError} naming the component, rather than tokenizing
  * differently from the model's training. Character classes follow the Rust implementation (Unicode
  * White_Space, general categories C/P/Mn/M), so ids match the reference library, not a JS approximation.
