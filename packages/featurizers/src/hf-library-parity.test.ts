@@ -376,3 +376,28 @@ describe('SentencePiece Unigram files against the reference library', () => {
     await expectLibraryIds(tiny, ['ab', 'bc', 'abab', 'abc', 'aééb', 'éa', 'üb', 'cbacba']);
   });
 });
+
+describe('the Nmt normalizer and the WordLevel model against the reference library', () => {
+  it("Nmt, NFKC and Replace, as tokenizers' own SentencePieceUnigramTokenizer normalizes", async () => {
+    const normalizer = {
+      type: 'Sequence',
+      normalizers: [{ type: 'Nmt' }, { type: 'NFKC' }, { type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }],
+    };
+    const controls = Array.from({ length: 0xa0 }, (_, c) => String.fromCodePoint(c)).join('x');
+    const marks = '\u1680 \u200b\u200c\u200d\u200e\u200f \u2028\u2029 \u2581 \ufeff \ufffd';
+    await expectLibraryIds({ ...unigram, normalizer }, [controls, marks, ...unigramTexts, ...unicodeSoup(300, 5)]);
+  });
+
+  it('WordLevel: one id per word, unk_token for the rest', async () => {
+    const words = [...new Set(readme.slice(0, 20000).split(/[^\p{L}\p{N}]+/u))].filter(Boolean).slice(0, 500);
+    const vocab = Object.fromEntries(['[UNK]', ...words].map((w, i) => [w, i]));
+    const json = {
+      model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
+      pre_tokenizer: { type: 'Whitespace' },
+    };
+    const ours = await expectLibraryIds(json, [readme.slice(0, 3000), readme.slice(30000, 33000), 'zzzz unknownword']);
+    expect(ours.tokenize('zzzz')).toEqual([0]);
+    const noUnk = new HfTokenizer({ ...json, model: { type: 'WordLevel', vocab: { a: 0 } } });
+    expect(() => noUnk.tokenize('b')).toThrow(/"b" is not in the vocab and unk_token null is not either/);
+  });
+});

@@ -1,10 +1,10 @@
 /**
  * The `model` of a `tokenizer.json`, which turns each pre-tokenized word into vocabulary ids: WordPiece (the
  * BERT family, `hf-wordpiece.ts`), BPE (GPT-2 and its byte-level descendants, `hf-bpe.ts`) or Unigram
- * (SentencePiece's: T5, XLM-R, `hf-unigram.ts`). WordLevel is refused.
+ * (SentencePiece's: T5, XLM-R, `hf-unigram.ts`) or WordLevel (one id per whole word, below).
  */
 import { buildBpe } from './hf-bpe.js';
-import { asObject, describeType, HfTokenizerError } from './hf-tokenizer-json.js';
+import { asObject, describeType, HfTokenizerError, type Json, readVocab } from './hf-tokenizer-json.js';
 import { buildUnigram } from './hf-unigram.js';
 import { buildWordPiece } from './hf-wordpiece.js';
 
@@ -20,7 +20,7 @@ export interface TokenizerModel {
   tokenize(word: string): readonly number[];
 }
 
-/** The model the file's `model` entry describes. @throws HfTokenizerError for WordLevel or a bad file */
+/** The model the file's `model` entry describes. @throws HfTokenizerError for an unknown type or a bad file */
 export function buildModel(config: unknown): TokenizerModel {
   const c = asObject(config, 'model');
   // Files written by older `tokenizers` versions may omit `type`; the library then tries BPE first (it needs
@@ -34,10 +34,34 @@ export function buildModel(config: unknown): TokenizerModel {
       return buildBpe(c);
     case 'Unigram':
       return buildUnigram(c);
+    case 'WordLevel':
+      return wordLevel(c);
     default:
       throw new HfTokenizerError(
         'unsupported',
-        `unsupported model ${describeType(type)}: WordPiece, BPE and Unigram are implemented, not WordLevel`,
+        `unsupported model ${describeType(type)}: WordPiece, BPE, Unigram and WordLevel are implemented`,
       );
   }
+}
+
+/** WordLevel: a pre-tokenized word is one vocabulary entry, or unk_token. */
+function wordLevel(c: Json): TokenizerModel {
+  const vocab = readVocab(c.vocab, 'model WordLevel.vocab');
+  const unkToken = typeof c.unk_token === 'string' ? c.unk_token : null;
+  const unkId = unkToken === null ? undefined : vocab.get(unkToken);
+  return {
+    vocab,
+    unkToken,
+    tokenize(word) {
+      if (word === '') return [];
+      const id = vocab.get(word) ?? unkId;
+      if (id === undefined) {
+        throw new HfTokenizerError(
+          'invalid',
+          `model WordLevel: ${JSON.stringify(word)} is not in the vocab and unk_token ${JSON.stringify(unkToken)} is not either`,
+        );
+      }
+      return [id];
+    },
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * The `normalizer` of a `tokenizer.json`, applied to the text between added tokens: BertNormalizer,
- * Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string or Oniguruma regex pattern), Prepend,
+ * Lowercase, Nmt, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string or Oniguruma regex pattern), Prepend,
  * Precompiled (SentencePiece's compiled rules, `hf-precompiled.ts`) and Sequence.
  */
 import {
@@ -39,6 +39,35 @@ function bertNormalizer(config: Json): Normalizer {
     if (stripAccents) out = out.normalize('NFD').replace(NONSPACING_MARK, '');
     return lowercase ? lowercaseChars(out) : out;
   };
+}
+
+/**
+ * The library's `Nmt` normalizer (SentencePiece's NMT rules without NFKC): drops control characters, and
+ * turns the other whitespace-like ones (tab, line breaks, zero-width and direction marks, BOM, U+FFFD...)
+ * into a space.
+ */
+function nmt(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if ((c >= 0x01 && c <= 0x08) || c === 0x0b || (c >= 0x0e && c <= 0x1f) || c === 0x7f || c === 0x8f || c === 0x9f) {
+      continue;
+    }
+    const space =
+      c === 0x09 ||
+      c === 0x0a ||
+      c === 0x0c ||
+      c === 0x0d ||
+      c === 0x1680 ||
+      (c >= 0x200b && c <= 0x200f) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      c === 0x2581 ||
+      c === 0xfeff ||
+      c === 0xfffd;
+    out += space ? ' ' : ch;
+  }
+  return out;
 }
 
 function stripWhitespace(text: string, left: boolean, right: boolean): string {
@@ -80,6 +109,8 @@ export function buildNormalizer(config: unknown): Normalizer | null {
       return bertNormalizer(c);
     case 'Lowercase':
       return lowercaseChars;
+    case 'Nmt':
+      return nmt;
     case 'NFD':
     case 'NFC':
     case 'NFKD':

@@ -187,10 +187,10 @@ describe('HfTokenizer with other BERT-family components', () => {
 
   it('names unsupported components in its errors', () => {
     const make = (o: Record<string, unknown>) => () => new HfTokenizer(bertJson(o));
-    expect(make({ model: { type: 'WordLevel', vocab: {}, unk_token: '[UNK]' } })).toThrow(
-      /unsupported model "WordLevel": WordPiece, BPE and Unigram are implemented, not WordLevel/,
+    expect(make({ model: { type: 'CharLevel', vocab: {} } })).toThrow(
+      /unsupported model "CharLevel": WordPiece, BPE, Unigram and WordLevel are implemented/,
     );
-    expect(make({ normalizer: { type: 'Nmt' } })).toThrow(/unsupported normalizer "Nmt"/);
+    expect(make({ normalizer: { type: 'ByteLevel' } })).toThrow(/unsupported normalizer "ByteLevel"/);
     expect(make({ pre_tokenizer: { type: 'Metaspace', prepend_scheme: 'sometimes' } })).toThrow(
       /pre_tokenizer Metaspace: unsupported prepend_scheme "sometimes"/,
     );
@@ -199,8 +199,9 @@ describe('HfTokenizer with other BERT-family components', () => {
       /unsupported post_processor "RobertaProcessingV2"/,
     );
     expect(make({ model: { type: 'WordPiece', unk_token: '<unk>', vocab } })).toThrow(/unk_token "<unk>"/);
-    expect(make({ model: { type: 'WordLevel' } })).toThrow(HfTokenizerError);
-    expect(make({ model: { type: 'WordLevel' } })).toThrow(expect.objectContaining({ kind: 'unsupported' }));
+    expect(make({ model: { type: 'CharLevel' } })).toThrow(HfTokenizerError);
+    expect(make({ model: { type: 'CharLevel' } })).toThrow(expect.objectContaining({ kind: 'unsupported' }));
+    expect(make({ model: { type: 'WordLevel' } })).toThrow(expect.objectContaining({ kind: 'invalid' })); // no vocab
     expect(make({ model: { type: 'Unigram' } })).toThrow(expect.objectContaining({ kind: 'invalid' })); // no vocab
     expect(make({ model: { type: 'BPE' } })).toThrow(expect.objectContaining({ kind: 'invalid' })); // no vocab
   });

@@ -7,12 +7,12 @@
  * The pipeline is the library's: added tokens (e.g. `[MASK]` or `<|endoftext|>` typed in the text) are cut
  * out first, the rest is normalized, pre-tokenized into words, each word is split into pieces by the model,
  * and the post-processor wraps the pieces in special tokens (`[CLS] A [SEP]`). Supported components:
- * - normalizers: BertNormalizer, Lowercase, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string or
+ * - normalizers: BertNormalizer, Lowercase, Nmt, NFD, NFC, NFKD, NFKC, StripAccents, Strip, Replace (string or
  *   regex pattern), Prepend, Precompiled (SentencePiece's compiled normalization rules), Sequence;
  * - pre-tokenizers: BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits, ByteLevel, Split
  *   (string or Oniguruma regex pattern, as Llama 3 and Qwen2 split), Metaspace (SentencePiece's "▁"), Sequence;
  * - models: WordPiece, BPE (with byte fallback; no dropout or subword prefix/suffix), Unigram (with byte
- *   fallback);
+ *   fallback), WordLevel;
  * - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence (single sequences;
  *   Llama 3 wraps its template in a Sequence with ByteLevel).
  * Anything else is refused with an {@link HfTokenizerError} naming the component, rather than tokenizing
@@ -219,6 +219,8 @@ export class HfTokenizer {
           ids.push(inner.id);
           return;
         }
+        // Text the normalizer emptied (control characters only, say) has nothing to mark or split.
+        if (inner.text === '') return;
         // The first piece of the input, with no added token before it (Metaspace's "first" scheme).
         const atStart = p === 0 && q === 0;
         const words = this.preTokenizer ? this.preTokenizer(inner.text, atStart) : [inner.text];
