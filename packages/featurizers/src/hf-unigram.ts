@@ -68,7 +68,8 @@ export class Unigram implements TokenizerModel {
     for (const piece of this.segment(word)) {
       const id = this.vocab.get(piece);
       if (id !== undefined) ids.push(id);
-      else ids.push(...this.unknownIds(piece));
+      // No spread: a long unknown run (a page of text in a script the vocabulary lacks) is many byte tokens.
+      else for (const unknown of this.unknownIds(piece)) ids.push(unknown);
     }
     if (word.length <= MAX_CACHED_CHARS) {
       if (this.cache.size >= CACHE_WORDS) this.cache.clear();
